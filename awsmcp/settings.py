@@ -1,0 +1,141 @@
+"""awsmcp settings: every knob comes from the environment, with safe defaults (see README, "Settings")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.management.utils import get_random_secret_key
+
+from awsmcp.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VERSION = "0.1.0"
+
+# --- Django core -----------------------------------------------------------------------------
+# Without SECRET_KEY each process makes up its own: fine for `make run`, not for a fleet.
+SECRET_KEY = env_str("SECRET_KEY") or get_random_secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "mcp_gateway",
+    "docs_proxy",
+    "ops",
+]
+MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
+if MCP_CONFORMANCE_FIXTURES:
+    INSTALLED_APPS.append("conformance_fixtures")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "awsmcp.urls"
+ASGI_APPLICATION = "awsmcp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL") or f"sqlite:///{env_str('SQLITE_PATH') or BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "awsmcp",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+        },
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": env_int("MCP_CHANNEL_CAPACITY", 1000),
+                "expiry": 60,
+            },
+        },
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "awsmcp"},
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- MCP gateway -----------------------------------------------------------------------------
+MCP_DEFAULT_PARTITION = env_str("MCP_DEFAULT_PARTITION", "aws")
+MCP_AUTH_REQUIRED = env_bool("MCP_AUTH_REQUIRED", True)
+MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS")
+MCP_MAX_CONNECTIONS = env_int("MCP_MAX_CONNECTIONS", 10000)
+MCP_MAX_BODY_BYTES = env_int("MCP_MAX_BODY_BYTES", 1024 * 1024)
+MCP_SSE_KEEPALIVE = env_float("MCP_SSE_KEEPALIVE", 15.0)
+MCP_PING_INTERVAL = env_float("MCP_PING_INTERVAL", 30.0)
+MCP_PONG_TIMEOUT = env_float("MCP_PONG_TIMEOUT", 10.0)
+MCP_PING_MISSES_BEFORE_CLOSE = env_int("MCP_PING_MISSES_BEFORE_CLOSE", 3)
+MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 3600)
+MCP_EVENT_REPLAY = env_int("MCP_EVENT_REPLAY", 200)
+MCP_RATELIMIT_ENABLED = env_bool("MCP_RATELIMIT_ENABLED", True)
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+
+# --- AWS documentation origins ---------------------------------------------------------------
+AWS_DOCS_ORIGIN = env_str("AWS_DOCS_ORIGIN", "https://docs.aws.amazon.com")
+AWS_CN_DOCS_ORIGIN = env_str("AWS_CN_DOCS_ORIGIN", "https://docs.amazonaws.cn")
+AWS_DOCS_SEARCH_URL = env_str("AWS_DOCS_SEARCH_URL", "https://proxy.search.docs.aws.com/search")
+AWS_DOCS_RECOMMEND_URL = env_str(
+    "AWS_DOCS_RECOMMEND_URL", "https://api.contentrecs.docs.aws.com/v1/recommendations"
+)
+DOCS_MAX_PAGE_BYTES = env_int("DOCS_MAX_PAGE_BYTES", 5 * 1024 * 1024)
+DOCS_CACHE_L1_TTL = env_int("DOCS_CACHE_L1_TTL", 60)
+DOCS_CACHE_L1_BYTES = env_int("DOCS_CACHE_L1_BYTES", 64 * 1024 * 1024)
+DOCS_CACHE_L2_TTL = env_int("DOCS_CACHE_L2_TTL", 3600)
+DOCS_STALE_IF_ERROR = env_int("DOCS_STALE_IF_ERROR", 86400)

@@ -1,0 +1,73 @@
+"""Where sessions live: this process's live sessions, and a shared record other processes can read.
+
+The local table answers the hot path without I/O. The shared record (Django cache, Redis when
+configured) says which channel holds a stream session, carries Streamable HTTP session state
+between processes, and lets the ops console list connections. Records expire unless refreshed,
+so a process that dies leaves no ghosts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+
+from mcp_gateway.sessions import ServerSession
+
+RECORD_PREFIX = "mcp:session:"
+
+
+class Holder(Protocol):
+    """What a transport keeps for a session it serves in this process."""
+
+    session: ServerSession
+    channel_name: str | None
+
+    async def close_session(self, reason: str) -> None: ...
+
+
+_local: dict[str, Holder] = {}
+
+
+def local(session_id: str) -> Holder | None:
+    return _local.get(session_id)
+
+
+def local_sessions() -> list[Holder]:
+    return list(_local.values())
+
+
+def record(holder: Holder) -> dict[str, Any]:
+    data = holder.session.state()
+    data["channel"] = holder.channel_name
+    data["last_activity"] = holder.session.last_activity
+    data["written_at"] = time.time()
+    return data
+
+
+def _ttl() -> int:
+    return settings.MCP_SESSION_TTL
+
+
+async def add(holder: Holder) -> None:
+    _local[holder.session.id] = holder
+    await save(holder)
+
+
+async def save(holder: Holder) -> None:
+    await sync_to_async(cache.set)(RECORD_PREFIX + holder.session.id, record(holder), _ttl())
+
+
+async def remove(session_id: str) -> None:
+    _local.pop(session_id, None)
+    await sync_to_async(cache.delete)(RECORD_PREFIX + session_id)
+
+
+async def lookup(session_id: str) -> dict[str, Any] | None:
+    """The shared record of a session, wherever it lives (None when unknown or expired)."""
+    if len(session_id) > 128:
+        return None
+    return await sync_to_async(cache.get)(RECORD_PREFIX + session_id)

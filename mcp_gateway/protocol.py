@@ -1,0 +1,326 @@
+"""The MCP protocol core: lifecycle, version negotiation and method dispatch, in plain asyncio.
+
+Transports hand it classified JSON-RPC messages together with an `emit` callable for in-call
+messages (progress, logging, server-to-client requests); it returns the replies to send. It knows
+nothing of HTTP, WebSockets or Django.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mcp_gateway import jsonrpc
+from mcp_gateway.context import RequestContext, _drop
+from mcp_gateway.jsonrpc import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    RESOURCE_NOT_FOUND,
+    Invalid,
+    JsonRpcError,
+    Message,
+    Notification,
+    Payload,
+    Request,
+    Response,
+    invalid_params,
+)
+from mcp_gateway.registry import Registry, ToolError
+from mcp_gateway.sessions import LOG_LEVELS, Emit, ServerSession
+from mcp_gateway.versions import (
+    BATCH_VERSIONS,
+    LATEST_STATEFUL,
+    STATEFUL_VERSIONS,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], RequestContext], Awaitable[Any]]
+
+# Methods whose handlers may run long: they get their own task so that a cancel stops them.
+_CANCELLABLE = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
+_BEFORE_INIT = frozenset({"initialize", "ping"})
+MAX_COMPLETIONS = 100
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def tool_error_result(message: str) -> dict[str, Any]:
+    return {"content": [_text(message)], "isError": True}
+
+
+class McpServer:
+    """Dispatches MCP requests for sessions against a registry of tools, resources and prompts."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        name: str = "awsmcp",
+        version: str = "0",
+        instructions: Callable[[str], str] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.server_info = {"name": name, "title": "AWS Documentation (awsmcp)", "version": version}
+        self.instructions = instructions or (lambda partition: "")
+        self.capabilities: dict[str, Any] = {
+            "tools": {"listChanged": False},
+            "resources": {"subscribe": True, "listChanged": False},
+            "prompts": {"listChanged": False},
+            "logging": {},
+            "completions": {},
+        }
+        self.methods: dict[str, Handler] = {
+            "initialize": self.initialize,
+            "ping": self.ping,
+            "tools/list": self.tools_list,
+            "tools/call": self.tools_call,
+            "resources/list": self.resources_list,
+            "resources/templates/list": self.resource_templates_list,
+            "resources/read": self.resources_read,
+            "resources/subscribe": self.resources_subscribe,
+            "resources/unsubscribe": self.resources_unsubscribe,
+            "prompts/list": self.prompts_list,
+            "prompts/get": self.prompts_get,
+            "completion/complete": self.completion_complete,
+            "logging/setLevel": self.logging_set_level,
+        }
+
+    # --- entry points for transports ---------------------------------------------------------
+    async def handle_payload(
+        self, session: ServerSession, payload: Payload, emit: Emit = _drop
+    ) -> list[dict[str, Any]]:
+        """Handle one frame or body; returns the replies (empty when nothing needs one)."""
+        if payload.is_batch:
+            if session.protocol_version not in BATCH_VERSIONS:
+                err = JsonRpcError(
+                    INVALID_REQUEST,
+                    "Invalid Request: JSON-RPC batches are only allowed with protocol version 2025-03-26",
+                )
+                return [jsonrpc.error_message(None, err)]
+            if any(isinstance(m, Request) and m.method == "initialize" for m in payload.messages):
+                err = JsonRpcError(INVALID_REQUEST, "Invalid Request: initialize must not be part of a batch")
+                return [jsonrpc.error_message(None, err)]
+            replies = await asyncio.gather(*(self.handle_message(session, m, emit) for m in payload.messages))
+            return [reply for reply in replies if reply is not None]
+        reply = await self.handle_message(session, payload.messages[0], emit)
+        return [] if reply is None else [reply]
+
+    async def handle_message(
+        self, session: ServerSession, message: Message, emit: Emit = _drop
+    ) -> dict[str, Any] | None:
+        session.messages_in += 1
+        session.touch()
+        if isinstance(message, Request):
+            return await self.handle_request(session, message, emit)
+        if isinstance(message, Notification):
+            self.handle_notification(session, message)
+            return None
+        if isinstance(message, Response):
+            session.resolve(message.id, message.result, message.error)
+            return None
+        assert isinstance(message, Invalid)
+        return jsonrpc.error_message(message.id, message.error)
+
+    async def handle_request(self, session: ServerSession, request: Request, emit: Emit) -> dict[str, Any] | None:
+        method = request.method
+        handler = self.methods.get(method)
+        try:
+            if handler is None:
+                raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+            if not session.initialized and method not in _BEFORE_INIT:
+                raise JsonRpcError(INVALID_REQUEST, "Invalid Request: the session is not initialized yet")
+            meta = request.params.get("_meta")
+            token = meta.get("progressToken") if isinstance(meta, dict) else None
+            ctx = RequestContext(session, request.id, emit, token)
+            if method in _CANCELLABLE:
+                result = await self._run_cancellable(session, request, handler(request.params, ctx))
+                if result is _CANCELLED:
+                    return None
+            else:
+                result = await handler(request.params, ctx)
+        except JsonRpcError as exc:
+            return jsonrpc.error_message(request.id, exc)
+        except Exception:
+            log.exception("internal error handling %s", method)
+            return jsonrpc.error_message(request.id, JsonRpcError(INTERNAL_ERROR, "Internal error"))
+        return jsonrpc.result_message(request.id, result)
+
+    async def _run_cancellable(self, session: ServerSession, request: Request, work: Awaitable[Any]) -> Any:
+        task = asyncio.ensure_future(work)
+        session.running[request.id] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if request.id in session.cancel_requested and (current is None or not current.cancelling()):
+                return _CANCELLED  # the client cancelled it: the spec says send no reply
+            raise
+        finally:
+            session.running.pop(request.id, None)
+            session.cancel_requested.discard(request.id)
+
+    def handle_notification(self, session: ServerSession, note: Notification) -> None:
+        if note.method == "notifications/cancelled":
+            request_id = note.params.get("requestId")
+            if request_id is not None:
+                session.cancel(request_id)
+        # notifications/initialized, roots/list_changed, progress: nothing to do.
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def initialize(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        requested = params.get("protocolVersion")
+        if not isinstance(requested, str):
+            raise invalid_params('initialize needs "protocolVersion" (a string)')
+        capabilities = params.get("capabilities", {})
+        client_info = params.get("clientInfo", {})
+        if not isinstance(capabilities, dict) or not isinstance(client_info, dict):
+            raise invalid_params('"capabilities" and "clientInfo" must be objects')
+        session = ctx.session
+        version = requested if requested in STATEFUL_VERSIONS else LATEST_STATEFUL
+        session.protocol_version = version
+        session.client_capabilities = capabilities
+        session.client_info = {k: v for k, v in client_info.items() if k in ("name", "title", "version")}
+        session.initialized = True
+        result: dict[str, Any] = {
+            "protocolVersion": version,
+            "capabilities": self.capabilities,
+            "serverInfo": self.server_info,
+        }
+        instructions = self.instructions(session.partition)
+        if instructions:
+            result["instructions"] = instructions
+        return result
+
+    async def ping(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        return {}
+
+    async def logging_set_level(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        level = params.get("level")
+        if level not in LOG_LEVELS:
+            raise invalid_params(f"level must be one of {', '.join(LOG_LEVELS)}")
+        ctx.session.log_level = level
+        return {}
+
+    # --- tools -------------------------------------------------------------------------------
+    async def tools_list(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        _check_cursor(params)
+        return {"tools": self.registry.tool_listings(ctx.partition)}
+
+    async def tools_call(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        name = params.get("name")
+        if not isinstance(name, str):
+            raise invalid_params('tools/call needs "name" (a string)')
+        arguments = params.get("arguments")
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise invalid_params('"arguments" must be an object')
+        tool = self.registry.tool(name, ctx.partition)
+        if tool is None:
+            raise invalid_params(f"Unknown tool: {name}")
+        errors = tool.argument_errors(arguments)
+        if errors:
+            # Reported as a tool result so that the model can correct its call (spec 2025-11-25).
+            return tool_error_result(f"Invalid arguments for tool {name}: " + "; ".join(errors))
+        try:
+            return await tool.handler(arguments, ctx)
+        except ToolError as exc:
+            return tool_error_result(str(exc))
+        except JsonRpcError:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("tool %s failed", name)
+            return tool_error_result(f"Tool {name} failed with an internal error; try again later.")
+
+    # --- resources ---------------------------------------------------------------------------
+    async def resources_list(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        _check_cursor(params)
+        return {"resources": [r.listing() for r in self.registry.resources.values()]}
+
+    async def resource_templates_list(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        _check_cursor(params)
+        return {"resourceTemplates": [t.listing() for t in self.registry.templates]}
+
+    async def resources_read(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        uri = _required_str(params, "uri")
+        found = self.registry.find_resource(uri)
+        if found is None:
+            raise JsonRpcError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
+        reader, variables = found
+        return {"contents": await reader(uri, variables, ctx)}
+
+    async def resources_subscribe(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        ctx.session.subscriptions.add(_required_str(params, "uri"))
+        return {}
+
+    async def resources_unsubscribe(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        ctx.session.subscriptions.discard(_required_str(params, "uri"))
+        return {}
+
+    # --- prompts and completion --------------------------------------------------------------
+    async def prompts_list(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        _check_cursor(params)
+        return {"prompts": [p.listing() for p in self.registry.prompts.values()]}
+
+    async def prompts_get(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        name = _required_str(params, "name")
+        prompt = self.registry.prompts.get(name)
+        if prompt is None:
+            raise invalid_params(f"Unknown prompt: {name}")
+        arguments = params.get("arguments") or {}
+        if not isinstance(arguments, dict) or not all(isinstance(v, str) for v in arguments.values()):
+            raise invalid_params('"arguments" must be an object of strings')
+        missing = [a["name"] for a in prompt.arguments if a.get("required") and a["name"] not in arguments]
+        if missing:
+            raise invalid_params(f"Missing required arguments for prompt {name}: {', '.join(missing)}")
+        return await prompt.renderer(arguments, ctx)
+
+    async def completion_complete(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        ref = params.get("ref")
+        argument = params.get("argument")
+        if not isinstance(ref, dict) or not isinstance(argument, dict):
+            raise invalid_params('completion/complete needs "ref" and "argument" objects')
+        ref_type = ref.get("type")
+        ref_name = ref.get("name") if ref_type == "ref/prompt" else ref.get("uri")
+        arg_name, arg_value = argument.get("name"), argument.get("value", "")
+        if ref_type not in ("ref/prompt", "ref/resource") or not isinstance(ref_name, str):
+            raise invalid_params('"ref" must be a ref/prompt with "name" or a ref/resource with "uri"')
+        if not isinstance(arg_name, str) or not isinstance(arg_value, str):
+            raise invalid_params('"argument" needs "name" and "value" strings')
+        context = params.get("context") or {}
+        known = context.get("arguments") if isinstance(context, dict) else None
+        completer = self.registry.completers.get((ref_type, ref_name))
+        values = await completer(arg_name, arg_value, known or {}) if completer else []
+        return {
+            "completion": {
+                "values": values[:MAX_COMPLETIONS],
+                "total": len(values),
+                "hasMore": len(values) > MAX_COMPLETIONS,
+            }
+        }
+
+
+_CANCELLED = object()
+
+
+def _required_str(params: dict[str, Any], key: str) -> str:
+    value = params.get(key)
+    if not isinstance(value, str) or not value:
+        raise invalid_params(f'"{key}" is required and must be a string')
+    return value
+
+
+def _check_cursor(params: dict[str, Any]) -> None:
+    """Every list fits one page; any cursor is therefore one we never issued."""
+    cursor = params.get("cursor")
+    if cursor is not None:
+        raise JsonRpcError(INVALID_PARAMS, "Invalid cursor")

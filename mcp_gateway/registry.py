@@ -1,0 +1,199 @@
+"""What the server offers: tools, resources, resource templates, prompts and completions.
+
+Apps register into the process-wide `registry` from their AppConfig.ready(); the protocol core
+reads it. Descriptions are built once, so tools/list costs a dict lookup.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jsonschema import Draft202012Validator
+
+if TYPE_CHECKING:
+    from mcp_gateway.context import RequestContext
+
+PARTITIONS = ("aws", "aws-cn")
+
+ToolHandler = Callable[[dict[str, Any], "RequestContext"], Awaitable[dict[str, Any]]]
+ResourceReader = Callable[[str, dict[str, str], "RequestContext"], Awaitable[list[dict[str, Any]]]]
+PromptRenderer = Callable[[dict[str, str], "RequestContext"], Awaitable[dict[str, Any]]]
+Completer = Callable[[str, str, dict[str, str]], Awaitable[list[str]]]
+
+
+class ToolError(Exception):
+    """Raised by a tool for a failure the model should read: becomes `isError: true`."""
+
+
+@dataclass(slots=True)
+class Tool:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    handler: ToolHandler
+    title: str | None = None
+    output_schema: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+    partitions: tuple[str, ...] = PARTITIONS
+    validator: Draft202012Validator = field(init=False)
+    listing: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.validator = Draft202012Validator(self.input_schema)
+        listing: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+        }
+        if self.title:
+            listing["title"] = self.title
+        if self.output_schema:
+            listing["outputSchema"] = self.output_schema
+        if self.annotations:
+            listing["annotations"] = self.annotations
+        self.listing = listing
+
+    def argument_errors(self, arguments: dict[str, Any]) -> list[str]:
+        """Human-readable schema violations of the given arguments (empty when valid)."""
+        errors = []
+        for error in sorted(self.validator.iter_errors(arguments), key=lambda e: list(e.path)):
+            where = ".".join(str(p) for p in error.path)
+            errors.append(f"{where}: {error.message}" if where else error.message)
+        return errors
+
+
+@dataclass(slots=True)
+class Resource:
+    uri: str
+    name: str
+    reader: ResourceReader
+    description: str | None = None
+    mime_type: str | None = None
+    title: str | None = None
+
+    def listing(self) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "uri": self.uri,
+                "name": self.name,
+                "title": self.title,
+                "description": self.description,
+                "mimeType": self.mime_type,
+            }
+        )
+
+
+@dataclass(slots=True)
+class ResourceTemplate:
+    uri_template: str
+    name: str
+    reader: ResourceReader
+    description: str | None = None
+    mime_type: str | None = None
+    title: str | None = None
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # RFC 6570 level 1 only: each {var} matches one path segment.
+        parts = re.split(r"(\{[^}]+\})", self.uri_template)
+        regex = "".join(
+            f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts
+        )
+        self.pattern = re.compile(f"^{regex}$")
+
+    def match(self, uri: str) -> dict[str, str] | None:
+        found = self.pattern.match(uri)
+        return found.groupdict() if found else None
+
+    def listing(self) -> dict[str, Any]:
+        return _drop_none(
+            {
+                "uriTemplate": self.uri_template,
+                "name": self.name,
+                "title": self.title,
+                "description": self.description,
+                "mimeType": self.mime_type,
+            }
+        )
+
+
+@dataclass(slots=True)
+class Prompt:
+    name: str
+    renderer: PromptRenderer
+    description: str | None = None
+    arguments: list[dict[str, Any]] = field(default_factory=list)
+    title: str | None = None
+
+    def listing(self) -> dict[str, Any]:
+        listing = _drop_none({"name": self.name, "title": self.title, "description": self.description})
+        if self.arguments:
+            listing["arguments"] = self.arguments
+        return listing
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+class Registry:
+    """Holds everything the server offers; one per process, filled at start-up."""
+
+    def __init__(self) -> None:
+        self.tools: dict[str, Tool] = {}
+        self.resources: dict[str, Resource] = {}
+        self.templates: list[ResourceTemplate] = []
+        self.prompts: dict[str, Prompt] = {}
+        self.completers: dict[tuple[str, str], Completer] = {}
+        self.instructions: dict[str, str] = {}
+        self._tool_listings: dict[str, list[dict[str, Any]]] = {}
+
+    def add_tool(self, tool: Tool) -> Tool:
+        self.tools[tool.name] = tool
+        self._tool_listings.clear()
+        return tool
+
+    def add_resource(self, resource: Resource) -> None:
+        self.resources[resource.uri] = resource
+
+    def add_template(self, template: ResourceTemplate) -> None:
+        self.templates.append(template)
+
+    def add_prompt(self, prompt: Prompt) -> None:
+        self.prompts[prompt.name] = prompt
+
+    def add_completer(self, ref_type: str, ref_name: str, completer: Completer) -> None:
+        """ref_type is "ref/prompt" or "ref/resource"; ref_name the prompt name or template URI."""
+        self.completers[(ref_type, ref_name)] = completer
+
+    def tools_for(self, partition: str) -> Iterable[Tool]:
+        return (tool for tool in self.tools.values() if partition in tool.partitions)
+
+    def tool(self, name: str, partition: str) -> Tool | None:
+        tool = self.tools.get(name)
+        if tool is None or partition not in tool.partitions:
+            return None
+        return tool
+
+    def tool_listings(self, partition: str) -> list[dict[str, Any]]:
+        listings = self._tool_listings.get(partition)
+        if listings is None:
+            listings = [tool.listing for tool in self.tools_for(partition)]
+            self._tool_listings[partition] = listings
+        return listings
+
+    def find_resource(self, uri: str) -> tuple[ResourceReader, dict[str, str]] | None:
+        resource = self.resources.get(uri)
+        if resource is not None:
+            return resource.reader, {}
+        for template in self.templates:
+            variables = template.match(uri)
+            if variables is not None:
+                return template.reader, variables
+        return None
+
+
+registry = Registry()

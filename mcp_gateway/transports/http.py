@@ -1,0 +1,197 @@
+"""A small ASGI HTTP endpoint base that sees the client leave, for plain and SSE answers alike.
+
+Channels' documented streaming pattern misses `http.disconnect` while a handler loops, and a
+Django streaming view holds a thread per stream (ENGINEERING-NOTES). This base reads the body
+with a size cap, runs `handle()` in a task, and watches `receive()` for the disconnect so that a
+vanished client cancels its work at once. Django's middleware is not on this path on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+Headers = Iterable[tuple[str, str]]
+
+
+class ClientGone(Exception):
+    """The client closed the connection."""
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class HttpEndpoint:
+    """One instance per HTTP request; subclasses implement `handle(body)`."""
+
+    def __init__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.started = False
+        self.finished = False
+        self.disconnected = asyncio.Event()
+        self.headers: dict[str, str] = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())
+        }
+
+    @classmethod
+    def as_asgi(cls) -> Any:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await cls(scope, receive, send).run()
+
+        return app
+
+    # --- request side ------------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self.scope["method"]
+
+    @property
+    def query(self) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+
+        raw = self.scope.get("query_string", b"").decode("latin-1")
+        return dict(parse_qsl(raw))
+
+    @property
+    def client_ip(self) -> str:
+        client = self.scope.get("client")
+        return client[0] if client else ""
+
+    async def read_body(self, limit: int) -> bytes:
+        declared = self.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def run(self) -> None:
+        try:
+            body = await self.read_body(settings.MCP_MAX_BODY_BYTES)
+        except ClientGone:
+            return
+        except BodyTooLarge:
+            await self.send_json(
+                413,
+                {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Request body too large"}},
+            )
+            return
+        work = asyncio.create_task(self.handle(body))
+        watcher = asyncio.create_task(self._watch_disconnect())
+        try:
+            await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not work.done():
+                work.cancel()
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ClientGone):
+                await work
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await self.on_close()
+        if not self.finished and not self.disconnected.is_set():
+            # handle() returned without answering: never leave a client hanging.
+            if not self.started:
+                await self.send_response(500, [("content-type", "text/plain")], b"no response")
+            else:
+                await self.finish()
+
+    async def _watch_disconnect(self) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self.disconnected.set()
+                return
+
+    async def handle(self, body: bytes) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def on_close(self) -> None:
+        """Free what the request held; runs after the answer ends or the client leaves."""
+
+    # --- response side -----------------------------------------------------------------------
+    async def _raw_send(self, message: dict[str, Any]) -> None:
+        if self.disconnected.is_set():
+            raise ClientGone
+        try:
+            await self._send(message)
+        except (OSError, RuntimeError) as exc:  # the server refuses writes to a closed connection
+            self.disconnected.set()
+            raise ClientGone from exc
+
+    async def send_response(self, status: int, headers: Headers, body: bytes = b"") -> None:
+        await self._raw_send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            }
+        )
+        self.started = True
+        await self._raw_send({"type": "http.response.body", "body": body})
+        self.finished = True
+
+    async def send_json(self, status: int, payload: Any, headers: Headers = ()) -> None:
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        await self.send_response(status, [("content-type", "application/json"), *headers], body)
+
+    async def send_error(self, status: int, message: str, code: int = -32600, headers: Headers = ()) -> None:
+        """An HTTP error whose body is a JSON-RPC error, as MCP clients expect."""
+        await self.send_json(status, {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}, headers)
+
+    async def start_stream(self, headers: Headers = ()) -> None:
+        """Begin a text/event-stream answer; the first comment makes Daphne flush the headers."""
+        await self._raw_send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache, no-transform"),
+                    (b"x-accel-buffering", b"no"),
+                    *((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers),
+                ],
+            }
+        )
+        self.started = True
+        await self.write(b": connected\n\n")
+
+    async def write(self, chunk: bytes) -> None:
+        await self._raw_send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def send_event(self, data: str, event: str | None = None, event_id: str | None = None) -> None:
+        lines = []
+        if event_id is not None:
+            lines.append(f"id: {event_id}")
+        if event is not None:
+            lines.append(f"event: {event}")
+        lines.extend(f"data: {line}" for line in data.split("\n"))
+        await self.write(("\n".join(lines) + "\n\n").encode())
+
+    async def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        with contextlib.suppress(ClientGone):
+            await self._raw_send({"type": "http.response.body", "body": b"", "more_body": False})

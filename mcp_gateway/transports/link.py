@@ -1,0 +1,100 @@
+"""Runs a session whose every server message travels on one long-lived link (legacy SSE, WebSocket).
+
+Each incoming payload is handled in its own task, so a long tool call never delays a ping or a
+cancel; replies and in-call messages go out on the link in the order they are made. The keep-alive
+loop pings the client and closes the link after repeated unanswered pings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.conf import settings
+
+from mcp_gateway import jsonrpc
+from mcp_gateway.protocol import McpServer
+from mcp_gateway.sessions import ClientReplyError, Emit, ServerSession
+
+log = logging.getLogger(__name__)
+
+
+class SessionLink:
+    def __init__(
+        self,
+        server: McpServer,
+        session: ServerSession,
+        send: Emit,
+        close: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.server = server
+        self.session = session
+        self._send = send
+        self._close = close
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.stale = False
+        self.ping_misses = 0
+
+    async def send(self, message: Any) -> None:
+        self.session.messages_out += 1
+        await self._send(message)
+
+    def feed(self, obj: Any) -> None:
+        """Take one decoded JSON frame from the client; its handling runs in a task of its own."""
+        try:
+            payload = jsonrpc.payload_from(obj)
+        except jsonrpc.JsonRpcError as exc:
+            self._spawn(self.send(jsonrpc.error_message(None, exc)))
+            return
+        self._spawn(self._handle(payload))
+
+    def feed_invalid(self, error: jsonrpc.JsonRpcError) -> None:
+        self._spawn(self.send(jsonrpc.error_message(None, error)))
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _handle(self, payload: jsonrpc.Payload) -> None:
+        replies = await self.server.handle_payload(self.session, payload, self.send)
+        if replies:
+            await self.send(replies if payload.is_batch else replies[0])
+
+    async def keepalive(self) -> None:
+        """Ping the client every MCP_PING_INTERVAL; mark stale, then close, when it stops answering."""
+        interval = settings.MCP_PING_INTERVAL
+        timeout = settings.MCP_PONG_TIMEOUT
+        limit = settings.MCP_PING_MISSES_BEFORE_CLOSE
+        while True:
+            await asyncio.sleep(interval)
+            if not self.session.initialized:
+                continue
+            try:
+                await self.session.request(self.send, "ping", None, timeout)
+            except TimeoutError:
+                self.ping_misses += 1
+                self.stale = True
+                log.info("session %s missed ping %d", self.session.id[:8], self.ping_misses)
+                if self.ping_misses >= limit:
+                    await self._close("client stopped answering pings")
+                    return
+                continue
+            except ClientReplyError:
+                pass  # an error reply is still an answer: the client is alive
+            self.ping_misses = 0
+            self.stale = False
+            self.session.last_pong = time.time()
+
+    async def stop(self) -> None:
+        """The link is gone: cancel every call in flight and wait for them to unwind."""
+        self.session.close()
+        for task in list(self.tasks):
+            task.cancel()
+        for task in list(self.tasks):
+            with contextlib.suppress(BaseException):
+                await task

@@ -1,0 +1,43 @@
+"""Checks every MCP entrance makes before any work: Host and Origin (DNS-rebinding protection)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """No Origin (non-browser clients), a loopback Origin, or one listed in MCP_ALLOWED_ORIGINS."""
+    if origin is None:
+        return True
+    origin = origin.strip()
+    if origin in settings.MCP_ALLOWED_ORIGINS or "*" in settings.MCP_ALLOWED_ORIGINS:
+        return True
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or parts.path not in ("", "/"):
+        return False
+    return (parts.hostname or "") in LOOPBACK_HOSTS or f"[{parts.hostname}]" in LOOPBACK_HOSTS
+
+
+def host_allowed(host: str | None) -> bool:
+    """The Host header names this server (Django's ALLOWED_HOSTS rules)."""
+    if not host:
+        return False
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+def entrance_refusal(headers: dict[str, str]) -> tuple[int, str] | None:
+    """(status, reason) when a request must be refused before it is read, else None."""
+    if not host_allowed(headers.get("host")):
+        return 421, "Misdirected Request: Host not allowed"
+    if not origin_allowed(headers.get("origin")):
+        return 403, "Forbidden: Origin not allowed"
+    return None

@@ -1,0 +1,123 @@
+"""Legacy HTTP+SSE transport (protocol 2024-11-05): `GET /mcp/sse` holds the stream, `POST /mcp/message` feeds it.
+
+The POST may land on any process: it is forwarded over the channel layer to the channel of the
+process holding the stream, which runs the session; the reply travels on that stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from mcp_gateway import directory, jsonrpc
+from mcp_gateway.server import get_server
+from mcp_gateway.sessions import ServerSession, new_session_id
+from mcp_gateway.transports.common import partition_from, refuse_entrance
+from mcp_gateway.transports.http import ClientGone, HttpEndpoint
+from mcp_gateway.transports.link import SessionLink
+
+TRANSPORT = "sse"
+
+
+class LegacySseStream(HttpEndpoint):
+    """GET /mcp/sse: one session per stream."""
+
+    channel_name: str | None = None
+    session: ServerSession
+
+    async def handle(self, body: bytes) -> None:
+        if self.method != "GET":
+            await self.send_error(405, "Method Not Allowed: open the stream with GET", headers=[("allow", "GET")])
+            return
+        if await refuse_entrance(self):
+            return
+        partition = await partition_from(self)
+        if partition is None:
+            return
+        layer = get_channel_layer()
+        self.channel_name = await layer.new_channel()
+        self.session = ServerSession(new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip)
+        self.link = SessionLink(get_server(), self.session, self._emit, self.close_session)
+        self.closing = asyncio.Event()
+        self.close_reason = ""
+        await self.start_stream()
+        await self.send_event(f"/mcp/message?session_id={self.session.id}", event="endpoint")
+        await directory.add(self)
+        loops = [
+            asyncio.create_task(self._inbox(layer)),
+            asyncio.create_task(self._comments()),
+            asyncio.create_task(self.link.keepalive()),
+        ]
+        try:
+            await self.closing.wait()
+        finally:
+            for task in loops:
+                task.cancel()
+            for task in loops:
+                with contextlib.suppress(BaseException):
+                    await task
+        await self.finish()
+
+    async def _emit(self, message: Any) -> None:
+        await self.send_event(jsonrpc.dumps(message), event="message")
+
+    async def _inbox(self, layer: Any) -> None:
+        while True:
+            event = await layer.receive(self.channel_name)
+            kind = event.get("type")
+            if kind == "mcp.message":
+                self.link.feed(event["payload"])
+            elif kind == "mcp.close":
+                await self.close_session(event.get("reason", "closed by the server"))
+
+    async def _comments(self) -> None:
+        """SSE comments keep proxies from timing out an idle stream."""
+        while True:
+            await asyncio.sleep(settings.MCP_SSE_KEEPALIVE)
+            with contextlib.suppress(ClientGone):
+                await self.write(b": keepalive\n\n")
+
+    async def close_session(self, reason: str) -> None:
+        self.close_reason = reason
+        self.closing.set()
+
+    async def on_close(self) -> None:
+        if self.channel_name is None:
+            return
+        await self.link.stop()
+        await directory.remove(self.session.id)
+
+
+class LegacyMessageEndpoint(HttpEndpoint):
+    """POST /mcp/message?session_id=…: one client message, answered 202; the reply goes on the stream."""
+
+    async def handle(self, body: bytes) -> None:
+        if self.method != "POST":
+            await self.send_error(405, "Method Not Allowed: send messages with POST", headers=[("allow", "POST")])
+            return
+        if await refuse_entrance(self):
+            return
+        session_id = self.query.get("session_id", "")
+        if not session_id:
+            await self.send_error(400, "Bad Request: session_id query parameter is required")
+            return
+        holder = directory.local(session_id)
+        if holder is not None:
+            channel = holder.channel_name
+        else:
+            found = await directory.lookup(session_id)
+            channel = found.get("channel") if found and found.get("transport") == TRANSPORT else None
+        if not channel:
+            await self.send_error(404, "Not Found: no such session (it may have ended)")
+            return
+        try:
+            payload = jsonrpc.decode(body)
+        except jsonrpc.JsonRpcError as exc:
+            await self.send_json(400, jsonrpc.error_message(None, exc))
+            return
+        await get_channel_layer().send(channel, {"type": "mcp.message", "payload": payload})
+        await self.send_response(202, [("content-type", "text/plain")], b"Accepted")

@@ -1,0 +1,335 @@
+"""Streamable HTTP transport at `/mcp` (protocol 2025-03-26 and later, and the stateless 2026-07-28).
+
+POST carries client messages and is answered with one JSON body or a `text/event-stream` of
+in-call messages ending with the reply; GET opens the session's server-to-client stream; DELETE
+ends the session. Every SSE event has an id, and a stream outlives its connection for a while, so
+a client can resume with `Last-Event-ID`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from django.conf import settings
+
+from mcp_gateway import directory, jsonrpc, stateless
+from mcp_gateway.events import EventStream, StreamSet, parse_event_id
+from mcp_gateway.jsonrpc import JsonRpcError, Payload, Request
+from mcp_gateway.registry import ToolError
+from mcp_gateway.server import get_server
+from mcp_gateway.sessions import ClientReplyError, ServerSession, new_session_id
+from mcp_gateway.transports.common import choose_partition, refuse_entrance
+from mcp_gateway.transports.http import ClientGone, HttpEndpoint
+from mcp_gateway.versions import KNOWN_VERSIONS
+
+TRANSPORT = "streamable-http"
+SESSION_HEADER = "mcp-session-id"
+VERSION_HEADER = "mcp-protocol-version"
+# Calls that may send progress, logs or server-to-client requests: answered as SSE when allowed.
+STREAMED_METHODS = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
+STATE_METHODS = frozenset({"initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
+SWEEP_EVERY = 10.0
+
+
+class StreamableSession:
+    """A Streamable HTTP session served by this process (see mcp_gateway.directory.Holder)."""
+
+    channel_name: str | None = None
+
+    def __init__(self, session: ServerSession) -> None:
+        self.session = session
+        self.streams = StreamSet(settings.MCP_EVENT_REPLAY)
+        self.standalone: EventStream | None = None
+        self.work: set[asyncio.Task[Any]] = set()
+        self.saved_at = 0.0
+        self.stale = False
+
+    async def close_session(self, reason: str) -> None:
+        self.session.close()
+        for task in list(self.work):
+            task.cancel()
+        self.streams.close_all()
+        await directory.remove(self.session.id)
+
+    async def emit_standalone(self, message: dict[str, Any]) -> None:
+        if self.standalone is None or self.standalone.closed:
+            raise ClientGone
+        self.session.messages_out += 1
+        self.standalone.publish(message)
+
+
+_last_sweep = 0.0
+
+
+async def _sweep_idle() -> None:
+    """Forget sessions idle for longer than MCP_SESSION_TTL (their shared record expires alike)."""
+    global _last_sweep
+    now = time.monotonic()
+    if now - _last_sweep < SWEEP_EVERY:
+        return
+    _last_sweep = now
+    limit = time.time() - settings.MCP_SESSION_TTL
+    for holder in directory.local_sessions():
+        if isinstance(holder, StreamableSession) and holder.session.last_activity < limit:
+            await holder.close_session("idle")
+
+
+async def find_session(session_id: str) -> StreamableSession | None:
+    holder = directory.local(session_id)
+    if isinstance(holder, StreamableSession):
+        return holder
+    if holder is not None:
+        return None
+    found = await directory.lookup(session_id)
+    if not found or found.get("transport") != TRANSPORT:
+        return None
+    # The session began on another process: adopt its state here.
+    adopted = StreamableSession(ServerSession.from_state(found))
+    directory._local[session_id] = adopted
+    return adopted
+
+
+class StreamableEndpoint(HttpEndpoint):
+    async def handle(self, body: bytes) -> None:
+        if await refuse_entrance(self):
+            return
+        version = self.headers.get(VERSION_HEADER)
+        if version is not None and version not in KNOWN_VERSIONS:
+            await self.send_error(400, f"Bad Request: unsupported MCP-Protocol-Version: {version}")
+            return
+        if self.method == "POST":
+            await self.post(body)
+        elif self.method == "GET":
+            await self.get()
+        elif self.method == "DELETE":
+            await self.delete()
+        else:
+            await self.send_error(405, "Method Not Allowed", headers=[("allow", "GET, POST, DELETE")])
+
+    # --- POST --------------------------------------------------------------------------------
+    async def post(self, body: bytes) -> None:
+        accept = self.headers.get("accept", "*/*")
+        accepts_sse = "text/event-stream" in accept or "*/*" in accept
+        accepts_json = "application/json" in accept or "*/*" in accept
+        if not (accepts_sse or accepts_json):
+            await self.send_error(406, "Not Acceptable: accept application/json or text/event-stream")
+            return
+        content_type = self.headers.get("content-type", "application/json")
+        if "json" not in content_type:
+            await self.send_error(415, "Unsupported Media Type: send application/json")
+            return
+        try:
+            payload = jsonrpc.parse_payload(body)
+        except JsonRpcError as exc:
+            await self.send_json(400, jsonrpc.error_message(None, exc))
+            return
+        requests = [m for m in payload.messages if isinstance(m, Request)]
+        if stateless.is_stateless(payload, self.headers.get(VERSION_HEADER)):
+            await self.post_stateless(payload, accepts_json)
+            return
+        if any(r.method == "initialize" for r in requests):
+            holder = await self.begin_session(payload)
+            if holder is None:
+                return
+        else:
+            session_id = self.headers.get(SESSION_HEADER)
+            if not session_id:
+                await self.send_error(400, "Bad Request: Mcp-Session-Id header is required")
+                return
+            holder = await find_session(session_id)
+            if holder is None:
+                await self.send_error(404, "Not Found: session not found or ended; initialize a new one")
+                return
+        if not requests:
+            await self.accept_only(holder, payload)
+            return
+        streamed = any(r.method in STREAMED_METHODS for r in requests)
+        if accepts_sse and (streamed or not accepts_json):
+            await self.answer_stream(holder, payload)
+        else:
+            await self.answer_json(holder, payload)
+
+    async def begin_session(self, payload: Payload) -> StreamableSession | None:
+        if payload.is_batch:
+            await self.send_error(400, "Invalid Request: initialize must not be part of a batch")
+            return None
+        partition = choose_partition(self.query)
+        if partition is None:
+            await self.send_error(400, "Bad Request: unknown partition")
+            return None
+        await _sweep_idle()
+        session = ServerSession(new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip)
+        return StreamableSession(session)
+
+    def session_headers(self, holder: StreamableSession) -> list[tuple[str, str]]:
+        return [("mcp-session-id", holder.session.id)]
+
+    async def accept_only(self, holder: StreamableSession, payload: Payload) -> None:
+        """Notifications and responses: handled here, answered 202 with no body."""
+        replies = await get_server().handle_payload(holder.session, payload)
+        if replies:  # invalid messages among them
+            await self.send_json(400, replies if payload.is_batch else replies[0])
+            return
+        await self.send_response(202, self.session_headers(holder))
+
+    async def _after(self, holder: StreamableSession, payload: Payload, replies: list[dict[str, Any]]) -> None:
+        """Register a new session and save state that changed, so other processes see it."""
+        session = holder.session
+        methods = {m.method for m in payload.messages if isinstance(m, Request)}
+        if "initialize" in methods:
+            if replies and "result" in replies[0]:
+                await directory.add(holder)
+            return
+        now = time.time()
+        if methods & STATE_METHODS or now - holder.saved_at > settings.MCP_SESSION_TTL / 4:
+            holder.saved_at = now
+            await directory.save(holder)
+
+    async def answer_json(self, holder: StreamableSession, payload: Payload) -> None:
+        replies = await get_server().handle_payload(holder.session, payload, _refuse_client_requests)
+        await self._after(holder, payload, replies)
+        holder.session.messages_out += len(replies)
+        if "initialize" in {m.method for m in payload.messages if isinstance(m, Request)} and not (
+            replies and "result" in replies[0]
+        ):
+            await self.send_json(200, replies[0])
+            return
+        body = replies if payload.is_batch else replies[0]
+        await self.send_json(200, body, self.session_headers(holder))
+
+    async def answer_stream(self, holder: StreamableSession, payload: Payload) -> None:
+        stream = holder.streams.open()
+
+        async def emit(message: dict[str, Any]) -> None:
+            holder.session.messages_out += 1
+            stream.publish(message)
+
+        async def work() -> None:
+            try:
+                replies = await get_server().handle_payload(holder.session, payload, emit)
+                await self._after(holder, payload, replies)
+                if replies:
+                    await emit(replies if payload.is_batch else replies[0])
+            finally:
+                stream.close()
+
+        # The work is the session's, not the connection's: a client that drops the connection
+        # can resume the stream with Last-Event-ID and still get the reply.
+        task = asyncio.create_task(work())
+        holder.work.add(task)
+        task.add_done_callback(holder.work.discard)
+        await self.start_stream(self.session_headers(holder))
+        await self.pump(stream, 0)
+
+    async def pump(self, stream: EventStream, after: int) -> None:
+        async for event_id, message in stream.read(after):
+            await self.send_event(jsonrpc.dumps(message), event_id=event_id)
+        await self.finish()
+
+    async def post_stateless(self, payload: Payload, accepts_json: bool) -> None:
+        partition = choose_partition(self.query)
+        if partition is None:
+            await self.send_error(400, "Bad Request: unknown partition")
+            return
+        replies = await stateless.handle(get_server(), payload, partition, self.client_ip)
+        if not replies:
+            await self.send_response(202, [])
+            return
+        await self.send_json(200, replies if payload.is_batch else replies[0])
+
+    # --- GET ---------------------------------------------------------------------------------
+    async def get(self) -> None:
+        accept = self.headers.get("accept", "")
+        if "text/event-stream" not in accept:
+            await self.send_error(406, "Not Acceptable: GET opens a text/event-stream")
+            return
+        session_id = self.headers.get(SESSION_HEADER)
+        if not session_id:
+            await self.send_error(400, "Bad Request: Mcp-Session-Id header is required")
+            return
+        holder = await find_session(session_id)
+        if holder is None:
+            await self.send_error(404, "Not Found: session not found or ended")
+            return
+        last = parse_event_id(self.headers.get("last-event-id", ""))
+        if last is not None:
+            stream = holder.streams.get(last[0])
+            if stream is not None:
+                await self.start_stream(self.session_headers(holder))
+                await self.pump_with_keepalive(holder, stream, last[1])
+                return
+        if holder.standalone is not None and not holder.standalone.closed:
+            await self.send_error(409, "Conflict: this session already has a GET stream open")
+            return
+        stream = holder.standalone = holder.streams.open()
+        self.standalone_of = holder
+        await self.start_stream(self.session_headers(holder))
+        await self.pump_with_keepalive(holder, stream, 0, ping=True)
+
+    async def pump_with_keepalive(
+        self, holder: StreamableSession, stream: EventStream, after: int, ping: bool = False
+    ) -> None:
+        loops = [asyncio.create_task(self._comments())]
+        if ping:
+            loops.append(asyncio.create_task(self._pings(holder)))
+        try:
+            await self.pump(stream, after)
+        finally:
+            for task in loops:
+                task.cancel()
+
+    async def _comments(self) -> None:
+        while True:
+            await asyncio.sleep(settings.MCP_SSE_KEEPALIVE)
+            with contextlib.suppress(ClientGone):
+                await self.write(b": keepalive\n\n")
+
+    async def _pings(self, holder: StreamableSession) -> None:
+        misses = 0
+        while True:
+            await asyncio.sleep(settings.MCP_PING_INTERVAL)
+            try:
+                await holder.session.request(holder.emit_standalone, "ping", None, settings.MCP_PONG_TIMEOUT)
+            except TimeoutError:
+                misses += 1
+                holder.stale = True
+                if misses >= settings.MCP_PING_MISSES_BEFORE_CLOSE and holder.standalone is not None:
+                    holder.standalone.close()
+                    return
+                continue
+            except ClientReplyError:
+                pass
+            misses = 0
+            holder.stale = False
+            holder.session.last_pong = time.time()
+
+    async def on_close(self) -> None:
+        holder = getattr(self, "standalone_of", None)
+        if holder is not None and holder.standalone is not None:
+            holder.standalone.close()
+            holder.standalone = None
+
+    # --- DELETE ------------------------------------------------------------------------------
+    async def delete(self) -> None:
+        session_id = self.headers.get(SESSION_HEADER)
+        if not session_id:
+            await self.send_error(400, "Bad Request: Mcp-Session-Id header is required")
+            return
+        holder = await find_session(session_id)
+        if holder is None:
+            await self.send_error(404, "Not Found: session not found or ended")
+            return
+        await holder.close_session("deleted by the client")
+        await self.send_response(204, [])
+
+
+async def _refuse_client_requests(message: dict[str, Any]) -> None:
+    """Emit for JSON answers: notifications are dropped, requests to the client cannot be made."""
+    if "id" in message:
+        raise ToolError(
+            "This call needs to ask the client, which requires a text/event-stream answer: "
+            "send Accept: application/json, text/event-stream"
+        )
