@@ -131,9 +131,7 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 AWS_DOCS_ORIGIN = env_str("AWS_DOCS_ORIGIN", "https://docs.aws.amazon.com")
 AWS_CN_DOCS_ORIGIN = env_str("AWS_CN_DOCS_ORIGIN", "https://docs.amazonaws.cn")
 AWS_DOCS_SEARCH_URL = env_str("AWS_DOCS_SEARCH_URL", "https://proxy.search.docs.aws.com/search")
-AWS_DOCS_RECOMMEND_URL = env_str(
-    "AWS_DOCS_RECOMMEND_URL", "https://api.contentrecs.docs.aws.com/v1/recommendations"
-)
+AWS_DOCS_RECOMMEND_URL = env_str("AWS_DOCS_RECOMMEND_URL", "https://api.contentrecs.docs.aws.com/v1/recommendations")
 DOCS_MAX_PAGE_BYTES = env_int("DOCS_MAX_PAGE_BYTES", 5 * 1024 * 1024)
 DOCS_CACHE_L1_TTL = env_int("DOCS_CACHE_L1_TTL", 60)
 DOCS_CACHE_L1_BYTES = env_int("DOCS_CACHE_L1_BYTES", 64 * 1024 * 1024)

@@ -25,6 +25,8 @@ class RequestContext:
     request_id: RequestId | None
     emit: Emit = _drop
     progress_token: str | int | None = None
+    # None sends no log messages (a 2026-07-28 request that did not opt in).
+    log_level: str | None = "info"
 
     @property
     def partition(self) -> str:
@@ -42,7 +44,7 @@ class RequestContext:
 
     async def log(self, level: str, data: Any, logger: str | None = None) -> None:
         """Send notifications/message if the client's level (logging/setLevel) lets it through."""
-        if LOG_LEVELS.index(level) < LOG_LEVELS.index(self.session.log_level):
+        if self.log_level is None or LOG_LEVELS.index(level) < LOG_LEVELS.index(self.log_level):
             return
         params: dict[str, Any] = {"level": level, "data": data}
         if logger:

@@ -108,9 +108,7 @@ def classify(obj: Any) -> Message:
         if "id" not in obj:
             return Notification(method, params)
         if msg_id is None:
-            return Invalid(
-                JsonRpcError(INVALID_REQUEST, 'Invalid Request: "id" must be a string or an integer'), None
-            )
+            return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: "id" must be a string or an integer'), None)
         return Request(msg_id, method, params)
     if "result" in obj or "error" in obj:
         if msg_id is None:

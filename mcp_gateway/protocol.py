@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mcp_gateway import jsonrpc
+from mcp_gateway import jsonrpc, stateless
 from mcp_gateway.context import RequestContext, _drop
 from mcp_gateway.jsonrpc import (
     INTERNAL_ERROR,
@@ -78,6 +78,7 @@ class McpServer:
         }
         self.methods: dict[str, Handler] = {
             "initialize": self.initialize,
+            "server/discover": self.discover,
             "ping": self.ping,
             "tools/list": self.tools_list,
             "tools/call": self.tools_call,
@@ -131,14 +132,21 @@ class McpServer:
     async def handle_request(self, session: ServerSession, request: Request, emit: Emit) -> dict[str, Any] | None:
         method = request.method
         handler = self.methods.get(method)
+        modern = stateless.is_modern(request)
         try:
+            if modern:
+                log_level = stateless.adopt_envelope(session, request)
+                if method in stateless.REMOVED:
+                    handler = None
+            else:
+                log_level = session.log_level
             if handler is None:
                 raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
             if not session.initialized and method not in _BEFORE_INIT:
                 raise JsonRpcError(INVALID_REQUEST, "Invalid Request: the session is not initialized yet")
             meta = request.params.get("_meta")
             token = meta.get("progressToken") if isinstance(meta, dict) else None
-            ctx = RequestContext(session, request.id, emit, token)
+            ctx = RequestContext(session, request.id, emit, token, log_level)
             if method in _CANCELLABLE:
                 result = await self._run_cancellable(session, request, handler(request.params, ctx))
                 if result is _CANCELLED:
@@ -150,6 +158,8 @@ class McpServer:
         except Exception:
             log.exception("internal error handling %s", method)
             return jsonrpc.error_message(request.id, JsonRpcError(INTERNAL_ERROR, "Internal error"))
+        if modern:
+            result = stateless.finish_result(method, result)
         return jsonrpc.result_message(request.id, result)
 
     async def _run_cancellable(self, session: ServerSession, request: Request, work: Awaitable[Any]) -> Any:
@@ -197,6 +207,9 @@ class McpServer:
         if instructions:
             result["instructions"] = instructions
         return result
+
+    async def discover(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        return stateless.discover_result(self.capabilities, self.server_info, self.instructions(ctx.partition))
 
     async def ping(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         return {}

@@ -99,9 +99,7 @@ class ResourceTemplate:
     def __post_init__(self) -> None:
         # RFC 6570 level 1 only: each {var} matches one path segment.
         parts = re.split(r"(\{[^}]+\})", self.uri_template)
-        regex = "".join(
-            f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts
-        )
+        regex = "".join(f"(?P<{p[1:-1]}>[^/]+)" if p.startswith("{") else re.escape(p) for p in parts)
         self.pattern = re.compile(f"^{regex}$")
 
     def match(self, uri: str) -> dict[str, str] | None:

@@ -89,9 +89,7 @@ class ServerSession:
     def next_request_id(self) -> str:
         return f"s{next(self._ids)}"
 
-    async def request(
-        self, emit: Emit, method: str, params: dict[str, Any] | None, timeout: float
-    ) -> Any:
+    async def request(self, emit: Emit, method: str, params: dict[str, Any] | None, timeout: float) -> Any:
         """Send a request to the client on `emit` and wait for its reply (or raise TimeoutError)."""
         request_id = self.next_request_id()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

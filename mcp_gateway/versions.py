@@ -15,5 +15,6 @@ LATEST_STATEFUL: str = LATEST_HANDSHAKE_VERSION
 # Stateless revisions: server/discover plus a per-request _meta envelope.
 STATELESS_VERSIONS: frozenset[str] = frozenset(MODERN_PROTOCOL_VERSIONS)
 KNOWN_VERSIONS: frozenset[str] = frozenset(KNOWN_PROTOCOL_VERSIONS)
+__all__ = ["KNOWN_PROTOCOL_VERSIONS", "KNOWN_VERSIONS", "LATEST_STATEFUL", "STATEFUL_VERSIONS", "STATELESS_VERSIONS"]
 # JSON-RPC batches existed in exactly one revision.
 BATCH_VERSIONS: frozenset[str] = frozenset({"2025-03-26"})

@@ -158,7 +158,8 @@ class HttpEndpoint:
 
     async def send_error(self, status: int, message: str, code: int = -32600, headers: Headers = ()) -> None:
         """An HTTP error whose body is a JSON-RPC error, as MCP clients expect."""
-        await self.send_json(status, {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}, headers)
+        error = {"code": code, "message": message}
+        await self.send_json(status, {"jsonrpc": "2.0", "id": None, "error": error}, headers)
 
     async def start_stream(self, headers: Headers = ()) -> None:
         """Begin a text/event-stream answer; the first comment makes Daphne flush the headers."""

@@ -46,6 +46,7 @@ class StreamableSession:
         self.work: set[asyncio.Task[Any]] = set()
         self.saved_at = 0.0
         self.stale = False
+        self.ephemeral = False
 
     async def close_session(self, reason: str) -> None:
         self.session.close()
@@ -127,10 +128,12 @@ class StreamableEndpoint(HttpEndpoint):
             await self.send_json(400, jsonrpc.error_message(None, exc))
             return
         requests = [m for m in payload.messages if isinstance(m, Request)]
-        if stateless.is_stateless(payload, self.headers.get(VERSION_HEADER)):
-            await self.post_stateless(payload, accepts_json)
-            return
-        if any(r.method == "initialize" for r in requests):
+        ephemeral = stateless.is_stateless(payload, self.headers.get(VERSION_HEADER))
+        if ephemeral:
+            holder = await self.stateless_holder(requests)
+            if holder is None:
+                return
+        elif any(r.method == "initialize" for r in requests):
             holder = await self.begin_session(payload)
             if holder is None:
                 return
@@ -148,9 +151,26 @@ class StreamableEndpoint(HttpEndpoint):
             return
         streamed = any(r.method in STREAMED_METHODS for r in requests)
         if accepts_sse and (streamed or not accepts_json):
-            await self.answer_stream(holder, payload)
+            await self.answer_stream(holder, payload, detached=not ephemeral)
         else:
             await self.answer_json(holder, payload)
+
+    async def stateless_holder(self, requests: list[Request]) -> StreamableSession | None:
+        """A throw-away session for one stateless (2026-07-28) POST; never registered."""
+        partition = choose_partition(self.query)
+        if partition is None:
+            await self.send_error(400, "Bad Request: unknown partition")
+            return None
+        for request in requests:
+            try:
+                stateless.check_version_header(request, self.headers.get(VERSION_HEADER))
+            except JsonRpcError as exc:
+                await self.send_json(400, jsonrpc.error_message(request.id, exc))
+                return None
+        session = ServerSession(new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip)
+        holder = StreamableSession(session)
+        holder.ephemeral = True
+        return holder
 
     async def begin_session(self, payload: Payload) -> StreamableSession | None:
         if payload.is_batch:
@@ -165,7 +185,7 @@ class StreamableEndpoint(HttpEndpoint):
         return StreamableSession(session)
 
     def session_headers(self, holder: StreamableSession) -> list[tuple[str, str]]:
-        return [("mcp-session-id", holder.session.id)]
+        return [] if holder.ephemeral else [("mcp-session-id", holder.session.id)]
 
     async def accept_only(self, holder: StreamableSession, payload: Payload) -> None:
         """Notifications and responses: handled here, answered 202 with no body."""
@@ -177,7 +197,8 @@ class StreamableEndpoint(HttpEndpoint):
 
     async def _after(self, holder: StreamableSession, payload: Payload, replies: list[dict[str, Any]]) -> None:
         """Register a new session and save state that changed, so other processes see it."""
-        session = holder.session
+        if holder.ephemeral:
+            return
         methods = {m.method for m in payload.messages if isinstance(m, Request)}
         if "initialize" in methods:
             if replies and "result" in replies[0]:
@@ -200,7 +221,7 @@ class StreamableEndpoint(HttpEndpoint):
         body = replies if payload.is_batch else replies[0]
         await self.send_json(200, body, self.session_headers(holder))
 
-    async def answer_stream(self, holder: StreamableSession, payload: Payload) -> None:
+    async def answer_stream(self, holder: StreamableSession, payload: Payload, detached: bool) -> None:
         stream = holder.streams.open()
 
         async def emit(message: dict[str, Any]) -> None:
@@ -216,29 +237,23 @@ class StreamableEndpoint(HttpEndpoint):
             finally:
                 stream.close()
 
-        # The work is the session's, not the connection's: a client that drops the connection
-        # can resume the stream with Last-Event-ID and still get the reply.
+        # In a session the work is the session's, not the connection's: a client that drops the
+        # connection can resume with Last-Event-ID and still get the reply. A stateless request
+        # has nothing to resume, so its connection closing cancels it (that is how it is cancelled).
         task = asyncio.create_task(work())
         holder.work.add(task)
         task.add_done_callback(holder.work.discard)
-        await self.start_stream(self.session_headers(holder))
-        await self.pump(stream, 0)
+        try:
+            await self.start_stream(self.session_headers(holder))
+            await self.pump(stream, 0)
+        finally:
+            if not detached:
+                task.cancel()
 
     async def pump(self, stream: EventStream, after: int) -> None:
         async for event_id, message in stream.read(after):
             await self.send_event(jsonrpc.dumps(message), event_id=event_id)
         await self.finish()
-
-    async def post_stateless(self, payload: Payload, accepts_json: bool) -> None:
-        partition = choose_partition(self.query)
-        if partition is None:
-            await self.send_error(400, "Bad Request: unknown partition")
-            return
-        replies = await stateless.handle(get_server(), payload, partition, self.client_ip)
-        if not replies:
-            await self.send_response(202, [])
-            return
-        await self.send_json(200, replies if payload.is_batch else replies[0])
 
     # --- GET ---------------------------------------------------------------------------------
     async def get(self) -> None:

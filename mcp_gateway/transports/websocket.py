@@ -32,9 +32,7 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused with 403
             return
         client = self.scope.get("client")
-        self.session = ServerSession(
-            new_session_id(), TRANSPORT, partition, remote_ip=client[0] if client else ""
-        )
+        self.session = ServerSession(new_session_id(), TRANSPORT, partition, remote_ip=client[0] if client else "")
         self.link = SessionLink(get_server(), self.session, self._emit, self.close_session)
         subprotocols = self.scope.get("subprotocols") or []
         await self.accept(SUBPROTOCOL if SUBPROTOCOL in subprotocols else None)
