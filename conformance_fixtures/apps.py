@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class ConformanceFixturesConfig(AppConfig):
+    """The conformance suite's fixture tools, resources and prompts; only with MCP_CONFORMANCE_FIXTURES=1."""
+
+    name = "conformance_fixtures"
+    verbose_name = "MCP conformance fixtures"
+
+    def ready(self) -> None:
+        from conformance_fixtures import fixtures
+        from mcp_gateway.registry import registry
+
+        fixtures.register(registry)
