@@ -6,6 +6,7 @@ SSE stream on Streamable HTTP, the session stream on legacy SSE and WebSocket).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,10 @@ from mcp_gateway.jsonrpc import RequestId, notification_message
 from mcp_gateway.sessions import LOG_LEVELS, Emit, ServerSession
 
 CLIENT_REQUEST_TIMEOUT = 300.0
+
+# Ends the HTTP response carrying this call's stream while the call goes on (SSE polling,
+# SEP-1699): the client resumes with Last-Event-ID. None where the transport has no such stream.
+Hangup = Callable[[], None]
 
 
 async def _drop(message: dict[str, Any]) -> None:
@@ -27,6 +32,14 @@ class RequestContext:
     progress_token: str | int | None = None
     # None sends no log messages (a 2026-07-28 request that did not opt in).
     log_level: str | None = "info"
+    hangup: Hangup | None = None
+
+    def close_stream(self) -> bool:
+        """Let go of the client's connection for now; False if this transport cannot."""
+        if self.hangup is None:
+            return False
+        self.hangup()
+        return True
 
     @property
     def partition(self) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp_gateway import jsonrpc, stateless
-from mcp_gateway.context import RequestContext, _drop
+from mcp_gateway.context import Hangup, RequestContext, _drop
 from mcp_gateway.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -95,7 +95,7 @@ class McpServer:
 
     # --- entry points for transports ---------------------------------------------------------
     async def handle_payload(
-        self, session: ServerSession, payload: Payload, emit: Emit = _drop
+        self, session: ServerSession, payload: Payload, emit: Emit = _drop, hangup: Hangup | None = None
     ) -> list[dict[str, Any]]:
         """Handle one frame or body; returns the replies (empty when nothing needs one)."""
         if payload.is_batch:
@@ -108,18 +108,18 @@ class McpServer:
             if any(isinstance(m, Request) and m.method == "initialize" for m in payload.messages):
                 err = JsonRpcError(INVALID_REQUEST, "Invalid Request: initialize must not be part of a batch")
                 return [jsonrpc.error_message(None, err)]
-            replies = await asyncio.gather(*(self.handle_message(session, m, emit) for m in payload.messages))
+            replies = await asyncio.gather(*(self.handle_message(session, m, emit, hangup) for m in payload.messages))
             return [reply for reply in replies if reply is not None]
-        reply = await self.handle_message(session, payload.messages[0], emit)
+        reply = await self.handle_message(session, payload.messages[0], emit, hangup)
         return [] if reply is None else [reply]
 
     async def handle_message(
-        self, session: ServerSession, message: Message, emit: Emit = _drop
+        self, session: ServerSession, message: Message, emit: Emit = _drop, hangup: Hangup | None = None
     ) -> dict[str, Any] | None:
         session.messages_in += 1
         session.touch()
         if isinstance(message, Request):
-            return await self.handle_request(session, message, emit)
+            return await self.handle_request(session, message, emit, hangup)
         if isinstance(message, Notification):
             self.handle_notification(session, message)
             return None
@@ -129,7 +129,9 @@ class McpServer:
         assert isinstance(message, Invalid)
         return jsonrpc.error_message(message.id, message.error)
 
-    async def handle_request(self, session: ServerSession, request: Request, emit: Emit) -> dict[str, Any] | None:
+    async def handle_request(
+        self, session: ServerSession, request: Request, emit: Emit, hangup: Hangup | None = None
+    ) -> dict[str, Any] | None:
         method = request.method
         handler = self.methods.get(method)
         modern = stateless.is_modern(request)
@@ -146,7 +148,7 @@ class McpServer:
                 raise JsonRpcError(INVALID_REQUEST, "Invalid Request: the session is not initialized yet")
             meta = request.params.get("_meta")
             token = meta.get("progressToken") if isinstance(meta, dict) else None
-            ctx = RequestContext(session, request.id, emit, token, log_level)
+            ctx = RequestContext(session, request.id, emit, token, log_level, hangup)
             if method in _CANCELLABLE:
                 result = await self._run_cancellable(session, request, handler(request.params, ctx))
                 if result is _CANCELLED:

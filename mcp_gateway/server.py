@@ -9,13 +9,16 @@ from django.conf import settings
 from mcp_gateway.protocol import McpServer
 from mcp_gateway.registry import registry
 
-GENERIC_INSTRUCTIONS = (
-    "awsmcp serves Amazon Web Services documentation. List the tools to see what this partition offers."
-)
+DOCS_HOSTS = {"aws": "docs.aws.amazon.com", "aws-cn": "docs.amazonaws.cn"}
 
 
 def instructions_for(partition: str) -> str:
-    return registry.instructions.get(partition, GENERIC_INSTRUCTIONS)
+    """The docs app sets richer text per partition; this names the partition's docs site either way."""
+    fallback = (
+        f"awsmcp serves AWS documentation from {DOCS_HOSTS.get(partition, partition)} "
+        f"(partition {partition}). List the tools to see what it offers."
+    )
+    return registry.instructions.get(partition, fallback)
 
 
 @cache

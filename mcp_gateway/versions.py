@@ -7,6 +7,7 @@ from mcp_types.version import (
     KNOWN_PROTOCOL_VERSIONS,
     LATEST_HANDSHAKE_VERSION,
     MODERN_PROTOCOL_VERSIONS,
+    is_version_at_least,
 )
 
 # Reached through initialize (stateful sessions).
@@ -15,6 +16,13 @@ LATEST_STATEFUL: str = LATEST_HANDSHAKE_VERSION
 # Stateless revisions: server/discover plus a per-request _meta envelope.
 STATELESS_VERSIONS: frozenset[str] = frozenset(MODERN_PROTOCOL_VERSIONS)
 KNOWN_VERSIONS: frozenset[str] = frozenset(KNOWN_PROTOCOL_VERSIONS)
-__all__ = ["KNOWN_PROTOCOL_VERSIONS", "KNOWN_VERSIONS", "LATEST_STATEFUL", "STATEFUL_VERSIONS", "STATELESS_VERSIONS"]
+__all__ = [
+    "KNOWN_PROTOCOL_VERSIONS",
+    "KNOWN_VERSIONS",
+    "LATEST_STATEFUL",
+    "STATEFUL_VERSIONS",
+    "STATELESS_VERSIONS",
+    "is_version_at_least",
+]
 # JSON-RPC batches existed in exactly one revision.
 BATCH_VERSIONS: frozenset[str] = frozenset({"2025-03-26"})

@@ -23,7 +23,7 @@ from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ClientReplyError, ServerSession, new_session_id
 from mcp_gateway.transports.common import choose_partition, refuse_entrance
 from mcp_gateway.transports.http import ClientGone, HttpEndpoint
-from mcp_gateway.versions import KNOWN_VERSIONS
+from mcp_gateway.versions import KNOWN_VERSIONS, is_version_at_least
 
 TRANSPORT = "streamable-http"
 SESSION_HEADER = "mcp-session-id"
@@ -32,6 +32,7 @@ VERSION_HEADER = "mcp-protocol-version"
 STREAMED_METHODS = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
 STATE_METHODS = frozenset({"initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
 SWEEP_EVERY = 10.0
+RETRY_MS = 1000  # how long a client waits before resuming a stream we closed
 
 
 class StreamableSession:
@@ -223,6 +224,7 @@ class StreamableEndpoint(HttpEndpoint):
 
     async def answer_stream(self, holder: StreamableSession, payload: Payload, detached: bool) -> None:
         stream = holder.streams.open()
+        hangup = asyncio.Event()
 
         async def emit(message: dict[str, Any]) -> None:
             holder.session.messages_out += 1
@@ -230,7 +232,9 @@ class StreamableEndpoint(HttpEndpoint):
 
         async def work() -> None:
             try:
-                replies = await get_server().handle_payload(holder.session, payload, emit)
+                replies = await get_server().handle_payload(
+                    holder.session, payload, emit, hangup.set if detached else None
+                )
                 await self._after(holder, payload, replies)
                 if replies:
                     await emit(replies if payload.is_batch else replies[0])
@@ -245,15 +249,38 @@ class StreamableEndpoint(HttpEndpoint):
         task.add_done_callback(holder.work.discard)
         try:
             await self.start_stream(self.session_headers(holder))
-            await self.pump(stream, 0)
+            await self.prime(holder, stream)
+            await self.pump(stream, 0, hangup)
         finally:
             if not detached:
                 task.cancel()
 
-    async def pump(self, stream: EventStream, after: int) -> None:
+    async def prime(self, holder: StreamableSession, stream: EventStream) -> None:
+        """An event with an id and no data, so the client can resume even before the first message.
+
+        Sent to clients of 2025-11-25 and later only (SEP-1699); older clients may not expect it.
+        """
+        version = holder.session.protocol_version or ""
+        if is_version_at_least(version, "2025-11-25"):
+            await self.write(f"id: {stream.event_id(0)}\nretry: {RETRY_MS}\ndata: \n\n".encode())
+
+    async def pump(self, stream: EventStream, after: int, hangup: asyncio.Event | None = None) -> None:
+        """Copy the stream's events to the response until it closes (or the call hangs up on us)."""
+        copy = asyncio.ensure_future(self._copy(stream, after))
+        if hangup is None:
+            await copy
+        else:
+            waiter = asyncio.ensure_future(hangup.wait())
+            try:
+                await asyncio.wait({copy, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (copy, waiter):
+                    task.cancel()
+        await self.finish()
+
+    async def _copy(self, stream: EventStream, after: int) -> None:
         async for event_id, message in stream.read(after):
             await self.send_event(jsonrpc.dumps(message), event_id=event_id)
-        await self.finish()
 
     # --- GET ---------------------------------------------------------------------------------
     async def get(self) -> None:
@@ -282,6 +309,7 @@ class StreamableEndpoint(HttpEndpoint):
         stream = holder.standalone = holder.streams.open()
         self.standalone_of = holder
         await self.start_stream(self.session_headers(holder))
+        await self.prime(holder, stream)
         await self.pump_with_keepalive(holder, stream, 0, ping=True)
 
     async def pump_with_keepalive(

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Python packages, idempotently:
+#  - redis-server from Debian's packages (if the machine has none);
+#  - Node 22 and the MCP conformance suites from npm, into .tools/ (the machine's node may be older).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS=.tools
+NODE_VERSION=22
+CONFORMANCE_VERSIONS=(0.1.16 0.2.0-alpha.12)
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server from Debian's packages"
+  apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+
+mkdir -p "$TOOLS"
+if [ ! -x "$TOOLS/node/node_modules/node/bin/node" ]; then
+  echo "installing node@$NODE_VERSION from npm into $TOOLS/node"
+  mkdir -p "$TOOLS/node"
+  (cd "$TOOLS/node" && npm init -y >/dev/null && npm install --silent --no-audit --no-fund "node@$NODE_VERSION")
+fi
+for version in "${CONFORMANCE_VERSIONS[@]}"; do
+  dir="$TOOLS/conformance-$version"
+  if [ ! -d "$dir/node_modules/@modelcontextprotocol/conformance" ]; then
+    echo "installing @modelcontextprotocol/conformance@$version from npm into $dir"
+    mkdir -p "$dir"
+    (cd "$dir" && npm init -y >/dev/null && \
+      npm install --silent --no-audit --no-fund "@modelcontextprotocol/conformance@$version")
+  fi
+done
