@@ -99,19 +99,25 @@ class McpServer:
     ) -> list[dict[str, Any]]:
         """Handle one frame or body; returns the replies (empty when nothing needs one)."""
         if payload.is_batch:
-            if session.protocol_version not in BATCH_VERSIONS:
-                err = JsonRpcError(
-                    INVALID_REQUEST,
-                    "Invalid Request: JSON-RPC batches are only allowed with protocol version 2025-03-26",
-                )
-                return [jsonrpc.error_message(None, err)]
-            if any(isinstance(m, Request) and m.method == "initialize" for m in payload.messages):
-                err = JsonRpcError(INVALID_REQUEST, "Invalid Request: initialize must not be part of a batch")
-                return [jsonrpc.error_message(None, err)]
+            refusal = self.batch_refusal(session, payload)
+            if refusal is not None:
+                return [refusal]
             replies = await asyncio.gather(*(self.handle_message(session, m, emit, hangup) for m in payload.messages))
             return [reply for reply in replies if reply is not None]
         reply = await self.handle_message(session, payload.messages[0], emit, hangup)
         return [] if reply is None else [reply]
+
+    def batch_refusal(self, session: ServerSession, payload: Payload) -> dict[str, Any] | None:
+        """The single error that answers a batch the session may not send, else None."""
+        if not payload.is_batch:
+            return None
+        if session.protocol_version not in BATCH_VERSIONS:
+            message = "Invalid Request: JSON-RPC batches are only allowed with protocol version 2025-03-26"
+        elif any(isinstance(m, Request) and m.method == "initialize" for m in payload.messages):
+            message = "Invalid Request: initialize must not be part of a batch"
+        else:
+            return None
+        return jsonrpc.error_message(None, JsonRpcError(INVALID_REQUEST, message))
 
     async def handle_message(
         self, session: ServerSession, message: Message, emit: Emit = _drop, hangup: Hangup | None = None

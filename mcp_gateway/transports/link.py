@@ -61,6 +61,10 @@ class SessionLink:
         task.add_done_callback(self.tasks.discard)
 
     async def _handle(self, payload: jsonrpc.Payload) -> None:
+        refusal = self.server.batch_refusal(self.session, payload)
+        if refusal is not None:
+            await self.send(refusal)
+            return
         replies = await self.server.handle_payload(self.session, payload, self.send)
         if replies:
             await self.send(replies if payload.is_batch else replies[0])

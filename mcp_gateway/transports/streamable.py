@@ -147,6 +147,10 @@ class StreamableEndpoint(HttpEndpoint):
             if holder is None:
                 await self.send_error(404, "Not Found: session not found or ended; initialize a new one")
                 return
+        refusal = get_server().batch_refusal(holder.session, payload)
+        if refusal is not None:
+            await self.send_json(400, refusal)
+            return
         if not requests:
             await self.accept_only(holder, payload)
             return
