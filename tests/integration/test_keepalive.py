@@ -1,0 +1,66 @@
+"""Keep-alive: SSE comments, server pings on every stream, and closing clients that stop answering."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+
+from tests.support.clients import TRANSPORTS, open_session
+from tests.support.processes import DaphneServer
+from tests.support.raw import initialize_request, request, streamable_session
+
+
+@pytest.fixture
+async def http() -> httpx.AsyncClient:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+async def test_silent_legacy_client_gets_pinged_then_closed(
+    pinging_server: DaphneServer, http: httpx.AsyncClient
+) -> None:
+    lines: list[str] = []
+    started = time.monotonic()
+    async with http.stream("GET", pinging_server.sse_url) as response:
+        post_url = None
+        async for line in response.aiter_lines():
+            lines.append(line)
+            if post_url is None and line.startswith("data: /mcp/message"):
+                post_url = f"{pinging_server.base}{line[6:]}"
+                await http.post(post_url, json=initialize_request("2024-11-05"))
+        # the loop ends when the server closes the stream
+    elapsed = time.monotonic() - started
+    pings = [json.loads(line[6:]) for line in lines if line.startswith("data: {") and '"ping"' in line]
+    assert len(pings) >= 2 and all(p["method"] == "ping" for p in pings)
+    assert ": keepalive" in lines
+    assert elapsed < 10
+    assert (await http.post(post_url, json=request("ping"))).status_code == 404
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_answering_clients_stay_connected(pinging_server: DaphneServer, transport: str) -> None:
+    async with open_session(pinging_server, transport) as session:
+        await asyncio.sleep(2.0)  # several ping rounds, each answered by the SDK
+        result = await session.call_tool("test_simple_text", {})
+        assert not result.is_error
+
+
+async def test_streamable_get_stream_is_pinged_and_closed_when_silent(
+    pinging_server: DaphneServer, http: httpx.AsyncClient
+) -> None:
+    headers = await streamable_session(http, pinging_server.mcp_url)
+    pings = 0
+    async with http.stream(
+        "GET", pinging_server.mcp_url, headers={**headers, "accept": "text/event-stream"}
+    ) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("data: {") and '"ping"' in line:
+                pings += 1
+    assert pings >= 2
+    # the session itself survives its GET stream
+    reply = await http.post(pinging_server.mcp_url, json=request("ping"), headers=headers)
+    assert reply.status_code == 200
