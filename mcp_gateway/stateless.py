@@ -15,9 +15,17 @@ from mcp_types import (
     PROTOCOL_VERSION_META_KEY,
     SERVER_INFO_META_KEY,
 )
-from mcp_types.jsonrpc import HEADER_MISMATCH, UNSUPPORTED_PROTOCOL_VERSION
+from mcp_types.jsonrpc import HEADER_MISMATCH, MISSING_REQUIRED_CLIENT_CAPABILITY, UNSUPPORTED_PROTOCOL_VERSION
 
-from mcp_gateway.jsonrpc import INVALID_PARAMS, JsonRpcError, Payload, Request
+from mcp_gateway.jsonrpc import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    JsonRpcError,
+    Payload,
+    Request,
+)
 from mcp_gateway.sessions import LOG_LEVELS, ServerSession
 from mcp_gateway.versions import KNOWN_PROTOCOL_VERSIONS, STATELESS_VERSIONS
 
@@ -31,6 +39,17 @@ CACHEABLE = {
     "resources/templates/list": ("public", 60_000),
     "resources/read": ("private", 0),
     "server/discover": ("public", 60_000),
+}
+
+# HTTP statuses of request errors in this revision.
+HTTP_STATUS = {
+    PARSE_ERROR: 400,
+    INVALID_REQUEST: 400,
+    INVALID_PARAMS: 400,
+    HEADER_MISMATCH: 400,
+    MISSING_REQUIRED_CLIENT_CAPABILITY: 400,
+    UNSUPPORTED_PROTOCOL_VERSION: 400,
+    METHOD_NOT_FOUND: 404,
 }
 
 

@@ -100,7 +100,7 @@ class StreamableEndpoint(HttpEndpoint):
             return
         version = self.headers.get(VERSION_HEADER)
         if version is not None and version not in KNOWN_VERSIONS:
-            await self.send_error(400, f"Bad Request: unsupported MCP-Protocol-Version: {version}")
+            await self.refuse_version(body, version)
             return
         if self.method == "POST":
             await self.post(body)
@@ -110,6 +110,16 @@ class StreamableEndpoint(HttpEndpoint):
             await self.delete()
         else:
             await self.send_error(405, "Method Not Allowed", headers=[("allow", "GET, POST, DELETE")])
+
+    async def refuse_version(self, body: bytes, version: str) -> None:
+        """400 with UNSUPPORTED_PROTOCOL_VERSION, echoing the request id when the body has one."""
+        request_id = None
+        try:
+            first = jsonrpc.parse_payload(body).messages[0] if body else None
+            request_id = first.id if isinstance(first, Request) else None
+        except JsonRpcError:
+            pass
+        await self.send_json(400, jsonrpc.error_message(request_id, stateless.unsupported(version)))
 
     # --- POST --------------------------------------------------------------------------------
     async def post(self, body: bytes) -> None:
@@ -155,7 +165,7 @@ class StreamableEndpoint(HttpEndpoint):
             await self.accept_only(holder, payload)
             return
         streamed = any(r.method in STREAMED_METHODS for r in requests)
-        if accepts_sse and (streamed or not accepts_json):
+        if accepts_sse and (streamed or not accepts_json or _prefers_sse(accept)):
             await self.answer_stream(holder, payload, detached=not ephemeral)
         else:
             await self.answer_json(holder, payload)
@@ -224,7 +234,11 @@ class StreamableEndpoint(HttpEndpoint):
             await self.send_json(200, replies[0])
             return
         body = replies if payload.is_batch else replies[0]
-        await self.send_json(200, body, self.session_headers(holder))
+        status = 200
+        if holder.ephemeral and not payload.is_batch and "error" in body:
+            # The stateless revision maps request errors onto HTTP statuses (SEP-2575).
+            status = stateless.HTTP_STATUS.get(body["error"]["code"], 200)
+        await self.send_json(status, body, self.session_headers(holder))
 
     async def answer_stream(self, holder: StreamableSession, payload: Payload, detached: bool) -> None:
         stream = holder.streams.open()
@@ -371,6 +385,12 @@ class StreamableEndpoint(HttpEndpoint):
             return
         await holder.close_session("deleted by the client")
         await self.send_response(204, [])
+
+
+def _prefers_sse(accept: str) -> bool:
+    """The client listed text/event-stream before application/json: honour its order."""
+    sse, json_at = accept.find("text/event-stream"), accept.find("application/json")
+    return sse != -1 and (json_at == -1 or sse < json_at)
 
 
 async def _refuse_client_requests(message: dict[str, Any]) -> None:

@@ -19,9 +19,11 @@ TOOLS = ROOT / ".tools"
 NODE_BIN = TOOLS / "node" / "node_modules" / "node" / "bin"
 HERE = Path(__file__).parent
 
+# The most checks each suite can pass (its own TypeScript reference server scores the same):
+# fewer means a check that used to pass now only warns or is skipped.
 SUITES = [
-    pytest.param("0.1.16", [], id="0.1.16"),
-    pytest.param("0.2.0-alpha.12", ["--spec-version", "2025-11-25"], id="0.2.0-alpha.12"),
+    pytest.param("0.1.16", [], 47, id="0.1.16"),
+    pytest.param("0.2.0-alpha.12", ["--spec-version", "2025-11-25"], 84, id="0.2.0-alpha.12"),
 ]
 
 
@@ -36,8 +38,8 @@ def run_suite(version: str, extra: list[str], url: str, output_dir: Path) -> sub
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
 
 
-@pytest.mark.parametrize(("version", "extra"), SUITES)
-def test_conformance_suite(version: str, extra: list[str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("version", "extra", "full_marks"), SUITES)
+def test_conformance_suite(version: str, extra: list[str], full_marks: int, tmp_path: Path) -> None:
     with daphne(MCP_CONFORMANCE_FIXTURES="1") as server:
         proc = run_suite(version, extra, server.mcp_url, tmp_path)
         output = proc.stdout + proc.stderr
@@ -47,5 +49,5 @@ def test_conformance_suite(version: str, extra: list[str], tmp_path: Path) -> No
         print(f"conformance {version}: {passed} passed, {failed} failed")
         failures = [line for line in output.splitlines() if line.startswith("✗")]
         assert proc.returncode == 0, "failing scenarios:\n" + "\n".join(failures) + f"\n{output[-3000:]}"
-        assert passed > 0
+        assert passed >= full_marks, f"{passed} checks passed, {full_marks} expected:\n{output[-3000:]}"
         assert server.alive(), server.log()
