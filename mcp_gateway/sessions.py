@@ -50,6 +50,7 @@ class ServerSession:
     opened_at: float = field(default_factory=time.time)
     last_activity: float = field(default_factory=time.time)
     last_pong: float | None = None
+    stale: bool = False  # the client left a ping unanswered
     messages_in: int = 0
     messages_out: int = 0
     subscriptions: set[str] = field(default_factory=set)

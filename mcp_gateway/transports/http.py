@@ -190,6 +190,13 @@ class HttpEndpoint:
         lines.extend(f"data: {line}" for line in data.split("\n"))
         await self.write(("\n".join(lines) + "\n\n").encode())
 
+    async def keepalive_comments(self) -> None:
+        """SSE comments every MCP_SSE_KEEPALIVE seconds keep proxies from timing out an idle stream."""
+        while True:
+            await asyncio.sleep(settings.MCP_SSE_KEEPALIVE)
+            with contextlib.suppress(ClientGone):
+                await self.write(b": keepalive\n\n")
+
     async def finish(self) -> None:
         if self.finished:
             return

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from django.conf import settings
-
 from mcp_gateway import jsonrpc
+from mcp_gateway.keepalive import ping_until_silent
 from mcp_gateway.protocol import McpServer
-from mcp_gateway.sessions import ClientReplyError, Emit, ServerSession
-
-log = logging.getLogger(__name__)
+from mcp_gateway.sessions import Emit, ServerSession
 
 
 class SessionLink:
@@ -36,8 +31,6 @@ class SessionLink:
         self._send = send
         self._close = close
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.stale = False
-        self.ping_misses = 0
 
     async def send(self, message: Any) -> None:
         self.session.messages_out += 1
@@ -70,29 +63,9 @@ class SessionLink:
             await self.send(replies if payload.is_batch else replies[0])
 
     async def keepalive(self) -> None:
-        """Ping the client every MCP_PING_INTERVAL; mark stale, then close, when it stops answering."""
-        interval = settings.MCP_PING_INTERVAL
-        timeout = settings.MCP_PONG_TIMEOUT
-        limit = settings.MCP_PING_MISSES_BEFORE_CLOSE
-        while True:
-            await asyncio.sleep(interval)
-            if not self.session.initialized:
-                continue
-            try:
-                await self.session.request(self.send, "ping", None, timeout)
-            except TimeoutError:
-                self.ping_misses += 1
-                self.stale = True
-                log.info("session %s missed ping %d", self.session.id[:8], self.ping_misses)
-                if self.ping_misses >= limit:
-                    await self._close("client stopped answering pings")
-                    return
-                continue
-            except ClientReplyError:
-                pass  # an error reply is still an answer: the client is alive
-            self.ping_misses = 0
-            self.stale = False
-            self.session.last_pong = time.time()
+        """Ping the client; close the link once it stops answering."""
+        await ping_until_silent(self.session, self.send)
+        await self._close("client stopped answering pings")
 
     async def stop(self) -> None:
         """The link is gone: cancel every call in flight and wait for them to unwind."""

@@ -11,13 +11,12 @@ import contextlib
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.conf import settings
 
 from mcp_gateway import directory, jsonrpc
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
 from mcp_gateway.transports.common import partition_from, refuse_entrance
-from mcp_gateway.transports.http import ClientGone, HttpEndpoint
+from mcp_gateway.transports.http import HttpEndpoint
 from mcp_gateway.transports.link import SessionLink
 
 TRANSPORT = "sse"
@@ -49,7 +48,7 @@ class LegacySseStream(HttpEndpoint):
         await directory.add(self)
         loops = [
             asyncio.create_task(self._inbox(layer)),
-            asyncio.create_task(self._comments()),
+            asyncio.create_task(self.keepalive_comments()),
             asyncio.create_task(self.link.keepalive()),
         ]
         try:
@@ -73,13 +72,6 @@ class LegacySseStream(HttpEndpoint):
                 self.link.feed(event["payload"])
             elif kind == "mcp.close":
                 await self.close_session(event.get("reason", "closed by the server"))
-
-    async def _comments(self) -> None:
-        """SSE comments keep proxies from timing out an idle stream."""
-        while True:
-            await asyncio.sleep(settings.MCP_SSE_KEEPALIVE)
-            with contextlib.suppress(ClientGone):
-                await self.write(b": keepalive\n\n")
 
     async def close_session(self, reason: str) -> None:
         self.close_reason = reason

@@ -9,7 +9,6 @@ a client can resume with `Last-Event-ID`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
@@ -18,9 +17,10 @@ from django.conf import settings
 from mcp_gateway import directory, jsonrpc, stateless
 from mcp_gateway.events import EventStream, StreamSet, parse_event_id
 from mcp_gateway.jsonrpc import JsonRpcError, Payload, Request
+from mcp_gateway.keepalive import ping_until_silent
 from mcp_gateway.registry import ToolError
 from mcp_gateway.server import get_server
-from mcp_gateway.sessions import ClientReplyError, ServerSession, new_session_id
+from mcp_gateway.sessions import ServerSession, new_session_id
 from mcp_gateway.transports.common import choose_partition, refuse_entrance
 from mcp_gateway.transports.http import ClientGone, HttpEndpoint
 from mcp_gateway.versions import KNOWN_VERSIONS, is_version_at_least
@@ -46,7 +46,6 @@ class StreamableSession:
         self.standalone: EventStream | None = None
         self.work: set[asyncio.Task[Any]] = set()
         self.saved_at = 0.0
-        self.stale = False
         self.ephemeral = False
 
     async def close_session(self, reason: str) -> None:
@@ -111,6 +110,17 @@ class StreamableEndpoint(HttpEndpoint):
         else:
             await self.send_error(405, "Method Not Allowed", headers=[("allow", "GET, POST, DELETE")])
 
+    async def session_from_header(self) -> StreamableSession | None:
+        """The session named by Mcp-Session-Id, or None after answering 400 (none) or 404 (unknown)."""
+        session_id = self.headers.get(SESSION_HEADER)
+        if not session_id:
+            await self.send_error(400, "Bad Request: Mcp-Session-Id header is required")
+            return None
+        holder = await find_session(session_id)
+        if holder is None:
+            await self.send_error(404, "Not Found: session not found or ended; initialize a new one")
+        return holder
+
     async def refuse_version(self, body: bytes, version: str) -> None:
         """400 with UNSUPPORTED_PROTOCOL_VERSION, echoing the request id when the body has one."""
         request_id = None
@@ -149,13 +159,8 @@ class StreamableEndpoint(HttpEndpoint):
             if holder is None:
                 return
         else:
-            session_id = self.headers.get(SESSION_HEADER)
-            if not session_id:
-                await self.send_error(400, "Bad Request: Mcp-Session-Id header is required")
-                return
-            holder = await find_session(session_id)
+            holder = await self.session_from_header()
             if holder is None:
-                await self.send_error(404, "Not Found: session not found or ended; initialize a new one")
                 return
         refusal = get_server().batch_refusal(holder.session, payload)
         if refusal is not None:
@@ -306,13 +311,8 @@ class StreamableEndpoint(HttpEndpoint):
         if "text/event-stream" not in accept:
             await self.send_error(406, "Not Acceptable: GET opens a text/event-stream")
             return
-        session_id = self.headers.get(SESSION_HEADER)
-        if not session_id:
-            await self.send_error(400, "Bad Request: Mcp-Session-Id header is required")
-            return
-        holder = await find_session(session_id)
+        holder = await self.session_from_header()
         if holder is None:
-            await self.send_error(404, "Not Found: session not found or ended")
             return
         last = parse_event_id(self.headers.get("last-event-id", ""))
         if last is not None:
@@ -333,7 +333,7 @@ class StreamableEndpoint(HttpEndpoint):
     async def pump_with_keepalive(
         self, holder: StreamableSession, stream: EventStream, after: int, ping: bool = False
     ) -> None:
-        loops = [asyncio.create_task(self._comments())]
+        loops = [asyncio.create_task(self.keepalive_comments())]
         if ping:
             loops.append(asyncio.create_task(self._pings(holder)))
         try:
@@ -342,30 +342,10 @@ class StreamableEndpoint(HttpEndpoint):
             for task in loops:
                 task.cancel()
 
-    async def _comments(self) -> None:
-        while True:
-            await asyncio.sleep(settings.MCP_SSE_KEEPALIVE)
-            with contextlib.suppress(ClientGone):
-                await self.write(b": keepalive\n\n")
-
     async def _pings(self, holder: StreamableSession) -> None:
-        misses = 0
-        while True:
-            await asyncio.sleep(settings.MCP_PING_INTERVAL)
-            try:
-                await holder.session.request(holder.emit_standalone, "ping", None, settings.MCP_PONG_TIMEOUT)
-            except TimeoutError:
-                misses += 1
-                holder.stale = True
-                if misses >= settings.MCP_PING_MISSES_BEFORE_CLOSE and holder.standalone is not None:
-                    holder.standalone.close()
-                    return
-                continue
-            except ClientReplyError:
-                pass
-            misses = 0
-            holder.stale = False
-            holder.session.last_pong = time.time()
+        await ping_until_silent(holder.session, holder.emit_standalone)
+        if holder.standalone is not None:
+            holder.standalone.close()
 
     async def on_close(self) -> None:
         holder = getattr(self, "standalone_of", None)
@@ -375,13 +355,8 @@ class StreamableEndpoint(HttpEndpoint):
 
     # --- DELETE ------------------------------------------------------------------------------
     async def delete(self) -> None:
-        session_id = self.headers.get(SESSION_HEADER)
-        if not session_id:
-            await self.send_error(400, "Bad Request: Mcp-Session-Id header is required")
-            return
-        holder = await find_session(session_id)
+        holder = await self.session_from_header()
         if holder is None:
-            await self.send_error(404, "Not Found: session not found or ended")
             return
         await holder.close_session("deleted by the client")
         await self.send_response(204, [])
