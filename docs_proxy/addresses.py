@@ -1,0 +1,120 @@
+"""Which URLs may be read, and where they are fetched from.
+
+A page URL is checked against the public docs host of its partition before anything is fetched;
+its path is then fetched from the configured origin (`AWS_DOCS_ORIGIN`, `AWS_CN_DOCS_ORIGIN`), so
+tests and benchmarks can point the origin at a local server while clients keep the public URLs.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urljoin, urlsplit
+
+from django.conf import settings
+
+PUBLIC_HOSTS = {"aws": "docs.aws.amazon.com", "aws-cn": "docs.amazonaws.cn"}
+MAX_URL_LENGTH = 2048
+# Characters a docs path may hold once decoded: what AWS uses, nothing that changes its meaning.
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@/\- ]*$")
+
+
+class AddressError(ValueError):
+    """A URL this server will not fetch; the message says why, for the model to read."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocAddress:
+    partition: str
+    path: str  # decoded, normalised, starts with "/" and ends with ".html"
+    fragment: str = ""
+
+    @property
+    def host(self) -> str:
+        return PUBLIC_HOSTS[self.partition]
+
+    @property
+    def url(self) -> str:
+        """The canonical public URL, without fragment (cache keys, answers)."""
+        return f"https://{self.host}{quote(self.path)}"
+
+    @property
+    def url_with_fragment(self) -> str:
+        return f"{self.url}#{self.fragment}" if self.fragment else self.url
+
+    def origin_url(self) -> str:
+        """Where this page is actually fetched from."""
+        return origin_base(self.partition) + quote(self.path)
+
+
+def origin_base(partition: str) -> str:
+    base = settings.AWS_CN_DOCS_ORIGIN if partition == "aws-cn" else settings.AWS_DOCS_ORIGIN
+    return base.rstrip("/")
+
+
+def partition_of_host(host: str) -> str | None:
+    for partition, public in PUBLIC_HOSTS.items():
+        if host == public:
+            return partition
+    return None
+
+
+def parse_doc_url(raw: object, partition: str) -> DocAddress:
+    """Validate a client's URL for `partition`; raise AddressError with a clear reason otherwise."""
+    host = PUBLIC_HOSTS[partition]
+    if not isinstance(raw, str) or not raw.strip():
+        raise AddressError("The URL is empty: give the full address of a documentation page.")
+    url = raw.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise AddressError(f"The URL is longer than {MAX_URL_LENGTH} characters.")
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url) or "\\" in url:
+        raise AddressError("The URL contains spaces, control characters or backslashes.")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise AddressError(f"The URL cannot be parsed: {exc}") from None
+    if parts.scheme.lower() not in ("https", "http"):
+        raise AddressError(f"Only https URLs on {host} can be read.")
+    netloc = parts.netloc.lower()
+    if "@" in netloc:
+        raise AddressError("URLs with user names or passwords are not allowed.")
+    if ":" in netloc:
+        raise AddressError(f"URLs with a port are not allowed; use https://{host}/...")
+    if netloc != host:
+        other = partition_of_host(netloc)
+        if other is not None:
+            raise AddressError(
+                f"{netloc} belongs to the {other} partition; this connection serves {partition} ({host}). "
+                f"Connect with ?partition={other} to read it."
+            )
+        raise AddressError(
+            f"Only pages on {host} can be read; {netloc or 'this URL'} is not an AWS documentation host."
+        )
+    path = unquote(parts.path)
+    if not _SAFE_PATH.match(path) or "//" in path:
+        raise AddressError("The URL path contains characters that are not allowed.")
+    normalised = posixpath.normpath(path)
+    if normalised != path or "/../" in f"{path}/" or "/./" in f"{path}/":
+        raise AddressError("The URL path must not contain '.' or '..' segments.")
+    if not path.endswith(".html"):
+        raise AddressError(f"The URL must point to an HTML page on {host} (a path ending in .html).")
+    return DocAddress(partition, path, unquote(parts.fragment))
+
+
+def follow_redirect(current: DocAddress, location: str) -> DocAddress:
+    """Where a redirect leads, read as if the public host had sent it; anything off-site is refused.
+
+    A relative Location resolves against the public URL; an absolute one on the origin's base maps
+    back to the public host; one on the public host itself is taken as it is.
+    """
+    location = location.strip()
+    base = origin_base(current.partition)
+    if location.startswith(base + "/"):
+        location = f"https://{current.host}" + location[len(base) :]
+    target = urljoin(current.url, location)
+    try:
+        address = parse_doc_url(target, current.partition)
+    except AddressError as exc:
+        raise AddressError(f"The page redirects somewhere that cannot be read ({target[:200]}): {exc}") from None
+    return address
