@@ -1,0 +1,480 @@
+"""AWS documentation HTML to clean Markdown, plus the sections and tables the tools need.
+
+The article is isolated first (`#main-col-body`, `#main-content`, Sphinx `div.body`, then
+fallbacks), page chrome is removed (not unwrapped), AWS widgets (notes, tabs, expandable
+sections) are rewritten into plain HTML, and markdownify does the rest with two overrides: code
+blocks keep their exact text and language, and tables are laid out by our own GFM renderer, which
+understands rowspan, colspan and multi-line cells. One pass yields the Markdown, the section
+offsets (for `#anchor` reads and read_sections) and the table rows (for search_table).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from markdownify import ATX, MarkdownConverter
+
+# Bump on any change of output: cache keys carry it, so old conversions are never served.
+CONVERTER_VERSION = 1
+
+ARTICLE_SELECTORS = (
+    "#main-col-body",
+    "#main-content",
+    "div.body",
+    "div[role=main]",
+    "main",
+    "article",
+    "#main",
+    "div.document",
+)
+# Chrome: removed with everything inside it.
+CHROME_SELECTORS = (
+    "script, style, noscript, template, link, meta, iframe, form, button, input, select, textarea, svg, "
+    "nav, header, footer, "
+    "#breadcrumbs, .breadcrumb, .breadcrumbs, #page-toc-src, #js_error_message, #main-col-footer, "
+    ".awsdocs-page-header-container, .awsdocs-copyright, .prev-next, .feedback, #feedback, "
+    "#doc-conventions, .doc-conventions, #awsdocs-page-utilities, .page-utilities, "
+    "a.headerlink, .copy-button, .btn-copy-code, .code-btn-container, "
+    "[style*='display: none'], [style*='display:none'], [hidden]"
+)
+# AWS web components that carry content; every other awsdocs-*/awsui-* element is chrome.
+CONTENT_COMPONENTS = frozenset(
+    {"awsdocs-tabs", "awsdocs-expandable-section", "awsui-expandable-section", "awsdocs-tab", "awsui-tabs"}
+)
+CALLOUT_CLASSES = {
+    "awsdocs-note": "Note",
+    "awsdocs-important": "Important",
+    "awsdocs-warning": "Warning",
+    "awsdocs-tip": "Tip",
+    "admonition": "Note",
+}
+LANGUAGE_ALIASES = {
+    "sh": "bash",
+    "shell": "bash",
+    "console": "bash",
+    "js": "javascript",
+    "ts": "typescript",
+    "py": "python",
+    "yml": "yaml",
+    "cs": "csharp",
+    "c#": "csharp",
+    "golang": "go",
+    "ps": "powershell",
+    "ps1": "powershell",
+}
+KNOWN_LANGUAGES = frozenset(
+    {
+        "bash", "c", "cpp", "csharp", "css", "go", "groovy", "html", "ini", "java", "javascript", "json",
+        "kotlin", "php", "powershell", "python", "ruby", "rust", "scala", "sql", "swift", "toml",
+        "typescript", "xml", "yaml", "dockerfile", "hcl", "makefile", "perl", "r", "text",
+    }
+)  # fmt: skip
+_LANGUAGE_CLASS = re.compile(r"^(?:language|lang|highlight|brush|syntax)[-_:](?P<lang>[\w#+.-]+)$", re.I)
+_HEADING = re.compile(r"^h([1-6])$")
+_MD_HEADING = re.compile(r"^(#{1,6}) (.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^(`{3,}|~{3,})")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+TABLE_MAX_ROWS = 20
+TABLE_PREVIEW_ROWS = 5
+
+
+class UnreadablePage(Exception):
+    """The page has no readable article (empty, not HTML, or only chrome)."""
+
+
+@dataclass(slots=True)
+class Section:
+    level: int
+    title: str
+    anchor: str | None
+    start: int  # character offset of the heading line in the Markdown
+    end: int = 0  # offset where the next heading of the same or a higher level starts
+
+
+@dataclass(slots=True)
+class Table:
+    section: str | None  # the heading the table sits under
+    columns: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(slots=True)
+class Document:
+    title: str
+    markdown: str
+    sections: list[Section] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+    def section_for_anchor(self, anchor: str) -> Section | None:
+        for section in self.sections:
+            if section.anchor == anchor:
+                return section
+        return None
+
+
+def _classes(tag: Tag) -> list[str]:
+    value = tag.get("class")
+    return value if isinstance(value, list) else []
+
+
+def find_article(soup: BeautifulSoup) -> Tag:
+    for selector in ARTICLE_SELECTORS:
+        found = soup.select_one(selector)
+        if found is not None and found.get_text(strip=True):
+            return found
+    body = soup.body or soup
+    if not body.get_text(strip=True):
+        raise UnreadablePage("The page has no readable content.")
+    return body
+
+
+def page_title(soup: BeautifulSoup, article: Tag) -> str:
+    heading = article.find("h1")
+    if isinstance(heading, Tag) and heading.get_text(strip=True):
+        return _clean_heading(heading.get_text(" ", strip=True))
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    return " ".join(title.split(" - ")[0].split()) if title else ""
+
+
+def _clean_heading(text: str) -> str:
+    return " ".join(text.replace("¶", "").split())
+
+
+def remove_chrome(article: Tag) -> None:
+    for tag in article.select(CHROME_SELECTORS):
+        tag.decompose()
+    for comment in article.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    for tag in article.find_all(re.compile(r"^(awsdocs|awsui)-")):
+        if tag.decomposed:
+            continue
+        if tag.name in CONTENT_COMPONENTS:
+            continue
+        tag.decompose()
+
+
+def rewrite_callouts(soup: BeautifulSoup, article: Tag) -> None:
+    """AWS notes (`div.awsdocs-note` with a title and a body) become blockquotes headed in bold."""
+    for box in article.find_all("div", class_=list(CALLOUT_CLASSES)):
+        if box.decomposed or box.find_parent("table"):
+            continue
+        classes = _classes(box)
+        label = next((CALLOUT_CLASSES[c] for c in classes if c in CALLOUT_CLASSES), "Note")
+        title = box.find(class_=re.compile(r"(awsdocs-note-title|admonition-title)"))
+        if isinstance(title, Tag):
+            text = title.get_text(" ", strip=True)
+            label = text or label
+            title.decompose()
+        quote = soup.new_tag("blockquote")
+        strong = soup.new_tag("strong")
+        strong.string = label
+        heading = soup.new_tag("p")
+        heading.append(strong)
+        quote.append(heading)
+        body = box.find(class_="awsdocs-note-text") or box
+        for child in list(body.children):
+            quote.append(child.extract())
+        box.replace_with(quote)
+
+
+def rewrite_tabs(soup: BeautifulSoup, article: Tag) -> None:
+    """Tab widgets show every tab in turn, each under its tab's name in bold."""
+    for widget in article.find_all(["awsdocs-tabs", "awsui-tabs"]):
+        container = soup.new_tag("div")
+        for dl in widget.find_all("dl", recursive=True):
+            if dl.find_parent(["awsdocs-tabs", "awsui-tabs"]) is not widget:
+                continue
+            for item in dl.find_all(["dt", "dd"], recursive=False):
+                if item.name == "dt":
+                    label = soup.new_tag("p")
+                    strong = soup.new_tag("strong")
+                    strong.string = item.get_text(" ", strip=True)
+                    label.append(strong)
+                    container.append(label)
+                else:
+                    block = soup.new_tag("div")
+                    for child in list(item.children):
+                        block.append(child.extract())
+                    container.append(block)
+        if container.contents:
+            widget.replace_with(container)
+        else:
+            widget.unwrap()
+    for section in article.find_all(["awsdocs-expandable-section", "awsui-expandable-section"]):
+        header = section.get("header") or section.get("expandable-section-header")
+        if header:
+            label = soup.new_tag("p")
+            strong = soup.new_tag("strong")
+            strong.string = str(header)
+            label.append(strong)
+            section.insert(0, label)
+        section.unwrap()
+
+
+def absolutize(article: Tag, base_url: str) -> None:
+    for anchor in article.find_all("a", href=True):
+        href = str(anchor["href"]).strip()
+        if not href or href.lower().startswith(("javascript:", "data:", "mailto:")):
+            del anchor["href"]
+            continue
+        anchor["href"] = urljoin(base_url, href)
+    for image in article.find_all("img", src=True):
+        image["src"] = urljoin(base_url, str(image["src"]).strip())
+
+
+def code_language(pre: Tag) -> str:
+    candidates: list[str] = []
+    for tag in (pre, pre.find("code"), pre.parent, pre.parent.parent if pre.parent else None):
+        if not isinstance(tag, Tag):
+            continue
+        if tag.get("data-language"):
+            candidates.append(str(tag["data-language"]))
+        for cls in _classes(tag):
+            match = _LANGUAGE_CLASS.match(cls)
+            if match:
+                candidates.append(match.group("lang"))
+            elif cls.lower() in KNOWN_LANGUAGES or cls.lower() in LANGUAGE_ALIASES:
+                candidates.append(cls)
+    for candidate in candidates:
+        lang = LANGUAGE_ALIASES.get(candidate.lower(), candidate.lower())
+        if lang in ("default", "none", "nohighlight", "plaintext", "programlisting"):
+            continue
+        return lang
+    return ""
+
+
+def _fence_for(code: str) -> str:
+    longest = max((len(m.group(0)) for m in re.finditer(r"`{3,}", code)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _escape_cell(text: str) -> str:
+    text = text.replace("|", "\\|")
+    lines = [" ".join(line.split()) for line in text.strip().split("\n")]
+    return "<br>".join(line for line in lines if line)
+
+
+class _Converter(MarkdownConverter):
+    """markdownify with exact code blocks and our own table layout."""
+
+    def __init__(self, document: Document, page_url: str, **options: Any) -> None:
+        super().__init__(**options)
+        self.document = document
+        self.page_url = page_url
+        self.current_section: str | None = None
+
+    def process_tag(self, node: Tag, parent_tags: set[str] | None = None) -> str:
+        name = node.name
+        if name == "pre" and parent_tags is not None and "_inline" not in parent_tags:
+            return self.render_pre(node)
+        if name == "table":
+            return self.render_table(node, parent_tags or set())
+        if name is not None and _HEADING.match(name) and not (parent_tags and "_inline" in parent_tags):
+            self.current_section = _clean_heading(node.get_text(" ", strip=True)) or self.current_section
+        return super().process_tag(node, parent_tags)
+
+    def convert_td(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        return text  # render_table lays cells out itself
+
+    convert_th = convert_td
+
+    def convert_hN(self, n: int, el: Tag, text: str, parent_tags: set[str]) -> str:  # noqa: N802
+        text = text.replace("¶", "").strip()
+        if not text:
+            return ""
+        return super().convert_hN(n, el, text, parent_tags)
+
+    def render_pre(self, pre: Tag) -> str:
+        code = pre.get_text()
+        code = code.strip("\n")
+        if not code.strip():
+            return ""
+        fence = _fence_for(code)
+        return f"\n\n{fence}{code_language(pre)}\n{code}\n{fence}\n\n"
+
+    def render_table(self, table: Tag, parent_tags: set[str]) -> str:
+        grid, header_rows = self.table_grid(table)
+        if not grid:
+            return ""
+        width = max(len(row) for row in grid)
+        grid = [row + [""] * (width - len(row)) for row in grid]
+        if header_rows:
+            header = [" / ".join(dict.fromkeys(c for c in column if c)) for column in zip(*grid[:header_rows], strict=True)]
+            body = grid[header_rows:]
+        else:
+            header, body = grid[0], grid[1:]
+        if "_inline" in parent_tags:  # a table inside a table cell: flatten it
+            return " ".join("; ".join(c for c in row if c) for row in [header, *body])
+        self.document.tables.append(Table(self.current_section, header, body))
+        lines = [
+            "| " + " | ".join(header) + " |",
+            "| " + " | ".join("---" for _ in header) + " |",
+        ]
+        shown = body if len(body) <= TABLE_MAX_ROWS else body[:TABLE_PREVIEW_ROWS]
+        lines.extend("| " + " | ".join(row) + " |" for row in shown)
+        text = "\n".join(lines)
+        if len(body) > TABLE_MAX_ROWS:
+            section = self.current_section or "<section>"
+            text += (
+                f"\n\nTable truncated (showing {TABLE_PREVIEW_ROWS} of {len(body)} rows). "
+                "Use the `search_table` tool to find specific rows.\n"
+                f'  Example: search_table(url="{self.page_url}", section_title="{section}", query="your search term")'
+            )
+        return f"\n\n{text}\n\n"
+
+    def table_grid(self, table: Tag) -> tuple[list[list[str]], int]:
+        """Cells laid out on a grid, rowspan and colspan repeated; returns (grid, header row count)."""
+        rows = [tr for tr in table.find_all("tr") if tr.find_parent("table") is table]
+        grid: list[list[str]] = []
+        pending: dict[tuple[int, int], str] = {}
+        header_rows = 0
+        counting_header = True
+        for r, tr in enumerate(rows):
+            row: list[str] = []
+            cells = [c for c in tr.find_all(["td", "th"], recursive=False)]
+            in_thead = tr.find_parent("thead") is not None
+            all_th = bool(cells) and all(c.name == "th" for c in cells)
+            col = 0
+            for cell in cells:
+                while (r, col) in pending:
+                    row.append(pending.pop((r, col)))
+                    col += 1
+                text = _escape_cell(self.process_tag(cell, {"_inline", "td"}))
+                colspan = _span(cell, "colspan")
+                rowspan = _span(cell, "rowspan")
+                for c in range(colspan):
+                    row.append(text)
+                    for extra in range(1, rowspan):
+                        pending[(r + extra, col + c)] = text
+                col += colspan
+            while (r, col) in pending:
+                row.append(pending.pop((r, col)))
+                col += 1
+            if not any(row):
+                continue
+            if counting_header and (in_thead or (all_th and r == header_rows)):
+                header_rows += 1
+            else:
+                counting_header = False
+            grid.append(row)
+        return grid, header_rows
+
+
+def _span(cell: Tag, name: str) -> int:
+    try:
+        return max(1, min(int(str(cell.get(name, "1")).strip() or "1"), 100))
+    except ValueError:
+        return 1
+
+
+def _collect_sections(markdown: str, anchors: list[tuple[str, str | None]]) -> list[Section]:
+    """Find ATX headings outside code fences; pair them with the HTML headings' ids in order."""
+    sections: list[Section] = []
+    offset = 0
+    fence: str | None = None
+    queue = list(anchors)
+    for line in markdown.split("\n"):
+        stripped = line.strip()
+        fence_match = _FENCE.match(stripped)
+        if fence_match:
+            marker = fence_match.group(1)
+            if fence is None:
+                fence = marker
+            elif marker[0] == fence[0] and len(marker) >= len(fence):
+                fence = None
+        elif fence is None:
+            match = _MD_HEADING.match(line)
+            if match:
+                title = match.group(2).strip()
+                anchor = None
+                for i, (text, ident) in enumerate(queue):
+                    if text == title:
+                        anchor = ident
+                        del queue[: i + 1]
+                        break
+                sections.append(Section(len(match.group(1)), title, anchor, offset))
+        offset += len(line) + 1
+    for i, section in enumerate(sections):
+        section.end = len(markdown)
+        for later in sections[i + 1 :]:
+            if later.level <= section.level:
+                section.end = later.start
+                break
+    return sections
+
+
+def _heading_anchors(article: Tag) -> list[tuple[str, str | None]]:
+    anchors = []
+    for heading in article.find_all(_HEADING):
+        if heading.find_parent(["table", "pre"]):
+            continue
+        ident = heading.get("id")
+        if not ident:
+            previous = heading.find_previous_sibling()
+            if isinstance(previous, Tag) and previous.name == "a" and previous.get("id") and not previous.get_text(strip=True):
+                ident = previous["id"]
+            else:
+                inner = heading.find(attrs={"id": True})
+                ident = inner["id"] if isinstance(inner, Tag) else None
+        if not ident and heading.parent is not None and heading.parent.name in ("div", "section"):
+            parent_id = heading.parent.get("id")
+            if parent_id and heading.find_previous_sibling(_HEADING) is None:
+                ident = parent_id
+        anchors.append((_clean_heading(heading.get_text(" ", strip=True)), str(ident) if ident else None))
+    return anchors
+
+
+def decode(body: bytes, encoding: str | None = None) -> str:
+    if encoding:
+        try:
+            return body.decode(encoding, errors="replace")
+        except LookupError:
+            pass
+    return body.decode("utf-8", errors="replace")
+
+
+def looks_like_html(body: bytes, content_type: str) -> bool:
+    if "html" in content_type.lower() or "xml" in content_type.lower():
+        return True
+    head = body[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<body" in head
+
+
+def convert(html: str, page_url: str) -> Document:
+    """Convert a documentation page to a Document; raise UnreadablePage when there is no article."""
+    soup = BeautifulSoup(html, "lxml")
+    article = find_article(soup)
+    title = page_title(soup, article)
+    remove_chrome(article)
+    rewrite_callouts(soup, article)
+    rewrite_tabs(soup, article)
+    absolutize(article, page_url)
+    if not article.get_text(strip=True):
+        raise UnreadablePage("The page has no readable content.")
+    anchors = _heading_anchors(article)
+    document = Document(title, "")
+    converter = _Converter(
+        document,
+        page_url,
+        heading_style=ATX,
+        bullets="-",
+        escape_underscores=False,
+        escape_asterisks=False,
+        strip_document=None,
+        wrap=True,  # collapse the source's line breaks inside paragraphs...
+        wrap_width=None,  # ...without re-wrapping them
+    )
+    markdown = converter.process_tag(article, set())
+    markdown = _TRAILING_SPACE.sub("\n", markdown)
+    markdown = _BLANK_RUNS.sub("\n\n", markdown).strip() + "\n"
+    if not any(level == 1 for level in (len(m.group(1)) for m in re.finditer(r"^(#+) ", markdown, re.M))):
+        if title:
+            markdown = f"# {title}\n\n{markdown}"
+    document.markdown = markdown
+    document.sections = _collect_sections(markdown, anchors)
+    return document

@@ -1,0 +1,326 @@
+"""A stand-in for AWS's documentation origins, on loopback: the only thing tests and benchmarks mock.
+
+It serves the real captured pages of ../shared/fixtures at their public paths, answers the search
+and recommendations APIs with JSON of the upstream shapes (DESIGN.md section 4), serves a China
+services page and TOC under /cn, and has paths that misbehave on purpose (redirects, 5xx, a hang,
+a huge body, binary content). It counts requests per path so tests can tell cache hits from fetches.
+
+Run alone: `python -m tests.support.origin --port 8900` (used by the benchmarks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+PAGES = FIXTURES / "aws-pages"
+TOC = FIXTURES / "toc"
+PUBLIC = "https://docs.aws.amazon.com"
+CN_PREFIX = "/cn"
+
+CHINA_TOC = {
+    "contents": [
+        {
+            "title": "Amazon Web Services in China",
+            "href": "services.html",
+            "contents": [
+                {"title": "Amazon EC2", "href": "ec2.html"},
+                {"title": "Amazon S3", "href": "s3.html"},
+                {"title": "AWS Lambda", "href": "lambda.html"},
+                {"title": "Amazon RDS", "href": "rds.html"},
+                {"title": "Services Unsupported in the China Regions", "href": "unsupported.html"},
+            ],
+        }
+    ]
+}
+CHINA_SERVICES_HTML = """<!DOCTYPE html><html><head><title>Services - Amazon Web Services in China</title></head>
+<body><div id="main-content"><h1>Amazon Web Services in China</h1>
+<p>These services are available in the China (Beijing) and China (Ningxia) Regions.</p>
+<ul><li><a href="ec2.html">Amazon EC2</a></li><li><a href="s3.html">Amazon S3</a></li>
+<li><a href="lambda.html">AWS Lambda</a></li><li><a href="rds.html">Amazon RDS</a></li></ul></div></body></html>"""
+CHINA_PAGE_HTML = """<!DOCTYPE html><html><head><title>Amazon S3 - Amazon Web Services in China</title></head>
+<body><div id="main-content"><h1>Amazon S3 in the China Regions</h1><p>Amazon S3 differs in China.</p>
+<h2 id="differences">Differences</h2><p>Endpoints end in .amazonaws.com.cn.</p></div></body></html>"""
+
+
+def load_pages() -> dict[str, tuple[str, bytes]]:
+    """Public path -> (file name, HTML bytes)."""
+    manifest = json.loads((PAGES / "MANIFEST.json").read_text())
+    pages = {}
+    for url, name in manifest.items():
+        pages[urlsplit(url).path] = (name, (PAGES / name).read_bytes())
+    return pages
+
+
+def page_titles(pages: dict[str, tuple[str, bytes]]) -> dict[str, str]:
+    titles = {}
+    for path, (_name, body) in pages.items():
+        soup = BeautifulSoup(body, "html.parser")
+        heading = soup.find("h1")
+        title = heading.get_text(" ", strip=True) if heading else (soup.title.string if soup.title else path)
+        titles[path] = " ".join(str(title).split())
+    return titles
+
+
+class OriginState:
+    def __init__(self) -> None:
+        self.pages = load_pages()
+        self.titles = page_titles(self.pages)
+        self.hits: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.flaky: Counter[str] = Counter()
+        self.last_search: Any = None
+        self.last_headers: dict[str, str] = {}
+
+    def count(self, path: str) -> None:
+        with self.lock:
+            self.hits[path] += 1
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: OriginServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    @property
+    def state(self) -> OriginState:
+        return self.server.state
+
+    def send_body(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_json(self, status: int, payload: Any) -> None:
+        self.send_body(status, json.dumps(payload).encode(), "application/json")
+
+    def redirect(self, status: int, location: str) -> None:
+        self.send_response(status)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    # --- GET -----------------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        path = parts.path
+        self.state.count(path)
+        self.state.last_headers = {k.lower(): v for k, v in self.headers.items()}
+        if path == "/__stats":
+            with self.state.lock:
+                self.send_json(200, dict(self.state.hits))
+            return
+        if path == "/v1/recommendations":
+            self.recommendations(parse_qs(parts.query).get("path", [""])[0])
+            return
+        if path.startswith(CN_PREFIX + "/"):
+            self.china(path[len(CN_PREFIX) :])
+            return
+        if path in self.state.pages:
+            self.page(path)
+            return
+        self.special(path)
+
+    def page(self, path: str) -> None:
+        _name, body = self.state.pages[path]
+        etag = f"\"{hashlib.sha1(body).hexdigest()[:16]}\""
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_body(
+            200,
+            body,
+            "text/html; charset=utf-8",
+            {"ETag": etag, "Last-Modified": "Wed, 01 Apr 2026 00:00:00 GMT"},
+        )
+
+    def china(self, path: str) -> None:
+        if path == "/en_us/aws/latest/userguide/toc-contents.json":
+            self.send_json(200, CHINA_TOC)
+        elif path == "/en_us/aws/latest/userguide/services.html":
+            self.send_body(200, CHINA_SERVICES_HTML.encode(), "text/html; charset=utf-8")
+        elif path == "/en_us/aws/latest/userguide/s3.html":
+            self.send_body(200, CHINA_PAGE_HTML.encode(), "text/html; charset=utf-8")
+        else:
+            self.send_body(404, b"<html><body>Not found</body></html>", "text/html")
+
+    def special(self, path: str) -> None:
+        rds = "/AmazonRDS/latest/UserGuide/Welcome.html"
+        if path == "/test/redirect-relative.html":
+            self.redirect(301, "../../AmazonRDS/latest/UserGuide/Welcome.html")
+        elif path == "/test/redirect-origin.html":
+            self.redirect(302, f"http://{self.headers['Host']}{rds}")
+        elif path == "/test/redirect-public.html":
+            self.redirect(302, f"{PUBLIC}{rds}")
+        elif path == "/test/redirect-offsite.html":
+            self.redirect(302, "https://evil.example.com/AmazonRDS/latest/UserGuide/Welcome.html")
+        elif path == "/test/redirect-ip.html":
+            self.redirect(302, "http://169.254.169.254/latest/meta-data/index.html")
+        elif path == "/test/redirect-loop.html":
+            self.redirect(302, "/test/redirect-loop.html")
+        elif path == "/test/error-500.html":
+            self.send_body(500, b"<html><body>Internal error</body></html>", "text/html")
+        elif path == "/test/flaky.html":
+            with self.state.lock:
+                self.state.flaky[path] += 1
+                attempt = self.state.flaky[path]
+            if attempt % 2 == 1:
+                self.send_body(503, b"busy", "text/plain")
+            else:
+                self.page(rds)
+        elif path == "/test/hang.html":
+            self.state.stopping.wait(60)
+        elif path == "/test/huge.html":
+            chunk = b"<p>" + b"x" * 1021 + b"</p>"
+            body = b"<html><body><div id='main-content'>" + chunk * (10 * 1024) + b"</div></body></html>"
+            self.send_body(200, body, "text/html")
+        elif path == "/test/binary.html":
+            self.send_body(200, bytes(range(256)) * 64, "application/octet-stream")
+        elif path == "/test/no-article.html":
+            self.send_body(200, b"<html><head><title>Empty</title></head><body></body></html>", "text/html")
+        else:
+            self.send_body(404, b"<html><body><h1>Page not found</h1></body></html>", "text/html")
+
+    # --- POST (search) ---------------------------------------------------------------------------
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        self.state.count(path)
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        if path != "/search":
+            self.send_body(404, b"not found", "text/plain")
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self.send_json(400, {"message": "bad json"})
+            return
+        self.state.last_search = body
+        phrase = body.get("textQuery", {}).get("input", "")
+        if phrase == "upstream-error":
+            self.send_json(500, {"message": "internal"})
+            return
+        self.send_json(200, self.search_answer(phrase))
+
+    def search_answer(self, phrase: str) -> dict[str, Any]:
+        words = [w for w in phrase.lower().split() if w]
+        suggestions = []
+        for path, title in self.state.titles.items():
+            haystack = f"{title} {path}".lower()
+            if words and not any(w in haystack for w in words):
+                continue
+            suggestions.append(
+                {
+                    "textExcerptSuggestion": {
+                        "link": f"{PUBLIC}{path}",
+                        "title": title,
+                        "summary": f"Summary of {title}.",
+                        "suggestionBody": f"Body excerpt about {title}.",
+                        "metadata": {
+                            "sections": ["Overview", "Details"],
+                            "recommended_sections": ["Overview"],
+                            "additional_urls": [],
+                        },
+                    }
+                }
+            )
+        return {
+            "queryId": "fixture-query-1",
+            "facets": {"aws-docs-search-product": ["Amazon RDS"], "aws-docs-search-guide": ["User Guide"]},
+            "suggestions": suggestions,
+        }
+
+    def recommendations(self, url: str) -> None:
+        if "upstream-error" in url:
+            self.send_json(500, {"message": "internal"})
+            return
+        others = [p for p in self.state.titles if f"{PUBLIC}{p}" != url]
+        item = lambda p: {"url": f"{PUBLIC}{p}", "assetTitle": self.state.titles[p]}  # noqa: E731
+        self.send_json(
+            200,
+            {
+                "journey": {"items": [{"intent": "Learn", "urls": [item(p) for p in others[:2]]}]},
+                "new": {"items": [{**item(p), "dateCreated": "2026-03-01T00:00:00Z"} for p in others[2:4]]},
+                "similar": {"items": [{**item(p), "abstract": f"About {self.state.titles[p]}."} for p in others[4:6]]},
+            },
+        )
+
+
+class OriginServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), Handler)
+        self.state = OriginState()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def settings_env(self) -> dict[str, str]:
+        """Environment for a server that fetches from this origin instead of AWS."""
+        return {
+            "AWS_DOCS_ORIGIN": self.base,
+            "AWS_CN_DOCS_ORIGIN": self.base + CN_PREFIX,
+            "AWS_DOCS_SEARCH_URL": self.base + "/search",
+            "AWS_DOCS_RECOMMEND_URL": self.base + "/v1/recommendations",
+            "DOCS_TRUST_ENV_PROXIES": "false",
+        }
+
+    def hits(self, path: str) -> int:
+        with self.state.lock:
+            return self.state.hits[path]
+
+    def start(self) -> OriginServer:
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.state.stopping.set()
+        self.shutdown()
+        self.server_close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the AWS documentation fixtures on loopback.")
+    parser.add_argument("--port", type=int, default=8900)
+    args = parser.parse_args()
+    server = OriginServer(args.port)
+    print(json.dumps(server.settings_env()), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    time.sleep(0)
+
+
+if __name__ == "__main__":
+    main()
