@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class DocsProxyConfig(AppConfig):
     name = "docs_proxy"
     verbose_name = "AWS documentation proxy"
+
+    def ready(self) -> None:
+        from docs_proxy import tools
+        from mcp_gateway.registry import registry
+
+        tools.register(registry)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from bs4 import BeautifulSoup, Comment, Tag
 from markdownify import ATX, MarkdownConverter
 
 # Bump on any change of output: cache keys carry it, so old conversions are never served.
@@ -98,9 +98,14 @@ class Section:
 
 @dataclass(slots=True)
 class Table:
-    section: str | None  # the heading the table sits under
+    headings: list[str]  # the headings the table sits under, outermost first
     columns: list[str]
     rows: list[list[str]]
+
+    @property
+    def section(self) -> str | None:
+        """The nearest heading above the table."""
+        return self.headings[-1] if self.headings else None
 
 
 @dataclass(slots=True)
@@ -266,7 +271,7 @@ class _Converter(MarkdownConverter):
         super().__init__(**options)
         self.document = document
         self.page_url = page_url
-        self.current_section: str | None = None
+        self.headings: list[tuple[int, str]] = []  # the heading path at this point of the page
 
     def process_tag(self, node: Tag, parent_tags: set[str] | None = None) -> str:
         name = node.name
@@ -274,8 +279,15 @@ class _Converter(MarkdownConverter):
             return self.render_pre(node)
         if name == "table":
             return self.render_table(node, parent_tags or set())
-        if name is not None and _HEADING.match(name) and not (parent_tags and "_inline" in parent_tags):
-            self.current_section = _clean_heading(node.get_text(" ", strip=True)) or self.current_section
+        if name is not None and not (parent_tags and "_inline" in parent_tags):
+            level = _HEADING.match(name)
+            if level:
+                title = _clean_heading(node.get_text(" ", strip=True))
+                if title:
+                    depth = int(level.group(1))
+                    while self.headings and self.headings[-1][0] >= depth:
+                        self.headings.pop()
+                    self.headings.append((depth, title))
         return super().process_tag(node, parent_tags)
 
     def convert_td(self, el: Tag, text: str, parent_tags: set[str]) -> str:
@@ -283,7 +295,7 @@ class _Converter(MarkdownConverter):
 
     convert_th = convert_td
 
-    def convert_hN(self, n: int, el: Tag, text: str, parent_tags: set[str]) -> str:  # noqa: N802
+    def convert_hN(self, n: int, el: Tag, text: str, parent_tags: set[str]) -> str:
         text = text.replace("¶", "").strip()
         if not text:
             return ""
@@ -304,13 +316,15 @@ class _Converter(MarkdownConverter):
         width = max(len(row) for row in grid)
         grid = [row + [""] * (width - len(row)) for row in grid]
         if header_rows:
-            header = [" / ".join(dict.fromkeys(c for c in column if c)) for column in zip(*grid[:header_rows], strict=True)]
+            header = [
+                " / ".join(dict.fromkeys(c for c in column if c)) for column in zip(*grid[:header_rows], strict=True)
+            ]
             body = grid[header_rows:]
         else:
             header, body = grid[0], grid[1:]
         if "_inline" in parent_tags:  # a table inside a table cell: flatten it
             return " ".join("; ".join(c for c in row if c) for row in [header, *body])
-        self.document.tables.append(Table(self.current_section, header, body))
+        self.document.tables.append(Table([title for _level, title in self.headings], header, body))
         lines = [
             "| " + " | ".join(header) + " |",
             "| " + " | ".join("---" for _ in header) + " |",
@@ -319,7 +333,7 @@ class _Converter(MarkdownConverter):
         lines.extend("| " + " | ".join(row) + " |" for row in shown)
         text = "\n".join(lines)
         if len(body) > TABLE_MAX_ROWS:
-            section = self.current_section or "<section>"
+            section = self.headings[-1][1] if self.headings else "<section>"
             text += (
                 f"\n\nTable truncated (showing {TABLE_PREVIEW_ROWS} of {len(body)} rows). "
                 "Use the `search_table` tool to find specific rows.\n"
@@ -416,7 +430,12 @@ def _heading_anchors(article: Tag) -> list[tuple[str, str | None]]:
         ident = heading.get("id")
         if not ident:
             previous = heading.find_previous_sibling()
-            if isinstance(previous, Tag) and previous.name == "a" and previous.get("id") and not previous.get_text(strip=True):
+            if (
+                isinstance(previous, Tag)
+                and previous.name == "a"
+                and previous.get("id")
+                and not previous.get_text(strip=True)
+            ):
                 ident = previous["id"]
             else:
                 inner = heading.find(attrs={"id": True})

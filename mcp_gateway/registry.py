@@ -141,7 +141,8 @@ class Registry:
     """Holds everything the server offers; one per process, filled at start-up."""
 
     def __init__(self) -> None:
-        self.tools: dict[str, Tool] = {}
+        # (partition, name) -> tool: a partition may give a name its own description.
+        self.tools: dict[tuple[str, str], Tool] = {}
         self.resources: dict[str, Resource] = {}
         self.templates: list[ResourceTemplate] = []
         self.prompts: dict[str, Prompt] = {}
@@ -150,7 +151,8 @@ class Registry:
         self._tool_listings: dict[str, list[dict[str, Any]]] = {}
 
     def add_tool(self, tool: Tool) -> Tool:
-        self.tools[tool.name] = tool
+        for partition in tool.partitions:
+            self.tools[(partition, tool.name)] = tool
         self._tool_listings.clear()
         return tool
 
@@ -168,13 +170,10 @@ class Registry:
         self.completers[(ref_type, ref_name)] = completer
 
     def tools_for(self, partition: str) -> Iterable[Tool]:
-        return (tool for tool in self.tools.values() if partition in tool.partitions)
+        return (tool for (p, _name), tool in self.tools.items() if p == partition)
 
     def tool(self, name: str, partition: str) -> Tool | None:
-        tool = self.tools.get(name)
-        if tool is None or partition not in tool.partitions:
-            return None
-        return tool
+        return self.tools.get((partition, name))
 
     def tool_listings(self, partition: str) -> list[dict[str, Any]]:
         listings = self._tool_listings.get(partition)

@@ -143,7 +143,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def page(self, path: str) -> None:
         _name, body = self.state.pages[path]
-        etag = f"\"{hashlib.sha1(body).hexdigest()[:16]}\""
+        etag = f'"{hashlib.sha1(body).hexdigest()[:16]}"'
         if self.headers.get("If-None-Match") == etag:
             self.send_response(304)
             self.send_header("ETag", etag)

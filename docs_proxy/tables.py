@@ -1,0 +1,124 @@
+"""search_table: find rows of a page's tables by words, the way the reference server matches them.
+
+Every query word must match a whole token of the row, or be a prefix of one when it has four or
+more characters; hyphenated and dotted terms also match by their parts ("east" finds
+"us-east-1"); "6,000" and "6000" are the same. Rows with more query words in the first column
+come first. The tables are the converter's: rowspan and colspan are already spread over the grid.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from docs_proxy.convert import Document, Table
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d)")
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+NO_MATCH_HINT = (
+    "No rows matched all query words. Try fewer or broader terms, or check spelling. "
+    "Each word must appear somewhere in the row."
+)
+
+
+def tokenize(text: str) -> list[str]:
+    text = _THOUSANDS.sub("", text.lower())
+    tokens = _TOKEN.findall(text)
+    for token in list(tokens):
+        if "-" in token or "." in token or "_" in token:
+            tokens.extend(re.split(r"[-_.]", token))
+    return tokens
+
+
+def word_matches(word: str, tokens: set[str]) -> bool:
+    if word in tokens:
+        return True
+    return len(word) >= 4 and any(token.startswith(word) for token in tokens)
+
+
+def normalise_title(title: str) -> str:
+    return " ".join(title.strip().lower().split())
+
+
+def unique_columns(columns: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    names = []
+    for index, column in enumerate(columns):
+        name = column or f"Column {index + 1}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}_{seen[name]}"
+        else:
+            seen[name] = 1
+        names.append(name)
+    return names
+
+
+def filter_rows(table: Table, words: list[str]) -> list[dict[str, str]]:
+    columns = unique_columns(table.columns)
+    scored = []
+    for position, row in enumerate(table.rows):
+        plain = [_MD_LINK.sub(r"\1", cell).replace("<br>", " ") for cell in row]
+        tokens = set(tokenize(" ".join(plain)))
+        if not all(word_matches(word, tokens) for word in words):
+            continue
+        first = set(tokenize(plain[0])) if plain else set()
+        score = sum(1 for word in words if word_matches(word, first))
+        scored.append((-score, position, dict(zip(columns, row, strict=False))))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    return [row for _score, _pos, row in scored]
+
+
+def section_names(document: Document) -> list[str]:
+    return [section.title for section in document.sections if section.level <= 3]
+
+
+def search_tables(document: Document, query: str, section_title: str | None, max_rows: int) -> dict[str, Any]:
+    """The search_table answer for one converted page (url, hint and section filled in by the tool)."""
+    words = tokenize(query)
+    tables = document.tables
+    answer: dict[str, Any] = {
+        "section_title": section_title or "",
+        "query": query,
+        "tables_searched": 0,
+        "tables_with_matches": 0,
+        "results": [],
+        "hint": None,
+    }
+    if not tables:
+        answer["hint"] = "No tables found on this page."
+        return answer
+    if section_title:
+        wanted = normalise_title(section_title)
+        tables = [t for t in tables if any(normalise_title(h) == wanted for h in t.headings)]
+        if not tables:
+            known = any(normalise_title(s.title) == wanted for s in document.sections)
+            problem = (
+                f'No table found in section "{section_title}"' if known else f'Section "{section_title}" not found'
+            )
+            sections = ", ".join(f'"{name}"' for name in section_names(document))
+            answer["hint"] = f"{problem}. Available sections: {sections}"
+            return answer
+    else:
+        biggest = max(tables, key=lambda t: len(t.rows))
+        answer["section_title"] = biggest.section or "(all tables)"
+    answer["tables_searched"] = len(tables)
+    for table in tables:
+        matches = filter_rows(table, words)
+        if not matches:
+            continue
+        answer["results"].append(
+            {
+                "table_heading": table.section,
+                "columns": unique_columns(table.columns),
+                "total_rows": len(table.rows),
+                "matched_rows": len(matches),
+                "showing": min(len(matches), max_rows),
+                "rows": matches[:max_rows],
+            }
+        )
+    answer["tables_with_matches"] = len(answer["results"])
+    if not answer["results"]:
+        answer["hint"] = NO_MATCH_HINT
+    return answer

@@ -1,0 +1,484 @@
+"""The documentation tools, registered into the gateway for the `aws` and `aws-cn` partitions.
+
+Names, parameters, defaults, bounds and text shapes follow the reference server
+(`awslabs-aws-documentation-mcp-server` 1.2.3); where we do better, DESIGN.md section 3 says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from docs_proxy import descriptions, upstream
+from docs_proxy.addresses import AddressError, DocAddress, parse_doc_url
+from docs_proxy.pages import Page, get_page, requested_note
+from docs_proxy.tables import search_tables
+from mcp_gateway.context import RequestContext
+from mcp_gateway.registry import Registry, Tool, ToolError
+
+READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True}
+NO_MORE = "<e>No more content available.</e>"
+
+URL_PARAM = {"type": "string", "description": "URL of the AWS documentation page to read"}
+READ_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "url": URL_PARAM,
+        "max_length": {
+            "type": "integer",
+            "default": 5000,
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": 1000000,
+            "description": "Maximum number of characters to return.",
+        },
+        "start_index": {
+            "type": "integer",
+            "default": 0,
+            "minimum": 0,
+            "description": (
+                "On return output starting at this character index, useful if a previous fetch was truncated "
+                "and more content is required."
+            ),
+        },
+    },
+    "required": ["url"],
+}
+SECTIONS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "url": URL_PARAM,
+        "section_titles": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "description": "List of section titles to extract from the documentation",
+        },
+    },
+    "required": ["url", "section_titles"],
+}
+TABLE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "url": {"type": "string", "description": "URL of the AWS documentation page containing the table"},
+        "section_title": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "default": None,
+            "description": (
+                "The section heading that contains the table. If omitted, searches all tables on the page. "
+                "Use exact titles from search_documentation results or read_documentation output."
+            ),
+        },
+        "query": {
+            "type": "string",
+            "description": "Search term to filter rows (case-insensitive, all words must match across any column)",
+        },
+        "max_rows": {
+            "type": "integer",
+            "default": 20,
+            "minimum": 1,
+            "maximum": 100,
+            "description": "Maximum number of matching rows to return per table",
+        },
+    },
+    "required": ["url", "query"],
+}
+SEARCH_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "search_phrase": {"type": "string", "description": "Search phrase to use"},
+        "search_intent": {
+            "type": "string",
+            "default": "",
+            "description": (
+                "For the search_phrase parameter, describe the search intent of the user. CRITICAL: Do not "
+                "include any PII or customer data, describe only the AWS-related intent for search."
+            ),
+        },
+        "limit": {
+            "type": "integer",
+            "default": 10,
+            "minimum": 1,
+            "maximum": 50,
+            "description": "Maximum number of results to return",
+        },
+        "product_types": {
+            "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+            "default": None,
+            "description": 'Filter results by AWS product/service (e.g., ["Amazon Simple Storage Service"])',
+        },
+        "guide_types": {
+            "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+            "default": None,
+            "description": 'Filter results by guide type (e.g., ["User Guide", "API Reference", "Developer Guide"])',
+        },
+    },
+    "required": ["search_phrase"],
+}
+RECOMMEND_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "url": {"type": "string", "description": "URL of the AWS documentation page to get recommendations for"}
+    },
+    "required": ["url"],
+}
+EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+
+NULLABLE_STR = {"type": ["string", "null"]}
+NULLABLE_STRS = {"type": ["array", "null"], "items": {"type": "string"}}
+SEARCH_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "search_results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "rank_order": {"type": "integer"},
+                    "url": {"type": "string"},
+                    "title": {"type": "string"},
+                    "context": NULLABLE_STR,
+                    "recommended_sections": NULLABLE_STRS,
+                    "sections": NULLABLE_STRS,
+                    "metadata": {"type": ["object", "null"]},
+                },
+                "required": ["rank_order", "url", "title"],
+            },
+        },
+        "facets": {"type": ["object", "null"]},
+        "query_id": {"type": "string"},
+        "metadata": {"type": ["object", "null"]},
+    },
+    "required": ["search_results", "query_id"],
+}
+TABLE_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "url": {"type": "string"},
+        "section_title": {"type": "string"},
+        "query": {"type": "string"},
+        "tables_searched": {"type": "integer"},
+        "tables_with_matches": {"type": "integer"},
+        "results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "table_heading": NULLABLE_STR,
+                    "columns": {"type": "array", "items": {"type": "string"}},
+                    "total_rows": {"type": "integer"},
+                    "matched_rows": {"type": "integer"},
+                    "showing": {"type": "integer"},
+                    "rows": {"type": "array", "items": {"type": "object"}},
+                },
+            },
+        },
+        "hint": NULLABLE_STR,
+    },
+    "required": ["url", "query", "tables_searched", "tables_with_matches", "results"],
+}
+RECOMMEND_OUTPUT = {
+    "type": "object",
+    "properties": {
+        "result": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "url": {"type": "string"},
+                    "title": {"type": "string"},
+                    "context": NULLABLE_STR,
+                    "category": {"type": "string", "enum": ["journey", "new", "similar"]},
+                },
+                "required": ["url", "title", "category"],
+            },
+        }
+    },
+    "required": ["result"],
+}
+
+
+def text_result(text: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": text}]}
+
+
+def json_result(data: Any) -> dict[str, Any]:
+    return {
+        "content": [{"type": "text", "text": json.dumps(data, indent=2, ensure_ascii=False)}],
+        "structuredContent": data,
+    }
+
+
+def address_for(url: Any, ctx: RequestContext) -> DocAddress:
+    try:
+        return parse_doc_url(url, ctx.partition)
+    except AddressError as exc:
+        raise ToolError(f"Invalid URL: {exc}") from None
+
+
+def format_documentation_result(url: str, content: str, start_index: int, max_length: int) -> str:
+    """The reference's text shape: header, a character slice, and how to get the rest."""
+    if start_index >= len(content):
+        return f"AWS Documentation from {url}:\n\n{NO_MORE}"
+    chunk = content[start_index : start_index + max_length]
+    result = f"AWS Documentation from {url}:\n\n{chunk}"
+    following = start_index + len(chunk)
+    if following < len(content):
+        result += (
+            f"\n\n<e>Content truncated. Call the read_documentation tool with start_index={following} "
+            "to get more content.</e>"
+        )
+    return result
+
+
+# --- tools ---------------------------------------------------------------------------------------
+async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    address = address_for(args["url"], ctx)
+    max_length = args.get("max_length", 5000)
+    start_index = args.get("start_index", 0)
+    page = await get_page(address)
+    document = page.document
+    if address.fragment and start_index == 0:
+        section = document.section_for_anchor(address.fragment)
+        if section is not None:
+            start_index = section.start
+    text = format_documentation_result(page.served.url, document.markdown, start_index, max_length)
+    return text_result(requested_note(page) + text)
+
+
+def _sections_markdown(page: Page, titles: list[str]) -> tuple[str, list[str]]:
+    document = page.document
+    wanted = [" ".join(t.strip().lower().split()) for t in titles]
+    chosen = []
+    found: set[int] = set()
+    for section in document.sections:
+        if section.level not in (2, 3):
+            continue
+        key = " ".join(section.title.lower().split())
+        if key in wanted:
+            found.add(wanted.index(key))
+            if not any(start <= section.start < end for start, end in chosen):
+                chosen.append((section.start, section.end))
+    missing = [titles[i] for i in range(len(titles)) if i not in found]
+    parts = [document.markdown[start:end].strip() for start, end in sorted(chosen)]
+    return "\n\n".join(parts), missing
+
+
+async def read_sections(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    address = address_for(args["url"], ctx)
+    titles = [t for t in args["section_titles"] if t.strip()]
+    if not titles:
+        raise ToolError("section_titles parameter cannot be empty")
+    page = await get_page(address)
+    markdown, missing = _sections_markdown(page, titles)
+    if not markdown:
+        available = [s.title for s in page.document.sections if s.level in (2, 3)]
+        if not available:
+            raise ToolError(
+                "This document does not contain subsections. Please use the read_documentation tool instead "
+                "to get the full document content."
+            )
+        raise ToolError(
+            "No matching sections were found: "
+            + ", ".join(f'"{t}"' for t in titles)
+            + ". Available sections: "
+            + ", ".join(f'"{t}"' for t in available)
+            + ". Please retry with one or more of these sections or use the read_documentation tool instead "
+            "to get the full document content."
+        )
+    if missing:
+        markdown += "\n\n> **Note**: The following requested sections were not found: " + ", ".join(
+            f'"{t}"' for t in missing
+        )
+    return text_result(requested_note(page) + f"AWS Documentation from {page.served.url}:\n\n{markdown}")
+
+
+async def search_table(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    address = address_for(args["url"], ctx)
+    query = args["query"]
+    if not query.strip():
+        raise ToolError("query parameter cannot be empty")
+    page = await get_page(address)
+    answer = search_tables(page.document, query, args.get("section_title"), args.get("max_rows", 20))
+    note = requested_note(page).removeprefix("<e>").removesuffix("</e>\n\n")
+    if note and answer["hint"]:
+        answer["hint"] = f"{note} {answer['hint']}"
+    return json_result({"url": page.served.url, **answer})
+
+
+async def search_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    phrase = args["search_phrase"]
+    if not phrase.strip():
+        raise ToolError("search_phrase cannot be empty: give words to search the AWS documentation for.")
+    answer = await asyncio.to_thread(
+        upstream.search,
+        phrase,
+        args.get("search_intent", ""),
+        args.get("limit", 10),
+        args.get("product_types"),
+        args.get("guide_types"),
+    )
+    return json_result(answer)
+
+
+async def recommend(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    address = address_for(args["url"], ctx)
+    results = await asyncio.to_thread(upstream.recommendations, address.url)
+    return {
+        "content": [{"type": "text", "text": json.dumps(r, indent=2, ensure_ascii=False)} for r in results]
+        or [{"type": "text", "text": "No recommendations for this page."}],
+        "structuredContent": {"result": results},
+    }
+
+
+async def get_available_services(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    address = parse_doc_url(upstream.CHINA_SERVICES_URL, "aws-cn")
+    page, services = await asyncio.gather(get_page(address), asyncio.to_thread(upstream.china_services_toc))
+    links = "\n".join(f"- [{s['title']}]({s['url']})" for s in services)
+    text = format_documentation_result(page.served.url, page.document.markdown, 0, len(page.document.markdown))
+    return text_result(f"{text}\n\n## Services in Amazon Web Services China\n\n{links}")
+
+
+AWS_INSTRUCTIONS = """\
+# AWS Documentation MCP Server (awsmcp)
+
+This server provides tools to access public AWS documentation, search for content, and get recommendations.
+
+## Best Practices
+
+- For long documentation pages, make multiple calls to `read_documentation` with different `start_index` values for pagination
+- By default, use read_sections when the answer could be within a specific section(s), given the table of contents. Otherwise, use read_documentation to scan the entire page.
+- A URL ending in `#anchor` starts reading at that section
+- For very long documents (>30,000 characters), stop reading if you've found the needed information
+- When searching, use specific technical terms rather than general phrases
+- Use `recommend` tool to discover related content that might not appear in search results
+- For recent updates to a service, get an URL for any page in that service, then check the **new** category of the `recommend` tool output on that URL
+- If multiple searches with similar terms yield insufficient results, pivot to using `recommend` to find related pages.
+- Always cite the documentation URL when providing information to users
+
+## Tool Selection Guide
+
+- Use `search_documentation` when: You need to find documentation about a specific AWS service or feature
+- Use `read_documentation` when: You have a specific documentation URL and need its content
+- Use `read_sections` when: You have a specific documentation URL and specific section title(s) and only need content from those specific section(s)
+- Use `search_table` when: You need specific rows from a large table (e.g., service quotas, pricing, supported models). If read_sections or read_documentation shows a truncated table, use this tool with a query to find the rows you need.
+- Use `recommend` when: You want to find related content to a documentation page you're already viewing or need to find newly released information
+- Use `recommend` as a fallback when: Multiple searches have not yielded the specific information needed
+
+Pages are on docs.aws.amazon.com. For the China partition (docs.amazonaws.cn), connect with `?partition=aws-cn`.
+"""
+
+CN_INSTRUCTIONS = """\
+# AWS China Documentation MCP Server (awsmcp)
+
+This server provides tools to access public AWS China documentation, and get service differences between AWS China and global regions.
+
+## Best Practices
+
+- Always use `get_available_services` first to checkout available services and their documentation URLs
+- If a service is available, checkout the documentation URL for that service to see the feature differences and other documentation URLs
+- For long documentation pages, make multiple calls to `read_documentation` with different `start_index` values for pagination
+- For very long documents (>30,000 characters), stop reading if you've found the needed information
+- Always cite the documentation URL when providing information to users
+
+## Tool Selection Guide
+
+- Use `get_available_services` when: You need to know what services are available in AWS China
+- Use `read_documentation` when: You have a specific documentation URL and need its content
+
+Pages are on docs.amazonaws.cn.
+"""
+
+ANCHOR_NOTE = "\n\nA URL may end with `#anchor` (a section id): reading then starts at that section."
+
+
+def register(registry: Registry) -> None:
+    aws, cn = ("aws",), ("aws-cn",)
+    registry.add_tool(
+        Tool(
+            "read_documentation",
+            descriptions.AWS_READ_DOCUMENTATION + ANCHOR_NOTE,
+            READ_SCHEMA,
+            read_documentation,
+            title="Read AWS documentation",
+            annotations=READ_ONLY,
+            partitions=aws,
+        )
+    )
+    registry.add_tool(
+        Tool(
+            "read_sections",
+            descriptions.AWS_READ_SECTIONS,
+            SECTIONS_SCHEMA,
+            read_sections,
+            title="Read sections of an AWS documentation page",
+            annotations=READ_ONLY,
+            partitions=aws,
+        )
+    )
+    registry.add_tool(
+        Tool(
+            "search_table",
+            descriptions.AWS_SEARCH_TABLE,
+            TABLE_SCHEMA,
+            search_table,
+            title="Search the tables of an AWS documentation page",
+            output_schema=TABLE_OUTPUT,
+            annotations=READ_ONLY,
+            partitions=aws,
+        )
+    )
+    registry.add_tool(
+        Tool(
+            "search_documentation",
+            descriptions.AWS_SEARCH_DOCUMENTATION,
+            SEARCH_SCHEMA,
+            search_documentation,
+            title="Search AWS documentation",
+            output_schema=SEARCH_OUTPUT,
+            annotations=READ_ONLY,
+            partitions=aws,
+        )
+    )
+    registry.add_tool(
+        Tool(
+            "recommend",
+            descriptions.AWS_RECOMMEND,
+            RECOMMEND_SCHEMA,
+            recommend,
+            title="Recommend related AWS documentation",
+            output_schema=RECOMMEND_OUTPUT,
+            annotations=READ_ONLY,
+            partitions=aws,
+        )
+    )
+    registry.add_tool(
+        Tool(
+            "read_documentation",
+            descriptions.CN_READ_DOCUMENTATION + ANCHOR_NOTE,
+            {
+                **READ_SCHEMA,
+                "properties": {
+                    **READ_SCHEMA["properties"],
+                    "url": {**URL_PARAM, "description": "URL of the AWS China documentation page to read"},
+                },
+            },
+            read_documentation,
+            title="Read AWS China documentation",
+            annotations=READ_ONLY,
+            partitions=cn,
+        )
+    )
+    registry.add_tool(
+        Tool(
+            "get_available_services",
+            descriptions.CN_GET_AVAILABLE_SERVICES,
+            EMPTY_SCHEMA,
+            get_available_services,
+            title="List the services of AWS China",
+            annotations=READ_ONLY,
+            partitions=cn,
+        )
+    )
+    registry.instructions["aws"] = AWS_INSTRUCTIONS
+    registry.instructions["aws-cn"] = CN_INSTRUCTIONS

@@ -1,0 +1,183 @@
+"""AWS's documentation APIs: search, recommendations, and the China partition's service list.
+
+Requests and answers keep the shapes of the reference server (DESIGN.md section 4); failures
+raise ToolError so that clients see `isError: true`, never an error dressed up as a result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urljoin
+
+from django.conf import settings
+
+from docs_proxy.addresses import origin_base
+from docs_proxy.fetch import FetchError, request_json
+from mcp_gateway.registry import ToolError
+
+NEURON_TERMS = ("neuron", "neuron sdk")
+NEURON_DOMAIN = "awsdocs-neuron.readthedocs-hosted.com"
+CHINA_USERGUIDE = "/en_us/aws/latest/userguide/"
+CHINA_SERVICES_URL = f"https://docs.amazonaws.cn{CHINA_USERGUIDE}services.html"
+
+
+def search_body(phrase: str, product_types: list[str] | None, guide_types: list[str] | None) -> dict[str, Any]:
+    attributes = [{"key": "domain", "value": "docs.aws.amazon.com"}]
+    if any(term in phrase.lower() for term in NEURON_TERMS):
+        attributes.append({"key": "domain", "value": NEURON_DOMAIN})
+    attributes += [{"key": "aws-docs-search-product", "value": p} for p in product_types or ()]
+    attributes += [{"key": "aws-docs-search-guide", "value": g} for g in guide_types or ()]
+    return {
+        "textQuery": {"input": phrase},
+        "contextAttributes": attributes,
+        "acceptSuggestionBody": "RawText",
+        "locales": ["en_us"],
+    }
+
+
+def _str_list(value: Any) -> list[str] | None:
+    if not isinstance(value, list):
+        return None
+    items = [item for item in value if isinstance(item, str) and item]
+    return items or None
+
+
+def parse_search(data: Any, limit: int) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ToolError("The search service sent an answer of an unexpected shape; try again later.")
+    results = []
+    suggestions = data.get("suggestions") or []
+    for rank, suggestion in enumerate(suggestions[:limit], start=1):
+        excerpt = suggestion.get("textExcerptSuggestion") if isinstance(suggestion, dict) else None
+        if not isinstance(excerpt, dict):
+            continue
+        metadata = excerpt.get("metadata") if isinstance(excerpt.get("metadata"), dict) else {}
+        context = excerpt.get("summary") if "summary" in excerpt else excerpt.get("suggestionBody")
+        result: dict[str, Any] = {
+            "rank_order": rank,
+            "url": excerpt.get("link", ""),
+            "title": excerpt.get("title", ""),
+            "context": context,
+            "recommended_sections": _str_list(metadata.get("recommended_sections")),
+            "sections": _str_list(metadata.get("sections")),
+            "metadata": None,
+        }
+        additional = metadata.get("additional_urls")
+        if isinstance(additional, list) and additional:
+            urls = [
+                {k: item[k] for k in ("url", "section_title", "section_anchor") if k in item}
+                for item in additional
+                if isinstance(item, dict) and isinstance(item.get("url"), str)
+            ]
+            if urls:
+                result["metadata"] = {"additional_urls": urls}
+        results.append(result)
+    facets_in = data.get("facets") if isinstance(data.get("facets"), dict) else {}
+    facets = {}
+    for key, name in (("aws-docs-search-product", "product_types"), ("aws-docs-search-guide", "guide_types")):
+        if isinstance(facets_in.get(key), list):
+            facets[name] = [str(v) for v in facets_in[key]]
+    response_meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    meta = {
+        k: response_meta[k] for k in ("discovered_services", "related_tasks", "relationships") if response_meta.get(k)
+    }
+    return {
+        "search_results": results,
+        "facets": facets or None,
+        "query_id": str(data.get("queryId", "")),
+        "metadata": meta or None,
+    }
+
+
+def search(
+    phrase: str, intent: str, limit: int, product_types: list[str] | None, guide_types: list[str] | None
+) -> dict[str, Any]:
+    """Blocking: one call to the search API."""
+    params = {}
+    intent = " ".join(intent.split())
+    if intent:
+        params["search_intent"] = intent
+    try:
+        data = request_json(
+            "POST", settings.AWS_DOCS_SEARCH_URL, params=params, body=search_body(phrase, product_types, guide_types)
+        )
+    except FetchError as exc:
+        raise ToolError(f"Searching the AWS documentation failed: {exc.message}") from None
+    return parse_search(data, limit)
+
+
+def parse_recommendations(data: Any) -> list[dict[str, Any]]:
+    if not isinstance(data, dict):
+        raise ToolError("The recommendations service sent an answer of an unexpected shape; try again later.")
+    results: list[dict[str, Any]] = []
+
+    def items(group: str) -> list[Any]:
+        block = data.get(group)
+        found = block.get("items") if isinstance(block, dict) else None
+        return found if isinstance(found, list) else []
+
+    for journey in items("journey"):
+        if not isinstance(journey, dict):
+            continue
+        intent = journey.get("intent", "")
+        for url in journey.get("urls") or []:
+            if isinstance(url, dict):
+                results.append(
+                    {
+                        "url": url.get("url", ""),
+                        "title": url.get("assetTitle", ""),
+                        "context": f"Intent: {intent}" if intent else None,
+                        "category": "journey",
+                    }
+                )
+    for item in items("new"):
+        if isinstance(item, dict):
+            created = item.get("dateCreated")
+            results.append(
+                {
+                    "url": item.get("url", ""),
+                    "title": item.get("assetTitle", ""),
+                    "context": f"New content added on {created}" if created else "New content",
+                    "category": "new",
+                }
+            )
+    for item in items("similar"):
+        if isinstance(item, dict):
+            results.append(
+                {
+                    "url": item.get("url", ""),
+                    "title": item.get("assetTitle", ""),
+                    "context": item.get("abstract", "Similar content"),
+                    "category": "similar",
+                }
+            )
+    return results
+
+
+def recommendations(page_url: str) -> list[dict[str, Any]]:
+    """Blocking: one call to the recommendations API for a validated page URL."""
+    try:
+        data = request_json("GET", settings.AWS_DOCS_RECOMMEND_URL, params={"path": page_url})
+    except FetchError as exc:
+        raise ToolError(f"Getting recommendations failed: {exc.message}") from None
+    return parse_recommendations(data)
+
+
+def china_services_toc() -> list[dict[str, str]]:
+    """Blocking: the services listed under services.html in the China user guide's TOC."""
+    url = origin_base("aws-cn") + CHINA_USERGUIDE + "toc-contents.json"
+    try:
+        toc = request_json("GET", url)
+    except FetchError as exc:
+        raise ToolError(f"Fetching the list of AWS China services failed: {exc.message}") from None
+    contents = toc.get("contents") if isinstance(toc, dict) else None
+    for item in contents if isinstance(contents, list) else []:
+        if isinstance(item, dict) and item.get("href") == "services.html":
+            services = []
+            for child in item.get("contents") or []:
+                title, href = child.get("title", ""), child.get("href", "")
+                if not title or not href or "Services Unsupported" in title:
+                    continue
+                services.append({"title": title, "url": urljoin(CHINA_SERVICES_URL, href)})
+            return services
+    raise ToolError(f"Failed fetching list of available AWS Services, please go to {CHINA_SERVICES_URL} directly")
