@@ -1,6 +1,5 @@
 """Tool descriptions: the reference server's texts (so prompts written for it still fit), with our additions."""
 
-
 AWS_READ_DOCUMENTATION = """\
 Fetch and convert an AWS documentation page to markdown format.
 

@@ -86,6 +86,13 @@ def session() -> requests.Session:
     return _session
 
 
+def _unreachable(what: str, exc: requests.RequestException) -> FetchError:
+    # With retries configured, urllib3 reports a read timeout as a ConnectionError: look inside.
+    if isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower():
+        return FetchError(f"The {what} did not answer in time; try again later.", retryable=True)
+    return FetchError(f"Could not reach the {what} ({exc.__class__.__name__}); try again later.", retryable=True)
+
+
 def _timeouts() -> tuple[float, float]:
     return (settings.DOCS_CONNECT_TIMEOUT, settings.DOCS_READ_TIMEOUT)
 
@@ -121,14 +128,8 @@ def fetch_page(address: DocAddress, etag: str | None = None, last_modified: str 
             response = session().get(
                 current.origin_url(), headers=headers, timeout=_timeouts(), allow_redirects=False, stream=True
             )
-        except requests.Timeout:
-            raise FetchError(
-                "The documentation site did not answer in time; try again later.", retryable=True
-            ) from None
         except requests.RequestException as exc:
-            raise FetchError(
-                f"Could not reach the documentation site ({exc.__class__.__name__}); try again later.", retryable=True
-            ) from None
+            raise _unreachable("documentation site", exc) from None
         with response:
             status = response.status_code
             if status in (301, 302, 303, 307, 308):
@@ -186,12 +187,8 @@ def request_json(method: str, url: str, *, params: dict[str, str] | None = None,
             allow_redirects=False,
             stream=True,
         )
-    except requests.Timeout:
-        raise FetchError("The documentation service did not answer in time; try again later.", retryable=True) from None
     except requests.RequestException as exc:
-        raise FetchError(
-            f"Could not reach the documentation service ({exc.__class__.__name__}); try again later.", retryable=True
-        ) from None
+        raise _unreachable("documentation service", exc) from None
     with response:
         if response.status_code >= 500:
             raise FetchError(
