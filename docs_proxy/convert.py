@@ -35,7 +35,7 @@ ARTICLE_SELECTORS = (
 CHROME_SELECTORS = (
     "script, style, noscript, template, link, meta, iframe, form, button, input, select, textarea, svg, "
     "nav, header, footer, "
-    "#breadcrumbs, .breadcrumb, .breadcrumbs, #page-toc-src, #js_error_message, #main-col-footer, "
+    "#breadcrumbs, .breadcrumb, .breadcrumbs, table[summary=Breadcrumbs], #page-toc-src, #js_error_message, #main-col-footer, "
     ".awsdocs-page-header-container, .awsdocs-copyright, .prev-next, .feedback, #feedback, "
     "#doc-conventions, .doc-conventions, #awsdocs-page-utilities, .page-utilities, "
     "a.headerlink, .copy-button, .btn-copy-code, .code-btn-container, "
@@ -50,7 +50,8 @@ CALLOUT_CLASSES = {
     "awsdocs-important": "Important",
     "awsdocs-warning": "Warning",
     "awsdocs-tip": "Tip",
-    "admonition": "Note",
+    "aws-note": "Note",  # the 2018 layout
+    "admonition": "Note",  # Sphinx
 }
 LANGUAGE_ALIASES = {
     "sh": "bash",
@@ -77,8 +78,6 @@ _LANGUAGE_CLASS = re.compile(r"^(?:language|lang|highlight|brush|syntax)[-_:](?P
 _HEADING = re.compile(r"^h([1-6])$")
 _MD_HEADING = re.compile(r"^(#{1,6}) (.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
-_BLANK_RUNS = re.compile(r"\n{3,}")
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
 TABLE_MAX_ROWS = 20
 TABLE_PREVIEW_ROWS = 5
 
@@ -170,7 +169,7 @@ def rewrite_callouts(soup: BeautifulSoup, article: Tag) -> None:
             continue
         classes = _classes(box)
         label = next((CALLOUT_CLASSES[c] for c in classes if c in CALLOUT_CLASSES), "Note")
-        title = box.find(class_=re.compile(r"(awsdocs-note-title|admonition-title)"))
+        title = box.find(class_=re.compile(r"^(awsdocs-note-title|admonition-title|aws-note)$"))
         if isinstance(title, Tag):
             text = title.get_text(" ", strip=True)
             label = text or label
@@ -249,8 +248,16 @@ def code_language(pre: Tag) -> str:
         lang = LANGUAGE_ALIASES.get(candidate.lower(), candidate.lower())
         if lang in ("default", "none", "nohighlight", "plaintext", "programlisting"):
             continue
+        if lang == "python" and tag_is_sphinx_default(pre):
+            continue
         return lang
     return ""
+
+
+def tag_is_sphinx_default(pre: Tag) -> bool:
+    """Sphinx wraps every block in highlight-python when the author named no language (AWS CLI pages)."""
+    parent = pre.parent
+    return isinstance(parent, Tag) and "highlight-python" in _classes(parent) and not pre.find("code")
 
 
 def _fence_for(code: str) -> str:
@@ -448,6 +455,31 @@ def _heading_anchors(article: Tag) -> list[tuple[str, str | None]]:
     return anchors
 
 
+def tidy(markdown: str) -> str:
+    """Trailing spaces off and blank runs collapsed, outside code fences only (code stays exact)."""
+    out: list[str] = []
+    fence: str | None = None
+    blank = 0
+    for line in markdown.strip("\n").split("\n"):
+        match = _FENCE.match(line.lstrip(" >"))
+        if fence is not None:
+            out.append(line)
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = None
+            continue
+        line = line.rstrip()
+        if not line:
+            blank += 1
+            if blank > 1:
+                continue
+        else:
+            blank = 0
+        if match:
+            fence = match.group(1)
+        out.append(line)
+    return "\n".join(out).strip("\n") + "\n"
+
+
 def decode(body: bytes, encoding: str | None = None) -> str:
     if encoding:
         try:
@@ -469,9 +501,9 @@ def convert(html: str, page_url: str) -> Document:
     soup = BeautifulSoup(html, "lxml")
     article = find_article(soup)
     title = page_title(soup, article)
+    rewrite_tabs(soup, article)  # first: a tab widget keeps its tabs in a hidden <dl>
     remove_chrome(article)
     rewrite_callouts(soup, article)
-    rewrite_tabs(soup, article)
     absolutize(article, page_url)
     if not article.get_text(strip=True):
         raise UnreadablePage("The page has no readable content.")
@@ -488,9 +520,7 @@ def convert(html: str, page_url: str) -> Document:
         wrap=True,  # collapse the source's line breaks inside paragraphs...
         wrap_width=None,  # ...without re-wrapping them
     )
-    markdown = converter.process_tag(article, set())
-    markdown = _TRAILING_SPACE.sub("\n", markdown)
-    markdown = _BLANK_RUNS.sub("\n\n", markdown).strip() + "\n"
+    markdown = tidy(converter.process_tag(article, set()))
     if not any(level == 1 for level in (len(m.group(1)) for m in re.finditer(r"^(#+) ", markdown, re.M))):
         if title:
             markdown = f"# {title}\n\n{markdown}"

@@ -1,0 +1,196 @@
+"""Conversion quality on every real fixture page, checked against the HTML itself.
+
+For each page: the title is the first heading; every heading of the article appears, in order;
+every code block survives unchanged inside a fence; every table keeps its rows; no navigation,
+breadcrumb, feedback or cookie text leaks; no relative link remains.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup, Tag
+
+from docs_proxy.convert import Document, convert
+from tests.support.origin import PAGES
+
+MANIFEST = json.loads((PAGES / "MANIFEST.json").read_text())
+CASES = [pytest.param(url, name, id=name.split("__")[0] + "/" + name.split("__")[1]) for url, name in MANIFEST.items()]
+
+LEAKS = [
+    "Did this page help you",
+    "Thanks for letting us know",
+    "If you've got a moment",
+    "Javascript is disabled",
+    "Javascript must be enabled",
+    "Document Conventions",
+    "View a markdown version of this page",
+    "Open PDF",
+    "BreadcrumbList",
+    "DEBUG: cli",
+    "On this page:",
+    "« Previous",
+    "Next »",
+    "All rights reserved",
+    "Permalink to this headline",
+    "¶",
+    "](/index.html)",
+]
+PAGE_LEAKS = {
+    "cloudformation-userguide": ["Use quick-create links to create CloudFormation stacks"],
+    "prescriptive-guidance": [
+        "What is a landing zone?",
+        "Setting up a secure and scalable multi-account AWS environment",
+    ],
+    "service-authorization": ["AWS Activate"],
+    "solutions-constructs": ["aws-lambda-secretsmanager", "aws-lambda-sqs-lambda"],
+    "legacy-2018": ["Building Lambda Functions", "»"],
+}
+CALLOUT_TITLE = {"awsdocs-note-title"}
+
+
+def article_of(html: str) -> Tag:
+    soup = BeautifulSoup(html, "lxml")
+    article = soup.select_one("#main-col-body") or soup.select_one("div.body")
+    assert article is not None
+    return article
+
+
+def clean(text: str) -> str:
+    return " ".join(text.replace("¶", "").split())
+
+
+def in_chrome(tag: Tag) -> bool:
+    for parent in (tag, *tag.parents):
+        if not isinstance(parent, Tag):
+            continue
+        classes = set(parent.get("class") or [])
+        if classes & CALLOUT_TITLE or parent.get("summary") == "Breadcrumbs":
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def converted() -> dict[str, tuple[str, Document]]:
+    return {
+        name: ((PAGES / name).read_text(), convert((PAGES / name).read_text(), url)) for url, name in MANIFEST.items()
+    }
+
+
+@pytest.mark.parametrize(("url", "name"), CASES)
+def test_title_is_the_first_heading(url: str, name: str, converted) -> None:  # type: ignore[no-untyped-def]
+    _html, document = converted[name]
+    assert document.title
+    assert document.markdown.startswith(f"# {document.title}\n")
+
+
+@pytest.mark.parametrize(("url", "name"), CASES)
+def test_every_heading_appears_in_order(url: str, name: str, converted) -> None:  # type: ignore[no-untyped-def]
+    html, document = converted[name]
+    markdown = document.markdown
+    headings = [
+        clean(h.get_text(" "))
+        for h in article_of(html).find_all(re.compile(r"^h[1-6]$"))
+        if clean(h.get_text(" ")) and not in_chrome(h) and h.find_parent("table") is None
+    ]
+    assert headings
+    position = 0
+    for heading in headings:
+        found = markdown.find(heading, position)
+        assert found >= 0, f"heading {heading!r} missing or out of order"
+        position = found + len(heading)
+
+
+@pytest.mark.parametrize(("url", "name"), CASES)
+def test_code_blocks_survive_in_fences(url: str, name: str, converted) -> None:  # type: ignore[no-untyped-def]
+    html, document = converted[name]
+    for pre in article_of(html).find_all("pre"):
+        if pre.find_parent("table") is not None:
+            continue
+        code = pre.get_text().strip("\n")
+        if not code.strip():
+            continue
+        fenced = re.compile(r"(`{3,})[\w#+.-]*\n[ >]*" + re.escape(code.split("\n")[0]))
+        assert fenced.search(document.markdown), f"code block not fenced: {code[:80]!r}"
+        for line in code.split("\n"):
+            assert line in document.markdown, f"code line lost: {line!r}"
+
+
+@pytest.mark.parametrize(("url", "name"), CASES)
+def test_tables_keep_their_rows(url: str, name: str, converted) -> None:  # type: ignore[no-untyped-def]
+    html, document = converted[name]
+    expected = []
+    for table in article_of(html).find_all("table"):
+        if in_chrome(table) or table.find_parent("table") is not None:
+            continue
+        rows = [tr for tr in table.find_all("tr") if tr.find_parent("table") is table and tr.get_text(strip=True)]
+        expected.append(len(rows))
+    got = [len(t.rows) + 1 for t in document.tables]  # +1: the header row
+    assert got == expected
+    for table in document.tables:
+        assert all(len(row) == len(table.columns) for row in table.rows)
+
+
+@pytest.mark.parametrize(("url", "name"), CASES)
+def test_no_chrome_leaks(url: str, name: str, converted) -> None:  # type: ignore[no-untyped-def]
+    _html, document = converted[name]
+    prefix = name.split("__")[0]
+    for leak in LEAKS + PAGE_LEAKS.get(prefix, []):
+        assert leak not in document.markdown, f"chrome leaked: {leak!r}"
+
+
+@pytest.mark.parametrize(("url", "name"), CASES)
+def test_links_and_images_are_absolute(url: str, name: str, converted) -> None:  # type: ignore[no-untyped-def]
+    _html, document = converted[name]
+    targets = re.findall(r"\]\(([^)\s]+)", document.markdown)
+    assert targets
+    relative = [t for t in targets if not re.match(r"^(https?://|mailto:)", t)]
+    assert relative == []
+
+
+def test_callouts_tabs_and_languages() -> None:
+    rds = convert(
+        (PAGES / MANIFEST["https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"]).read_text(),
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html",
+    )
+    assert "> **Note**\n>\n> This guide covers Amazon RDS database engines" in rds.markdown
+    assert "###### Note" not in rds.markdown
+    tabs_url = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/service_code_examples.html"
+    tabs = convert((PAGES / MANIFEST[tabs_url]).read_text(), tabs_url)
+    assert "**CLI**" in tabs.markdown and "**PowerShell**" in tabs.markdown
+    assert "```powershell\n" in tabs.markdown
+    constructs_url = "https://docs.aws.amazon.com/solutions/latest/constructs/aws-lambda-sns.html"
+    constructs = convert((PAGES / MANIFEST[constructs_url]).read_text(), constructs_url)
+    assert re.search(r"```(typescript|python|java)\n", constructs.markdown)
+
+
+def test_rowspan_is_spread_over_the_rows() -> None:
+    url = "https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsaccountmanagement.html"
+    document = convert((PAGES / MANIFEST[url]).read_text(), url)
+    actions = max(document.tables, key=lambda t: len(t.rows))
+    assert len(actions.rows) > 20
+    width = len(actions.columns)
+    assert all(len(row) == width for row in actions.rows)
+    # a rowspan cell repeats its value on the rows it spans instead of shifting their columns
+    first_column = [row[0] for row in actions.rows]
+    assert any(first_column[i] == first_column[i + 1] and first_column[i] for i in range(len(first_column) - 1))
+
+
+def test_sections_know_their_anchors() -> None:
+    url = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
+    document = convert((PAGES / MANIFEST[url]).read_text(), url)
+    section = document.section_for_anchor("Welcome.Concepts.comparison")
+    assert section is not None and section.level == 2
+    assert document.markdown[section.start :].startswith("## Comparison of responsibilities")
+    cli_url = "https://docs.aws.amazon.com/cli/latest/reference/s3/cp.html"
+    cli = convert((PAGES / MANIFEST[cli_url]).read_text(), cli_url)
+    options = cli.section_for_anchor("options")
+    assert options is not None and cli.markdown[options.start :].startswith("## Options")
+
+
+def test_fixture_pages_exist() -> None:
+    assert len(MANIFEST) == 8
+    assert all(Path(PAGES / name).exists() for name in MANIFEST.values())
