@@ -12,65 +12,24 @@ import re
 from pathlib import Path
 
 import pytest
-from bs4 import BeautifulSoup, Tag
 
 from docs_proxy.convert import Document, convert
+from tests.support import quality
 from tests.support.origin import PAGES
 
 MANIFEST = json.loads((PAGES / "MANIFEST.json").read_text())
 CASES = [pytest.param(url, name, id=name.split("__")[0] + "/" + name.split("__")[1]) for url, name in MANIFEST.items()]
 
-LEAKS = [
-    "Did this page help you",
-    "Thanks for letting us know",
-    "If you've got a moment",
-    "Javascript is disabled",
-    "Javascript must be enabled",
-    "Document Conventions",
-    "View a markdown version of this page",
-    "Open PDF",
-    "BreadcrumbList",
-    "DEBUG: cli",
-    "On this page:",
-    "« Previous",
-    "Next »",
-    "All rights reserved",
-    "Permalink to this headline",
-    "¶",
-    "](/index.html)",
-]
 PAGE_LEAKS = {
-    "cloudformation-userguide": ["Use quick-create links to create CloudFormation stacks"],
-    "prescriptive-guidance": [
+    "cloudformation-userguide": ("Use quick-create links to create CloudFormation stacks",),
+    "prescriptive-guidance": (
         "What is a landing zone?",
         "Setting up a secure and scalable multi-account AWS environment",
-    ],
-    "service-authorization": ["AWS Activate"],
-    "solutions-constructs": ["aws-lambda-secretsmanager", "aws-lambda-sqs-lambda"],
-    "legacy-2018": ["Building Lambda Functions", "»"],
+    ),
+    "service-authorization": ("AWS Activate",),
+    "solutions-constructs": ("aws-lambda-secretsmanager", "aws-lambda-sqs-lambda"),
+    "legacy-2018": ("Building Lambda Functions", "»"),
 }
-CALLOUT_TITLE = {"awsdocs-note-title"}
-
-
-def article_of(html: str) -> Tag:
-    soup = BeautifulSoup(html, "lxml")
-    article = soup.select_one("#main-col-body") or soup.select_one("div.body")
-    assert article is not None
-    return article
-
-
-def clean(text: str) -> str:
-    return " ".join(text.replace("¶", "").split())
-
-
-def in_chrome(tag: Tag) -> bool:
-    for parent in (tag, *tag.parents):
-        if not isinstance(parent, Tag):
-            continue
-        classes = set(parent.get("class") or [])
-        if classes & CALLOUT_TITLE or parent.get("summary") == "Breadcrumbs":
-            return True
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -90,44 +49,22 @@ def test_title_is_the_first_heading(url: str, name: str, converted) -> None:  # 
 @pytest.mark.parametrize(("url", "name"), CASES)
 def test_every_heading_appears_in_order(url: str, name: str, converted) -> None:  # type: ignore[no-untyped-def]
     html, document = converted[name]
-    markdown = document.markdown
-    headings = [
-        clean(h.get_text(" "))
-        for h in article_of(html).find_all(re.compile(r"^h[1-6]$"))
-        if clean(h.get_text(" ")) and not in_chrome(h) and h.find_parent("table") is None
-    ]
+    headings = quality.expected_headings(quality.article_of(html))
     assert headings
-    position = 0
-    for heading in headings:
-        found = markdown.find(heading, position)
-        assert found >= 0, f"heading {heading!r} missing or out of order"
-        position = found + len(heading)
+    assert quality.headings_in_order(document.markdown, headings) == len(headings)
 
 
 @pytest.mark.parametrize(("url", "name"), CASES)
 def test_code_blocks_survive_in_fences(url: str, name: str, converted) -> None:  # type: ignore[no-untyped-def]
     html, document = converted[name]
-    for pre in article_of(html).find_all("pre"):
-        if pre.find_parent("table") is not None:
-            continue
-        code = pre.get_text().strip("\n")
-        if not code.strip():
-            continue
-        fenced = re.compile(r"(`{3,})[\w#+.-]*\n[ >]*" + re.escape(code.split("\n")[0]))
-        assert fenced.search(document.markdown), f"code block not fenced: {code[:80]!r}"
-        for line in code.split("\n"):
-            assert line in document.markdown, f"code line lost: {line!r}"
+    for code in quality.expected_code_blocks(quality.article_of(html)):
+        assert quality.code_block_fenced(document.markdown, code), f"code block changed or not fenced: {code[:80]!r}"
 
 
 @pytest.mark.parametrize(("url", "name"), CASES)
 def test_tables_keep_their_rows(url: str, name: str, converted) -> None:  # type: ignore[no-untyped-def]
     html, document = converted[name]
-    expected = []
-    for table in article_of(html).find_all("table"):
-        if in_chrome(table) or table.find_parent("table") is not None:
-            continue
-        rows = [tr for tr in table.find_all("tr") if tr.find_parent("table") is table and tr.get_text(strip=True)]
-        expected.append(len(rows))
+    expected = quality.expected_table_rows(quality.article_of(html))
     got = [len(t.rows) + 1 for t in document.tables]  # +1: the header row
     assert got == expected
     for table in document.tables:
@@ -137,18 +74,14 @@ def test_tables_keep_their_rows(url: str, name: str, converted) -> None:  # type
 @pytest.mark.parametrize(("url", "name"), CASES)
 def test_no_chrome_leaks(url: str, name: str, converted) -> None:  # type: ignore[no-untyped-def]
     _html, document = converted[name]
-    prefix = name.split("__")[0]
-    for leak in LEAKS + PAGE_LEAKS.get(prefix, []):
-        assert leak not in document.markdown, f"chrome leaked: {leak!r}"
+    assert quality.leaks(document.markdown, PAGE_LEAKS.get(name.split("__")[0], ())) == []
 
 
 @pytest.mark.parametrize(("url", "name"), CASES)
 def test_links_and_images_are_absolute(url: str, name: str, converted) -> None:  # type: ignore[no-untyped-def]
     _html, document = converted[name]
-    targets = re.findall(r"\]\(([^)\s]+)", document.markdown)
-    assert targets
-    relative = [t for t in targets if not re.match(r"^(https?://|mailto:)", t)]
-    assert relative == []
+    assert re.search(r"\]\(https://", document.markdown)
+    assert quality.relative_links(document.markdown) == []
 
 
 def test_callouts_tabs_and_languages() -> None:

@@ -89,7 +89,9 @@ def expected_table_rows(article: Tag) -> list[int]:
     for table in article.find_all("table"):
         if in_chrome(table) or table.find_parent("table") is not None:
             continue
-        counts.append(len([tr for tr in table.find_all("tr") if tr.find_parent("table") is table and tr.get_text(strip=True)]))
+        counts.append(
+            len([tr for tr in table.find_all("tr") if tr.find_parent("table") is table and tr.get_text(strip=True)])
+        )
     return counts
 
 
