@@ -72,13 +72,24 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
+# The docs cache's shared layer (L2): Redis when configured; otherwise a table in the SQLite file, so
+# that a management command (purge_docs_cache) reaches the same cache as the running server.
+DOCS_CACHE_TABLE = "awsmcp_docs_cache"
 if REDIS_URL:
+    _redis_options = {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1}
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "awsmcp",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
+            "OPTIONS": _redis_options,
+        },
+        "docs": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "awsmcp-docs",
+            "TIMEOUT": None,
+            "OPTIONS": _redis_options,
         },
     }
     CHANNEL_LAYERS = {
@@ -94,6 +105,12 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "awsmcp"},
+        "docs": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": DOCS_CACHE_TABLE,
+            "TIMEOUT": None,
+            "OPTIONS": {"MAX_ENTRIES": env_int("DOCS_CACHE_L2_MAX_ENTRIES", 5000), "CULL_FREQUENCY": 4},
+        },
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -143,3 +160,7 @@ DOCS_CACHE_L1_TTL = env_int("DOCS_CACHE_L1_TTL", 60)
 DOCS_CACHE_L1_BYTES = env_int("DOCS_CACHE_L1_BYTES", 64 * 1024 * 1024)
 DOCS_CACHE_L2_TTL = env_int("DOCS_CACHE_L2_TTL", 3600)
 DOCS_STALE_IF_ERROR = env_int("DOCS_STALE_IF_ERROR", 86400)
+DOCS_SEARCH_TTL = env_int("DOCS_SEARCH_TTL", 600)
+DOCS_RECOMMEND_TTL = env_int("DOCS_RECOMMEND_TTL", 3600)
+DOCS_STATS_FLUSH = env_float("DOCS_STATS_FLUSH", 5.0)
+DOCS_PURGE_POLL = env_float("DOCS_PURGE_POLL", 1.0)

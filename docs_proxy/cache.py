@@ -1,18 +1,32 @@
-"""The in-process layer of the docs cache: LRU, bounded by bytes and time, with single flight.
+"""The docs cache's two layers: an in-process LRU (L1) and the shared Django cache `docs` (L2).
 
-Concurrent misses for one key share one computation (one origin fetch, one conversion).
+L1 is bounded by bytes and time. L2 is Redis (django-redis) when `REDIS_URL` is set and otherwise a
+table in the SQLite file, so a management command reaches the same entries as the server. L2
+values are JSON compressed with zlib. Every L2 call is synchronous (run it in a thread) and never
+raises: a failing L2 is skipped for a few seconds (a circuit breaker) and the caller carries on
+with L1 and the origin.
 """
 
 from __future__ import annotations
 
-import asyncio
+import fnmatch
+import json
+import logging
+import threading
 import time
+import zlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.core.cache import caches
+from django.db import connections, router
+
+from docs_proxy.stats import stats
+
+log = logging.getLogger(__name__)
 T = TypeVar("T")
+BREAKER_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -23,14 +37,13 @@ class Entry(Generic[T]):
 
 
 class MemoryCache(Generic[T]):
+    """L1: an LRU bounded by bytes, each entry with its own expiry (monotonic seconds)."""
+
     def __init__(self, max_bytes: int, ttl: float) -> None:
         self.max_bytes = max_bytes
         self.ttl = ttl
         self.entries: OrderedDict[str, Entry[T]] = OrderedDict()
         self.bytes = 0
-        self.inflight: dict[str, asyncio.Future[T]] = {}
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: str) -> T | None:
         entry = self.entries.get(key)
@@ -43,27 +56,22 @@ class MemoryCache(Generic[T]):
         return entry.value
 
     def put(self, key: str, value: T, size: int, ttl: float | None = None) -> None:
-        if size > self.max_bytes:
+        ttl = self.ttl if ttl is None else min(ttl, self.ttl)
+        if size > self.max_bytes or ttl <= 0:
             return
         self._drop(key)
-        self.entries[key] = Entry(value, size, time.monotonic() + (self.ttl if ttl is None else ttl))
+        self.entries[key] = Entry(value, size, time.monotonic() + ttl)
         self.bytes += size
         while self.bytes > self.max_bytes and self.entries:
-            oldest = next(iter(self.entries))
-            self._drop(oldest)
+            self._drop(next(iter(self.entries)))
 
     def _drop(self, key: str) -> None:
         entry = self.entries.pop(key, None)
         if entry is not None:
             self.bytes -= entry.size
 
-    def delete(self, key: str) -> bool:
-        present = key in self.entries
-        self._drop(key)
-        return present
-
-    def delete_prefix(self, prefix: str) -> int:
-        keys = [key for key in self.entries if key.startswith(prefix)]
+    def delete_matching(self, pattern: str) -> int:
+        keys = [key for key in self.entries if fnmatch.fnmatchcase(key, pattern)]
         for key in keys:
             self._drop(key)
         return len(keys)
@@ -74,30 +82,109 @@ class MemoryCache(Generic[T]):
         self.bytes = 0
         return count
 
-    async def get_or_compute(self, key: str, compute: Callable[[], Awaitable[tuple[T, int]]]) -> T:
-        """The cached value, or compute it once however many callers miss at the same time."""
-        value = self.get(key)
-        if value is not None:
-            self.hits += 1
-            return value
-        self.misses += 1
-        waiting = self.inflight.get(key)
-        if waiting is not None:
-            return await asyncio.shield(waiting)
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self.inflight[key] = future
-        try:
-            value, size = await compute()
-        except BaseException as exc:
-            if not future.done():
-                future.set_exception(exc)
-                future.exception()  # mark retrieved: waiters may be none
-            raise
-        finally:
-            self.inflight.pop(key, None)
-        self.put(key, value, size)
-        future.set_result(value)
-        return value
 
-    def stats(self) -> dict[str, Any]:
-        return {"entries": len(self.entries), "bytes": self.bytes, "hits": self.hits, "misses": self.misses}
+class SharedCache:
+    """L2: the Django cache `docs`, compressed JSON values, pattern listing, and a circuit breaker."""
+
+    def __init__(self, alias: str = "docs") -> None:
+        self.alias = alias
+        self.down_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def backend(self) -> Any:
+        return caches[self.alias]
+
+    def available(self) -> bool:
+        return time.monotonic() >= self.down_until
+
+    def _failed(self, operation: str, exc: Exception) -> None:
+        with self._lock:
+            first = self.available()
+            self.down_until = time.monotonic() + BREAKER_SECONDS
+        stats.count("l2_errors")
+        if first:
+            log.warning(
+                "docs cache L2 %s failed (%s: %s); using L1 and the origin for %ss",
+                operation,
+                exc.__class__.__name__,
+                exc,
+                BREAKER_SECONDS,
+            )
+
+    def _call(self, operation: str, fn: Any, default: Any) -> Any:
+        if not self.available():
+            return default
+        try:
+            return fn()
+        except Exception as exc:  # a cache failure must never fail a tool call
+            self._failed(operation, exc)
+            return default
+
+    # --- values ----------------------------------------------------------------------------------
+    def get(self, key: str) -> Any | None:
+        raw = self._call("get", lambda: self.backend.get(key), None)
+        if raw is None:
+            return None
+        try:
+            return json.loads(zlib.decompress(raw))
+        except (zlib.error, ValueError, TypeError):
+            return None
+
+    def set(self, key: str, value: Any, ttl: float) -> bool:
+        raw = zlib.compress(json.dumps(value, separators=(",", ":")).encode(), 3)
+        return bool(self._call("set", lambda: self.backend.set(key, raw, max(1, int(ttl))) or True, False))
+
+    def delete(self, key: str) -> bool:
+        return bool(self._call("delete", lambda: self.backend.delete(key), False))
+
+    # --- coordination ------------------------------------------------------------------------------
+    def add(self, key: str, value: Any, ttl: float) -> bool:
+        """Set only if absent (a short lock); False when taken or when L2 is down."""
+        return bool(self._call("add", lambda: self.backend.add(key, value, max(1, int(ttl))), False))
+
+    def get_plain(self, key: str) -> Any | None:
+        return self._call("get", lambda: self.backend.get(key), None)
+
+    def set_plain(self, key: str, value: Any, ttl: float | None) -> None:
+        self._call("set", lambda: self.backend.set(key, value, None if ttl is None else max(1, int(ttl))), None)
+
+    def bump(self, key: str) -> int | None:
+        """Increment a counter, creating it; atomic on Redis."""
+
+        def incr() -> int:
+            backend = self.backend
+            backend.add(key, 0, None)
+            return backend.incr(key)
+
+        return self._call("incr", incr, None)
+
+    # --- listing -----------------------------------------------------------------------------------
+    def keys(self, pattern: str) -> list[str]:
+        """Our keys matching a glob (`*` only), whatever the backend."""
+        return self._call("keys", lambda: self._keys(pattern), [])
+
+    def _keys(self, pattern: str) -> list[str]:
+        backend = self.backend
+        kind = backend.__class__.__name__
+        if kind == "RedisCache":
+            return [str(k) for k in backend.iter_keys(pattern)]
+        prefix = backend.make_key("")
+        if kind == "DatabaseCache":
+            like = backend.make_key(pattern).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            like = like.replace("*", "%")
+            connection = connections[router.db_for_read(backend.cache_model_class)]
+            table = connection.ops.quote_name(backend._table)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT cache_key FROM {table} WHERE cache_key LIKE %s ESCAPE '\\'", [like])
+                return [row[0][len(prefix) :] for row in cursor.fetchall()]
+        if kind == "LocMemCache":
+            names = [k[len(prefix) :] for k in list(backend._cache.keys()) if k.startswith(prefix)]
+            return [k for k in names if fnmatch.fnmatchcase(k, pattern)]
+        raise NotImplementedError(f"listing keys of {kind}")
+
+    def delete_matching(self, pattern: str) -> int:
+        keys = self.keys(pattern)
+        if keys:
+            self._call("delete", lambda: self.backend.delete_many(keys), None)
+        return len(keys)

@@ -1,6 +1,10 @@
 """Documentation pages as the tools see them: fetched, converted and cached as one `Page`.
 
-Fetching and converting block, so they run in a worker thread; the event loop never waits on them.
+A read looks in L1, then L2, then the origin; what the origin returns fills both. Concurrent misses
+share one fetch: in this process through a future, across processes through a short lock in L2
+while the others watch L2 for the result. An expired entry with validators is revalidated with a
+conditional request (a 304 refreshes it without converting again); when the origin fails, a stale
+copy younger than DOCS_STALE_IF_ERROR is served and says so. Blocking work runs in threads.
 """
 
 from __future__ import annotations
@@ -8,15 +12,33 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
+from hashlib import sha1
+from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 
 from docs_proxy.addresses import DocAddress
-from docs_proxy.cache import MemoryCache
-from docs_proxy.convert import CONVERTER_VERSION, Document, UnreadablePage, convert, decode, looks_like_html
+from docs_proxy.cache import MemoryCache, SharedCache
+from docs_proxy.convert import (
+    CONVERTER_VERSION,
+    Document,
+    Section,
+    Table,
+    UnreadablePage,
+    convert,
+    decode,
+    looks_like_html,
+)
 from docs_proxy.fetch import FetchError, fetch_page
+from docs_proxy.housekeeping import ensure_housekeeping
+from docs_proxy.stats import stats
 from mcp_gateway.registry import ToolError
+
+STALE_L1_TTL = 10.0  # a stale copy is kept in L1 this long, so a failing origin is not hammered
+WAIT_POLL = 0.1
 
 
 @dataclass(slots=True)
@@ -24,9 +46,11 @@ class Page:
     requested: DocAddress
     served: DocAddress  # where redirects led
     document: Document
-    fetched_at: float
+    fetched_at: float  # when the origin last confirmed this content (fetch or 304)
+    fresh_until: float
     etag: str | None = None
     last_modified: str | None = None
+    stale_reason: str | None = None  # set when served stale because the origin failed
 
     @property
     def substituted(self) -> bool:
@@ -36,48 +60,205 @@ class Page:
         doc = self.document
         return 2 * len(doc.markdown) + sum(2 * sum(len(c) for row in t.rows for c in row) for t in doc.tables) + 512
 
+    def to_json(self) -> dict[str, Any]:
+        doc = self.document
+        return {
+            "served": self.served.path,
+            "fetched_at": self.fetched_at,
+            "fresh_until": self.fresh_until,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "title": doc.title,
+            "markdown": doc.markdown,
+            "sections": [[s.level, s.title, s.anchor, s.start, s.end] for s in doc.sections],
+            "tables": [[t.headings, t.columns, t.rows] for t in doc.tables],
+        }
+
+    @classmethod
+    def from_json(cls, requested: DocAddress, data: dict[str, Any]) -> Page:
+        document = Document(
+            data["title"],
+            data["markdown"],
+            [Section(*s) for s in data["sections"]],
+            [Table(*t) for t in data["tables"]],
+        )
+        served = DocAddress(requested.partition, data["served"])
+        return cls(
+            requested, served, document, data["fetched_at"], data["fresh_until"], data["etag"], data["last_modified"]
+        )
+
 
 @cache
-def page_cache() -> MemoryCache[Page]:
+def page_l1() -> MemoryCache[Page]:
     return MemoryCache(settings.DOCS_CACHE_L1_BYTES, settings.DOCS_CACHE_L1_TTL)
 
 
+@cache
+def shared() -> SharedCache:
+    return SharedCache("docs")
+
+
+_inflight: dict[str, asyncio.Future[Page]] = {}
+
+
+def path_key(path: str) -> str:
+    """The path as it stands in keys: no spaces, bounded length (long ones end in a digest)."""
+    quoted = quote(path, safe="/._-~")
+    if len(quoted) > 180:
+        quoted = quoted[:160] + "~" + sha1(quoted.encode()).hexdigest()[:16]
+    return quoted
+
+
 def cache_key(address: DocAddress) -> str:
-    return f"page:v{CONVERTER_VERSION}:{address.partition}:{address.path}"
+    return f"page:v{CONVERTER_VERSION}:{address.partition}:{path_key(address.path)}"
 
 
-def load_page(address: DocAddress) -> Page:
-    """Fetch and convert one page (blocking). Raises ToolError with what to do next."""
-    try:
-        fetched = fetch_page(address)
-    except FetchError as exc:
-        raise ToolError(exc.message) from None
-    if not looks_like_html(fetched.body, fetched.content_type):
+def page_pattern(partition: str, path_prefix: str, exact: bool) -> str:
+    """The glob of a page's keys in every converter version (purges must not miss old versions)."""
+    return f"page:v*:{partition}:{path_key(path_prefix)}{'' if exact else '*'}"
+
+
+# --- the blocking parts (threads) -------------------------------------------------------------------
+def _convert(fetched_body: bytes, encoding: str | None, content_type: str, served: DocAddress) -> Document:
+    if not looks_like_html(fetched_body, content_type):
         raise ToolError(
-            f"{fetched.address.url} is not an HTML page ({fetched.content_type or 'unknown type'}); "
-            "only documentation pages can be read."
+            f"{served.url} is not an HTML page ({content_type or 'unknown type'}); only documentation pages can be read."
         )
     try:
-        document = convert(decode(fetched.body, fetched.encoding), fetched.address.url)
+        document = convert(decode(fetched_body, encoding), served.url)
     except UnreadablePage as exc:
         raise ToolError(
-            f"{fetched.address.url} could not be read: {exc} Use search_documentation to find another page."
+            f"{served.url} could not be read: {exc} Use search_documentation to find another page."
         ) from None
-    return Page(address, fetched.address, document, time.time(), fetched.etag, fetched.last_modified)
+    stats.count("conversions")
+    return document
 
 
+def origin_load(address: DocAddress, previous: Page | None) -> Page:
+    """Fetch (conditionally when `previous` has validators) and convert. Raises FetchError or ToolError."""
+    conditional = previous is not None and (previous.etag or previous.last_modified)
+    started = time.monotonic()
+    try:
+        fetched = fetch_page(
+            address,
+            previous.etag if conditional and previous else None,
+            previous.last_modified if conditional and previous else None,
+        )
+    except FetchError:
+        stats.count("origin_errors")
+        raise
+    finally:
+        stats.count("origin_fetches")
+        stats.origin_latency(time.monotonic() - started)
+    now = time.time()
+    fresh_until = now + settings.DOCS_CACHE_L2_TTL
+    if fetched.not_modified and previous is not None:
+        stats.count("origin_304")
+        return Page(
+            address, previous.served, previous.document, now, fresh_until, previous.etag, previous.last_modified
+        )
+    document = _convert(fetched.body, fetched.encoding, fetched.content_type, fetched.address)
+    return Page(address, fetched.address, document, now, fresh_until, fetched.etag, fetched.last_modified)
+
+
+def l2_read(address: DocAddress) -> Page | None:
+    data = shared().get(cache_key(address))
+    if not isinstance(data, dict):
+        return None
+    try:
+        return Page.from_json(address, data)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def l2_write(page: Page) -> None:
+    # L2 keeps an entry as long as it may be served stale; freshness is the entry's own fresh_until.
+    keep = max(settings.DOCS_CACHE_L2_TTL, settings.DOCS_STALE_IF_ERROR)
+    shared().set(cache_key(page.requested), page.to_json(), keep)
+
+
+# --- the read path ------------------------------------------------------------------------------
 async def get_page(address: DocAddress) -> Page:
-    """The page, from the cache when it is there; one fetch and one conversion per cache lifetime."""
+    """The page, from L1, L2 or the origin; one fetch and one conversion per cache lifetime."""
+    ensure_housekeeping()
+    key = cache_key(address)
+    stats.read(address.url)
+    page = page_l1().get(key)
+    if page is not None:
+        stats.count("l1_hits")
+        return page
+    stats.count("l1_misses")
+    waiting = _inflight.get(key)
+    if waiting is not None:
+        stats.count("single_flight_waits")
+        return await asyncio.shield(waiting)
+    future: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
+    _inflight[key] = future
+    try:
+        page = await _load(address, key)
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: there may be no waiters
+        raise
+    finally:
+        _inflight.pop(key, None)
+    future.set_result(page)
+    return page
 
-    async def compute() -> tuple[Page, int]:
-        page = await asyncio.to_thread(load_page, address)
-        return page, page.size()
 
-    return await page_cache().get_or_compute(cache_key(address), compute)
+def _remember(key: str, page: Page) -> None:
+    ttl = STALE_L1_TTL if page.stale_reason else page.fresh_until - time.time()
+    page_l1().put(key, page, page.size(), ttl)
 
 
-def requested_note(page: Page) -> str:
-    """The reference's note when a redirect served another page than the one asked for."""
-    if not page.substituted:
-        return ""
-    return f"<e>Requested {page.requested.url}; served {page.served.url}.</e>\n\n"
+async def _load(address: DocAddress, key: str) -> Page:
+    stored = await asyncio.to_thread(l2_read, address)
+    now = time.time()
+    if stored is not None and stored.fresh_until > now:
+        stats.count("l2_hits")
+        _remember(key, stored)
+        return stored
+    stats.count("l2_misses")
+    lock = f"lock:{key}"
+    bound = settings.DOCS_FETCH_DEADLINE + 5
+    if not await asyncio.to_thread(shared().add, lock, now, bound):
+        # Another process is fetching this page: wait for its result in L2, with a bound.
+        stats.count("single_flight_waits")
+        deadline = time.monotonic() + bound
+        while time.monotonic() < deadline and shared().available():
+            await asyncio.sleep(WAIT_POLL)
+            fresh = await asyncio.to_thread(l2_read, address)
+            if fresh is not None and fresh.fresh_until > time.time():
+                _remember(key, fresh)
+                return fresh
+            if not await asyncio.to_thread(shared().get_plain, lock):
+                break  # the other fetch failed or gave up: fetch ourselves
+    try:
+        try:
+            page = await asyncio.to_thread(origin_load, address, stored)
+        except FetchError as exc:
+            if exc.retryable and stored is not None and now - stored.fetched_at < settings.DOCS_STALE_IF_ERROR:
+                stats.count("stale_served")
+                stored.stale_reason = exc.message
+                _remember(key, stored)
+                return stored
+            raise ToolError(exc.message) from None
+        await asyncio.to_thread(l2_write, page)
+        _remember(key, page)
+        return page
+    finally:
+        await asyncio.to_thread(shared().delete, lock)
+
+
+def notes(page: Page) -> str:
+    """Lines the tools put before a page's text: a redirect to another page, a stale copy."""
+    lines = []
+    if page.substituted:
+        lines.append(f"<e>Requested {page.requested.url}; served {page.served.url}.</e>")
+    if page.stale_reason:
+        when = datetime.fromtimestamp(page.fetched_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        lines.append(
+            f"<e>This is a cached copy from {when} (stale): the documentation site failed just now "
+            f"({page.stale_reason}).</e>"
+        )
+    return "".join(f"{line}\n\n" for line in lines)

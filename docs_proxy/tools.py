@@ -10,9 +10,11 @@ import asyncio
 import json
 from typing import Any
 
-from docs_proxy import descriptions, upstream
+from django.conf import settings
+
+from docs_proxy import answers, descriptions, upstream
 from docs_proxy.addresses import AddressError, DocAddress, parse_doc_url
-from docs_proxy.pages import Page, get_page, requested_note
+from docs_proxy.pages import Page, get_page, notes
 from docs_proxy.tables import search_tables
 from mcp_gateway.context import RequestContext
 from mcp_gateway.registry import Registry, Tool, ToolError
@@ -243,7 +245,7 @@ async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[
         if section is not None:
             start_index = section.start
     text = format_documentation_result(page.served.url, document.markdown, start_index, max_length)
-    return text_result(requested_note(page) + text)
+    return text_result(notes(page) + text)
 
 
 def _sections_markdown(page: Page, titles: list[str]) -> tuple[str, list[str]]:
@@ -290,7 +292,7 @@ async def read_sections(args: dict[str, Any], ctx: RequestContext) -> dict[str, 
         markdown += "\n\n> **Note**: The following requested sections were not found: " + ", ".join(
             f'"{t}"' for t in missing
         )
-    return text_result(requested_note(page) + f"AWS Documentation from {page.served.url}:\n\n{markdown}")
+    return text_result(notes(page) + f"AWS Documentation from {page.served.url}:\n\n{markdown}")
 
 
 async def search_table(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -300,9 +302,9 @@ async def search_table(args: dict[str, Any], ctx: RequestContext) -> dict[str, A
         raise ToolError("query parameter cannot be empty")
     page = await get_page(address)
     answer = search_tables(page.document, query, args.get("section_title"), args.get("max_rows", 20))
-    note = requested_note(page).removeprefix("<e>").removesuffix("</e>\n\n")
-    if note and answer["hint"]:
-        answer["hint"] = f"{note} {answer['hint']}"
+    note = notes(page).replace("<e>", "").replace("</e>", "").strip()
+    if note:
+        answer["hint"] = f"{note} {answer['hint'] or ''}".strip()
     return json_result({"url": page.served.url, **answer})
 
 
@@ -310,20 +312,15 @@ async def search_documentation(args: dict[str, Any], ctx: RequestContext) -> dic
     phrase = args["search_phrase"]
     if not phrase.strip():
         raise ToolError("search_phrase cannot be empty: give words to search the AWS documentation for.")
-    answer = await asyncio.to_thread(
-        upstream.search,
-        phrase,
-        args.get("search_intent", ""),
-        args.get("limit", 10),
-        args.get("product_types"),
-        args.get("guide_types"),
+    answer = await answers.search(
+        phrase, args.get("search_intent", ""), args.get("limit", 10), args.get("product_types"), args.get("guide_types")
     )
     return json_result(answer)
 
 
 async def recommend(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     address = address_for(args["url"], ctx)
-    results = await asyncio.to_thread(upstream.recommendations, address.url)
+    results = await answers.recommendations(address.url)
     return {
         "content": [{"type": "text", "text": json.dumps(r, indent=2, ensure_ascii=False)} for r in results]
         or [{"type": "text", "text": "No recommendations for this page."}],
@@ -333,7 +330,10 @@ async def recommend(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
 
 async def get_available_services(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     address = parse_doc_url(upstream.CHINA_SERVICES_URL, "aws-cn")
-    page, services = await asyncio.gather(get_page(address), asyncio.to_thread(upstream.china_services_toc))
+    page, services = await asyncio.gather(
+        get_page(address),
+        answers.cached_answer("china-toc", {}, settings.DOCS_CACHE_L2_TTL, upstream.china_services_toc),
+    )
     links = "\n".join(f"- [{s['title']}]({s['url']})" for s in services)
     text = format_documentation_result(page.served.url, page.document.markdown, 0, len(page.document.markdown))
     return text_result(f"{text}\n\n## Services in Amazon Web Services China\n\n{links}")

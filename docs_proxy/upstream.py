@@ -19,6 +19,7 @@ NEURON_TERMS = ("neuron", "neuron sdk")
 NEURON_DOMAIN = "awsdocs-neuron.readthedocs-hosted.com"
 CHINA_USERGUIDE = "/en_us/aws/latest/userguide/"
 CHINA_SERVICES_URL = f"https://docs.amazonaws.cn{CHINA_USERGUIDE}services.html"
+MAX_SEARCH_RESULTS = 50  # the tool's upper bound: answers are cached whole and cut to each call's limit
 
 
 def search_body(phrase: str, product_types: list[str] | None, guide_types: list[str] | None) -> dict[str, Any]:
