@@ -22,7 +22,8 @@ STATS_PREFIX = "stats:"
 STATS_TTL = 60
 
 _task: asyncio.Task[None] | None = None
-_generation: object = None
+_UNSEEN = object()
+_generation: object = _UNSEEN
 
 
 def ensure_housekeeping() -> None:
@@ -56,10 +57,20 @@ def follow_purges() -> None:
     from docs_proxy.pages import shared
 
     current = shared().get_plain(GENERATION_KEY)
-    if _generation is not None and current != _generation:
+    if _generation is not _UNSEEN and current != _generation:
         cleared = sum(cache.clear() for cache in l1_caches())
         log.info("docs cache purged elsewhere: L1 emptied (%d entries)", cleared)
     _generation = current
+
+
+def fleet_stats() -> dict:  # type: ignore[type-arg]
+    """Docs cache figures of every live process, added up (blocking)."""
+    from docs_proxy.pages import shared
+    from docs_proxy.stats import combine
+
+    store = shared()
+    snapshots = [store.get_plain(key) for key in store.keys(STATS_PREFIX + "*")]
+    return combine([s for s in snapshots if isinstance(s, dict)])
 
 
 async def _loop() -> None:

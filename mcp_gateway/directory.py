@@ -8,6 +8,7 @@ so a process that dies leaves no ghosts.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Protocol
 
@@ -18,6 +19,7 @@ from django.core.cache import cache
 from mcp_gateway.sessions import ServerSession
 
 RECORD_PREFIX = "mcp:session:"
+log = logging.getLogger(__name__)
 
 
 class Holder(Protocol):
@@ -52,22 +54,31 @@ def _ttl() -> int:
     return settings.MCP_SESSION_TTL
 
 
+async def _shared(operation: str, *args: Any) -> Any:
+    """A call on the shared cache that never fails the request: sessions of this process still work."""
+    try:
+        return await sync_to_async(getattr(cache, operation))(*args)
+    except Exception as exc:  # Redis down: degrade to this process's own table
+        log.warning("session directory %s failed: %s: %s", operation, exc.__class__.__name__, exc)
+        return None
+
+
 async def add(holder: Holder) -> None:
     _local[holder.session.id] = holder
     await save(holder)
 
 
 async def save(holder: Holder) -> None:
-    await sync_to_async(cache.set)(RECORD_PREFIX + holder.session.id, record(holder), _ttl())
+    await _shared("set", RECORD_PREFIX + holder.session.id, record(holder), _ttl())
 
 
 async def remove(session_id: str) -> None:
     _local.pop(session_id, None)
-    await sync_to_async(cache.delete)(RECORD_PREFIX + session_id)
+    await _shared("delete", RECORD_PREFIX + session_id)
 
 
 async def lookup(session_id: str) -> dict[str, Any] | None:
-    """The shared record of a session, wherever it lives (None when unknown or expired)."""
+    """The shared record of a session, wherever it lives (None when unknown, expired or unreachable)."""
     if len(session_id) > 128:
         return None
-    return await sync_to_async(cache.get)(RECORD_PREFIX + session_id)
+    return await _shared("get", RECORD_PREFIX + session_id)

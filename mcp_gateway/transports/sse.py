@@ -1,13 +1,14 @@
 """Legacy HTTP+SSE transport (protocol 2024-11-05): `GET /mcp/sse` holds the stream, `POST /mcp/message` feeds it.
 
-The POST may land on any process: it is forwarded over the channel layer to the channel of the
-process holding the stream, which runs the session; the reply travels on that stream.
+The POST may land on any process: when the stream is elsewhere it is forwarded over the channel layer to the
+channel of the process holding it, which runs the session; the reply travels on that stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -20,6 +21,7 @@ from mcp_gateway.transports.http import HttpEndpoint
 from mcp_gateway.transports.link import SessionLink
 
 TRANSPORT = "sse"
+log = logging.getLogger(__name__)
 
 
 class LegacySseStream(HttpEndpoint):
@@ -65,8 +67,16 @@ class LegacySseStream(HttpEndpoint):
         await self.send_event(jsonrpc.dumps(message), event="message")
 
     async def _inbox(self, layer: Any) -> None:
+        """Messages routed here from other processes; survives a channel layer that is down for a while."""
         while True:
-            event = await layer.receive(self.channel_name)
+            try:
+                event = await layer.receive(self.channel_name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("channel layer receive failed (%s); retrying", exc.__class__.__name__)
+                await asyncio.sleep(1.0)
+                continue
             kind = event.get("type")
             if kind == "mcp.message":
                 self.link.feed(event["payload"])
@@ -98,12 +108,14 @@ class LegacyMessageEndpoint(HttpEndpoint):
             await self.send_error(400, "Bad Request: session_id query parameter is required")
             return
         holder = directory.local(session_id)
-        if holder is not None:
-            channel = holder.channel_name
-        else:
+        channel = None
+        if holder is None:
             found = await directory.lookup(session_id)
             channel = found.get("channel") if found and found.get("transport") == TRANSPORT else None
-        if not channel:
+            if not channel:
+                await self.send_error(404, "Not Found: no such session (it may have ended)")
+                return
+        elif not isinstance(holder, LegacySseStream):
             await self.send_error(404, "Not Found: no such session (it may have ended)")
             return
         try:
@@ -111,5 +123,13 @@ class LegacyMessageEndpoint(HttpEndpoint):
         except jsonrpc.JsonRpcError as exc:
             await self.send_json(400, jsonrpc.error_message(None, exc))
             return
-        await get_channel_layer().send(channel, {"type": "mcp.message", "payload": payload})
+        if holder is not None:
+            holder.link.feed(payload)  # the stream is in this process: no trip through the channel layer
+        else:
+            try:
+                await get_channel_layer().send(channel, {"type": "mcp.message", "payload": payload})
+            except Exception as exc:  # the layer is down: say so, the client may retry
+                log.warning("channel layer send failed: %s", exc.__class__.__name__)
+                await self.send_error(503, "Service Unavailable: cannot reach the process holding this session")
+                return
         await self.send_response(202, [("content-type", "text/plain")], b"Accepted")

@@ -82,6 +82,9 @@ class OriginState:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.flaky: Counter[str] = Counter()
+        self.failing: set[str] = set()
+        self.conditional: Counter[str] = Counter()
+        self.not_modified: Counter[str] = Counter()
         self.last_search: Any = None
         self.last_headers: dict[str, str] = {}
 
@@ -136,6 +139,9 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith(CN_PREFIX + "/"):
             self.china(path[len(CN_PREFIX) :])
             return
+        if path in self.state.failing:
+            self.send_body(503, b"<html><body>Service unavailable</body></html>", "text/html")
+            return
         if path in self.state.pages:
             self.page(path)
             return
@@ -144,7 +150,12 @@ class Handler(BaseHTTPRequestHandler):
     def page(self, path: str) -> None:
         _name, body = self.state.pages[path]
         etag = f'"{hashlib.sha1(body).hexdigest()[:16]}"'
+        if self.headers.get("If-None-Match"):
+            with self.state.lock:
+                self.state.conditional[path] += 1
         if self.headers.get("If-None-Match") == etag:
+            with self.state.lock:
+                self.state.not_modified[path] += 1
             self.send_response(304)
             self.send_header("ETag", etag)
             self.send_header("Content-Length", "0")
@@ -291,6 +302,11 @@ class OriginServer(ThreadingHTTPServer):
             "AWS_DOCS_RECOMMEND_URL": self.base + "/v1/recommendations",
             "DOCS_TRUST_ENV_PROXIES": "false",
         }
+
+    def fail(self, path: str, failing: bool = True) -> None:
+        """Make a page answer 503 until told otherwise (an origin outage)."""
+        with self.state.lock:
+            (self.state.failing.add if failing else self.state.failing.discard)(path)
 
     def hits(self, path: str) -> int:
         with self.state.lock:

@@ -44,6 +44,7 @@ class DaphneServer:
     port: int
     proc: subprocess.Popen
     log_path: Path
+    env: dict[str, str]
 
     @property
     def base(self) -> str:
@@ -66,6 +67,12 @@ class DaphneServer:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a management command against this server's database and caches."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60
+        )
 
 
 def base_env(**overrides: str) -> dict[str, str]:
@@ -93,11 +100,14 @@ def migrate(db_path: Path, env: dict[str, str]) -> None:
 
 
 @contextmanager
-def daphne(**env_overrides: str) -> Iterator[DaphneServer]:
-    """Start `daphne awsmcp.asgi:application` on a free port with a fresh SQLite database."""
+def daphne(db_path: Path | None = None, **env_overrides: str) -> Iterator[DaphneServer]:
+    """Start `daphne awsmcp.asgi:application` on a free port; a fresh SQLite database unless one is given
+    (several servers given the same file share the docs cache's shared layer)."""
     workdir = Path(tempfile.mkdtemp(prefix="awsmcp-test-"))
-    env = base_env(SQLITE_PATH=str(workdir / "db.sqlite3"), **env_overrides)
-    migrate(workdir / "db.sqlite3", env)
+    db = db_path or workdir / "db.sqlite3"
+    env = base_env(SQLITE_PATH=str(db), **env_overrides)
+    if db_path is None or not db_path.exists():
+        migrate(db, env)
     port = free_port()
     log_path = workdir / "daphne.log"
     with open(log_path, "wb") as log_file:
@@ -108,7 +118,7 @@ def daphne(**env_overrides: str) -> Iterator[DaphneServer]:
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    server = DaphneServer(port, proc, log_path)
+    server = DaphneServer(port, proc, log_path, env)
     try:
         wait_for_port(port, proc=proc)
         _wait_ready(server)
@@ -139,3 +149,38 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+@dataclass
+class RedisServer:
+    port: int
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is missing: run scripts/install-test-tools.sh (make test does)"
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
+
+
+@contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

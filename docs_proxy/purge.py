@@ -1,0 +1,100 @@
+"""Purging the docs cache: one action for the management command, the admin and any other caller.
+
+L2 entries are deleted by key pattern (every converter version of a page); this process's L1 is
+emptied of them at once, and the purge generation is bumped so every other process empties its L1
+within DOCS_PURGE_POLL seconds.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from docs_proxy.addresses import PUBLIC_HOSTS, AddressError, parse_doc_url, partition_of_host
+from docs_proxy.answers import answer_l1
+from docs_proxy.housekeeping import GENERATION_KEY
+from docs_proxy.pages import page_l1, page_pattern, shared
+from docs_proxy.stats import stats
+
+ANSWER_KINDS = ("search", "recommend")
+ALL_KINDS = ("page", "search", "recommend", "china-toc")
+
+
+class PurgeError(ValueError):
+    """The purge was asked for in a way that cannot be carried out; the message says why."""
+
+
+@dataclass(slots=True)
+class PurgeReport:
+    what: str
+    dry_run: bool
+    l2: int = 0
+    l1: int = 0
+    patterns: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        verb = "would remove" if self.dry_run else "removed"
+        return f"{self.what}: {verb} {self.l2} shared (L2) entries and {self.l1} in-process (L1) entries here; " + (
+            "other processes are untouched (dry run)."
+            if self.dry_run
+            else "every other process empties its L1 within seconds."
+        )
+
+
+def patterns_for(url: str | None, prefix: str | None, search: bool, everything: bool) -> tuple[str, list[str]]:
+    """What to purge, as a description and key patterns; raises PurgeError on a bad request."""
+    chosen = [
+        name for name, on in (("--url", url), ("--prefix", prefix), ("--search", search), ("--all", everything)) if on
+    ]
+    if len(chosen) != 1:
+        raise PurgeError("Choose exactly one of --url, --prefix, --search or --all.")
+    if everything:
+        return "everything", [f"{kind}:*" for kind in ALL_KINDS]
+    if search:
+        return "search and recommendation answers", [f"{kind}:*" for kind in ANSWER_KINDS]
+    if url:
+        address = None
+        for partition in PUBLIC_HOSTS:
+            try:
+                address = parse_doc_url(url, partition)
+                break
+            except AddressError:
+                continue
+        if address is None:
+            raise PurgeError(f"Not a documentation page URL: {url} (https://docs.aws.amazon.com/....html)")
+        return f"page {address.url}", [page_pattern(address.partition, address.path, exact=True)]
+    assert prefix is not None
+    parts = urlsplit(prefix.strip())
+    partition = partition_of_host((parts.hostname or "").lower())
+    if parts.scheme not in ("http", "https") or partition is None or not parts.path.startswith("/"):
+        raise PurgeError(f"Not a documentation URL prefix: {prefix} (e.g. https://docs.aws.amazon.com/AmazonRDS/)")
+    return f"pages under {prefix}", [page_pattern(partition, parts.path, exact=False)]
+
+
+def do_purge_docs_cache(
+    url: str | None = None,
+    prefix: str | None = None,
+    search: bool = False,
+    everything: bool = False,
+    dry_run: bool = False,
+) -> PurgeReport:
+    """Remove cached pages or answers from both layers (blocking: call it in a thread from async code)."""
+    what, patterns = patterns_for(url, prefix, search, everything)
+    report = PurgeReport(what, dry_run, patterns=patterns)
+    store = shared()
+    if not store.available():
+        raise PurgeError("The shared docs cache is unreachable; nothing was purged.")
+    for pattern in patterns:
+        if dry_run:
+            report.l2 += len(store.keys(pattern))
+            report.l1 += sum(
+                1 for c in (page_l1(), answer_l1()) for key in c.entries if fnmatch.fnmatchcase(key, pattern)
+            )
+        else:
+            report.l2 += store.delete_matching(pattern)
+            report.l1 += page_l1().delete_matching(pattern) + answer_l1().delete_matching(pattern)
+    if not dry_run:
+        store.bump(GENERATION_KEY)
+        stats.count("purges")
+    return report
