@@ -30,7 +30,7 @@ test: test-deps lint
 	$(PY) -m pytest
 
 bench: install
-	DJANGO_SETTINGS_MODULE=awsmcp.settings $(PY) -m bench.convert
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .tools db.sqlite3
