@@ -144,6 +144,13 @@ MCP_EVENT_REPLAY = env_int("MCP_EVENT_REPLAY", 200)
 MCP_RATELIMIT_ENABLED = env_bool("MCP_RATELIMIT_ENABLED", True)
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
+# --- ops -------------------------------------------------------------------------------------
+OPS_ACTIVITY_FLUSH = env_float("OPS_ACTIVITY_FLUSH", 5.0)
+OPS_CONNECTION_LEASE = env_float("OPS_CONNECTION_LEASE", 30.0)
+OPS_CONNECTION_HISTORY = env_int("OPS_CONNECTION_HISTORY", 86400)
+OPS_RULES_POLL = env_float("OPS_RULES_POLL", 1.0)
+RATELIMIT_USE_CACHE = "default"
+
 # --- AWS documentation origins ---------------------------------------------------------------
 AWS_DOCS_ORIGIN = env_str("AWS_DOCS_ORIGIN", "https://docs.aws.amazon.com")
 AWS_CN_DOCS_ORIGIN = env_str("AWS_CN_DOCS_ORIGIN", "https://docs.amazonaws.cn")

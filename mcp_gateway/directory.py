@@ -34,6 +34,17 @@ class Holder(Protocol):
 _local: dict[str, Holder] = {}
 
 
+class Listener(Protocol):
+    """Told when sessions open and close here (the ops registry); must not raise."""
+
+    async def opened(self, holder: Holder) -> None: ...
+
+    async def closed(self, holder: Holder) -> None: ...
+
+
+listeners: list[Listener] = []
+
+
 def local(session_id: str) -> Holder | None:
     return _local.get(session_id)
 
@@ -64,8 +75,13 @@ async def _shared(operation: str, *args: Any) -> Any:
 
 
 async def add(holder: Holder) -> None:
+    from mcp_gateway.control import ensure_listener
+
+    ensure_listener()
     _local[holder.session.id] = holder
     await save(holder)
+    for listener in listeners:
+        await listener.opened(holder)
 
 
 async def save(holder: Holder) -> None:
@@ -73,8 +89,11 @@ async def save(holder: Holder) -> None:
 
 
 async def remove(session_id: str) -> None:
-    _local.pop(session_id, None)
+    holder = _local.pop(session_id, None)
     await _shared("delete", RECORD_PREFIX + session_id)
+    if holder is not None:
+        for listener in listeners:
+            await listener.closed(holder)
 
 
 async def lookup(session_id: str) -> dict[str, Any] | None:

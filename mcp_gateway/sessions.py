@@ -53,6 +53,7 @@ class ServerSession:
     stale: bool = False  # the client left a ping unanswered
     messages_in: int = 0
     messages_out: int = 0
+    bytes_out: int = 0
     subscriptions: set[str] = field(default_factory=set)
     # In-flight work; never serialised.
     running: dict[RequestId, asyncio.Task[Any]] = field(default_factory=dict, repr=False)

@@ -1,22 +1,61 @@
-"""Entrance checks shared by the HTTP transports, answering the refusal themselves."""
+"""Entrance checks shared by the transports: Host and Origin, the API key, request rates, the partition."""
 
 from __future__ import annotations
+
+import ipaddress
 
 from django.conf import settings
 
 from mcp_gateway.registry import PARTITIONS
 from mcp_gateway.transports.http import HttpEndpoint
 from mcp_gateway.transports.security import entrance_refusal
+from ops import limits
 
 
-async def refuse_entrance(endpoint: HttpEndpoint) -> bool:
-    """Send the refusal and return True when Host or Origin is not acceptable."""
-    refusal = entrance_refusal(endpoint.headers)
-    if refusal is None:
+def client_ip(scope: dict, headers: dict[str, str]) -> str:  # type: ignore[type-arg]
+    """The peer's address; X-Forwarded-For is believed only when the peer is a trusted proxy."""
+    client = scope.get("client")
+    peer = client[0] if client else ""
+    forwarded = headers.get("x-forwarded-for")
+    if forwarded and peer and _trusted(peer):
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        for hop in reversed(hops):  # the nearest untrusted hop is the client
+            if not _trusted(hop):
+                return hop
+        return hops[0] if hops else peer
+    return peer
+
+
+def _trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
         return False
-    status, reason = refusal
-    await endpoint.send_error(status, reason)
-    return True
+    for proxy in settings.TRUSTED_PROXIES:
+        try:
+            if ip in ipaddress.ip_network(proxy, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+async def admit(endpoint: HttpEndpoint, kind: str) -> str | None:
+    """Run every entrance check; on refusal send it and return None, else return the API key name ("" for none)."""
+    refusal = entrance_refusal(endpoint.headers)
+    if refusal is not None:
+        status, reason = refusal
+        await endpoint.send_error(status, reason)
+        return None
+    key_name, denied = await limits.check_key(endpoint.headers.get("authorization"))
+    if denied is None:
+        denied = await limits.check_rate(endpoint.client_ip, key_name, kind)
+    if denied is not None:
+        await endpoint.send_error(
+            denied.status, denied.message, code=-32029 if denied.status == 429 else -32600, headers=denied.headers
+        )
+        return None
+    return key_name
 
 
 def choose_partition(query: dict[str, str]) -> str | None:

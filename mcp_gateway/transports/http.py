@@ -65,8 +65,9 @@ class HttpEndpoint:
 
     @property
     def client_ip(self) -> str:
-        client = self.scope.get("client")
-        return client[0] if client else ""
+        from mcp_gateway.transports.common import client_ip
+
+        return client_ip(self.scope, self.headers)
 
     async def read_body(self, limit: int) -> bytes:
         declared = self.headers.get("content-length")

@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from mcp_gateway import directory, jsonrpc
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.common import partition_from, refuse_entrance
+from mcp_gateway.transports.common import admit, partition_from
 from mcp_gateway.transports.http import HttpEndpoint
 from mcp_gateway.transports.link import SessionLink
 
@@ -34,14 +34,17 @@ class LegacySseStream(HttpEndpoint):
         if self.method != "GET":
             await self.send_error(405, "Method Not Allowed: open the stream with GET", headers=[("allow", "GET")])
             return
-        if await refuse_entrance(self):
+        key_name = await admit(self, TRANSPORT)
+        if key_name is None:
             return
         partition = await partition_from(self)
         if partition is None:
             return
         layer = get_channel_layer()
         self.channel_name = await layer.new_channel()
-        self.session = ServerSession(new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip)
+        self.session = ServerSession(
+            new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip, key_name=key_name
+        )
         self.link = SessionLink(get_server(), self.session, self._emit, self.close_session)
         self.closing = asyncio.Event()
         self.close_reason = ""
@@ -64,7 +67,9 @@ class LegacySseStream(HttpEndpoint):
         await self.finish()
 
     async def _emit(self, message: Any) -> None:
-        await self.send_event(jsonrpc.dumps(message), event="message")
+        data = jsonrpc.dumps(message)
+        self.session.bytes_out += len(data)
+        await self.send_event(data, event="message")
 
     async def _inbox(self, layer: Any) -> None:
         """Messages routed here from other processes; survives a channel layer that is down for a while."""
@@ -101,7 +106,8 @@ class LegacyMessageEndpoint(HttpEndpoint):
         if self.method != "POST":
             await self.send_error(405, "Method Not Allowed: send messages with POST", headers=[("allow", "POST")])
             return
-        if await refuse_entrance(self):
+        key_name = await admit(self, TRANSPORT)
+        if key_name is None:
             return
         session_id = self.query.get("session_id", "")
         if not session_id:
@@ -112,10 +118,10 @@ class LegacyMessageEndpoint(HttpEndpoint):
         if holder is None:
             found = await directory.lookup(session_id)
             channel = found.get("channel") if found and found.get("transport") == TRANSPORT else None
-            if not channel:
+            if not channel or found.get("key_name", "") != key_name:
                 await self.send_error(404, "Not Found: no such session (it may have ended)")
                 return
-        elif not isinstance(holder, LegacySseStream):
+        elif not isinstance(holder, LegacySseStream) or holder.session.key_name != key_name:
             await self.send_error(404, "Not Found: no such session (it may have ended)")
             return
         try:

@@ -21,7 +21,7 @@ from mcp_gateway.keepalive import ping_until_silent
 from mcp_gateway.registry import ToolError
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.common import choose_partition, refuse_entrance
+from mcp_gateway.transports.common import admit, choose_partition
 from mcp_gateway.transports.http import ClientGone, HttpEndpoint
 from mcp_gateway.versions import KNOWN_VERSIONS, is_version_at_least
 
@@ -94,9 +94,14 @@ async def find_session(session_id: str) -> StreamableSession | None:
 
 
 class StreamableEndpoint(HttpEndpoint):
+    holder: StreamableSession | None = None
+    key_name = ""
+
     async def handle(self, body: bytes) -> None:
-        if await refuse_entrance(self):
+        key_name = await admit(self, "streamable")
+        if key_name is None:
             return
+        self.key_name = key_name
         version = self.headers.get(VERSION_HEADER)
         if version is not None and version not in KNOWN_VERSIONS:
             await self.refuse_version(body, version)
@@ -117,8 +122,9 @@ class StreamableEndpoint(HttpEndpoint):
             await self.send_error(400, "Bad Request: Mcp-Session-Id header is required")
             return None
         holder = await find_session(session_id)
-        if holder is None:
+        if holder is None or holder.session.key_name != self.key_name:  # another key's session is not yours
             await self.send_error(404, "Not Found: session not found or ended; initialize a new one")
+            return None
         return holder
 
     async def refuse_version(self, body: bytes, version: str) -> None:
@@ -162,6 +168,7 @@ class StreamableEndpoint(HttpEndpoint):
             holder = await self.session_from_header()
             if holder is None:
                 return
+        self.holder = holder
         refusal = get_server().batch_refusal(holder.session, payload)
         if refusal is not None:
             await self.send_json(400, refusal)
@@ -187,7 +194,9 @@ class StreamableEndpoint(HttpEndpoint):
             except JsonRpcError as exc:
                 await self.send_json(400, jsonrpc.error_message(request.id, exc))
                 return None
-        session = ServerSession(new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip)
+        session = ServerSession(
+            new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip, key_name=self.key_name
+        )
         holder = StreamableSession(session)
         holder.ephemeral = True
         return holder
@@ -201,7 +210,9 @@ class StreamableEndpoint(HttpEndpoint):
             await self.send_error(400, "Bad Request: unknown partition")
             return None
         await _sweep_idle()
-        session = ServerSession(new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip)
+        session = ServerSession(
+            new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip, key_name=self.key_name
+        )
         return StreamableSession(session)
 
     def session_headers(self, holder: StreamableSession) -> list[tuple[str, str]]:
@@ -239,6 +250,7 @@ class StreamableEndpoint(HttpEndpoint):
             await self.send_json(200, replies[0])
             return
         body = replies if payload.is_batch else replies[0]
+        holder.session.bytes_out += len(jsonrpc.dumps(body))
         status = 200
         if holder.ephemeral and not payload.is_batch and "error" in body:
             # The stateless revision maps request errors onto HTTP statuses (SEP-2575).
@@ -303,7 +315,10 @@ class StreamableEndpoint(HttpEndpoint):
 
     async def _copy(self, stream: EventStream, after: int) -> None:
         async for event_id, message in stream.read(after):
-            await self.send_event(jsonrpc.dumps(message), event_id=event_id)
+            data = jsonrpc.dumps(message)
+            if self.holder is not None:
+                self.holder.session.bytes_out += len(data)
+            await self.send_event(data, event_id=event_id)
 
     # --- GET ---------------------------------------------------------------------------------
     async def get(self) -> None:
@@ -311,7 +326,7 @@ class StreamableEndpoint(HttpEndpoint):
         if "text/event-stream" not in accept:
             await self.send_error(406, "Not Acceptable: GET opens a text/event-stream")
             return
-        holder = await self.session_from_header()
+        holder = self.holder = await self.session_from_header()
         if holder is None:
             return
         last = parse_event_id(self.headers.get("last-event-id", ""))

@@ -40,7 +40,10 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
         self.pinger = asyncio.create_task(self.link.keepalive())
 
     async def _emit(self, message: Any) -> None:
-        await self.send(text_data=jsonrpc.dumps(message))
+        data = jsonrpc.dumps(message)
+        if self.session is not None:
+            self.session.bytes_out += len(data)
+        await self.send(text_data=data)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session is None:

@@ -1,0 +1,138 @@
+"""What operators steer from the admin: rate-limit rules, API keys, and the registry of connections."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django_ratelimit.core import _split_rate
+
+TOKEN_PREFIX = "amcp_"
+
+
+def validate_rate(value: str) -> None:
+    """`1000/h`, `5/m`, `10/30s`: what django-ratelimit understands."""
+    try:
+        count, period = _split_rate(value)
+    except (ValueError, KeyError, TypeError):
+        raise ValidationError(f"{value!r} is not a rate: write it like 1000/h, 5/m or 10/30s.") from None
+    if count < 0 or period <= 0:
+        raise ValidationError("A rate needs a count of 0 or more per a period longer than 0.")
+
+
+def parse_allowlist(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for item in text.replace(",", "\n").split():
+        networks.append(ipaddress.ip_network(item.strip(), strict=False))
+    return networks
+
+
+def validate_allowlist(text: str) -> None:
+    try:
+        parse_allowlist(text)
+    except ValueError as exc:
+        raise ValidationError(f"Not an IP address or network: {exc}") from None
+
+
+class RateLimitRule(models.Model):
+    class Scope(models.TextChoices):
+        IP = "ip", "per IP"
+        KEY = "key", "per API key"
+        GLOBAL = "global", "global (all clients together)"
+        STREAMS_PER_IP = "streams_per_ip", "concurrent streams per IP"
+
+    name = models.CharField(max_length=100, unique=True)
+    scope = models.CharField(max_length=20, choices=Scope.choices, default=Scope.IP)
+    endpoint = models.CharField(
+        max_length=100,
+        default="*",
+        help_text="What it covers: * (every MCP endpoint), streamable, sse, websocket, or tool:<name>.",
+    )
+    rate = models.CharField(
+        max_length=20,
+        validators=[validate_rate],
+        help_text="Requests per period, like 1000/h or 5/m. For concurrent streams, the count alone counts (100/h = 100).",
+    )
+    enabled = models.BooleanField(default=True)
+    allowlist = models.TextField(
+        blank=True, validators=[validate_allowlist], help_text="IPs or networks that bypass this rule, one per line."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "rate-limit rule"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.rate} {self.get_scope_display()} on {self.endpoint}"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    token_hash = models.CharField(max_length=64, editable=False)
+    enabled = models.BooleanField(default=True)
+    rate_override = models.CharField(
+        max_length=20, blank=True, validators=[validate_rate], help_text="Replaces the per-key rate for this key."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def issue_token(self) -> str:
+        """Make a new secret; only its hash is stored, so the caller must show it now or never."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        self.prefix = token[: len(TOKEN_PREFIX) + 8]
+        self.token_hash = hash_token(token)
+        return token
+
+
+class Connection(models.Model):
+    """One MCP session as the registry saw it: written at connect and close, activity in batches."""
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "active"
+        STALE = "stale", "stale (pings unanswered)"
+        CLOSED = "closed", "closed"
+
+    session_id = models.CharField(max_length=64, unique=True)
+    transport = models.CharField(max_length=20)
+    partition = models.CharField(max_length=10)
+    client_name = models.CharField(max_length=200, blank=True)
+    client_version = models.CharField(max_length=100, blank=True)
+    protocol_version = models.CharField(max_length=20, blank=True)
+    remote_ip = models.CharField(max_length=64, blank=True)
+    key_name = models.CharField(max_length=100, blank=True)
+    process = models.CharField(max_length=100)
+    opened_at = models.DateTimeField()
+    last_activity = models.DateTimeField()
+    last_pong = models.DateTimeField(null=True, blank=True)
+    messages_in = models.PositiveBigIntegerField(default=0)
+    messages_out = models.PositiveBigIntegerField(default=0)
+    bytes_out = models.PositiveBigIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(help_text="Last time its process said it still holds it.")
+
+    class Meta:
+        ordering = ["-opened_at"]
+        indexes = [models.Index(fields=["state", "heartbeat"])]
+
+    def __str__(self) -> str:
+        return f"{self.transport} {self.session_id[:12]}… {self.remote_ip}"

@@ -1,0 +1,118 @@
+"""The connections registry behind the admin's Connections page.
+
+Sessions are written to the database when they open and when they close; their activity (last
+activity, pings, message and byte counts, stale state) is written in one batch per process every
+OPS_ACTIVITY_FLUSH seconds, which also serves as the process's heartbeat. A row whose process stopped
+heart-beating for OPS_CONNECTION_LEASE seconds belonged to a process that died: it is marked closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+from docs_proxy.stats import PROCESS_ID
+from mcp_gateway import directory
+from mcp_gateway.directory import Holder
+from ops.models import Connection
+
+log = logging.getLogger(__name__)
+_flusher: asyncio.Task[None] | None = None
+
+
+def _at(timestamp: float | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
+
+
+def _fields(holder: Holder) -> dict[str, object]:
+    session = holder.session
+    return {
+        "client_name": str(session.client_info.get("name", ""))[:200],
+        "client_version": str(session.client_info.get("version", ""))[:100],
+        "protocol_version": session.protocol_version or "",
+        "key_name": session.key_name,
+        "last_activity": _at(session.last_activity),
+        "last_pong": _at(session.last_pong),
+        "messages_in": session.messages_in,
+        "messages_out": session.messages_out,
+        "bytes_out": session.bytes_out,
+        "state": Connection.State.STALE if session.stale else Connection.State.ACTIVE,
+    }
+
+
+def record_open(holder: Holder) -> None:
+    session = holder.session
+    now = datetime.now(UTC)
+    Connection.objects.update_or_create(
+        session_id=session.id,
+        defaults={
+            "transport": session.transport,
+            "partition": session.partition,
+            "remote_ip": session.remote_ip,
+            "process": PROCESS_ID,
+            "opened_at": _at(session.opened_at) or now,
+            "heartbeat": now,
+            "closed_at": None,
+            **_fields(holder),
+        },
+    )
+
+
+def record_close(holder: Holder) -> None:
+    now = datetime.now(UTC)
+    Connection.objects.filter(session_id=holder.session.id).update(
+        **{**_fields(holder), "state": Connection.State.CLOSED, "closed_at": now, "heartbeat": now}
+    )
+
+
+def flush_activity(holders: list[Holder]) -> None:
+    """One batch: every live session of this process, then ghosts of dead processes."""
+    close_old_connections()
+    now = datetime.now(UTC)
+    for holder in holders:
+        Connection.objects.filter(session_id=holder.session.id).exclude(state=Connection.State.CLOSED).update(
+            heartbeat=now, **_fields(holder)
+        )
+    lease = timedelta(seconds=settings.OPS_CONNECTION_LEASE)
+    Connection.objects.exclude(state=Connection.State.CLOSED).filter(heartbeat__lt=now - lease).update(
+        state=Connection.State.CLOSED, closed_at=now
+    )
+    keep = timedelta(seconds=settings.OPS_CONNECTION_HISTORY)
+    Connection.objects.filter(state=Connection.State.CLOSED, closed_at__lt=now - keep).delete()
+
+
+class RegistryListener:
+    """Registered into mcp_gateway.directory: writes opens and closes at once."""
+
+    async def opened(self, holder: Holder) -> None:
+        ensure_flusher()
+        await _safely(record_open, holder)
+
+    async def closed(self, holder: Holder) -> None:
+        await _safely(record_close, holder)
+
+
+async def _safely(fn: object, *args: object) -> None:
+    try:
+        await sync_to_async(fn, thread_sensitive=False)(*args)  # type: ignore[arg-type]
+    except Exception as exc:  # the registry must never break a session
+        log.warning("connection registry %s failed: %s: %s", getattr(fn, "__name__", fn), exc.__class__.__name__, exc)
+
+
+def ensure_flusher() -> None:
+    global _flusher
+    if _flusher is None or _flusher.done():
+        _flusher = asyncio.get_running_loop().create_task(_flush_loop())
+
+
+async def _flush_loop() -> None:
+    while True:
+        await asyncio.sleep(settings.OPS_ACTIVITY_FLUSH)
+        with contextlib.suppress(Exception):
+            await _safely(flush_activity, directory.local_sessions())
