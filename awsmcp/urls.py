@@ -3,7 +3,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from ops.cache_page import cache_page
+
 urlpatterns = [
+    path("admin/cache/", cache_page, name="ops-cache"),
     path("admin/", admin.site.urls),
     path("", include("ops.urls")),
 ]

@@ -32,6 +32,8 @@ COUNTERS = (
     "answer_misses",
     "purges",
 )
+# Hits (served from L1 or L2) and misses (went to the origin), per minute, for the admin's chart.
+MINUTE_SERIES = {"l1_hits": 0, "l2_hits": 0, "l2_misses": 1}
 PROCESS_ID = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
@@ -48,10 +50,19 @@ class CacheStats:
         self.counters: Counter[str] = Counter()
         self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.reads: Counter[str] = Counter()
+        self.minutes: dict[int, list[int]] = {}  # epoch minute -> [hits, misses], the last hour
         self.started = time.time()
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counters[name] += amount
+        if name in MINUTE_SERIES:
+            minute = int(time.time() // 60)
+            bucket = self.minutes.get(minute)
+            if bucket is None:
+                bucket = self.minutes[minute] = [0, 0]
+                for old in [m for m in self.minutes if m < minute - 60]:
+                    del self.minutes[old]
+            bucket[MINUTE_SERIES[name]] += amount
 
     def origin_latency(self, seconds: float) -> None:
         self.latencies.append(seconds)
@@ -74,6 +85,7 @@ class CacheStats:
             },
             "latencies": [round(v, 5) for v in latencies[-256:]],
             "top_urls": self.reads.most_common(TOP_URLS),
+            "minutes": {str(minute): counts for minute, counts in self.minutes.items()},
             "l1": l1 or {},
         }
 
@@ -92,7 +104,12 @@ def combine(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
     reads: Counter[str] = Counter()
     latencies: list[float] = []
     l1 = {"entries": 0, "bytes": 0}
+    minutes: dict[int, list[int]] = {}
     for snap in snapshots:
+        for minute, (hits, misses) in snap.get("minutes", {}).items():
+            bucket = minutes.setdefault(int(minute), [0, 0])
+            bucket[0] += hits
+            bucket[1] += misses
         counters.update(snap.get("counters", {}))
         reads.update(dict(snap.get("top_urls", [])))
         latencies.extend(snap.get("latencies", []))
@@ -110,4 +127,5 @@ def combine(snapshots: list[dict[str, Any]]) -> dict[str, Any]:
             "p99": percentile(latencies, 0.99),
         },
         "top_urls": reads.most_common(TOP_URLS),
+        "minutes": sorted(minutes.items()),
     }

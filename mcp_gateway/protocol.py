@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -40,6 +41,15 @@ from mcp_gateway.versions import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], RequestContext], Awaitable[Any]]
+
+
+class Observer:
+    """Told about every request handled (metrics live outside the core and register here)."""
+
+    def request_done(self, method: str, tool: str | None, seconds: float, outcome: str) -> None: ...
+
+
+observers: list[Observer] = []
 
 # Methods whose handlers may run long: they get their own task so that a cancel stops them.
 _CANCELLABLE = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
@@ -136,6 +146,25 @@ class McpServer:
         return jsonrpc.error_message(message.id, message.error)
 
     async def handle_request(
+        self, session: ServerSession, request: Request, emit: Emit, hangup: Hangup | None = None
+    ) -> dict[str, Any] | None:
+        if not observers:
+            return await self._handle_request(session, request, emit, hangup)
+        started = time.perf_counter()
+        reply = await self._handle_request(session, request, emit, hangup)
+        if reply is None:
+            outcome = "cancelled"
+        elif "error" in reply:
+            outcome = f"error {reply['error'].get('code')}"
+        else:
+            outcome = "tool_error" if isinstance(reply.get("result"), dict) and reply["result"].get("isError") else "ok"
+        tool = request.params.get("name") if request.method == "tools/call" else None
+        elapsed = time.perf_counter() - started
+        for observer in observers:
+            observer.request_done(request.method, tool if isinstance(tool, str) else None, elapsed, outcome)
+        return reply
+
+    async def _handle_request(
         self, session: ServerSession, request: Request, emit: Emit, hangup: Hangup | None = None
     ) -> dict[str, Any] | None:
         method = request.method

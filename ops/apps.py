@@ -6,8 +6,11 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from mcp_gateway import directory
-        from ops import signals  # noqa: F401  (rule and key caches follow admin edits)
+        from mcp_gateway import directory, protocol
+        from mcp_gateway.transports import http
+        from ops import metrics, signals  # noqa: F401  (signals: rule and key caches follow admin edits)
         from ops.registry import RegistryListener
 
-        directory.listeners.append(RegistryListener())
+        directory.listeners.extend([RegistryListener(), metrics.ConnectionGauge()])
+        protocol.observers.append(metrics.Observer())
+        http.observers.append(metrics.observe_http)

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 READY_TIMEOUT = 3.0
 
@@ -55,3 +55,10 @@ async def readyz(request: HttpRequest) -> JsonResponse:
             results[name] = f"failing: {exc.__class__.__name__}: {exc}"[:200]
     ready = all(value == "ok" for value in results.values())
     return JsonResponse({"status": "ready" if ready else "not ready", "checks": results}, status=200 if ready else 503)
+
+
+async def metrics(request: HttpRequest) -> HttpResponse:
+    from ops.metrics import render
+
+    body, content_type = await sync_to_async(render, thread_sensitive=False)()
+    return HttpResponse(body, content_type=content_type)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +21,10 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 Headers = Iterable[tuple[str, str]]
+
+
+# Told (endpoint, seconds) when an HTTP request ends: metrics and access logs register here.
+observers: list[Any] = []
 
 
 class ClientGone(Exception):
@@ -32,6 +37,9 @@ class BodyTooLarge(Exception):
 
 class HttpEndpoint:
     """One instance per HTTP request; subclasses implement `handle(body)`."""
+
+    kind = "http"  # the transport, for metrics
+    status = 0
 
     def __init__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.scope = scope
@@ -47,7 +55,14 @@ class HttpEndpoint:
     @classmethod
     def as_asgi(cls) -> Any:
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            await cls(scope, receive, send).run()
+            endpoint = cls(scope, receive, send)
+            started = time.perf_counter()
+            try:
+                await endpoint.run()
+            finally:
+                elapsed = time.perf_counter() - started
+                for observer in observers:
+                    observer(endpoint, elapsed)
 
         return app
 
@@ -142,6 +157,7 @@ class HttpEndpoint:
             raise ClientGone from exc
 
     async def send_response(self, status: int, headers: Headers, body: bytes = b"") -> None:
+        self.status = status
         await self._raw_send(
             {
                 "type": "http.response.start",
@@ -164,6 +180,7 @@ class HttpEndpoint:
 
     async def start_stream(self, headers: Headers = ()) -> None:
         """Begin a text/event-stream answer; the first comment makes Daphne flush the headers."""
+        self.status = 200
         await self._raw_send(
             {
                 "type": "http.response.start",

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 class LegacySseStream(HttpEndpoint):
     """GET /mcp/sse: one session per stream."""
 
+    kind = "sse"
     channel_name: str | None = None
     session: ServerSession
 
@@ -101,6 +102,8 @@ class LegacySseStream(HttpEndpoint):
 
 class LegacyMessageEndpoint(HttpEndpoint):
     """POST /mcp/message?session_id=…: one client message, answered 202; the reply goes on the stream."""
+
+    kind = "sse"
 
     async def handle(self, body: bytes) -> None:
         if self.method != "POST":

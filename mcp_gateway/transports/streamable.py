@@ -94,6 +94,7 @@ async def find_session(session_id: str) -> StreamableSession | None:
 
 
 class StreamableEndpoint(HttpEndpoint):
+    kind = "streamable-http"
     holder: StreamableSession | None = None
     key_name = ""
 

@@ -19,11 +19,11 @@ def server() -> Iterator[DaphneServer]:
 
 @pytest.fixture(scope="session")
 def pinging_server() -> Iterator[DaphneServer]:
-    """A server with fast keep-alives: pings every 0.3 s, pong timeout 0.3 s, closed after 2 misses."""
+    """A server with fast keep-alives: pings every 0.3 s, pong timeout 1 s, closed after 2 misses."""
     with daphne(
         MCP_CONFORMANCE_FIXTURES="1",
         MCP_PING_INTERVAL="0.3",
-        MCP_PONG_TIMEOUT="0.3",
+        MCP_PONG_TIMEOUT="1.0",
         MCP_PING_MISSES_BEFORE_CLOSE="2",
         MCP_SSE_KEEPALIVE="0.2",
     ) as srv:

@@ -1,0 +1,103 @@
+"""The admin's docs cache page: fleet-wide figures, an hour of hits and misses, and the purge form."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from docs_proxy.housekeeping import fleet_stats
+from docs_proxy.pages import shared
+from docs_proxy.purge import PurgeError, do_purge_docs_cache
+
+CHART_WIDTH, CHART_HEIGHT = 720, 120
+
+
+class PurgeForm(forms.Form):
+    what = forms.ChoiceField(
+        choices=[
+            ("url", "one page"),
+            ("prefix", "every page under a URL prefix"),
+            ("search", "search and recommendation answers"),
+            ("all", "everything"),
+        ],
+        initial="url",
+    )
+    target = forms.CharField(required=False, help_text="The page URL or URL prefix (for one page or a prefix).")
+    dry_run = forms.BooleanField(required=False, help_text="Only count what would go.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("what") in ("url", "prefix") and not data.get("target"):
+            raise forms.ValidationError("Give the page URL or the URL prefix.")
+        return data
+
+
+def chart(minutes: list[tuple[int, list[int]]]) -> dict[str, Any]:
+    now = int(time.time() // 60)
+    series = dict(minutes)
+    peak = max((sum(series.get(m, [0, 0])) for m in range(now - 59, now + 1)), default=0) or 1
+    width = CHART_WIDTH / 60
+    bars = []
+    for index, minute in enumerate(range(now - 59, now + 1)):
+        hits, misses = series.get(minute, [0, 0])
+        hit_h = CHART_HEIGHT * hits / peak
+        miss_h = CHART_HEIGHT * misses / peak
+        bars.append(
+            {
+                "x": round(index * width, 1),
+                "w": round(width - 1, 1),
+                "hit_h": round(hit_h, 1),
+                "hit_y": round(CHART_HEIGHT - hit_h, 1),
+                "miss_h": round(miss_h, 1),
+                "miss_y": round(CHART_HEIGHT - hit_h - miss_h, 1),
+                "hits": hits,
+                "misses": misses,
+                "label": time.strftime("%H:%M", time.gmtime(minute * 60)),
+            }
+        )
+    return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "peak": peak}
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 1000:.1f} ms"
+
+
+@admin.site.admin_view
+def cache_page(request: HttpRequest) -> HttpResponse:
+    report = None
+    form = PurgeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        what, target = form.cleaned_data["what"], form.cleaned_data["target"].strip()
+        try:
+            result = do_purge_docs_cache(
+                url=target if what == "url" else None,
+                prefix=target if what == "prefix" else None,
+                search=what == "search",
+                everything=what == "all",
+                dry_run=form.cleaned_data["dry_run"],
+            )
+            report = result.summary()
+        except PurgeError as exc:
+            form.add_error(None, str(exc))
+    stats = fleet_stats()
+    counters = stats["counters"]
+    latency = stats["origin_latency"]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Docs cache",
+        "stats": stats,
+        "c": counters,
+        "l1_ratio": "n/a" if stats["l1_hit_ratio"] is None else f"{stats['l1_hit_ratio']:.1%}",
+        "l2_ratio": "n/a" if stats["l2_hit_ratio"] is None else f"{stats['l2_hit_ratio']:.1%}",
+        "l2_entries": len(shared().keys("page:*")),
+        "latency": f"{_ms(latency['p50'])} / {_ms(latency['p95'])} / {_ms(latency['p99'])}",
+        "chart": chart(stats["minutes"]),
+        "form": form,
+        "report": report,
+    }
+    return render(request, "admin/ops/cache.html", context)

@@ -1,0 +1,130 @@
+"""Prometheus metrics at /metrics (prometheus_client; multiprocess-safe with PROMETHEUS_MULTIPROC_DIR).
+
+Per-process counters and histograms (requests, tool calls, connections, rate-limited requests) are
+summed across processes by prometheus_client's multiprocess mode. The docs cache figures are read
+from the fleet-wide stats in the shared cache, so every process reports the same fleet totals: take
+`max` across scrape targets, not `sum`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+log = logging.getLogger("awsmcp.access")
+
+HTTP_REQUESTS = Counter(
+    "awsmcp_http_requests", "MCP HTTP requests by transport, HTTP method and status", ["transport", "method", "status"]
+)
+MCP_REQUESTS = Counter("awsmcp_mcp_requests", "MCP requests by method and outcome", ["method", "outcome"])
+TOOL_SECONDS = Histogram(
+    "awsmcp_tool_call_seconds",
+    "Tool call latency by tool",
+    ["tool"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+OPEN_CONNECTIONS = Gauge(
+    "awsmcp_open_connections",
+    "Open MCP sessions by transport and partition",
+    ["transport", "partition"],
+    multiprocess_mode="livesum",
+)
+RATE_LIMITED = Counter("awsmcp_rate_limited_requests", "Requests refused by a rate limit", ["transport"])
+
+
+class Observer:
+    """Registered into the protocol core: counts requests and times tool calls."""
+
+    def request_done(self, method: str, tool: str | None, seconds: float, outcome: str) -> None:
+        MCP_REQUESTS.labels(method, outcome).inc()
+        if tool is not None:
+            TOOL_SECONDS.labels(tool).observe(seconds)
+            log.info(
+                "tool call",
+                extra={"event": "tool_call", "tool": tool, "latency_ms": round(seconds * 1000, 3), "outcome": outcome},
+            )
+
+
+def observe_http(endpoint: Any, seconds: float) -> None:
+    """Registered into the HTTP transports: one count and one access-log line per request."""
+    status = endpoint.status or 499  # 499: the client left before any answer
+    HTTP_REQUESTS.labels(endpoint.kind, endpoint.method, str(status)).inc()
+    if status == 429:
+        RATE_LIMITED.labels(endpoint.kind).inc()
+    session = getattr(endpoint, "session", None) or getattr(getattr(endpoint, "holder", None), "session", None)
+    log.info(
+        "request",
+        extra={
+            "event": "http_request",
+            "transport": endpoint.kind,
+            "method": endpoint.method,
+            "path": endpoint.scope.get("path"),
+            "status": status,
+            "latency_ms": round(seconds * 1000, 3),
+            "session": session.id[:12] if session is not None else None,
+            "client_ip": endpoint.client_ip,
+        },
+    )
+
+
+class ConnectionGauge:
+    """Registered into the session directory: keeps the open-connections gauge."""
+
+    async def opened(self, holder: Any) -> None:
+        OPEN_CONNECTIONS.labels(holder.session.transport, holder.session.partition).inc()
+
+    async def closed(self, holder: Any) -> None:
+        OPEN_CONNECTIONS.labels(holder.session.transport, holder.session.partition).dec()
+
+
+class DocsCacheCollector:
+    """The docs cache's fleet-wide figures, read from the shared cache at scrape time."""
+
+    def collect(self) -> Iterator[Any]:
+        from docs_proxy.housekeeping import fleet_stats
+
+        try:
+            stats = fleet_stats()
+        except Exception:  # the shared cache is down: report nothing rather than fail the scrape
+            return
+        events = CounterMetricFamily("awsmcp_docs_cache_events", "Docs cache events, fleet-wide", labels=["event"])
+        for name, value in stats["counters"].items():
+            events.add_metric([name], value)
+        yield events
+        latency = GaugeMetricFamily(
+            "awsmcp_docs_origin_latency_seconds", "Origin fetch latency percentiles, fleet-wide", labels=["quantile"]
+        )
+        for quantile in ("p50", "p95", "p99"):
+            value = stats["origin_latency"][quantile]
+            if value is not None:
+                latency.add_metric([quantile], value)
+        yield latency
+        ratio = GaugeMetricFamily("awsmcp_docs_cache_hit_ratio", "Hit ratio per layer, fleet-wide", labels=["layer"])
+        for layer in ("l1", "l2"):
+            value = stats[f"{layer}_hit_ratio"]
+            if value is not None:
+                ratio.add_metric([layer], value)
+        yield ratio
+        l1 = GaugeMetricFamily("awsmcp_docs_cache_l1_bytes", "Bytes held by the in-process layers, fleet-wide")
+        l1.add_metric([], stats["l1"]["bytes"])
+        yield l1
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY
+
+        registry = CollectorRegistry()
+        for collector in list(REGISTRY._collector_to_names):
+            registry.register(collector)
+    registry.register(DocsCacheCollector())
+    return generate_latest(registry), CONTENT_TYPE_LATEST
