@@ -37,6 +37,7 @@ if MCP_CONFORMANCE_FIXTURES:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # the admin's CSS and JS, without a separate static server
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -120,6 +121,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True  # serve straight from the apps' static folders: no collectstatic step
 
 LOG_FORMAT = env_str("LOG_FORMAT", "json")  # json: one object per line; plain: for a terminal
 LOGGING = {

@@ -18,7 +18,7 @@ def validate_rate(value: str) -> None:
     """`1000/h`, `5/m`, `10/30s`: what django-ratelimit understands."""
     try:
         count, period = _split_rate(value)
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):  # the parser raises AttributeError on garbage
         raise ValidationError(f"{value!r} is not a rate: write it like 1000/h, 5/m or 10/30s.") from None
     if count < 0 or period <= 0:
         raise ValidationError("A rate needs a count of 0 or more per a period longer than 0.")

@@ -1,0 +1,194 @@
+"""The operators' console through the real admin of a running Daphne: connections, rules, cache, keys."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.admin import logged_in, post_form
+from tests.support.origin import OriginServer
+from tests.support.processes import DaphneServer, daphne
+from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request
+
+RDS_URL = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
+RDS_PATH = "/AmazonRDS/latest/UserGuide/Welcome.html"
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[OriginServer]:
+    server = OriginServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(origin: OriginServer) -> Iterator[DaphneServer]:
+    db = Path(tempfile.mkdtemp(prefix="awsmcp-ops-")) / "db.sqlite3"
+    with daphne(
+        db_path=db,
+        **origin.settings_env(),
+        MCP_RATELIMIT_ENABLED="true",
+        OPS_ACTIVITY_FLUSH="0.5",
+        DOCS_STATS_FLUSH="0.5",
+    ) as srv:
+        yield srv
+
+
+async def test_a_live_session_is_listed_and_closed_from_admin(server: DaphneServer) -> None:
+    admin = await logged_in(server)
+    async with httpx.AsyncClient(timeout=15) as http, LegacySse(http, server.sse_url) as sse:
+        await sse.initialize()
+        session_id = sse.post_url.rsplit("=", 1)[1]
+        await asyncio.sleep(1.0)  # an activity flush
+        listing = await admin.get("/admin/ops/connection/?state__exact=active")
+        assert session_id[:12] in listing.text
+        assert "raw-test" in listing.text  # the client name from initialize
+        row = re.search(
+            r'name="_selected_action" value="(\d+)"[^>]*>\s*</td>\s*<th class="field-short_id"><a[^>]*>'
+            + re.escape(session_id[:12]),
+            listing.text,
+        )
+        primary_key = row.group(1) if row else re.findall(r'name="_selected_action" value="(\d+)"', listing.text)[0]
+        closed = await post_form(
+            admin,
+            "/admin/ops/connection/?state__exact=active",
+            {"action": "close_connections", "_selected_action": primary_key, "index": "0"},
+        )
+        assert "Asked 1 session(s) to close" in closed.text
+
+        async def drain() -> None:
+            async for _event in sse.events:
+                pass
+
+        await asyncio.wait_for(drain(), 5)  # the client's stream ends
+    await asyncio.sleep(1.0)
+    history = await admin.get("/admin/ops/connection/?state__exact=closed")
+    assert session_id[:12] in history.text
+    await admin.aclose()
+
+
+async def test_a_rate_rule_edited_in_admin_takes_effect(server: DaphneServer) -> None:
+    admin = await logged_in(server)
+    listing = await admin.get("/admin/ops/ratelimitrule/")
+    pk = re.search(r'href="/admin/ops/ratelimitrule/(\d+)/change/[^"]*">per-ip<', listing.text).group(1)
+    saved = await post_form(
+        admin,
+        f"/admin/ops/ratelimitrule/{pk}/change/",
+        {"name": "per-ip", "scope": "ip", "endpoint": "*", "rate": "5/m", "enabled": "on", "allowlist": ""},
+    )
+    assert saved.status_code == 200 and "was changed successfully" in saved.text
+    statuses = []
+    async with httpx.AsyncClient(timeout=10) as http:
+        for _ in range(6):
+            reply = await http.post(server.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH})
+            statuses.append(reply.status_code)
+        assert statuses[:5] == [200] * 5 and statuses[5] == 429, statuses
+        assert int(reply.headers["retry-after"]) > 0
+        assert reply.json()["error"]["message"].startswith("Too Many Requests")
+        bad = await post_form(
+            admin,
+            f"/admin/ops/ratelimitrule/{pk}/change/",
+            {"name": "per-ip", "scope": "ip", "endpoint": "*", "rate": "lots", "enabled": "on", "allowlist": ""},
+        )
+        assert "is not a rate" in bad.text
+        await post_form(
+            admin,
+            f"/admin/ops/ratelimitrule/{pk}/change/",
+            {
+                "name": "per-ip",
+                "scope": "ip",
+                "endpoint": "*",
+                "rate": "1000/h",
+                "enabled": "on",
+                "allowlist": "127.0.0.1",
+            },
+        )
+        again = await http.post(server.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH})
+        assert again.status_code == 200  # the allowlist bypasses the rule
+    await admin.aclose()
+
+
+async def test_purge_from_the_cache_page_sends_the_next_read_to_the_origin(
+    server: DaphneServer, origin: OriginServer
+) -> None:
+    from tests.docs_proxy.test_cache import read
+
+    admin = await logged_in(server)
+    await read(server, RDS_PATH)
+    await read(server, RDS_PATH)
+    before = origin.hits(RDS_PATH)
+    await asyncio.sleep(1.0)
+    page = await admin.get("/admin/cache/")
+    assert page.status_code == 200 and "Docs cache" in page.text and 'id="cache-chart"' in page.text
+    assert RDS_URL in page.text  # among the most read pages
+    done = await post_form(admin, "/admin/cache/", {"what": "url", "target": RDS_URL})
+    assert "removed 1 shared (L2) entries" in done.text
+    await read(server, RDS_PATH)
+    assert origin.hits(RDS_PATH) - before == 1
+    refused = await post_form(admin, "/admin/cache/", {"what": "url", "target": "https://evil.example/x.html"})
+    assert "Not a documentation page URL" in refused.text
+    await admin.aclose()
+
+
+async def test_admin_needs_staff(server: DaphneServer) -> None:
+    async with httpx.AsyncClient(base_url=server.base, timeout=10) as anonymous:
+        for path in ("/admin/ops/connection/", "/admin/cache/", "/admin/ops/apikey/"):
+            reply = await anonymous.get(path)
+            assert reply.status_code == 302 and "/admin/login/" in reply.headers["location"]
+
+
+async def test_health_and_metrics(server: DaphneServer) -> None:
+    from tests.docs_proxy.test_cache import read
+
+    await read(server, RDS_PATH)
+    async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"] == {
+            "database": "ok",
+            "cache": "ok",
+            "channel_layer": "ok",
+        }
+        await asyncio.sleep(1.0)
+        metrics = (await http.get("/metrics")).text
+    assert 'awsmcp_http_requests_total{method="POST",status="200",transport="streamable-http"}' in metrics
+    assert re.search(r'awsmcp_tool_call_seconds_count\{tool="read_documentation"\} [1-9]', metrics)
+    assert 'awsmcp_docs_cache_events_total{event="origin_fetches"}' in metrics
+    assert "awsmcp_open_connections" in metrics
+
+
+@pytest.fixture(scope="module")
+def locked(origin: OriginServer) -> Iterator[DaphneServer]:
+    with daphne(**origin.settings_env(), MCP_AUTH_REQUIRED="true") as srv:
+        yield srv
+
+
+async def test_api_keys_guard_every_entrance(locked: DaphneServer) -> None:
+    created = locked.manage("create_api_key", "ci-agent")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("amcp_") and len(token) > 40
+    assert locked.manage("create_api_key", "ci-agent").returncode != 0  # names are unique
+    async with httpx.AsyncClient(timeout=10) as http:
+        missing = await http.post(locked.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH})
+        assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
+        wrong = await http.post(
+            locked.mcp_url,
+            json=initialize_request(),
+            headers={"accept": ACCEPT_BOTH, "authorization": f"Bearer {token[:-4]}XXXX"},
+        )
+        assert wrong.status_code == 401
+        good = await http.post(
+            locked.mcp_url,
+            json=initialize_request(),
+            headers={"accept": ACCEPT_BOTH, "authorization": f"Bearer {token}"},
+        )
+        assert good.status_code == 200
+        sse = await http.get(locked.sse_url)
+        assert sse.status_code == 401

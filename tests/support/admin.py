@@ -1,0 +1,55 @@
+"""Driving the real Django admin of a running Daphne over HTTP, as a staff member's browser would."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.support.processes import DaphneServer
+
+STAFF_USER = "operator"
+STAFF_PASSWORD = "operator-password-for-tests"
+
+
+def create_staff(server: DaphneServer) -> None:
+    result = server.manage("shell", "-c", _CREATE_STAFF)
+    assert result.returncode == 0, result.stderr
+
+
+_CREATE_STAFF = f"""
+from django.contrib.auth import get_user_model
+User = get_user_model()
+if not User.objects.filter(username={STAFF_USER!r}).exists():
+    User.objects.create_superuser({STAFF_USER!r}, "ops@example.com", {STAFF_PASSWORD!r})
+"""
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+async def logged_in(server: DaphneServer) -> httpx.AsyncClient:
+    """An httpx client with a staff session cookie."""
+    create_staff(server)
+    client = httpx.AsyncClient(base_url=server.base, timeout=15, follow_redirects=True)
+    page = await client.get("/admin/login/")
+    reply = await client.post(
+        "/admin/login/?next=/admin/",
+        data={"username": STAFF_USER, "password": STAFF_PASSWORD, "csrfmiddlewaretoken": csrf_token(page.text)},
+        headers={"referer": f"{server.base}/admin/login/"},
+    )
+    assert reply.status_code == 200 and "logout" in reply.text.lower(), reply.text[:500]
+    return client
+
+
+async def post_form(client: httpx.AsyncClient, path: str, data: dict[str, object]) -> httpx.Response:
+    page = await client.get(path)
+    assert page.status_code == 200, page.text[:300]
+    return await client.post(
+        path,
+        data={**data, "csrfmiddlewaretoken": csrf_token(page.text)},
+        headers={"referer": str(page.url)},
+    )
