@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -65,7 +64,8 @@ class Browser:
     async def __aenter__(self) -> Browser:
         for _ in range(50):
             try:
-                targets = httpx.get(f"http://127.0.0.1:{self.port}/json").json()
+                listing = await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{self.port}/json")
+                targets = listing.json()
                 page = next(t for t in targets if t["type"] == "page")
                 break
             except (httpx.HTTPError, StopIteration):
@@ -91,7 +91,7 @@ class Browser:
         await self.call("Page.navigate", url=url)
         await asyncio.sleep(1.5)
         shot = await self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
+        await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
         print(f"wrote {path}")
 
 
@@ -107,7 +107,7 @@ async def main() -> None:
                 for _ in range(3):
                     for path in PAGES:
                         await read(server, path, max_length=2000)
-                time.sleep(1.5)
+                await asyncio.sleep(1.5)
                 async with Browser() as browser:
                     await browser.call("Network.enable")
                     await browser.call("Network.setCookie", name="sessionid", value=cookie, domain="127.0.0.1", path="/")
