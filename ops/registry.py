@@ -85,6 +85,18 @@ def flush_activity(holders: list[Holder]) -> None:
     )
     keep = timedelta(seconds=settings.OPS_CONNECTION_HISTORY)
     Connection.objects.filter(state=Connection.State.CLOSED, closed_at__lt=now - keep).delete()
+    flush_key_use()
+
+
+def flush_key_use() -> None:
+    """API keys' last use, recorded in memory by every authenticated request, written in this batch."""
+    from ops.limits import used_keys
+    from ops.models import ApiKey
+
+    while used_keys:
+        name, when = used_keys.popitem()
+        # .update() sends no post_save signal, so key caches are not reloaded for a timestamp.
+        ApiKey.objects.filter(name=name).update(last_used=_at(when))
 
 
 class RegistryListener:

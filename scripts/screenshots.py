@@ -103,15 +103,22 @@ async def main() -> None:
         cookie = admin.cookies.get("sessionid")
         async with httpx.AsyncClient(timeout=15) as http, LegacySse(http, server.sse_url) as sse:
             await sse.initialize()
-            async with open_session(server, "streamable-http"), open_session(server, "websocket", query="partition=aws-cn"):
+            async with (
+                open_session(server, "streamable-http"),
+                open_session(server, "websocket", query="partition=aws-cn"),
+            ):
                 for _ in range(3):
                     for path in PAGES:
                         await read(server, path, max_length=2000)
                 await asyncio.sleep(1.5)
                 async with Browser() as browser:
                     await browser.call("Network.enable")
-                    await browser.call("Network.setCookie", name="sessionid", value=cookie, domain="127.0.0.1", path="/")
-                    await browser.shoot(f"{server.base}/admin/ops/connection/?state__exact=active", OUT / "connections.png")
+                    await browser.call(
+                        "Network.setCookie", name="sessionid", value=cookie, domain="127.0.0.1", path="/"
+                    )
+                    await browser.shoot(
+                        f"{server.base}/admin/ops/connection/?state__exact=active", OUT / "connections.png"
+                    )
                     await browser.shoot(f"{server.base}/admin/cache/", OUT / "cache.png")
         await admin.aclose()
     origin.stop()

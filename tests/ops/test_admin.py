@@ -165,7 +165,7 @@ async def test_health_and_metrics(server: DaphneServer) -> None:
 
 @pytest.fixture(scope="module")
 def locked(origin: OriginServer) -> Iterator[DaphneServer]:
-    with daphne(**origin.settings_env(), MCP_AUTH_REQUIRED="true") as srv:
+    with daphne(**origin.settings_env(), MCP_AUTH_REQUIRED="true", OPS_ACTIVITY_FLUSH="0.5") as srv:
         yield srv
 
 
@@ -192,3 +192,8 @@ async def test_api_keys_guard_every_entrance(locked: DaphneServer) -> None:
         assert good.status_code == 200
         sse = await http.get(locked.sse_url)
         assert sse.status_code == 401
+    await asyncio.sleep(1.5)  # a batch of activity
+    used = locked.manage(
+        "shell", "-c", "from ops.models import ApiKey; print(ApiKey.objects.get(name='ci-agent').last_used)"
+    )
+    assert used.stdout.strip() not in ("", "None"), used.stdout + used.stderr
