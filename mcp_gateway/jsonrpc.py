@@ -125,7 +125,9 @@ def decode(raw: bytes | str) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise JsonRpcError(PARSE_ERROR, f"Parse error: {exc}") from None
+        raise JsonRpcError(PARSE_ERROR, f"Parse error: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise JsonRpcError(PARSE_ERROR, "Parse error: the JSON is nested too deeply") from None
 
 
 def parse_payload(raw: bytes | str) -> Payload:

@@ -9,6 +9,7 @@ default cache (Redis when configured, so every process enforces one limit).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import time
@@ -175,3 +176,98 @@ async def check_key(authorization: str | None) -> tuple[str, Refusal | None]:
             [("www-authenticate", 'Bearer realm="awsmcp", error="invalid_token"')],
         )
     return name or "", None
+
+
+# --- concurrent streams ----------------------------------------------------------------------------
+# Streams held by this process, per IP. With Redis, each IP's streams are also leases in a sorted set
+# (member: session id, score: last heartbeat), so every process counts the fleet's streams and a dead
+# process's streams expire after OPS_CONNECTION_LEASE instead of counting forever.
+local_streams: dict[str, set[str]] = {}
+
+
+def _stream_count() -> int:
+    return sum(len(sessions) for sessions in local_streams.values())
+
+
+def _redis():  # type: ignore[no-untyped-def]
+    if not settings.REDIS_URL:
+        return None
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
+
+
+def _lease_key(ip: str) -> str:
+    return f"awsmcp:streams:{ip}"
+
+
+def _fleet_count(ip: str) -> int | None:
+    client = _redis()
+    if client is None:
+        return None
+    now = time.time()
+    key = _lease_key(ip)
+    pipe = client.pipeline()
+    pipe.zremrangebyscore(key, 0, now - settings.OPS_CONNECTION_LEASE)
+    pipe.zcard(key)
+    return int(pipe.execute()[1])
+
+
+def _lease(ip: str, session_ids: list[str]) -> None:
+    client = _redis()
+    if client is None or not session_ids:
+        return
+    key = _lease_key(ip)
+    pipe = client.pipeline()
+    pipe.zadd(key, dict.fromkeys(session_ids, time.time()))
+    pipe.expire(key, int(settings.OPS_CONNECTION_LEASE) * 2)
+    pipe.execute()
+
+
+def _unlease(ip: str, session_id: str) -> None:
+    client = _redis()
+    if client is not None:
+        client.zrem(_lease_key(ip), session_id)
+
+
+async def claim_stream(ip: str, session_id: str, endpoint: str) -> Refusal | None:
+    """Admit one more open stream for `ip`, or say why not (503: process full; 429: IP at its cap)."""
+    if _stream_count() >= settings.MCP_MAX_CONNECTIONS:
+        return Refusal(
+            503,
+            f"Service Unavailable: this process holds its maximum of {settings.MCP_MAX_CONNECTIONS} streams",
+            [("retry-after", "5")],
+        )
+    rules = [r for r in (await book()).rules if r.scope == "streams_per_ip" and r.covers(endpoint) and not r.allows(ip)]
+    if rules:
+        cap = min(_split_rate(r.rate)[0] for r in rules)
+        try:
+            fleet = await asyncio.to_thread(_fleet_count, ip)
+        except Exception:  # Redis down: count this process's streams only
+            fleet = None
+        held = fleet if fleet is not None else len(local_streams.get(ip, ()))
+        if held >= cap:
+            return Refusal(
+                429, f"Too Many Requests: {cap} concurrent streams per IP; close one first", [("retry-after", "5")]
+            )
+    local_streams.setdefault(ip, set()).add(session_id)
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(_lease, ip, [session_id])
+    return None
+
+
+async def release_stream(ip: str, session_id: str) -> None:
+    sessions = local_streams.get(ip)
+    if sessions is not None:
+        sessions.discard(session_id)
+        if not sessions:
+            local_streams.pop(ip, None)
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(_unlease, ip, session_id)
+
+
+def renew_leases() -> None:
+    """Heartbeat of this process's streams (called from the activity batch)."""
+    for ip, sessions in list(local_streams.items()):
+        with contextlib.suppress(Exception):
+            _lease(ip, list(sessions))

@@ -20,6 +20,7 @@ from django.db import close_old_connections
 from docs_proxy.stats import PROCESS_ID
 from mcp_gateway import directory
 from mcp_gateway.directory import Holder
+from ops import limits
 from ops.models import Connection
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def flush_activity(holders: list[Holder]) -> None:
     keep = timedelta(seconds=settings.OPS_CONNECTION_HISTORY)
     Connection.objects.filter(state=Connection.State.CLOSED, closed_at__lt=now - keep).delete()
     flush_key_use()
+    limits.renew_leases()
 
 
 def flush_key_use() -> None:

@@ -40,6 +40,7 @@ class HttpEndpoint:
 
     kind = "http"  # the transport, for metrics
     status = 0
+    stream_slot: str | None = None  # the open-stream slot this request holds (see common.claim_stream)
 
     def __init__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.scope = scope

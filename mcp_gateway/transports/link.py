@@ -45,6 +45,14 @@ class SessionLink:
             return
         self._spawn(self._handle(payload))
 
+    def refuse(self, obj: Any, message: str) -> None:
+        """Answer every request in a frame with a rate-limit error; notifications are dropped."""
+        items = obj if isinstance(obj, list) else [obj]
+        error = jsonrpc.JsonRpcError(jsonrpc.RATE_LIMITED, message)
+        for item in items:
+            if isinstance(item, dict) and "method" in item and "id" in item:
+                self._spawn(self.send(jsonrpc.error_message(item.get("id"), error)))
+
     def feed_invalid(self, error: jsonrpc.JsonRpcError) -> None:
         self._spawn(self.send(jsonrpc.error_message(None, error)))
 

@@ -16,9 +16,10 @@ from channels.layers import get_channel_layer
 from mcp_gateway import directory, jsonrpc
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.common import admit, partition_from
+from mcp_gateway.transports.common import admit, claim_stream, partition_from, release_stream
 from mcp_gateway.transports.http import HttpEndpoint
 from mcp_gateway.transports.link import SessionLink
+from ops import limits
 
 TRANSPORT = "sse"
 log = logging.getLogger(__name__)
@@ -41,11 +42,12 @@ class LegacySseStream(HttpEndpoint):
         partition = await partition_from(self)
         if partition is None:
             return
+        session_id = new_session_id()
+        if not await claim_stream(self, session_id, TRANSPORT):
+            return
         layer = get_channel_layer()
         self.channel_name = await layer.new_channel()
-        self.session = ServerSession(
-            new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip, key_name=key_name
-        )
+        self.session = ServerSession(session_id, TRANSPORT, partition, remote_ip=self.client_ip, key_name=key_name)
         self.link = SessionLink(get_server(), self.session, self._emit, self.close_session)
         self.closing = asyncio.Event()
         self.close_reason = ""
@@ -84,7 +86,9 @@ class LegacySseStream(HttpEndpoint):
                 await asyncio.sleep(1.0)
                 continue
             kind = event.get("type")
-            if kind == "mcp.message":
+            if kind == "mcp.message" and event.get("refuse"):
+                self.link.refuse(event["payload"], event["refuse"])
+            elif kind == "mcp.message":
                 self.link.feed(event["payload"])
             elif kind == "mcp.close":
                 await self.close_session(event.get("reason", "closed by the server"))
@@ -94,6 +98,7 @@ class LegacySseStream(HttpEndpoint):
         self.closing.set()
 
     async def on_close(self) -> None:
+        await release_stream(self)
         if self.channel_name is None:
             return
         await self.link.stop()
@@ -109,7 +114,7 @@ class LegacyMessageEndpoint(HttpEndpoint):
         if self.method != "POST":
             await self.send_error(405, "Method Not Allowed: send messages with POST", headers=[("allow", "POST")])
             return
-        key_name = await admit(self, TRANSPORT)
+        key_name = await admit(self, TRANSPORT, rate=False)
         if key_name is None:
             return
         session_id = self.query.get("session_id", "")
@@ -132,11 +137,18 @@ class LegacyMessageEndpoint(HttpEndpoint):
         except jsonrpc.JsonRpcError as exc:
             await self.send_json(400, jsonrpc.error_message(None, exc))
             return
+        denied = await limits.check_rate(self.client_ip, key_name, TRANSPORT)
         if holder is not None:
-            holder.link.feed(payload)  # the stream is in this process: no trip through the channel layer
+            if denied is not None:
+                holder.link.refuse(payload, denied.message)  # an error on the stream; the stream stays up
+            else:
+                holder.link.feed(payload)  # the stream is in this process: no trip through the channel layer
         else:
             try:
-                await get_channel_layer().send(channel, {"type": "mcp.message", "payload": payload})
+                message = {"type": "mcp.message", "payload": payload}
+                if denied is not None:
+                    message["refuse"] = denied.message
+                await get_channel_layer().send(channel, message)
             except Exception as exc:  # the layer is down: say so, the client may retry
                 log.warning("channel layer send failed: %s", exc.__class__.__name__)
                 await self.send_error(503, "Service Unavailable: cannot reach the process holding this session")

@@ -21,7 +21,7 @@ from mcp_gateway.keepalive import ping_until_silent
 from mcp_gateway.registry import ToolError
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.common import admit, choose_partition
+from mcp_gateway.transports.common import admit, choose_partition, claim_stream, release_stream
 from mcp_gateway.transports.http import ClientGone, HttpEndpoint
 from mcp_gateway.versions import KNOWN_VERSIONS, is_version_at_least
 
@@ -334,11 +334,15 @@ class StreamableEndpoint(HttpEndpoint):
         if last is not None:
             stream = holder.streams.get(last[0])
             if stream is not None:
+                if not await claim_stream(self, f"{holder.session.id}:{stream.id}", TRANSPORT):
+                    return
                 await self.start_stream(self.session_headers(holder))
                 await self.pump_with_keepalive(holder, stream, last[1])
                 return
         if holder.standalone is not None and not holder.standalone.closed:
             await self.send_error(409, "Conflict: this session already has a GET stream open")
+            return
+        if not await claim_stream(self, f"{holder.session.id}:get", TRANSPORT):
             return
         stream = holder.standalone = holder.streams.open()
         self.standalone_of = holder
@@ -364,6 +368,7 @@ class StreamableEndpoint(HttpEndpoint):
             holder.standalone.close()
 
     async def on_close(self) -> None:
+        await release_stream(self)
         holder = getattr(self, "standalone_of", None)
         if holder is not None and holder.standalone is not None:
             holder.standalone.close()

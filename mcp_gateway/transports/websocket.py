@@ -8,13 +8,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from mcp_gateway import directory, jsonrpc
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.common import choose_partition
+from mcp_gateway.transports.common import choose_partition, client_ip
 from mcp_gateway.transports.link import SessionLink
 from mcp_gateway.transports.security import entrance_refusal
+from ops import limits
 
 TRANSPORT = "websocket"
 SUBPROTOCOL = "mcp"
@@ -31,8 +33,17 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
         if entrance_refusal(headers) is not None or partition is None:
             await self.close()  # before accept: the handshake is refused with 403
             return
-        client = self.scope.get("client")
-        self.session = ServerSession(new_session_id(), TRANSPORT, partition, remote_ip=client[0] if client else "")
+        ip = client_ip(self.scope, headers)
+        key_name, denied = await limits.check_key(headers.get("authorization"))
+        if denied is None:
+            denied = await limits.check_rate(ip, key_name, TRANSPORT)
+        session_id = new_session_id()
+        if denied is None:
+            denied = await limits.claim_stream(ip, session_id, TRANSPORT)
+        if denied is not None:
+            await self.close()  # 401, 429 and 503 all become a refused handshake (403)
+            return
+        self.session = ServerSession(session_id, TRANSPORT, partition, remote_ip=ip, key_name=key_name)
         self.link = SessionLink(get_server(), self.session, self._emit, self.close_session)
         subprotocols = self.scope.get("subprotocols") or []
         await self.accept(SUBPROTOCOL if SUBPROTOCOL in subprotocols else None)
@@ -49,16 +60,27 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
         if self.session is None:
             return
         raw = text_data if text_data is not None else bytes_data or b""
+        if len(raw) > settings.MCP_MAX_BODY_BYTES:
+            error = jsonrpc.JsonRpcError(
+                jsonrpc.INVALID_REQUEST, "Request too large: frames over the body limit are refused"
+            )
+            self.link.feed_invalid(error)
+            return
         try:
             obj = jsonrpc.decode(raw)
         except jsonrpc.JsonRpcError as exc:
             self.link.feed_invalid(exc)
+            return
+        denied = await limits.check_rate(self.session.remote_ip, self.session.key_name, TRANSPORT)
+        if denied is not None:
+            self.link.refuse(obj, denied.message)  # the connection stays up
             return
         self.link.feed(obj)
 
     async def disconnect(self, code: int) -> None:
         if self.session is None:
             return
+        await limits.release_stream(self.session.remote_ip, self.session.id)
         self.pinger.cancel()
         with contextlib.suppress(BaseException):
             await self.pinger

@@ -55,3 +55,10 @@ def test_batches_are_recognised_and_empty_ones_refused() -> None:
     with pytest.raises(JsonRpcError) as info:
         jsonrpc.parse_payload(b"[]")
     assert info.value.code == jsonrpc.INVALID_REQUEST
+
+
+@pytest.mark.parametrize("raw", [b"[" * 100_000, b'{"a":' * 50_000, b"1" * 5000])
+def test_pathological_json_is_a_parse_error(raw: bytes) -> None:
+    with pytest.raises(JsonRpcError) as info:
+        jsonrpc.parse_payload(raw)
+    assert info.value.code == jsonrpc.PARSE_ERROR
