@@ -16,8 +16,8 @@ $(VENV)/.installed: requirements.txt
 install: $(VENV)/.installed
 
 run: install
-	$(PY) manage.py migrate --noinput
-	MCP_AUTH_REQUIRED=false $(VENV)/bin/daphne -b $(HOST) -p $(PORT) awsmcp.asgi:application
+	AWSMCP_DEV=1 $(PY) manage.py migrate --noinput
+	AWSMCP_DEV=1 MCP_AUTH_REQUIRED=false $(VENV)/bin/daphne -b $(HOST) -p $(PORT) awsmcp.asgi:application
 
 # redis-server (Debian), Node 22 and the conformance suites (npm); see the script.
 test-deps: install
@@ -30,7 +30,7 @@ test: test-deps lint
 	$(PY) -m pytest
 
 bench: install
-	$(PY) -m bench
+	AWSMCP_DEV=1 $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .tools db.sqlite3

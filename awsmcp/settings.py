@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from awsmcp.env import env_bool, env_float, env_int, env_list, env_str
@@ -13,9 +14,16 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
 
 # --- Django core -----------------------------------------------------------------------------
-# Without SECRET_KEY each process makes up its own: fine for `make run`, not for a fleet.
-SECRET_KEY = env_str("SECRET_KEY") or get_random_secret_key()
 DEBUG = env_bool("DEBUG", False)
+# SECRET_KEY comes from the environment. `make run` (AWSMCP_DEV=1) and DEBUG may do without: each
+# process then makes one up, which is fine on one machine and wrong for a fleet or a restart.
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not (DEBUG or env_bool("AWSMCP_DEV", False)):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: put a long random value in the environment (make run sets AWSMCP_DEV=1 instead)"
+        )
+    SECRET_KEY = get_random_secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
@@ -44,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ops.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "awsmcp.urls"
@@ -115,6 +124,25 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- transport security ------------------------------------------------------------------------
+# Behind TLS (a terminating proxy listed in TRUSTED_PROXIES sets X-Forwarded-Proto), set MCP_BEHIND_TLS.
+BEHIND_TLS = env_bool("MCP_BEHIND_TLS", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS else None
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000) if BEHIND_TLS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = BEHIND_TLS
+SECURE_SSL_REDIRECT = BEHIND_TLS and env_bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = BEHIND_TLS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -169,6 +197,7 @@ DOCS_CONNECT_TIMEOUT = env_float("DOCS_CONNECT_TIMEOUT", 5.0)
 DOCS_READ_TIMEOUT = env_float("DOCS_READ_TIMEOUT", 10.0)
 DOCS_FETCH_DEADLINE = env_float("DOCS_FETCH_DEADLINE", 20.0)
 DOCS_FETCH_RETRIES = env_int("DOCS_FETCH_RETRIES", 2)
+DOCS_MAX_CONCURRENT_FETCHES = env_int("DOCS_MAX_CONCURRENT_FETCHES", 16)
 DOCS_TRUST_ENV_PROXIES = env_bool("DOCS_TRUST_ENV_PROXIES", True)
 DOCS_CACHE_L1_TTL = env_int("DOCS_CACHE_L1_TTL", 60)
 DOCS_CACHE_L1_BYTES = env_int("DOCS_CACHE_L1_BYTES", 64 * 1024 * 1024)

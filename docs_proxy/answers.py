@@ -13,6 +13,7 @@ from django.conf import settings
 
 from docs_proxy import upstream
 from docs_proxy.cache import MemoryCache
+from docs_proxy.fetch import fetch_slots
 from docs_proxy.housekeeping import ensure_housekeeping
 from docs_proxy.stats import stats
 
@@ -52,7 +53,8 @@ async def cached_answer(kind: str, arguments: dict[str, Any], ttl: int, compute:
             value = stored["value"]
         else:
             stats.count("answer_misses")
-            value = await asyncio.to_thread(compute)
+            async with fetch_slots():
+                value = await asyncio.to_thread(compute)
             await asyncio.to_thread(shared().set, key, {"value": value}, ttl)
         answer_l1().put(key, value, len(json.dumps(value)) * 2, ttl)
     except BaseException as exc:

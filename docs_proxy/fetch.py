@@ -6,6 +6,7 @@ hop is checked against the allowed hosts (see addresses.follow_redirect).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -53,6 +54,18 @@ class Fetched:
 
 _sessions_lock = threading.Lock()
 _session: requests.Session | None = None
+
+
+_slots: dict[int, asyncio.Semaphore] = {}
+
+
+def fetch_slots() -> asyncio.Semaphore:
+    """At most DOCS_MAX_CONCURRENT_FETCHES origin requests per process: a flood of cold reads queues."""
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(id(loop))
+    if slots is None:
+        slots = _slots[id(loop)] = asyncio.Semaphore(settings.DOCS_MAX_CONCURRENT_FETCHES)
+    return slots
 
 
 def user_agent() -> str:

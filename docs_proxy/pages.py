@@ -32,7 +32,7 @@ from docs_proxy.convert import (
     decode,
     looks_like_html,
 )
-from docs_proxy.fetch import FetchError, fetch_page
+from docs_proxy.fetch import FetchError, fetch_page, fetch_slots
 from docs_proxy.housekeeping import ensure_housekeeping
 from docs_proxy.stats import stats
 from mcp_gateway.registry import ToolError
@@ -235,7 +235,8 @@ async def _load(address: DocAddress, key: str) -> Page:
                 break  # the other fetch failed or gave up: fetch ourselves
     try:
         try:
-            page = await asyncio.to_thread(origin_load, address, stored)
+            async with fetch_slots():
+                page = await asyncio.to_thread(origin_load, address, stored)
         except FetchError as exc:
             if exc.retryable and stored is not None and now - stored.fetched_at < settings.DOCS_STALE_IF_ERROR:
                 stats.count("stale_served")

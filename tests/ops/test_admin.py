@@ -192,6 +192,14 @@ async def test_api_keys_guard_every_entrance(locked: DaphneServer) -> None:
         assert good.status_code == 200
         sse = await http.get(locked.sse_url)
         assert sse.status_code == 401
+        other = locked.manage("create_api_key", "other-agent").stdout.strip()
+        session = good.headers["mcp-session-id"]
+        stolen = await http.post(
+            locked.mcp_url,
+            json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+            headers={"accept": ACCEPT_BOTH, "authorization": f"Bearer {other}", "mcp-session-id": session},
+        )
+        assert stolen.status_code == 404  # a session belongs to the key that opened it
     await asyncio.sleep(1.5)  # a batch of activity
     used = locked.manage(
         "shell", "-c", "from ops.models import ApiKey; print(ApiKey.objects.get(name='ci-agent').last_used)"
