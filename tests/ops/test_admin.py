@@ -205,3 +205,15 @@ async def test_api_keys_guard_every_entrance(locked: DaphneServer) -> None:
         "shell", "-c", "from ops.models import ApiKey; print(ApiKey.objects.get(name='ci-agent').last_used)"
     )
     assert used.stdout.strip() not in ("", "None"), used.stdout + used.stderr
+
+
+async def test_admin_security_headers(server: DaphneServer) -> None:
+    async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
+        page = await http.get("/admin/login/")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "same-origin"
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    cookie = page.headers["set-cookie"].lower()
+    assert "csrftoken=" in cookie and "samesite=lax" in cookie
