@@ -114,7 +114,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8's 5 s socket timeout races the layer's 5 s blocking read and loses messages;
+                # a longer timeout and a larger pool fix it (ENGINEERING-NOTES, channels_redis 422).
+                "hosts": [
+                    {"address": REDIS_URL, "socket_timeout": 10, "socket_connect_timeout": 2, "max_connections": 2000}
+                ],
                 "capacity": env_int("MCP_CHANNEL_CAPACITY", 1000),
                 "expiry": 60,
             },

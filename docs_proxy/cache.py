@@ -116,7 +116,10 @@ class SharedCache:
         if not self.available():
             return default
         try:
-            return fn()
+            try:
+                return fn()
+            except Exception:
+                return fn()  # a pooled connection from before a Redis restart: once more, fresh
         except Exception as exc:  # a cache failure must never fail a tool call
             self._failed(operation, exc)
             return default

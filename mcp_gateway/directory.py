@@ -67,8 +67,12 @@ def _ttl() -> int:
 
 async def _shared(operation: str, *args: Any) -> Any:
     """A call on the shared cache that never fails the request: sessions of this process still work."""
+    call = sync_to_async(getattr(cache, operation))
     try:
-        return await sync_to_async(getattr(cache, operation))(*args)
+        try:
+            return await call(*args)
+        except Exception:
+            return await call(*args)  # a pooled connection from before a Redis restart: once more, fresh
     except Exception as exc:  # Redis down: degrade to this process's own table
         log.warning("session directory %s failed: %s: %s", operation, exc.__class__.__name__, exc)
         return None

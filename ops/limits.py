@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hmac
 import ipaddress
+import logging
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ from django.db import close_old_connections
 from django_ratelimit.core import _split_rate, is_ratelimited
 
 GENERATION_KEY = "ops:rules-generation"
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -141,7 +143,12 @@ async def check_rate(ip: str, key_name: str, endpoint: str) -> Refusal | None:
             value, rate = key_name, override or rule.rate
         else:
             value, rate = "all", rule.rate
-        if await asyncio.to_thread(_hit, rule, value, rate):
+        try:
+            limited = await asyncio.to_thread(_hit, rule, value, rate)
+        except Exception as exc:  # the counters' cache is down: let the request through (fail open)
+            log.warning("rate limit check failed (%s: %s); allowing", exc.__class__.__name__, exc)
+            return None
+        if limited:
             _count, period = _split_rate(rate)
             return Refusal(
                 429,

@@ -148,7 +148,11 @@ class LegacyMessageEndpoint(HttpEndpoint):
                 message = {"type": "mcp.message", "payload": payload}
                 if denied is not None:
                     message["refuse"] = denied.message
-                await get_channel_layer().send(channel, message)
+                layer = get_channel_layer()
+                try:
+                    await layer.send(channel, message)
+                except Exception:
+                    await layer.send(channel, message)  # once more, on a fresh connection
             except Exception as exc:  # the layer is down: say so, the client may retry
                 log.warning("channel layer send failed: %s", exc.__class__.__name__)
                 await self.send_error(503, "Service Unavailable: cannot reach the process holding this session")

@@ -1,0 +1,189 @@
+"""Two Daphne processes and redis-server as one server, behind a round-robin balancer with no stickiness.
+
+Both share Redis (channel layer, caches, rate counters, stream leases) and one database (the SQLite
+file here; PostgreSQL with DATABASE_URL in production).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.docs_proxy.test_cache import BASE, read
+from tests.support.balancer import Balancer
+from tests.support.clients import open_session
+from tests.support.origin import OriginServer
+from tests.support.processes import DaphneServer, RedisServer, daphne, redis_server
+from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, streamable_session
+
+PAGE = "/solutions/latest/constructs/aws-lambda-sns.html"
+LANDING = "/prescriptive-guidance/latest/migration-aws-environment/building-landing-zones.html"
+FLEET_ENV = {
+    "OPS_ACTIVITY_FLUSH": "0.5",
+    "OPS_CONNECTION_LEASE": "3",
+    "OPS_RULES_POLL": "0.5",
+    "DOCS_PURGE_POLL": "0.2",
+    "MCP_RATELIMIT_ENABLED": "true",
+}
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[OriginServer]:
+    server = OriginServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fleet(origin: OriginServer, redis: RedisServer) -> Iterator[tuple[DaphneServer, DaphneServer, Balancer]]:
+    db = Path(tempfile.mkdtemp(prefix="awsmcp-fleet-")) / "db.sqlite3"
+    env = {**origin.settings_env(), **FLEET_ENV, "REDIS_URL": redis.url}
+    with daphne(db_path=db, **env) as a, daphne(db_path=db, **env) as b:
+        raise_per_ip_rate(a)
+        balancer = Balancer([a.port, b.port]).start()
+        yield a, b, balancer
+        balancer.stop()
+
+
+def raise_per_ip_rate(server: DaphneServer) -> None:
+    """Hundreds of sessions come from 127.0.0.1 here: lift the default 1000/h per IP for the fleet tests."""
+    done = server.manage(
+        "shell",
+        "-c",
+        "from ops.models import RateLimitRule as R; R.objects.filter(name='per-ip').update(rate='100000/h')",
+    )
+    assert done.returncode == 0, done.stderr
+
+
+async def test_legacy_sse_post_on_b_reaches_the_stream_on_a(fleet) -> None:  # type: ignore[no-untyped-def]
+    a, b, _ = fleet
+    async with httpx.AsyncClient(timeout=15) as http, LegacySse(http, a.sse_url) as sse:
+        sse.post_url = sse.post_url.replace(f":{a.port}/", f":{b.port}/")  # every POST goes to process B
+        await sse.initialize()
+        for i in range(1, 21):
+            assert (await sse.post(request("ping", msg_id=i))).status_code == 202
+        replies = [await sse.next_message() for _ in range(20)]
+        assert [r["id"] for r in replies] == list(range(1, 21))  # in order, on A's stream
+
+
+async def test_streamable_session_continues_on_the_other_process(fleet) -> None:  # type: ignore[no-untyped-def]
+    a, b, _ = fleet
+    async with httpx.AsyncClient(timeout=15) as http:
+        headers = await streamable_session(http, a.mcp_url)
+        call = request(
+            "tools/call", {"name": "read_documentation", "arguments": {"url": BASE + PAGE, "max_length": 100}}
+        )
+        on_b = await http.post(b.mcp_url, json=call, headers={**headers, "accept": "application/json"})
+        assert on_b.status_code == 200 and "AWS Documentation from" in on_b.json()["result"]["content"][0]["text"]
+        assert (await http.delete(b.mcp_url, headers=headers)).status_code == 204
+
+
+@pytest.mark.parametrize("transport", ["sse", "streamable-http"])
+async def test_a_hundred_sessions_through_the_balancer(fleet, transport: str) -> None:  # type: ignore[no-untyped-def]
+    _a, _b, balancer = fleet
+
+    async def one(i: int) -> str:
+        async with open_session(balancer, transport) as session:
+            result = await session.call_tool("read_documentation", {"url": BASE + PAGE, "max_length": 100 + i})
+            assert not result.is_error
+            await session.send_ping()
+            return result.content[0].text
+
+    texts = await asyncio.gather(*(one(i) for i in range(100)))
+    for i, text in enumerate(texts):
+        assert text.startswith(f"AWS Documentation from {BASE}{PAGE}")
+        assert len(text.split("\n\n", 1)[1].split("\n\n<e>")[0]) == 100 + i  # each its own, correct answer
+
+
+async def test_shared_cache_and_purge_across_processes(fleet, origin: OriginServer) -> None:  # type: ignore[no-untyped-def]
+    a, b, _ = fleet
+    before = origin.hits(LANDING)
+    await read(a, LANDING)
+    await read(b, LANDING)
+    assert origin.hits(LANDING) - before == 1  # B was served from L2 (Redis)
+    done = a.manage("purge_docs_cache", "--url", BASE + LANDING)
+    assert "removed 1 shared (L2)" in done.stdout, done.stdout + done.stderr
+    await asyncio.sleep(1.0)
+    await read(b, LANDING)
+    assert origin.hits(LANDING) - before == 2  # B's L1 was emptied too
+
+
+async def test_one_limit_across_both_processes(fleet) -> None:  # type: ignore[no-untyped-def]
+    a, b, _ = fleet
+    made = a.manage(
+        "shell",
+        "-c",
+        "from ops.models import RateLimitRule; RateLimitRule.objects.create(name='fleet-test', scope='global', endpoint='streamable', rate='10/m')",
+    )
+    assert made.returncode == 0, made.stderr
+    await asyncio.sleep(1.5)  # both processes reload their rules
+    statuses = []
+    async with httpx.AsyncClient(timeout=10) as http:
+        for i in range(12):
+            server = a if i % 2 else b
+            reply = await http.post(server.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH})
+            statuses.append(reply.status_code)
+    a.manage(
+        "shell", "-c", "from ops.models import RateLimitRule; RateLimitRule.objects.filter(name='fleet-test').delete()"
+    )
+    await asyncio.sleep(1.5)
+    assert statuses.count(200) == 10 and statuses[10:] == [429, 429], statuses
+
+
+async def test_redis_restart_degrades_then_recovers(fleet, redis: RedisServer) -> None:  # type: ignore[no-untyped-def]
+    a, b, _ = fleet
+    await read(a, PAGE)
+    redis.stop()
+    try:
+        during = await read(a, PAGE)  # L1 and the origin still serve
+        assert during.startswith("AWS Documentation from")
+    finally:
+        redis.start()
+    await asyncio.sleep(2.0)
+    async with httpx.AsyncClient(timeout=15) as http, LegacySse(http, a.sse_url) as sse:
+        sse.post_url = sse.post_url.replace(f":{a.port}/", f":{b.port}/")
+        await sse.initialize()  # routed A <- B through Redis again, with no restart
+        await sse.post(request("ping", msg_id=7))
+        assert (await sse.next_message())["id"] == 7
+    assert (await read(b, LANDING)).startswith("AWS Documentation from")
+
+
+async def test_a_killed_process_leaves_no_ghosts(origin: OriginServer, redis: RedisServer) -> None:
+    db = Path(tempfile.mkdtemp(prefix="awsmcp-kill-")) / "db.sqlite3"
+    env = {**origin.settings_env(), **FLEET_ENV, "REDIS_URL": redis.url}
+    with daphne(db_path=db, **env) as a, daphne(db_path=db, **env) as b:
+        balancer = Balancer([b.port, a.port]).start()
+        try:
+            raise_per_ip_rate(a)
+            async with open_session(a, "streamable-http") as on_a, open_session(balancer, "streamable-http") as roaming:
+                call = {"url": BASE + PAGE, "max_length": 50}
+                assert not (await roaming.call_tool("read_documentation", call)).is_error
+                await asyncio.sleep(1.0)
+                b.proc.send_signal(signal.SIGKILL)
+                b.proc.wait(timeout=10)
+                # A's sessions keep working
+                assert not (await on_a.call_tool("read_documentation", call)).is_error
+                # the balancer's client carries on: whichever process began its session, A serves it now
+                for _ in range(3):
+                    assert not (await roaming.call_tool("read_documentation", call)).is_error
+                await asyncio.sleep(5.0)  # longer than OPS_CONNECTION_LEASE
+                active = a.manage(
+                    "shell",
+                    "-c",
+                    "from ops.models import Connection as C; print(len(set(C.objects.filter(state='active').values_list('process', flat=True))))",
+                )
+                assert active.stdout.strip().splitlines()[-1] == "1", active.stdout + active.stderr  # only A's left
+        finally:
+            balancer.stop()
