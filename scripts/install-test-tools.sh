@@ -8,10 +8,15 @@ TOOLS=.tools
 NODE_VERSION=22
 CONFORMANCE_VERSIONS=(0.1.16 0.2.0-alpha.12)
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "installing redis-server from Debian's packages"
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} from Debian's packages"
   apt-get update -qq || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # the tests start their own servers on free ports; the packaged services are not needed
+  (service redis-server stop; service postgresql stop) >/dev/null 2>&1 || true
 fi
 
 mkdir -p "$TOOLS"

@@ -1,7 +1,6 @@
-"""Two Daphne processes and redis-server as one server, behind a round-robin balancer with no stickiness.
-
-Both share Redis (channel layer, caches, rate counters, stream leases) and one database (the SQLite
-file here; PostgreSQL with DATABASE_URL in production).
+"""Two Daphne processes, redis-server and PostgreSQL as one server, behind a round-robin balancer with
+no stickiness. Both processes share Redis (channel layer, caches, rate counters, stream leases) and
+PostgreSQL (rules, keys, the connections registry), chosen by REDIS_URL and DATABASE_URL alone.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from tests.docs_proxy.test_cache import BASE, read
 from tests.support.balancer import Balancer
 from tests.support.clients import open_session
 from tests.support.origin import OriginServer
-from tests.support.processes import DaphneServer, RedisServer, daphne, redis_server
+from tests.support.processes import DaphneServer, PostgresServer, RedisServer, daphne, postgres_server, redis_server
 from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, streamable_session
 
 PAGE = "/solutions/latest/constructs/aws-lambda-sns.html"
@@ -47,9 +46,17 @@ def redis() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="module")
-def fleet(origin: OriginServer, redis: RedisServer) -> Iterator[tuple[DaphneServer, DaphneServer, Balancer]]:
-    db = Path(tempfile.mkdtemp(prefix="awsmcp-fleet-")) / "db.sqlite3"
-    env = {**origin.settings_env(), **FLEET_ENV, "REDIS_URL": redis.url}
+def postgres() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fleet(
+    origin: OriginServer, redis: RedisServer, postgres: PostgresServer
+) -> Iterator[tuple[DaphneServer, DaphneServer, Balancer]]:
+    db = Path(tempfile.mkdtemp(prefix="awsmcp-fleet-")) / "unused.sqlite3"
+    env = {**origin.settings_env(), **FLEET_ENV, "REDIS_URL": redis.url, "DATABASE_URL": postgres.url}
     with daphne(db_path=db, **env) as a, daphne(db_path=db, **env) as b:
         raise_per_ip_rate(a)
         balancer = Balancer([a.port, b.port]).start()
@@ -161,7 +168,7 @@ async def test_redis_restart_degrades_then_recovers(fleet, redis: RedisServer) -
 
 
 async def test_a_killed_process_leaves_no_ghosts(origin: OriginServer, redis: RedisServer) -> None:
-    db = Path(tempfile.mkdtemp(prefix="awsmcp-kill-")) / "db.sqlite3"
+    db = Path(tempfile.mkdtemp(prefix="awsmcp-kill-")) / "db.sqlite3"  # the embedded database, with Redis
     env = {**origin.settings_env(), **FLEET_ENV, "REDIS_URL": redis.url}
     with daphne(db_path=db, **env) as a, daphne(db_path=db, **env) as b:
         balancer = Balancer([b.port, a.port]).start()

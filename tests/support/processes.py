@@ -184,3 +184,63 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class PostgresServer:
+    port: int
+    datadir: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/awsmcp"
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    assert found, "PostgreSQL is missing: run scripts/install-test-tools.sh (make test does)"
+    return str(found[-1])
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run it as the postgres user the package made."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    workdir = Path(tempfile.mkdtemp(prefix="awsmcp-pg-"))
+    datadir = workdir / "data"
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres", "postgres")
+    subprocess.run(
+        _as_postgres([_pg_bin("initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+        check=True,
+        capture_output=True,
+    )
+    server = PostgresServer(free_port(), datadir)
+    server.proc = subprocess.Popen(
+        _as_postgres(
+            [_pg_bin("postgres"), "-D", str(datadir), "-p", str(server.port), "-k", str(workdir), "-h", "127.0.0.1",
+             "-c", "fsync=off", "-c", "max_connections=200"]
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(server.port, proc=server.proc)
+        for _ in range(50):
+            made = subprocess.run(
+                _as_postgres(
+                    [_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres", "awsmcp"]
+                ),
+                capture_output=True,
+            )
+            if made.returncode == 0:
+                break
+            time.sleep(0.1)
+        yield server
+    finally:
+        stop(server.proc)
+        shutil.rmtree(workdir, ignore_errors=True)
