@@ -25,6 +25,7 @@ class EventStream:
         self.closed = False
         self.closed_at = 0.0
         self._wakeup = asyncio.Event()
+        self.recorder: Any = None  # mcp_gateway.replay.Recorder when events are kept in Redis too
 
     def event_id(self, seq: int) -> str:
         return f"{self.id}_{seq}"
@@ -33,9 +34,13 @@ class EventStream:
         self.seq += 1
         self.buffer.append((self.seq, message))
         self._wakeup.set()
+        if self.recorder is not None:
+            self.recorder.record(self.seq, message)
         return self.event_id(self.seq)
 
     def close(self) -> None:
+        if not self.closed and self.recorder is not None:
+            self.recorder.close()
         self.closed = True
         self.closed_at = time.monotonic()
         self._wakeup.set()
@@ -74,6 +79,10 @@ class StreamSet:
         self._sweep()
         stream = EventStream(self.capacity)
         self.streams[stream.id] = stream
+        from mcp_gateway import replay
+
+        if replay.enabled():
+            stream.recorder = replay.Recorder(stream.id)
         return stream
 
     def get(self, stream_id: str) -> EventStream | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from mcp_gateway import directory, jsonrpc, stateless
+from mcp_gateway import directory, jsonrpc, replay, stateless
 from mcp_gateway.events import EventStream, StreamSet, parse_event_id
 from mcp_gateway.jsonrpc import JsonRpcError, Payload, Request
 from mcp_gateway.keepalive import ping_until_silent
@@ -331,6 +331,15 @@ class StreamableEndpoint(HttpEndpoint):
         if holder is None:
             return
         last = parse_event_id(self.headers.get("last-event-id", ""))
+        if last is not None and holder.streams.get(last[0]) is None and await replay.exists(last[0]):
+            # The stream is held by another process: replay it from Redis and follow it to its end.
+            if not await claim_stream(self, f"{holder.session.id}:{last[0]}", TRANSPORT):
+                return
+            await self.start_stream(self.session_headers(holder))
+            async for seq, message in replay.follow(last[0], last[1]):
+                await self.send_event(jsonrpc.dumps(message), event_id=f"{last[0]}_{seq}")
+            await self.finish()
+            return
         if last is not None:
             stream = holder.streams.get(last[0])
             if stream is not None:

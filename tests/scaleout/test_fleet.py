@@ -19,7 +19,15 @@ from tests.support.balancer import Balancer
 from tests.support.clients import open_session
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, PostgresServer, RedisServer, daphne, postgres_server, redis_server
-from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, streamable_session
+from tests.support.raw import (
+    ACCEPT_BOTH,
+    LegacySse,
+    initialize_request,
+    request,
+    sse_events,
+    sse_messages,
+    streamable_session,
+)
 
 PAGE = "/solutions/latest/constructs/aws-lambda-sns.html"
 LANDING = "/prescriptive-guidance/latest/migration-aws-environment/building-landing-zones.html"
@@ -29,6 +37,7 @@ FLEET_ENV = {
     "OPS_RULES_POLL": "0.5",
     "DOCS_PURGE_POLL": "0.2",
     "MCP_RATELIMIT_ENABLED": "true",
+    "MCP_CONFORMANCE_FIXTURES": "1",  # test_reconnection: a tool that hangs up its stream mid-call
 }
 
 
@@ -95,6 +104,23 @@ async def test_streamable_session_continues_on_the_other_process(fleet) -> None:
         on_b = await http.post(b.mcp_url, json=call, headers={**headers, "accept": "application/json"})
         assert on_b.status_code == 200 and "AWS Documentation from" in on_b.json()["result"]["content"][0]["text"]
         assert (await http.delete(b.mcp_url, headers=headers)).status_code == 204
+
+
+async def test_a_stream_resumed_on_the_other_process(fleet) -> None:  # type: ignore[no-untyped-def]
+    """The call's stream drops on A; a GET with Last-Event-ID on B replays the missed events from Redis."""
+    a, b, _ = fleet
+    async with httpx.AsyncClient(timeout=15) as http:
+        headers = await streamable_session(http, a.mcp_url)
+        call = request("tools/call", {"name": "test_reconnection"}, msg_id=42)
+        async with http.stream("POST", a.mcp_url, json=call, headers=headers) as response:
+            events = [e async for e in sse_events(response)]
+        assert all('"id":42' not in e.get("data", "") for e in events)  # A hung up before the reply
+        resume = {**headers, "accept": "text/event-stream", "last-event-id": events[-1]["id"]}
+        async with http.stream("GET", b.mcp_url, headers=resume) as response:
+            assert response.status_code == 200
+            messages = [m async for m in sse_messages(response)]
+    assert messages[-1]["id"] == 42
+    assert messages[-1]["result"]["content"][0]["text"] == "Reconnection test completed successfully"
 
 
 @pytest.mark.parametrize("transport", ["sse", "streamable-http"])

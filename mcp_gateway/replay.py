@@ -1,0 +1,96 @@
+"""Streamable HTTP events kept in Redis, so a stream can be resumed with Last-Event-ID on any process.
+
+With REDIS_URL set, every event of a Streamable HTTP stream is also appended to a Redis Stream
+(`awsmcp:events:<stream id>`, bounded to MCP_EVENT_REPLAY entries and expiring after STREAM_LINGER),
+with a last entry marking the stream's end. A GET with Last-Event-ID on a process that does not hold
+the stream replays from there and follows it until it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+
+from mcp_gateway.events import STREAM_LINGER
+
+log = logging.getLogger(__name__)
+PREFIX = "awsmcp:events:"
+FOLLOW_BOUND = 600.0  # seconds a resumed stream is followed at most
+
+
+@cache
+def _client() -> Any:
+    import redis.asyncio
+
+    return redis.asyncio.from_url(settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=2)
+
+
+def enabled() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+class Recorder:
+    """Appends one stream's events to Redis, in order, without holding up the stream."""
+
+    def __init__(self, stream_id: str) -> None:
+        self.key = PREFIX + stream_id
+        self.queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
+        self.queue.put_nowait((0, ""))  # the stream exists from its start, before any event
+        self.task = asyncio.get_running_loop().create_task(self._write())
+
+    def record(self, seq: int, message: dict[str, Any]) -> None:
+        self.queue.put_nowait((seq, json.dumps(message, separators=(",", ":"))))
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+    async def _write(self) -> None:
+        client = _client()
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                fields: dict[str, Any] = {"seq": 0, "end": 1}
+            elif item[0] == 0:
+                fields = {"seq": 0, "open": 1}
+            else:
+                fields = {"seq": item[0], "data": item[1]}
+            try:
+                await client.xadd(self.key, fields, maxlen=settings.MCP_EVENT_REPLAY + 1, approximate=True)
+                await client.expire(self.key, int(STREAM_LINGER))
+            except Exception as exc:  # Redis down: this stream just cannot be resumed elsewhere
+                log.warning("event replay write failed: %s: %s", exc.__class__.__name__, exc)
+            if item is None:
+                return
+
+
+async def exists(stream_id: str) -> bool:
+    try:
+        return bool(await _client().exists(PREFIX + stream_id))
+    except Exception as exc:
+        log.warning("event replay lookup failed: %s: %s", exc.__class__.__name__, exc)
+        return False
+
+
+async def follow(stream_id: str, after: int) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+    """(sequence, message) after `after`, then new ones as they come, until the stream's end."""
+    client = _client()
+    key = PREFIX + stream_id
+    last_id = "0-0"
+    deadline = asyncio.get_running_loop().time() + FOLLOW_BOUND
+    while asyncio.get_running_loop().time() < deadline:
+        batch = await client.xread({key: last_id}, block=1000, count=100)
+        streams = batch.items() if isinstance(batch, dict) else (batch or [])  # RESP3 answers a dict, RESP2 a list
+        for _key, entries in streams:
+            for entry_id, fields in entries:
+                last_id = entry_id
+                if fields.get(b"end"):
+                    return
+                seq = int(fields[b"seq"])
+                if seq > after and b"data" in fields:
+                    yield seq, json.loads(fields[b"data"])
