@@ -52,8 +52,10 @@ class LegacySseStream(HttpEndpoint):
         self.closing = asyncio.Event()
         self.close_reason = ""
         await self.start_stream()
-        await self.send_event(f"/mcp/message?session_id={self.session.id}", event="endpoint")
+        # Registered before the client learns the endpoint: its first POST may land on another process,
+        # which must already find the session's record.
         await directory.add(self)
+        await self.send_event(f"/mcp/message?session_id={self.session.id}", event="endpoint")
         loops = [
             asyncio.create_task(self._inbox(layer)),
             asyncio.create_task(self.keepalive_comments()),

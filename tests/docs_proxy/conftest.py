@@ -11,13 +11,6 @@ from tests.support.processes import DaphneServer, daphne
 
 
 @pytest.fixture(scope="session")
-def origin() -> Iterator[OriginServer]:
-    server = OriginServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def docs_server(origin: OriginServer) -> Iterator[DaphneServer]:
     with daphne(
         **origin.settings_env(), DOCS_READ_TIMEOUT="1.5", DOCS_FETCH_DEADLINE="4", DOCS_FETCH_RETRIES="1"

@@ -26,13 +26,6 @@ TABS = "/AWSCloudFormation/latest/UserGuide/service_code_examples.html"
 
 
 @pytest.fixture(scope="module")
-def origin() -> Iterator[OriginServer]:
-    server = OriginServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def pair(origin: OriginServer) -> Iterator[tuple[DaphneServer, DaphneServer]]:
     """Two processes sharing one SQLite file, so one L2 (the embedded default's shared layer)."""
     db = Path(tempfile.mkdtemp(prefix="awsmcp-pair-")) / "db.sqlite3"

@@ -21,13 +21,6 @@ RDS_PATH = "/AmazonRDS/latest/UserGuide/Welcome.html"
 
 
 @pytest.fixture(scope="module")
-def origin() -> Iterator[OriginServer]:
-    server = OriginServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def server(origin: OriginServer) -> Iterator[DaphneServer]:
     db = Path(tempfile.mkdtemp(prefix="awsmcp-ops-")) / "db.sqlite3"
     with daphne(

@@ -42,13 +42,6 @@ FLEET_ENV = {
 
 
 @pytest.fixture(scope="module")
-def origin() -> Iterator[OriginServer]:
-    server = OriginServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def redis() -> Iterator[RedisServer]:
     with redis_server() as server:
         yield server

@@ -23,13 +23,6 @@ RDS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
 
 
 @pytest.fixture(scope="module")
-def origin() -> Iterator[OriginServer]:
-    server = OriginServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def server(origin: OriginServer) -> Iterator[DaphneServer]:
     with daphne(**origin.settings_env(), MCP_MAX_BODY_BYTES="1048576") as srv:
         yield srv

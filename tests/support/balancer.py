@@ -11,10 +11,10 @@ import contextlib
 import itertools
 import threading
 
-from tests.support.processes import free_port, wait_for_port
+from tests.support.processes import Endpoints, free_port, wait_for_port
 
 
-class Balancer:
+class Balancer(Endpoints):
     def __init__(self, backends: list[int]) -> None:
         self.backends = backends
         self.port = free_port()
@@ -59,19 +59,3 @@ class Balancer:
 
         asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def mcp_url(self) -> str:
-        return f"{self.base}/mcp"
-
-    @property
-    def sse_url(self) -> str:
-        return f"{self.base}/mcp/sse"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/mcp/ws"

@@ -39,12 +39,10 @@ def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen | Non
     raise TimeoutError(f"nothing listened on port {port} within {timeout}s")
 
 
-@dataclass
-class DaphneServer:
+class Endpoints:
+    """The MCP URLs of anything listening on a loopback port (a server, a balancer)."""
+
     port: int
-    proc: subprocess.Popen
-    log_path: Path
-    env: dict[str, str]
 
     @property
     def base(self) -> str:
@@ -61,6 +59,14 @@ class DaphneServer:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/mcp/ws"
+
+
+@dataclass
+class DaphneServer(Endpoints):
+    port: int
+    proc: subprocess.Popen
+    log_path: Path
+    env: dict[str, str]
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
