@@ -2,9 +2,9 @@
 
 import sys
 
-from bench import cache, convert
+from bench import cache, convert, transports
 
-for name, module in (("convert", convert), ("cache", cache)):
+for name, module in (("convert", convert), ("cache", cache), ("transports", transports)):
     print(f"\n## bench.{name}\n", flush=True)
     sys.argv = [f"bench.{name}"]
     module.main()
