@@ -70,8 +70,11 @@ class MemoryCache(Generic[T]):
         if entry is not None:
             self.bytes -= entry.size
 
+    def matching(self, pattern: str) -> list[str]:
+        return [key for key in self.entries if fnmatch.fnmatchcase(key, pattern)]
+
     def delete_matching(self, pattern: str) -> int:
-        keys = [key for key in self.entries if fnmatch.fnmatchcase(key, pattern)]
+        keys = self.matching(pattern)
         for key in keys:
             self._drop(key)
         return len(keys)

@@ -7,7 +7,6 @@ within DOCS_PURGE_POLL seconds.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -88,9 +87,7 @@ def do_purge_docs_cache(
     for pattern in patterns:
         if dry_run:
             report.l2 += len(store.keys(pattern))
-            report.l1 += sum(
-                1 for c in (page_l1(), answer_l1()) for key in c.entries if fnmatch.fnmatchcase(key, pattern)
-            )
+            report.l1 += sum(len(c.matching(pattern)) for c in (page_l1(), answer_l1()))
         else:
             report.l2 += store.delete_matching(pattern)
             report.l1 += page_l1().delete_matching(pattern) + answer_l1().delete_matching(pattern)

@@ -69,6 +69,3 @@ class RequestContext:
     ) -> Any:
         """Send a server-to-client request (sampling, elicitation, roots) tied to this call."""
         return await self.session.request(self.emit, method, params, timeout)
-
-    async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
-        await self.emit(notification_message(method, params))

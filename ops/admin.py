@@ -74,9 +74,6 @@ class ConnectionAdmin(admin.ModelAdmin):
     actions = ("close_connections",)
     list_per_page = 100
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Connection]:
-        return super().get_queryset(request)
-
     @admin.display(description="session")
     def short_id(self, obj: Connection) -> str:
         return obj.session_id[:12] + "…"

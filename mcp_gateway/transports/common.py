@@ -2,42 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from django.conf import settings
 
 from mcp_gateway.registry import PARTITIONS
 from mcp_gateway.transports.http import HttpEndpoint
 from mcp_gateway.transports.security import entrance_refusal
 from ops import limits
-
-
-def client_ip(scope: dict, headers: dict[str, str]) -> str:  # type: ignore[type-arg]
-    """The peer's address; X-Forwarded-For is believed only when the peer is a trusted proxy."""
-    client = scope.get("client")
-    peer = client[0] if client else ""
-    forwarded = headers.get("x-forwarded-for")
-    if forwarded and peer and _trusted(peer):
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        for hop in reversed(hops):  # the nearest untrusted hop is the client
-            if not _trusted(hop):
-                return hop
-        return hops[0] if hops else peer
-    return peer
-
-
-def _trusted(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    for proxy in settings.TRUSTED_PROXIES:
-        try:
-            if ip in ipaddress.ip_network(proxy, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 async def admit(endpoint: HttpEndpoint, kind: str, rate: bool = True) -> str | None:

@@ -14,9 +14,12 @@ import json
 import logging
 import time
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
+
+from mcp_gateway.transports.security import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +82,8 @@ class HttpEndpoint:
         raw = self.scope.get("query_string", b"").decode("latin-1")
         return dict(parse_qsl(raw))
 
-    @property
+    @cached_property
     def client_ip(self) -> str:
-        from mcp_gateway.transports.common import client_ip
-
         return client_ip(self.scope, self.headers)
 
     async def read_body(self, limit: int) -> bytes:

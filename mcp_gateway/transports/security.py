@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -41,3 +43,36 @@ def entrance_refusal(headers: dict[str, str]) -> tuple[int, str] | None:
     if not origin_allowed(headers.get("origin")):
         return 403, "Forbidden: Origin not allowed"
     return None
+
+
+def client_ip(scope: dict, headers: dict[str, str]) -> str:  # type: ignore[type-arg]
+    """The peer's address; X-Forwarded-For is believed only when the peer is a trusted proxy."""
+    client = scope.get("client")
+    peer = client[0] if client else ""
+    forwarded = headers.get("x-forwarded-for")
+    if forwarded and peer and _trusted(peer):
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        for hop in reversed(hops):  # the nearest untrusted hop is the client
+            if not _trusted(hop):
+                return hop
+        return hops[0] if hops else peer
+    return peer
+
+
+@lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for proxy in proxies:
+        try:
+            networks.append(ipaddress.ip_network(proxy, strict=False))
+        except ValueError:
+            continue
+    return tuple(networks)
+
+
+def _trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _networks(tuple(settings.TRUSTED_PROXIES)))

@@ -13,9 +13,9 @@ from django.conf import settings
 from mcp_gateway import directory, jsonrpc
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.common import choose_partition, client_ip
+from mcp_gateway.transports.common import choose_partition
 from mcp_gateway.transports.link import SessionLink
-from mcp_gateway.transports.security import entrance_refusal
+from mcp_gateway.transports.security import client_ip, entrance_refusal
 from ops import limits
 
 TRANSPORT = "websocket"

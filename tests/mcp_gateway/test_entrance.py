@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from mcp_gateway.transports.common import client_ip
-from mcp_gateway.transports.security import host_allowed, origin_allowed
+from mcp_gateway.transports.security import client_ip, host_allowed, origin_allowed
 
 SCOPE = {"client": ("10.0.0.5", 5000)}
 
