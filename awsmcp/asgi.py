@@ -12,9 +12,12 @@ django_application = get_asgi_application()  # sets Django up before the gateway
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
+from awsmcp.serving import freeze_startup_heap, tune_daphne  # noqa: E402
 from mcp_gateway.transports.sse import LegacyMessageEndpoint, LegacySseStream  # noqa: E402
 from mcp_gateway.transports.streamable import StreamableEndpoint  # noqa: E402
 from mcp_gateway.transports.websocket import McpWebsocketConsumer  # noqa: E402
+
+tune_daphne()
 
 application = ProtocolTypeRouter(
     {
@@ -30,3 +33,4 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter([path("mcp/ws", McpWebsocketConsumer.as_asgi())]),
     }
 )
+freeze_startup_heap()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.conf import settings
 PUBLIC_HOSTS = {"aws": "docs.aws.amazon.com", "aws-cn": "docs.amazonaws.cn"}
 MAX_URL_LENGTH = 2048
 # Characters a docs path may hold once decoded: what AWS uses, nothing that changes its meaning.
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@/\- ]*$")
 
 
@@ -62,13 +64,18 @@ def partition_of_host(host: str) -> str | None:
 
 def parse_doc_url(raw: object, partition: str) -> DocAddress:
     """Validate a client's URL for `partition`; raise AddressError with a clear reason otherwise."""
-    host = PUBLIC_HOSTS[partition]
     if not isinstance(raw, str) or not raw.strip():
         raise AddressError("The URL is empty: give the full address of a documentation page.")
+    return _parse_doc_url(raw, partition)
+
+
+@lru_cache(maxsize=4096)  # agents read the same pages again and again; refusals are not cached
+def _parse_doc_url(raw: str, partition: str) -> DocAddress:
+    host = PUBLIC_HOSTS[partition]
     url = raw.strip()
     if len(url) > MAX_URL_LENGTH:
         raise AddressError(f"The URL is longer than {MAX_URL_LENGTH} characters.")
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url) or "\\" in url:
+    if _UNSAFE_CHARS.search(url):
         raise AddressError("The URL contains spaces, control characters or backslashes.")
     try:
         parts = urlsplit(url)

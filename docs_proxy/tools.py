@@ -403,6 +403,7 @@ def register(registry: Registry) -> None:
             title="Read AWS documentation",
             annotations=READ_ONLY,
             partitions=aws,
+            quiet=True,
         )
     )
     registry.add_tool(
@@ -414,6 +415,7 @@ def register(registry: Registry) -> None:
             title="Read sections of an AWS documentation page",
             annotations=READ_ONLY,
             partitions=aws,
+            quiet=True,
         )
     )
     registry.add_tool(
@@ -426,6 +428,7 @@ def register(registry: Registry) -> None:
             output_schema=TABLE_OUTPUT,
             annotations=READ_ONLY,
             partitions=aws,
+            quiet=True,
         )
     )
     registry.add_tool(
@@ -438,6 +441,7 @@ def register(registry: Registry) -> None:
             output_schema=SEARCH_OUTPUT,
             annotations=READ_ONLY,
             partitions=aws,
+            quiet=True,
         )
     )
     registry.add_tool(
@@ -450,6 +454,7 @@ def register(registry: Registry) -> None:
             output_schema=RECOMMEND_OUTPUT,
             annotations=READ_ONLY,
             partitions=aws,
+            quiet=True,
         )
     )
     registry.add_tool(
@@ -467,6 +472,7 @@ def register(registry: Registry) -> None:
             title="Read AWS China documentation",
             annotations=READ_ONLY,
             partitions=cn,
+            quiet=True,
         )
     )
     registry.add_tool(
@@ -478,6 +484,7 @@ def register(registry: Registry) -> None:
             title="List the services of AWS China",
             annotations=READ_ONLY,
             partitions=cn,
+            quiet=True,
         )
     )
     registry.instructions["aws"] = AWS_INSTRUCTIONS

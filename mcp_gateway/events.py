@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 STREAM_LINGER = 120.0  # seconds a finished stream stays replayable
+FINISHED_KEPT = 64  # finished streams a session keeps replayable at most (the newest ones)
 
 
 class EventStream:
@@ -26,6 +27,7 @@ class EventStream:
         self.closed_at = 0.0
         self._wakeup = asyncio.Event()
         self.recorder: Any = None  # mcp_gateway.replay.Recorder when events are kept in Redis too
+        self.on_close: Any = None  # told the stream once it closes (StreamSet keeps finished ones in order)
 
     def event_id(self, seq: int) -> str:
         return f"{self.id}_{seq}"
@@ -39,11 +41,15 @@ class EventStream:
         return self.event_id(self.seq)
 
     def close(self) -> None:
-        if not self.closed and self.recorder is not None:
+        if self.closed:
+            return
+        if self.recorder is not None:
             self.recorder.close()
         self.closed = True
         self.closed_at = time.monotonic()
         self._wakeup.set()
+        if self.on_close is not None:
+            self.on_close(self)
 
     async def read(self, after: int = 0) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """Yield (event id, message) after sequence `after`, then live ones until closed."""
@@ -69,15 +75,18 @@ def parse_event_id(value: str) -> tuple[str, int] | None:
 
 
 class StreamSet:
-    """The event streams of one session, with finished ones dropped after a while."""
+    """The event streams of one session; finished ones stay replayable for STREAM_LINGER seconds,
+    the newest FINISHED_KEPT of them at most, so a busy session's memory and sweep stay bounded."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.streams: dict[str, EventStream] = {}
+        self.finished: deque[EventStream] = deque()  # in the order they closed
 
     def open(self) -> EventStream:
         self._sweep()
         stream = EventStream(self.capacity)
+        stream.on_close = self.finished.append
         self.streams[stream.id] = stream
         from mcp_gateway import replay
 
@@ -89,10 +98,12 @@ class StreamSet:
         return self.streams.get(stream_id)
 
     def close_all(self) -> None:
-        for stream in self.streams.values():
+        for stream in list(self.streams.values()):
             stream.close()
 
     def _sweep(self) -> None:
-        now = time.monotonic()
-        for key in [k for k, s in self.streams.items() if s.closed and now - s.closed_at > STREAM_LINGER]:
-            del self.streams[key]
+        """Drop the oldest finished streams: O(1) per stream dropped, whatever the session's history."""
+        expired = time.monotonic() - STREAM_LINGER
+        finished = self.finished
+        while finished and (len(finished) > FINISHED_KEPT or finished[0].closed_at < expired):
+            self.streams.pop(finished.popleft().id, None)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 
 if TYPE_CHECKING:
@@ -38,11 +39,20 @@ class Tool:
     output_schema: dict[str, Any] | None = None
     annotations: dict[str, Any] | None = None
     partitions: tuple[str, ...] = PARTITIONS
+    # Sends nothing to the client during a call (no progress, logs or requests), so a plain JSON
+    # answer loses nothing and Streamable HTTP may skip the SSE stream (cheaper, see bench/).
+    quiet: bool = False
     validator: Draft202012Validator = field(init=False)
+    accepts: Callable[[Any], Any] = field(init=False)
     listing: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         self.validator = Draft202012Validator(self.input_schema)
+        # Compiled to plain Python: ~30x cheaper than jsonschema on the hot path of valid calls;
+        # jsonschema still writes the messages when a call is invalid.
+        self.accepts = fastjsonschema.compile(
+            {k: v for k, v in self.input_schema.items() if k != "$schema"}, use_default=False
+        )
         listing: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
@@ -58,6 +68,11 @@ class Tool:
 
     def argument_errors(self, arguments: dict[str, Any]) -> list[str]:
         """Human-readable schema violations of the given arguments (empty when valid)."""
+        try:
+            self.accepts(arguments)
+            return []
+        except fastjsonschema.JsonSchemaException:
+            pass
         errors = []
         for error in sorted(self.validator.iter_errors(arguments), key=lambda e: list(e.path)):
             where = ".".join(str(p) for p in error.path)

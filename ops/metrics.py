@@ -45,6 +45,8 @@ class Observer:
         MCP_REQUESTS.labels(method, outcome).inc()
         if tool is not None:
             TOOL_SECONDS.labels(tool).observe(seconds)
+            if not log.isEnabledFor(logging.INFO):
+                return
             log.info(
                 "tool call",
                 extra={"event": "tool_call", "tool": tool, "latency_ms": round(seconds * 1000, 3), "outcome": outcome},
@@ -57,6 +59,8 @@ def observe_http(endpoint: Any, seconds: float) -> None:
     HTTP_REQUESTS.labels(endpoint.kind, endpoint.method, str(status)).inc()
     if status == 429:
         RATE_LIMITED.labels(endpoint.kind).inc()
+    if not log.isEnabledFor(logging.INFO):  # ACCESS_LOG_LEVEL=WARNING: skip building the line
+        return
     session = getattr(endpoint, "session", None) or getattr(getattr(endpoint, "holder", None), "session", None)
     log.info(
         "request",

@@ -44,6 +44,7 @@ class HttpEndpoint:
     kind = "http"  # the transport, for metrics
     status = 0
     stream_slot: str | None = None  # the open-stream slot this request holds (see common.claim_stream)
+    _handling = False  # handle() is running (the disconnect watcher may cancel it)
 
     def __init__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.scope = scope
@@ -115,19 +116,25 @@ class HttpEndpoint:
                 {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Request body too large"}},
             )
             return
-        work = asyncio.create_task(self.handle(body))
-        watcher = asyncio.create_task(self._watch_disconnect())
+        # handle() runs in this task; a watcher task cancels it if the client leaves first.
+        task = asyncio.current_task()
+        assert task is not None
+        self._handling = True
+        watcher = asyncio.create_task(self._watch_disconnect(task))
         try:
-            await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            await self.handle(body)
+            self._handling = False
+        except asyncio.CancelledError:
+            self._handling = False
+            if not self.disconnected.is_set():  # cancelled from outside (shutdown): not ours to swallow
+                await self.on_close()
+                raise
+            task.uncancel()
+        except ClientGone:
+            self._handling = False
         finally:
-            if not work.done():
-                work.cancel()
             watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ClientGone):
-                await work
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-            await self.on_close()
+        await self.on_close()
         if not self.finished and not self.disconnected.is_set():
             # handle() returned without answering: never leave a client hanging.
             if not self.started:
@@ -135,11 +142,13 @@ class HttpEndpoint:
             else:
                 await self.finish()
 
-    async def _watch_disconnect(self) -> None:
+    async def _watch_disconnect(self, task: asyncio.Task[Any]) -> None:
         while True:
             message = await self._receive()
             if message["type"] == "http.disconnect":
                 self.disconnected.set()
+                if self._handling:
+                    task.cancel()
                 return
 
     async def handle(self, body: bytes) -> None:  # pragma: no cover - abstract
@@ -160,13 +169,10 @@ class HttpEndpoint:
 
     async def send_response(self, status: int, headers: Headers, body: bytes = b"") -> None:
         self.status = status
-        await self._raw_send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-            }
-        )
+        encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        if status not in (204, 304):  # a known body needs no chunked framing (and 204 may carry no length)
+            encoded.append((b"content-length", str(len(body)).encode()))
+        await self._raw_send({"type": "http.response.start", "status": status, "headers": encoded})
         self.started = True
         await self._raw_send({"type": "http.response.body", "body": body})
         self.finished = True

@@ -32,8 +32,13 @@ def host_allowed(host: str | None) -> bool:
     """The Host header names this server (Django's ALLOWED_HOSTS rules)."""
     if not host:
         return False
+    return _host_allowed(host, tuple(settings.ALLOWED_HOSTS))
+
+
+@lru_cache(maxsize=256)  # a server is called by a handful of names; the answer depends on both arguments
+def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
     domain, _port = split_domain_port(host)
-    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+    return bool(domain) and validate_host(domain, allowed)
 
 
 def entrance_refusal(headers: dict[str, str]) -> tuple[int, str] | None:

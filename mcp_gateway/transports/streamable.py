@@ -177,7 +177,7 @@ class StreamableEndpoint(HttpEndpoint):
         if not requests:
             await self.accept_only(holder, payload)
             return
-        streamed = any(r.method in STREAMED_METHODS for r in requests)
+        streamed = any(_may_talk_back(holder.session.partition, r) for r in requests)
         if accepts_sse and (streamed or not accepts_json or _prefers_sse(accept)):
             await self.answer_stream(holder, payload, detached=not ephemeral)
         else:
@@ -251,12 +251,13 @@ class StreamableEndpoint(HttpEndpoint):
             await self.send_json(200, replies[0])
             return
         body = replies if payload.is_batch else replies[0]
-        holder.session.bytes_out += len(jsonrpc.dumps(body))
+        encoded = jsonrpc.dumps(body).encode()
+        holder.session.bytes_out += len(encoded)
         status = 200
         if holder.ephemeral and not payload.is_batch and "error" in body:
             # The stateless revision maps request errors onto HTTP statuses (SEP-2575).
             status = stateless.HTTP_STATUS.get(body["error"]["code"], 200)
-        await self.send_json(status, body, self.session_headers(holder))
+        await self.send_response(status, [("content-type", "application/json"), *self.session_headers(holder)], encoded)
 
     async def answer_stream(self, holder: StreamableSession, payload: Payload, detached: bool) -> None:
         stream = holder.streams.open()
@@ -390,6 +391,19 @@ class StreamableEndpoint(HttpEndpoint):
             return
         await holder.close_session("deleted by the client")
         await self.send_response(204, [])
+
+
+def _may_talk_back(partition: str, request: Request) -> bool:
+    """Whether answering this request may send the client something first (progress, logs, requests).
+
+    Calls of quiet tools never do, so they can be answered as plain JSON when the client accepts it."""
+    if request.method not in STREAMED_METHODS:
+        return False
+    if request.method == "tools/call":
+        params = request.params if isinstance(request.params, dict) else {}
+        tool = get_server().registry.tool(str(params.get("name")), partition)
+        return tool is None or not tool.quiet
+    return True
 
 
 def _prefers_sse(accept: str) -> bool:

@@ -118,7 +118,18 @@ def daphne(db_path: Path | None = None, **env_overrides: str) -> Iterator[Daphne
     log_path = workdir / "daphne.log"
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "awsmcp.asgi:application"],
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "--verbosity",
+                "0",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "awsmcp.asgi:application",
+            ],
             cwd=ROOT,
             env=env,
             stdout=log_file,
