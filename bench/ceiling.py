@@ -1,12 +1,34 @@
-"""The ceiling: a bare ASGI app answering a fixed JSON body, run by the same Daphne (`daphne bench.ceiling:app`)."""
+"""The ceiling: a bare ASGI app answering a fixed JSON body, run by the same Daphne (`daphne bench.ceiling:app`).
 
-BODY = b'{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ceiling"}]}}'
+It answers every HTTP request, and every WebSocket text frame, with the bytes of the file named by
+BENCH_CEILING_BODY (the benchmark puts awsmcp's own answer there, so both sides send the same bytes).
+It gets the same Twisted tuning as awsmcp (awsmcp.serving).
+"""
+
+import os
+from pathlib import Path
+
+from awsmcp.serving import tune_daphne
+
+tune_daphne()
+
+_body_file = os.environ.get("BENCH_CEILING_BODY")
+BODY = Path(_body_file).read_bytes() if _body_file else b'{"jsonrpc":"2.0","id":1,"result":{}}'
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
 
 
 async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-    if scope["type"] != "http":
-        return
-    while (await receive()).get("more_body"):
-        pass
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": BODY})
+    if scope["type"] == "http":
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await send({"type": "http.response.body", "body": BODY})
+    elif scope["type"] == "websocket":
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                await send({"type": "websocket.accept", "subprotocol": "mcp"})
+            elif message["type"] == "websocket.receive":
+                await send({"type": "websocket.send", "text": BODY.decode()})
+            else:
+                return

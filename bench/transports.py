@@ -1,7 +1,9 @@
-"""`python -m bench.transports`: cached `read_documentation` over Streamable HTTP (JSON answers) against the
-ceiling (a bare ASGI app under the same Daphne), at several concurrencies, the two sides alternating.
+"""`python -m bench.transports`: cached `read_documentation` on every transport against the ceiling.
 
-All traffic is on loopback; every load is bounded in time; request-rate limits are off.
+The ceiling is a bare ASGI app under the same Daphne (bench/ceiling.py) sending the very bytes
+awsmcp answers with. For each session count, the ceiling and each transport run alternately,
+`--rounds` times; figures are medians, and the ratio to the ceiling is taken within the same round
+pairing. All traffic is on loopback; every load is bounded in time; request-rate limits are off.
 """
 
 from __future__ import annotations
@@ -12,103 +14,138 @@ import json
 import statistics
 import subprocess
 import sys
-import time
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-
-import httpx
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import loadgen  # noqa: E402
 from tests.support.origin import OriginServer  # noqa: E402
 from tests.support.processes import base_env, daphne, free_port, stop, wait_for_port  # noqa: E402
-from tests.support.raw import initialize_request  # noqa: E402
 
 PAGE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
+CALL = loadgen.tools_call(PAGE)
+RESULTS = ROOT / "bench" / "results"
+QUIET = {"LOG_LEVEL": "WARNING", "ACCESS_LOG_LEVEL": "WARNING"}
+
+# name -> (session factory given a port, which ceiling it is compared with)
+TRANSPORTS: dict[str, tuple[Callable[[int], Any], str]] = {
+    "streamable-json": (lambda port: loadgen.HttpSession(port, "/mcp", CALL), "http"),
+    "streamable-sse": (lambda port: loadgen.HttpSession(port, "/mcp", CALL, sse=True), "http"),
+    "legacy-sse": (lambda port: loadgen.LegacySseSession(port, CALL), "http"),
+    "websocket": (lambda port: loadgen.WebSocketSession(port, "/mcp/ws", CALL), "websocket"),
+}
+CEILINGS: dict[str, Callable[[int], Any]] = {
+    "http": lambda port: loadgen.HttpSession(port, "/", CALL, initialize=False),
+    "websocket": lambda port: loadgen.WebSocketSession(port, "/", CALL, initialize=False),
+}
 
 
-async def load(url: str, body: bytes, headers: dict[str, str], concurrency: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+def answer_bytes(port: int) -> bytes:
+    """awsmcp's answer to the benchmark's call (it also warms the cache)."""
 
-        async def worker() -> None:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                reply = await client.post(url, content=body, headers=headers)
-                assert reply.status_code == 200, reply.text[:200]
-                latencies.append(time.perf_counter() - started)
+    async def once() -> bytes:
+        session = loadgen.HttpSession(port, "/mcp", CALL)
+        await session.open()
+        _, _, body = await session.post(CALL)
+        session.close()
+        return body
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    return {"rps": len(latencies) / seconds, "p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99)}
+    return asyncio.run(once())
 
 
-async def session_headers(url: str) -> dict[str, str]:
-    async with httpx.AsyncClient() as client:
-        reply = await client.post(url, json=initialize_request(), headers={"accept": "application/json"})
-        return {
-            "accept": "application/json",
-            "content-type": "application/json",
-            "mcp-session-id": reply.headers["mcp-session-id"],
-        }
+@contextmanager
+def ceiling_server(body: bytes) -> Iterator[int]:
+    with tempfile.NamedTemporaryFile(prefix="awsmcp-ceiling-", suffix=".json") as handle:
+        handle.write(body)
+        handle.flush()
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "--verbosity", "0", "-b", "127.0.0.1", "-p", str(port), "bench.ceiling:app"],
+            cwd=ROOT, env=base_env(BENCH_CEILING_BODY=handle.name),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_for_port(port, proc=proc)
+            yield port
+        finally:
+            stop(proc)
+
+
+def measure(
+    server_port: int, ceiling_port: int, transports: list[str], counts: list[int], seconds: float, rounds: int
+) -> list[dict[str, Any]]:
+    rows = []
+    for count in counts:
+        for name in transports:
+            factory, ceiling_kind = TRANSPORTS[name]
+            ours, top = [], []
+            for _ in range(rounds):
+                top.append(loadgen.run([CEILINGS[ceiling_kind](ceiling_port) for _ in range(count)], seconds))
+                ours.append(loadgen.run([factory(server_port) for _ in range(count)], seconds))
+            row = summarize(name, count, ours, top)
+            rows.append(row)
+            print_row(row)
+    return rows
+
+
+def summarize(name: str, count: int, ours: list[dict], top: list[dict]) -> dict[str, Any]:
+    def median(runs: list[dict], key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    return {
+        "transport": name,
+        "sessions": count,
+        "ceiling_rps": median(top, "rps"),
+        "rps": median(ours, "rps"),
+        "ratio": statistics.median(o["rps"] / t["rps"] for o, t in zip(ours, top, strict=True)),
+        "p50_ms": median(ours, "p50_ms"),
+        "p95_ms": median(ours, "p95_ms"),
+        "p99_ms": median(ours, "p99_ms"),
+        "ceiling_p95_ms": median(top, "p95_ms"),
+        "errors": sum(r["errors"] for r in ours),
+    }
+
+
+HEADER = (
+    "| transport | sessions | ceiling calls/s | awsmcp calls/s | awsmcp/ceiling | p50 ms | p95 ms | p99 ms | errors |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def print_row(r: dict[str, Any]) -> None:
+    print(
+        f"| {r['transport']} | {r['sessions']} | {r['ceiling_rps']:.0f} | {r['rps']:.0f} | {r['ratio']:.2f} | "
+        f"{r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |",
+        flush=True,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 8, 64])
+    parser.add_argument("--sessions", type=int, nargs="*", default=[1, 8, 64, 256])
+    parser.add_argument("--transports", nargs="*", default=list(TRANSPORTS), choices=list(TRANSPORTS))
     args = parser.parse_args()
     origin = OriginServer().start()
-    port = free_port()
-    ceiling = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bench.ceiling:app"],
-        cwd=ROOT, env=base_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    wait_for_port(port, proc=ceiling)
-    rows = []
     try:
-        with daphne(**origin.settings_env(), LOG_LEVEL="WARNING", ACCESS_LOG_LEVEL="WARNING") as server:
-            headers = asyncio.run(session_headers(server.mcp_url))
-            call = json.dumps(
-                {"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                 "params": {"name": "read_documentation", "arguments": {"url": PAGE, "max_length": 5000}}}
-            ).encode()  # fmt: skip
-            asyncio.run(load(server.mcp_url, call, headers, 1, 0.5))  # warm the cache
-            for concurrency in args.concurrency:
-                ours, top = [], []
-                for _ in range(args.rounds):
-                    top.append(asyncio.run(load(f"http://127.0.0.1:{port}/", b"{}", {}, concurrency, args.seconds)))
-                    ours.append(asyncio.run(load(server.mcp_url, call, headers, concurrency, args.seconds)))
-                median = lambda runs, key: statistics.median(r[key] for r in runs)  # noqa: E731
-                rows.append(
-                    {
-                        "concurrency": concurrency,
-                        "ceiling_rps": median(top, "rps"),
-                        "ours_rps": median(ours, "rps"),
-                        "ratio": median(ours, "rps") / median(top, "rps"),
-                        "p50_ms": median(ours, "p50"),
-                        "p95_ms": median(ours, "p95"),
-                        "p99_ms": median(ours, "p99"),
-                    }
-                )
+        env = {**origin.settings_env(), **QUIET, "MCP_MAX_CONNECTIONS": "5000"}
+        with daphne(**env) as server:
+            server.manage("shell", "-c", "from ops.models import RateLimitRule; RateLimitRule.objects.all().delete()")
+            body = answer_bytes(server.port)
+            with ceiling_server(body) as ceiling_port:
+                print(f"cached read_documentation ({len(body):,} bytes answered); one Daphne each side\n")
+                print(HEADER, flush=True)
+                rows = measure(server.port, ceiling_port, args.transports, args.sessions, args.seconds, args.rounds)
     finally:
-        stop(ceiling)
         origin.stop()
-    print("cached read_documentation (5,000 characters) over Streamable HTTP, JSON answers; one Daphne")
-    print("| sessions | ceiling req/s | ours req/s | ours/ceiling | p50 ms | p95 ms | p99 ms |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['concurrency']} | {r['ceiling_rps']:.0f} | {r['ours_rps']:.0f} | {r['ratio']:.2f} | "
-            f"{r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['p99_ms']:.2f} |"
-        )
-    results = ROOT / "bench" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    (results / "transports.json").write_text(json.dumps(rows, indent=2))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "transports.json").write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":
