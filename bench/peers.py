@@ -21,9 +21,10 @@ fetches the origin saw (proof the reference fetches from it on every call).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -40,6 +42,7 @@ from bench.convert import reference_python  # noqa: E402
 from tests.support.processes import free_port, stop, wait_for_port  # noqa: E402
 
 PAGE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
+RESULTS = ROOT / "bench" / "results"
 START_TIMEOUT = 60.0  # seconds for a peer to listen (the reference imports a lot)
 
 # Run by the reference venv's python: argv = origin base, port. Patches httpx's transport (the network
@@ -181,36 +184,83 @@ async def _calls(url: str, count: int, timeout: float = 120.0) -> tuple[str, lis
     return await asyncio.wait_for(run(), timeout)
 
 
-def main() -> None:
-    from tests.support.origin import OriginServer
-
-    count = 20
+def check(origin: Any) -> str:
+    """Prove both peers work: the reference fetches from the origin on every call; returns its answer text."""
+    count = 5
     path = PAGE.removeprefix("https://docs.aws.amazon.com")
+    before = origin.hits(path)
+    with reference_server(origin.base) as url:
+        reference_answer, _ = asyncio.run(_calls(url, count))
+    fetched = origin.hits(path) - before
+    assert fetched == count + 1, "the reference did not fetch from the fixture origin on every call"
+    assert "Amazon RDS" in reference_answer, "the reference's answer is not the RDS Welcome page"
+    with sdk_server(reference_answer) as url:
+        sdk_answer, _ = asyncio.run(_calls(url, count))
+    assert sdk_answer == reference_answer
+    return reference_answer
+
+
+def port_of(url: str) -> int:
+    return int(url.split(":")[2].split("/")[0])
+
+
+def compare(sessions: list[int], seconds: float, rounds: int) -> list[dict[str, Any]]:
+    """awsmcp against each peer on the same cached read_documentation calls, the two sides alternating."""
+    from bench import loadgen
+    from bench.transports import CALL, QUIET, answer_bytes, summarize
+    from tests.support.origin import OriginServer
+    from tests.support.processes import daphne
+
+    def ours(port: int) -> loadgen.HttpSession:  # Accept as the SDK client sends it
+        return loadgen.HttpSession(port, "/mcp", CALL)
+
+    rows = []
     origin = OriginServer().start()
     try:
-        before = origin.hits(path)
-        with reference_server(origin.base) as url:
-            started = time.perf_counter()
-            reference_answer, reference_times = asyncio.run(_calls(url, count))
-            print(f"reference up and answered in {time.perf_counter() - started:.1f}s")
-        fetched = origin.hits(path) - before
-        print(f"reference answer ({len(reference_answer)} chars): {reference_answer[:200]!r}")
-        print(f"reference: median {statistics.median(reference_times) * 1000:.2f} ms over {count} sequential calls")
-        print(f"origin saw {fetched} fetches of {path} for {count + 1} reference calls")
-        assert fetched == count + 1, "the reference did not fetch from the fixture origin on every call"
-        assert "Amazon RDS" in reference_answer, "the reference's answer is not the RDS Welcome page"
-
-        for json_response in (False, True):
-            before = origin.hits(path)
-            with sdk_server(reference_answer, json_response=json_response) as url:
-                sdk_answer, sdk_times = asyncio.run(_calls(url, count))
-            mode = "JSON" if json_response else "SSE"
-            assert sdk_answer == reference_answer
-            assert origin.hits(path) == before
-            print(f"sdk ({mode}) answer ({len(sdk_answer)} chars): {sdk_answer[:200]!r}")
-            print(f"sdk ({mode}): median {statistics.median(sdk_times) * 1000:.2f} ms over {count} sequential calls")
+        check(origin)
+        with daphne(**origin.settings_env(), **QUIET) as server:
+            server.manage("shell", "-c", "from ops.models import RateLimitRule; RateLimitRule.objects.all().delete()")
+            text = json.loads(answer_bytes(server.port))["result"]["content"][0]["text"]
+            peers = {
+                "reference 1.2.3 (SSE)": lambda: reference_server(origin.base),
+                "SDK MCPServer (SSE)": lambda: sdk_server(text),
+                "SDK MCPServer (JSON)": lambda: sdk_server(text, json_response=True),
+            }
+            for name, start in peers.items():
+                with start() as url:
+                    port = port_of(url)
+                    counts = [c for c in sessions if c <= 8] if name.startswith("reference") else sessions
+                    for count in counts:
+                        mine, theirs = [], []
+                        for _ in range(rounds):
+                            theirs.append(
+                                loadgen.run([loadgen.HttpSession(port, "/mcp", CALL) for _ in range(count)], seconds)
+                            )
+                            mine.append(loadgen.run([ours(server.port) for _ in range(count)], seconds))
+                        row = summarize(name, count, mine, theirs)
+                        rows.append(row)
+                        print(
+                            f"| {name} | {count} | {row['ceiling_rps']:.1f} | {row['rps']:.0f} | {row['ratio']:.1f}x | "
+                            f"{row['ceiling_p95_ms']:.2f} | {row['p95_ms']:.2f} |",
+                            flush=True,
+                        )
     finally:
         origin.stop()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="awsmcp against the reference server and a minimal SDK server")
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sessions", type=int, nargs="*", default=[1, 8, 64])
+    args = parser.parse_args()
+    print("cached read_documentation, Streamable HTTP, one process each; the reference fetches and converts every call")
+    print("| peer | sessions | peer calls/s | awsmcp calls/s | awsmcp/peer | peer p95 ms | awsmcp p95 ms |")
+    print("|---|---|---|---|---|---|---|", flush=True)
+    rows = compare(args.sessions, args.seconds, args.rounds)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "peers.json").write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":
