@@ -172,3 +172,31 @@ async def test_stateless_discover_over_http(server: DaphneServer, http: httpx.As
         headers={"accept": ACCEPT_BOTH, "mcp-protocol-version": "2025-11-25"},
     )
     assert mismatch.status_code == 400 and mismatch.json()["error"]["code"] == -32020
+
+
+async def test_quiet_tool_calls_are_answered_as_json_and_talking_ones_as_sse(
+    server: DaphneServer, http: httpx.AsyncClient
+) -> None:
+    """read_documentation sends nothing before its result, so a client listing JSON first gets plain JSON
+    (with a Content-Length); a tool that logs during the call still gets an SSE stream, and so does a
+    client that lists text/event-stream first."""
+    headers = await streamable_session(http, server.mcp_url)
+    quiet = request("tools/call", {"name": "read_documentation", "arguments": {"url": "https://example.com/a.html"}}, 7)
+    reply = await http.post(server.mcp_url, json=quiet, headers=headers)
+    assert reply.status_code == 200
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.headers["content-length"] == str(len(reply.content))
+    body = reply.json()
+    assert body["id"] == 7 and body["result"]["isError"] is True  # not an AWS host: a tool error, as JSON
+
+    talking = request("tools/call", {"name": "test_tool_with_logging", "arguments": {}}, 8)
+    async with http.stream("POST", server.mcp_url, json=talking, headers=headers) as streamed:
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        methods = [m.get("method") async for m in sse_messages(streamed)]
+    assert "notifications/message" in methods
+
+    prefers_sse = {**headers, "accept": "text/event-stream, application/json"}
+    async with http.stream("POST", server.mcp_url, json=quiet, headers=prefers_sse) as streamed:
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        answers = [m async for m in sse_messages(streamed)]
+    assert [a["id"] for a in answers] == [7]
