@@ -126,36 +126,60 @@ def _hit(rule: Rule, value: str, rate: str) -> bool:
     )
 
 
+def _first_limited(checks: list[tuple[Rule, str, str]]) -> tuple[Rule, str] | None:
+    """Count this request against each rule in turn; the first rule it exceeds (later ones are not counted)."""
+    for rule, value, rate in checks:
+        if _hit(rule, value, rate):
+            return rule, rate
+    return None
+
+
+def _counters_in_process() -> bool:
+    """The counters live in this process's memory (the embedded default): no I/O, so no thread hop."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    return isinstance(caches[settings.RATELIMIT_USE_CACHE], LocMemCache)
+
+
 async def check_rate(ip: str, key_name: str, endpoint: str) -> Refusal | None:
-    """429 with Retry-After when a request-rate rule covering this endpoint is exceeded."""
+    """429 with Retry-After when a request-rate rule covering this endpoint is exceeded.
+
+    All rules are counted in one go: inline for in-process counters, in one worker thread for Redis."""
     if not settings.MCP_RATELIMIT_ENABLED:
         return None
-    rules = (await book()).rules
-    for rule in rules:
+    checks = []
+    for rule in (await book()).rules:
         if rule.scope == "streams_per_ip" or not rule.covers(endpoint) or rule.allows(ip):
             continue
         if rule.scope == "ip":
-            value, rate = ip, rule.rate
+            checks.append((rule, ip, rule.rate))
         elif rule.scope == "key":
             if not key_name:
                 continue
             override = next((k.rate_override for k in _book.keys.values() if k.name == key_name), "")
-            value, rate = key_name, override or rule.rate
+            checks.append((rule, key_name, override or rule.rate))
         else:
-            value, rate = "all", rule.rate
-        try:
-            limited = await asyncio.to_thread(_hit, rule, value, rate)
-        except Exception as exc:  # the counters' cache is down: let the request through (fail open)
-            log.warning("rate limit check failed (%s: %s); allowing", exc.__class__.__name__, exc)
-            return None
-        if limited:
-            _count, period = _split_rate(rate)
-            return Refusal(
-                429,
-                f"Too Many Requests: rate limit {rule.name} ({rate}) exceeded; retry after {period} s",
-                [("retry-after", str(period))],
-            )
-    return None
+            checks.append((rule, "all", rule.rate))
+    if not checks:
+        return None
+    try:
+        if _counters_in_process():
+            limited = _first_limited(checks)
+        else:
+            limited = await asyncio.to_thread(_first_limited, checks)
+    except Exception as exc:  # the counters' cache is down: let the request through (fail open)
+        log.warning("rate limit check failed (%s: %s); allowing", exc.__class__.__name__, exc)
+        return None
+    if limited is None:
+        return None
+    rule, rate = limited
+    _count, period = _split_rate(rate)
+    return Refusal(
+        429,
+        f"Too Many Requests: rate limit {rule.name} ({rate}) exceeded; retry after {period} s",
+        [("retry-after", str(period))],
+    )
 
 
 def authenticate(authorization: str | None) -> str | None:
