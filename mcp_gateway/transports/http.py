@@ -186,8 +186,9 @@ class HttpEndpoint:
         error = {"code": code, "message": message}
         await self.send_json(status, {"jsonrpc": "2.0", "id": None, "error": error}, headers)
 
-    async def start_stream(self, headers: Headers = ()) -> None:
-        """Begin a text/event-stream answer; the first comment makes Daphne flush the headers."""
+    async def start_stream(self, headers: Headers = (), first: bytes = b": connected\n\n") -> None:
+        """Begin a text/event-stream answer; the first chunk (a comment unless given) makes Daphne flush
+        the headers."""
         self.status = 200
         await self._raw_send(
             {
@@ -202,19 +203,27 @@ class HttpEndpoint:
             }
         )
         self.started = True
-        await self.write(b": connected\n\n")
+        await self.write(first)
 
     async def write(self, chunk: bytes) -> None:
         await self._raw_send({"type": "http.response.body", "body": chunk, "more_body": True})
 
-    async def send_event(self, data: str, event: str | None = None, event_id: str | None = None) -> None:
+    async def send_event(
+        self, data: str, event: str | None = None, event_id: str | None = None, last: bool = False
+    ) -> None:
+        """One SSE event; with last=True it also ends the response (one write instead of two)."""
         lines = []
         if event_id is not None:
             lines.append(f"id: {event_id}")
         if event is not None:
             lines.append(f"event: {event}")
         lines.extend(f"data: {line}" for line in data.split("\n"))
-        await self.write(("\n".join(lines) + "\n\n").encode())
+        chunk = ("\n".join(lines) + "\n\n").encode()
+        if not last:
+            await self.write(chunk)
+            return
+        self.finished = True
+        await self._raw_send({"type": "http.response.body", "body": chunk, "more_body": False})
 
     async def keepalive_comments(self) -> None:
         """SSE comments every MCP_SSE_KEEPALIVE seconds keep proxies from timing out an idle stream."""

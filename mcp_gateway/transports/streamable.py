@@ -285,21 +285,20 @@ class StreamableEndpoint(HttpEndpoint):
         holder.work.add(task)
         task.add_done_callback(holder.work.discard)
         try:
-            await self.start_stream(self.session_headers(holder))
-            await self.prime(holder, stream)
+            await self.start_stream(self.session_headers(holder), self.priming_event(holder, stream))
             await self.pump(stream, 0, hangup)
         finally:
             if not detached:
                 task.cancel()
 
-    async def prime(self, holder: StreamableSession, stream: EventStream) -> None:
+    def priming_event(self, holder: StreamableSession, stream: EventStream) -> bytes:
         """An event with an id and no data, so the client can resume even before the first message.
 
-        Sent to clients of 2025-11-25 and later only (SEP-1699); older clients may not expect it.
+        Sent to clients of 2025-11-25 and later only (SEP-1699); older clients get a comment instead.
         """
-        version = holder.session.protocol_version or ""
-        if is_version_at_least(version, "2025-11-25"):
-            await self.write(f"id: {stream.event_id(0)}\nretry: {RETRY_MS}\ndata: \n\n".encode())
+        if is_version_at_least(holder.session.protocol_version or "", "2025-11-25"):
+            return f"id: {stream.event_id(0)}\nretry: {RETRY_MS}\ndata: \n\n".encode()
+        return b": connected\n\n"
 
     async def pump(self, stream: EventStream, after: int, hangup: asyncio.Event | None = None) -> None:
         """Copy the stream's events to the response until it closes (or the call hangs up on us)."""
@@ -320,7 +319,9 @@ class StreamableEndpoint(HttpEndpoint):
             data = jsonrpc.dumps(message)
             if self.holder is not None:
                 self.holder.session.bytes_out += len(data)
-            await self.send_event(data, event_id=event_id)
+            # The stream's final event ends the response in the same write.
+            last = stream.closed and event_id == stream.event_id(stream.seq)
+            await self.send_event(data, event_id=event_id, last=last)
 
     # --- GET ---------------------------------------------------------------------------------
     async def get(self) -> None:
@@ -356,8 +357,7 @@ class StreamableEndpoint(HttpEndpoint):
             return
         stream = holder.standalone = holder.streams.open()
         self.standalone_of = holder
-        await self.start_stream(self.session_headers(holder))
-        await self.prime(holder, stream)
+        await self.start_stream(self.session_headers(holder), self.priming_event(holder, stream))
         await self.pump_with_keepalive(holder, stream, 0, ping=True)
 
     async def pump_with_keepalive(
