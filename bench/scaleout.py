@@ -72,7 +72,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, nargs="*", default=[8, 64, 256])
     args = parser.parse_args()
     print("cached read_documentation over Streamable HTTP (JSON answers), Redis shared; one machine, 2 cores")
-    print("| sessions | 1 process calls/s | 2 processes calls/s | 2/1 | 1 process p95 ms | 2 processes p95 ms | errors |")
+    print(
+        "| sessions | 1 process calls/s | 2 processes calls/s | 2/1 | 1 process p95 ms | 2 processes p95 ms | errors |"
+    )
     print("|---|---|---|---|---|---|---|", flush=True)
     rows = measure(args.sessions, args.seconds, args.rounds)
     RESULTS.mkdir(parents=True, exist_ok=True)

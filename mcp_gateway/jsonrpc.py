@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
@@ -166,5 +168,13 @@ def notification_message(method: str, params: dict[str, Any] | None = None) -> d
     return message
 
 
+def dumps_bytes(message: Any) -> bytes:
+    """Compact UTF-8 JSON; orjson is ~6x faster than json on a page-sized answer (bench/)."""
+    try:
+        return orjson.dumps(message)
+    except TypeError:  # integers beyond 64 bits (a client may choose such an id), non-string keys
+        return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def dumps(message: Any) -> str:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    return dumps_bytes(message).decode()

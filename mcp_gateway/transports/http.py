@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
+from mcp_gateway import jsonrpc
 from mcp_gateway.transports.security import client_ip
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class HttpEndpoint:
         self.finished = True
 
     async def send_json(self, status: int, payload: Any, headers: Headers = ()) -> None:
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        body = jsonrpc.dumps_bytes(payload)
         await self.send_response(status, [("content-type", "application/json"), *headers], body)
 
     async def send_error(self, status: int, message: str, code: int = -32600, headers: Headers = ()) -> None:

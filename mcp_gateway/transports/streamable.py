@@ -251,7 +251,7 @@ class StreamableEndpoint(HttpEndpoint):
             await self.send_json(200, replies[0])
             return
         body = replies if payload.is_batch else replies[0]
-        encoded = jsonrpc.dumps(body).encode()
+        encoded = jsonrpc.dumps_bytes(body)
         holder.session.bytes_out += len(encoded)
         status = 200
         if holder.ephemeral and not payload.is_batch and "error" in body:
