@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mcp_gateway import jsonrpc
@@ -62,3 +64,11 @@ def test_pathological_json_is_a_parse_error(raw: bytes) -> None:
     with pytest.raises(JsonRpcError) as info:
         jsonrpc.parse_payload(raw)
     assert info.value.code == jsonrpc.PARSE_ERROR
+
+
+def test_dumps_is_compact_utf8_and_keeps_ids_beyond_64_bits() -> None:
+    message = {"jsonrpc": "2.0", "id": 10**30, "result": {"text": 'é "q"\n'}}
+    encoded = jsonrpc.dumps_bytes(message)
+    assert json.loads(encoded) == message
+    assert encoded.startswith(b'{"jsonrpc":"2.0","id":1000000000000000000000000000000,')  # compact, exact
+    assert jsonrpc.dumps({"id": 1, "t": "é"}) == '{"id":1,"t":"é"}'
