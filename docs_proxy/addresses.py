@@ -39,7 +39,7 @@ class DocAddress:
     @property
     def url(self) -> str:
         """The canonical public URL, without fragment (cache keys, answers)."""
-        return f"https://{self.host}{quote(self.path)}"
+        return f"https://{self.host}{_quoted(self.path)}"
 
     @property
     def url_with_fragment(self) -> str:
@@ -47,12 +47,17 @@ class DocAddress:
 
     def origin_url(self) -> str:
         """Where this page is actually fetched from."""
-        return origin_base(self.partition) + quote(self.path)
+        return origin_base(self.partition) + _quoted(self.path)
 
 
 def origin_base(partition: str) -> str:
     base = settings.AWS_CN_DOCS_ORIGIN if partition == "aws-cn" else settings.AWS_DOCS_ORIGIN
     return base.rstrip("/")
+
+
+@lru_cache(maxsize=4096)
+def _quoted(path: str) -> str:
+    return quote(path)
 
 
 def partition_of_host(host: str) -> str | None:

@@ -125,6 +125,10 @@ def classify(obj: Any) -> Message:
 def decode(raw: bytes | str) -> Any:
     """Decode JSON text, raising JsonRpcError(-32700) on anything that is not JSON."""
     try:
+        return orjson.loads(raw)  # the fast path; what it refuses, json decides (and explains)
+    except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise JsonRpcError(PARSE_ERROR, f"Parse error: {str(exc)[:200]}") from None

@@ -158,10 +158,16 @@ class McpServer:
             outcome = f"error {reply['error'].get('code')}"
         else:
             outcome = "tool_error" if isinstance(reply.get("result"), dict) and reply["result"].get("isError") else "ok"
-        tool = request.params.get("name") if request.method == "tools/call" else None
         elapsed = time.perf_counter() - started
+        # Names the client made up are not passed on: metrics labels must stay a bounded set.
+        method = request.method if request.method in self.methods else "unknown"
+        tool = None
+        if method == "tools/call":
+            name = request.params.get("name")
+            known = isinstance(name, str) and (session.partition, name) in self.registry.tools
+            tool = name if known else "unknown"
         for observer in observers:
-            observer.request_done(request.method, tool if isinstance(tool, str) else None, elapsed, outcome)
+            observer.request_done(method, tool, elapsed, outcome)
         return reply
 
     async def _handle_request(

@@ -8,6 +8,7 @@ from the fleet-wide stats in the shared cache, so every process reports the same
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterator
@@ -38,13 +39,19 @@ OPEN_CONNECTIONS = Gauge(
 RATE_LIMITED = Counter("awsmcp_rate_limited_requests", "Requests refused by a rate limit", ["transport"])
 
 
+@functools.lru_cache(maxsize=1024)
+def _child(metric: Any, *values: str) -> Any:
+    """A metric's labelled child, looked up once: `labels()` validates and locks on every call."""
+    return metric.labels(*values)
+
+
 class Observer:
     """Registered into the protocol core: counts requests and times tool calls."""
 
     def request_done(self, method: str, tool: str | None, seconds: float, outcome: str) -> None:
-        MCP_REQUESTS.labels(method, outcome).inc()
+        _child(MCP_REQUESTS, method, outcome).inc()
         if tool is not None:
-            TOOL_SECONDS.labels(tool).observe(seconds)
+            _child(TOOL_SECONDS, tool).observe(seconds)
             if not log.isEnabledFor(logging.INFO):
                 return
             log.info(
@@ -56,7 +63,7 @@ class Observer:
 def observe_http(endpoint: Any, seconds: float) -> None:
     """Registered into the HTTP transports: one count and one access-log line per request."""
     status = endpoint.status or 499  # 499: the client left before any answer
-    HTTP_REQUESTS.labels(endpoint.kind, endpoint.method, str(status)).inc()
+    _child(HTTP_REQUESTS, endpoint.kind, endpoint.method, str(status)).inc()
     if status == 429:
         RATE_LIMITED.labels(endpoint.kind).inc()
     if not log.isEnabledFor(logging.INFO):  # ACCESS_LOG_LEVEL=WARNING: skip building the line

@@ -14,7 +14,7 @@ import pytest
 from tests.support.admin import logged_in, post_form
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, daphne
-from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request
+from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, streamable_session
 
 RDS_URL = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
 RDS_PATH = "/AmazonRDS/latest/UserGuide/Welcome.html"
@@ -144,6 +144,10 @@ async def test_health_and_metrics(server: DaphneServer) -> None:
 
     await read(server, RDS_PATH)
     async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
+        # Names a client makes up must not become metric labels (unbounded series).
+        headers = await streamable_session(http, server.mcp_url)
+        await http.post(server.mcp_url, json=request("made/up-method-x9", {}, 2), headers=headers)
+        await http.post(server.mcp_url, json=request("tools/call", {"name": "made-up-tool-x9"}, 3), headers=headers)
         assert (await http.get("/healthz")).json() == {"status": "ok"}
         ready = await http.get("/readyz")
         assert ready.status_code == 200 and ready.json()["checks"] == {
@@ -157,6 +161,8 @@ async def test_health_and_metrics(server: DaphneServer) -> None:
     assert re.search(r'awsmcp_tool_call_seconds_count\{tool="read_documentation"\} [1-9]', metrics)
     assert 'awsmcp_docs_cache_events_total{event="origin_fetches"}' in metrics
     assert "awsmcp_open_connections" in metrics
+    assert "x9" not in metrics
+    assert 'method="unknown"' in metrics and 'tool="unknown"' in metrics
 
 
 @pytest.fixture(scope="module")
