@@ -29,8 +29,8 @@ lint: install
 test: test-deps lint
 	$(PY) -m pytest
 
-bench: install
-	AWSMCP_DEV=1 $(PY) -m bench
+bench: test-deps
+	AWSMCP_DEV=1 $(PY) -m bench $(PARTS)
 
 clean:
 	rm -rf $(VENV) .tools db.sqlite3

@@ -132,7 +132,7 @@ class Connection(models.Model):
 
     class Meta:
         ordering = ["-opened_at"]
-        indexes = [models.Index(fields=["state", "heartbeat"])]
+        indexes = [models.Index(fields=["state", "heartbeat"]), models.Index(fields=["process", "state"])]
 
     def __str__(self) -> str:
         return f"{self.transport} {self.session_id[:12]}… {self.remote_ip}"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 from docs_proxy.stats import PROCESS_ID
 from mcp_gateway import directory
@@ -72,20 +72,33 @@ def record_close(holder: Holder) -> None:
     )
 
 
+# What the last batch wrote for each live session: sessions with no news since are skipped.
+_written: dict[str, dict[str, object]] = {}
+
+
 def flush_activity(holders: list[Holder]) -> None:
-    """One batch: every live session of this process, then ghosts of dead processes."""
+    """One batch, in one transaction: the process's heartbeat in one statement, the sessions whose
+    activity changed since the last batch, then ghosts of dead processes.
+
+    10,000 idle streams used to cost 10,000 UPDATEs (and commits) every OPS_ACTIVITY_FLUSH seconds.
+    """
     close_old_connections()
     now = datetime.now(UTC)
-    for holder in holders:
-        Connection.objects.filter(session_id=holder.session.id).exclude(state=Connection.State.CLOSED).update(
-            heartbeat=now, **_fields(holder)
-        )
-    lease = timedelta(seconds=settings.OPS_CONNECTION_LEASE)
-    Connection.objects.exclude(state=Connection.State.CLOSED).filter(heartbeat__lt=now - lease).update(
-        state=Connection.State.CLOSED, closed_at=now
-    )
-    keep = timedelta(seconds=settings.OPS_CONNECTION_HISTORY)
-    Connection.objects.filter(state=Connection.State.CLOSED, closed_at__lt=now - keep).delete()
+    live = Connection.objects.exclude(state=Connection.State.CLOSED)
+    with transaction.atomic():
+        live.filter(process=PROCESS_ID).update(heartbeat=now)
+        for holder in holders:
+            fields = _fields(holder)
+            if _written.get(holder.session.id) != fields:
+                live.filter(session_id=holder.session.id).update(**fields)
+                _written[holder.session.id] = fields
+        lease = timedelta(seconds=settings.OPS_CONNECTION_LEASE)
+        live.filter(heartbeat__lt=now - lease).update(state=Connection.State.CLOSED, closed_at=now)
+        keep = timedelta(seconds=settings.OPS_CONNECTION_HISTORY)
+        Connection.objects.filter(state=Connection.State.CLOSED, closed_at__lt=now - keep).delete()
+    current = {holder.session.id for holder in holders}
+    for session_id in [s for s in _written if s not in current]:
+        del _written[session_id]
     flush_key_use()
     limits.renew_leases()
 

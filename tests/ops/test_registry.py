@@ -1,0 +1,71 @@
+"""The connections registry's activity batch: one transaction, only sessions with news, ghosts closed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from mcp_gateway.sessions import ServerSession, new_session_id
+from ops import registry
+from ops.models import Connection
+
+
+@dataclass
+class FakeHolder:  # what a transport keeps for a session: a session and no channel
+    session: ServerSession
+    channel_name: str | None = None
+
+
+def holders(count: int) -> list[FakeHolder]:
+    made = [
+        FakeHolder(ServerSession(new_session_id(), "streamable-http", "aws", remote_ip="127.0.0.1"))
+        for _ in range(count)
+    ]
+    for holder in made:
+        registry.record_open(holder)
+    return made
+
+
+@pytest.mark.django_db(transaction=True)
+def test_idle_sessions_cost_one_statement_per_batch_and_changes_are_written() -> None:
+    live = holders(50)
+    registry._written.clear()
+    registry.flush_activity(live)  # the first batch writes everyone
+    with CaptureQueriesContext(connection) as idle:
+        registry.flush_activity(live)
+    updates = [q["sql"] for q in idle.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 2  # the process's heartbeat and the ghost sweep; no per-session writes
+
+    live[7].session.messages_in = 3
+    with CaptureQueriesContext(connection) as busy:
+        registry.flush_activity(live)
+    assert len([q for q in busy.captured_queries if q["sql"].startswith("UPDATE")]) == 3
+    assert Connection.objects.get(session_id=live[7].session.id).messages_in == 3
+    assert Connection.objects.get(session_id=live[8].session.id).messages_in == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeats_keep_rows_alive_and_ghosts_of_dead_processes_are_closed() -> None:
+    live = holders(2)
+    ghost = Connection.objects.create(
+        session_id="ghost",
+        transport="websocket",
+        partition="aws",
+        remote_ip="127.0.0.1",
+        process="a-dead-process",
+        opened_at=datetime.now(UTC),
+        last_activity=datetime.now(UTC),
+        heartbeat=datetime.now(UTC) - timedelta(hours=1),
+    )
+    Connection.objects.filter(session_id__in=[h.session.id for h in live]).update(
+        heartbeat=datetime.now(UTC) - timedelta(hours=1)
+    )
+    registry.flush_activity(live)
+    ghost.refresh_from_db()
+    assert ghost.state == Connection.State.CLOSED
+    states = set(Connection.objects.filter(session_id__in=[h.session.id for h in live]).values_list("state", flat=True))
+    assert states == {Connection.State.ACTIVE}
