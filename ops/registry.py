@@ -1,6 +1,6 @@
 """The connections registry behind the admin's Connections page.
 
-Sessions are written to the database when they open and when they close; their activity (last
+Sessions are written to the database when they open and when they close (batched within 0.2 s); their activity (last
 activity, pings, message and byte counts, stale state) is written in one batch per process every
 OPS_ACTIVITY_FLUSH seconds, which also serves as the process's heartbeat. A row whose process stopped
 heart-beating for OPS_CONNECTION_LEASE seconds belonged to a process that died: it is marked closed.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from asgiref.sync import sync_to_async
@@ -114,15 +115,52 @@ def flush_key_use() -> None:
         ApiKey.objects.filter(name=name).update(last_used=_at(when))
 
 
+WRITE_BEHIND = 0.2  # seconds opens and closes wait, so that a burst of them is one transaction
+_pending: list[tuple[Callable[[Holder], None], Holder]] = []
+_writer: asyncio.Task[None] | None = None
+
+
 class RegistryListener:
-    """Registered into mcp_gateway.directory: writes opens and closes at once."""
+    """Registered into mcp_gateway.directory: writes opens and closes within WRITE_BEHIND seconds.
+
+    One commit per session opened made opening 10,000 streams take two minutes (bench.connections)."""
 
     async def opened(self, holder: Holder) -> None:
         ensure_flusher()
-        await _safely(record_open, holder)
+        _queue(record_open, holder)
 
     async def closed(self, holder: Holder) -> None:
-        await _safely(record_close, holder)
+        _queue(record_close, holder)
+
+
+def _queue(write: Callable[[Holder], None], holder: Holder) -> None:
+    global _writer
+    _pending.append((write, holder))
+    if _writer is None or _writer.done():
+        _writer = asyncio.get_running_loop().create_task(_write_soon())
+
+
+async def _write_soon() -> None:
+    await asyncio.sleep(WRITE_BEHIND)
+    batch = _pending[:]
+    _pending.clear()
+    await _safely(write_batch, batch)
+
+
+def write_batch(batch: list[tuple[Callable[[Holder], None], Holder]]) -> None:
+    """Opens and closes in the order they happened, in one transaction (one by one if that fails)."""
+    close_old_connections()
+    try:
+        with transaction.atomic():
+            for write, holder in batch:
+                write(holder)
+    except Exception as exc:
+        log.warning("connection registry batch failed (%s); writing one by one", exc.__class__.__name__)
+        for write, holder in batch:
+            try:
+                write(holder)
+            except Exception as one:
+                log.warning("connection registry %s failed: %s", write.__name__, one.__class__.__name__)
 
 
 async def _safely(fn: object, *args: object) -> None:
