@@ -8,6 +8,7 @@ connection can GET the rest (spec: resumability and redelivery).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections import deque
@@ -27,6 +28,7 @@ class EventStream:
         self.closed_at = 0.0
         self._wakeup = asyncio.Event()
         self.recorder: Any = None  # mcp_gateway.replay.Recorder when events are kept in Redis too
+        self._ping: tuple[int, dict[str, Any]] | None = None  # the newest ping in the buffer
         self.on_close: Any = None  # told the stream once it closes (StreamSet keeps finished ones in order)
 
     def event_id(self, seq: int) -> str:
@@ -34,7 +36,15 @@ class EventStream:
 
     def publish(self, message: dict[str, Any]) -> str:
         self.seq += 1
-        self.buffer.append((self.seq, message))
+        entry = (self.seq, message)
+        if message.get("method") == "ping":
+            # Only the newest ping is worth replaying: keeping every one filled each idle stream's
+            # buffer with up to MCP_EVENT_REPLAY pings (~0.27 KiB each, bench.connections).
+            if self._ping is not None:
+                with contextlib.suppress(ValueError):
+                    self.buffer.remove(self._ping)
+            self._ping = entry
+        self.buffer.append(entry)
         self._wakeup.set()
         if self.recorder is not None:
             self.recorder.record(self.seq, message)

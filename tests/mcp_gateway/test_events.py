@@ -43,3 +43,16 @@ def test_closing_twice_records_the_stream_once() -> None:
     stream.close()
     stream.close()
     assert list(streams.finished) == [stream]
+
+
+def test_an_idle_stream_keeps_only_its_newest_ping_for_replay() -> None:
+    stream = StreamSet(capacity=200).open()
+    stream.publish({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+    for n in range(50):
+        stream.publish({"jsonrpc": "2.0", "id": n, "method": "ping"})
+    kept = [message for _seq, message in stream.buffer]
+    assert kept == [
+        {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"},
+        {"jsonrpc": "2.0", "id": 49, "method": "ping"},
+    ]
+    assert stream.seq == 51  # event ids still count every event
