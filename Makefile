@@ -29,7 +29,8 @@ lint: install
 test: test-deps lint
 	$(PY) -m pytest
 
-bench: test-deps
+bench: install
+	scripts/install-test-tools.sh --servers-only
 	AWSMCP_DEV=1 $(PY) -m bench $(PARTS)
 
 clean:

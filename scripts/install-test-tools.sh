@@ -2,6 +2,7 @@
 # Installs what the tests need beyond Python packages, idempotently:
 #  - redis-server from Debian's packages (if the machine has none);
 #  - Node 22 and the MCP conformance suites from npm, into .tools/ (the machine's node may be older).
+# With --servers-only (make bench), only the Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=.tools
@@ -18,6 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   # the tests start their own servers on free ports; the packaged services are not needed
   (service redis-server stop; service postgresql stop) >/dev/null 2>&1 || true
 fi
+
+[ "${1:-}" = "--servers-only" ] && exit 0
 
 mkdir -p "$TOOLS"
 if [ ! -x "$TOOLS/node/node_modules/node/bin/node" ]; then
