@@ -71,15 +71,16 @@ def parse_doc_url(raw: object, partition: str) -> DocAddress:
     """Validate a client's URL for `partition`; raise AddressError with a clear reason otherwise."""
     if not isinstance(raw, str) or not raw.strip():
         raise AddressError("The URL is empty: give the full address of a documentation page.")
-    return _parse_doc_url(raw, partition)
-
-
-@lru_cache(maxsize=4096)  # agents read the same pages again and again; refusals are not cached
-def _parse_doc_url(raw: str, partition: str) -> DocAddress:
-    host = PUBLIC_HOSTS[partition]
     url = raw.strip()
     if len(url) > MAX_URL_LENGTH:
         raise AddressError(f"The URL is longer than {MAX_URL_LENGTH} characters.")
+    return _parse_doc_url(url, partition)
+
+
+@lru_cache(maxsize=4096)  # agents read the same pages again and again; refusals are not cached
+def _parse_doc_url(url: str, partition: str) -> DocAddress:
+    """`url` is stripped and at most MAX_URL_LENGTH long, so the cache holds at most ~8 MB."""
+    host = PUBLIC_HOSTS[partition]
     if _UNSAFE_CHARS.search(url):
         raise AddressError("The URL contains spaces, control characters or backslashes.")
     try:

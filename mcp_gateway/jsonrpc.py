@@ -7,6 +7,7 @@ protocol layer works on the classified messages it returns.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,12 +123,18 @@ def classify(obj: Any) -> Message:
     return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: no "method", "result" or "error"'), msg_id)
 
 
+_LONG_NUMBER = re.compile(rb"\d{19}")
+_LONG_NUMBER_TEXT = re.compile(r"\d{19}")
+
+
 def decode(raw: bytes | str) -> Any:
     """Decode JSON text, raising JsonRpcError(-32700) on anything that is not JSON."""
-    try:
-        return orjson.loads(raw)  # the fast path; what it refuses, json decides (and explains)
-    except orjson.JSONDecodeError:
-        pass
+    long_number = _LONG_NUMBER.search(raw) if isinstance(raw, bytes) else _LONG_NUMBER_TEXT.search(raw)
+    if long_number is None:  # orjson turns integers beyond 64 bits into floats: json keeps them exact
+        try:
+            return orjson.loads(raw)  # the fast path; what it refuses, json decides (and explains)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -43,16 +43,14 @@ class Tool:
     # answer loses nothing and Streamable HTTP may skip the SSE stream (cheaper, see bench/).
     quiet: bool = False
     validator: Draft202012Validator = field(init=False)
-    accepts: Callable[[Any], Any] = field(init=False)
+    accepts: Callable[[Any], Any] | None = field(init=False)
     listing: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
         self.validator = Draft202012Validator(self.input_schema)
         # Compiled to plain Python: ~30x cheaper than jsonschema on the hot path of valid calls;
         # jsonschema still writes the messages when a call is invalid.
-        self.accepts = fastjsonschema.compile(
-            {k: v for k, v in self.input_schema.items() if k != "$schema"}, use_default=False
-        )
+        self.accepts = _fast_validator(self.input_schema)
         listing: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
@@ -68,16 +66,39 @@ class Tool:
 
     def argument_errors(self, arguments: dict[str, Any]) -> list[str]:
         """Human-readable schema violations of the given arguments (empty when valid)."""
-        try:
-            self.accepts(arguments)
-            return []
-        except fastjsonschema.JsonSchemaException:
-            pass
+        if self.accepts is not None:
+            try:
+                self.accepts(arguments)
+                return []
+            except fastjsonschema.JsonSchemaException:
+                pass
         errors = []
         for error in sorted(self.validator.iter_errors(arguments), key=lambda e: list(e.path)):
             where = ".".join(str(p) for p in error.path)
             errors.append(f"{where}: {error.message}" if where else error.message)
         return errors
+
+
+# Keywords newer than draft-07, which fastjsonschema would silently ignore (and so accept too much).
+_NEWER_KEYWORDS = frozenset(
+    {"prefixItems", "dependentRequired", "dependentSchemas", "unevaluatedProperties", "unevaluatedItems",
+     "minContains", "maxContains", "$dynamicRef", "$dynamicAnchor", "$recursiveRef", "$recursiveAnchor", "$anchor"}
+)  # fmt: skip
+
+
+def _keywords(schema: Any) -> set[str]:
+    if isinstance(schema, dict):
+        return set(schema).union(*(_keywords(v) for v in schema.values()))
+    if isinstance(schema, list):
+        return set().union(*(_keywords(v) for v in schema))
+    return set()
+
+
+def _fast_validator(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
+    """A compiled draft-07 validator when the schema means the same in draft-07, else None."""
+    if _keywords(schema) & _NEWER_KEYWORDS:
+        return None
+    return fastjsonschema.compile({k: v for k, v in schema.items() if k != "$schema"}, use_default=False)
 
 
 @dataclass(slots=True)

@@ -39,6 +39,9 @@ OPEN_CONNECTIONS = Gauge(
 RATE_LIMITED = Counter("awsmcp_rate_limited_requests", "Requests refused by a rate limit", ["transport"])
 
 
+HTTP_METHODS = frozenset({"GET", "POST", "DELETE", "HEAD", "OPTIONS", "PUT", "PATCH"})
+
+
 @functools.lru_cache(maxsize=1024)
 def _child(metric: Any, *values: str) -> Any:
     """A metric's labelled child, looked up once: `labels()` validates and locks on every call."""
@@ -63,7 +66,8 @@ class Observer:
 def observe_http(endpoint: Any, seconds: float) -> None:
     """Registered into the HTTP transports: one count and one access-log line per request."""
     status = endpoint.status or 499  # 499: the client left before any answer
-    _child(HTTP_REQUESTS, endpoint.kind, endpoint.method, str(status)).inc()
+    method = endpoint.method if endpoint.method in HTTP_METHODS else "other"  # a client may send any token
+    _child(HTTP_REQUESTS, endpoint.kind, method, str(status)).inc()
     if status == 429:
         RATE_LIMITED.labels(endpoint.kind).inc()
     if not log.isEnabledFor(logging.INFO):  # ACCESS_LOG_LEVEL=WARNING: skip building the line

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -75,6 +76,9 @@ def record_close(holder: Holder) -> None:
 
 # What the last batch wrote for each live session: sessions with no news since are skipped.
 _written: dict[str, dict[str, object]] = {}
+# The activity batch and the open/close batches run in worker threads: one writes at a time (no
+# "database is locked" on SQLite, no lock-order deadlock between their UPDATEs on PostgreSQL).
+_writing = threading.Lock()
 
 
 def flush_activity(holders: list[Holder]) -> None:
@@ -86,17 +90,19 @@ def flush_activity(holders: list[Holder]) -> None:
     close_old_connections()
     now = datetime.now(UTC)
     live = Connection.objects.exclude(state=Connection.State.CLOSED)
-    with transaction.atomic():
+    written = {}
+    with _writing, transaction.atomic():
         live.filter(process=PROCESS_ID).update(heartbeat=now)
         for holder in holders:
             fields = _fields(holder)
             if _written.get(holder.session.id) != fields:
                 live.filter(session_id=holder.session.id).update(**fields)
-                _written[holder.session.id] = fields
+                written[holder.session.id] = fields
         lease = timedelta(seconds=settings.OPS_CONNECTION_LEASE)
         live.filter(heartbeat__lt=now - lease).update(state=Connection.State.CLOSED, closed_at=now)
         keep = timedelta(seconds=settings.OPS_CONNECTION_HISTORY)
         Connection.objects.filter(state=Connection.State.CLOSED, closed_at__lt=now - keep).delete()
+    _written.update(written)  # only once committed: a rolled-back batch is written again next time
     current = {holder.session.id for holder in holders}
     for session_id in [s for s in _written if s not in current]:
         del _written[session_id]
@@ -141,21 +147,24 @@ def _queue(write: Callable[[Holder], None], holder: Holder) -> None:
 
 
 async def _write_soon() -> None:
-    await asyncio.sleep(WRITE_BEHIND)
-    batch = _pending[:]
-    _pending.clear()
-    await _safely(write_batch, batch)
+    while _pending:  # what was queued while a batch was being written goes in the next one
+        await asyncio.sleep(WRITE_BEHIND)
+        batch = _pending[:]
+        _pending.clear()
+        await _safely(write_batch, batch)
 
 
 def write_batch(batch: list[tuple[Callable[[Holder], None], Holder]]) -> None:
     """Opens and closes in the order they happened, in one transaction (one by one if that fails)."""
     close_old_connections()
-    try:
-        with transaction.atomic():
-            for write, holder in batch:
-                write(holder)
-    except Exception as exc:
-        log.warning("connection registry batch failed (%s); writing one by one", exc.__class__.__name__)
+    with _writing:
+        try:
+            with transaction.atomic():
+                for write, holder in batch:
+                    write(holder)
+            return
+        except Exception as exc:
+            log.warning("connection registry batch failed (%s); writing one by one", exc.__class__.__name__)
         for write, holder in batch:
             try:
                 write(holder)

@@ -123,18 +123,16 @@ class HttpEndpoint:
         watcher = asyncio.create_task(self._watch_disconnect(task))
         try:
             await self.handle(body)
-            self._handling = False
         except asyncio.CancelledError:
-            self._handling = False
             if not self.disconnected.is_set():  # cancelled from outside (shutdown): not ours to swallow
-                await self.on_close()
                 raise
             task.uncancel()
         except ClientGone:
-            self._handling = False
+            pass
         finally:
+            self._handling = False
             watcher.cancel()
-        await self.on_close()
+            await self.on_close()  # on every path, failures included: it frees stream slots
         if not self.finished and not self.disconnected.is_set():
             # handle() returned without answering: never leave a client hanging.
             if not self.started:

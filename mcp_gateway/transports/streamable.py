@@ -245,6 +245,9 @@ class StreamableEndpoint(HttpEndpoint):
         replies = await get_server().handle_payload(holder.session, payload, _refuse_client_requests)
         await self._after(holder, payload, replies)
         holder.session.messages_out += len(replies)
+        if not replies:  # every request was cancelled meanwhile: nothing to answer
+            await self.send_response(202, self.session_headers(holder))
+            return
         if "initialize" in {m.method for m in payload.messages if isinstance(m, Request)} and not (
             replies and "result" in replies[0]
         ):

@@ -71,3 +71,12 @@ def test_redirects_are_read_as_from_the_public_host(settings) -> None:  # type: 
     for bad in ("https://evil.com/x.html", "http://169.254.169.254/x.html", "http://127.0.0.1:10/x.html", "/x.pdf"):
         with pytest.raises(AddressError):
             follow_redirect(here, bad)
+
+
+def test_padding_is_stripped_before_the_parse_is_cached() -> None:
+    from docs_proxy.addresses import _parse_doc_url
+
+    url = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
+    _parse_doc_url.cache_clear()
+    assert parse_doc_url(url + " " * 100_000, "aws") == parse_doc_url(url, "aws")
+    assert _parse_doc_url.cache_info().currsize == 1  # one entry, keyed by the stripped URL

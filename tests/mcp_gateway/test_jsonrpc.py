@@ -72,3 +72,10 @@ def test_dumps_is_compact_utf8_and_keeps_ids_beyond_64_bits() -> None:
     assert json.loads(encoded) == message
     assert encoded.startswith(b'{"jsonrpc":"2.0","id":1000000000000000000000000000000,')  # compact, exact
     assert jsonrpc.dumps({"id": 1, "t": "é"}) == '{"id":1,"t":"é"}'
+
+
+def test_ids_and_numbers_beyond_64_bits_are_decoded_exactly() -> None:
+    for raw in (b'{"jsonrpc":"2.0","id":18446744073709551617,"method":"ping"}', '{"n": 123456789012345678901234}'):
+        decoded = jsonrpc.decode(raw)
+        assert decoded == json.loads(raw)
+        assert all(isinstance(v, int | str) for v in decoded.values())

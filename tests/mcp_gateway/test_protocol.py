@@ -188,3 +188,17 @@ async def test_stateless_discover_and_enveloped_requests(server: McpServer, sess
     unsupported = await call(server, ServerSession("y", "test", "aws"), "tools/list", {"_meta": future})
     assert unsupported["error"]["code"] == -32022
     assert "2026-07-28" in unsupported["error"]["data"]["supported"]
+
+
+def test_schemas_with_keywords_newer_than_draft_7_skip_the_compiled_check() -> None:
+    from mcp_gateway.registry import Tool
+
+    async def handler(arguments: dict, ctx: object) -> dict:
+        return {}
+
+    plain = Tool("plain", "", {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}}, handler)
+    tuple_ = Tool("tuple", "", {"type": "object", "properties": {"p": {"prefixItems": [{"type": "string"}]}}}, handler)
+    assert plain.accepts is not None and tuple_.accepts is None  # draft-07 would ignore prefixItems
+    assert plain.argument_errors({"n": 2}) == [] and plain.argument_errors({"n": 0})
+    assert tuple_.argument_errors({"p": [1]})  # refused, as Draft 2020-12 says
+    assert tuple_.argument_errors({"p": ["a"]}) == []

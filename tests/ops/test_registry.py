@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -69,3 +71,19 @@ def test_heartbeats_keep_rows_alive_and_ghosts_of_dead_processes_are_closed() ->
     assert ghost.state == Connection.State.CLOSED
     states = set(Connection.objects.filter(session_id__in=[h.session.id for h in live]).values_list("state", flat=True))
     assert states == {Connection.State.ACTIVE}
+
+
+async def test_opens_and_closes_queued_during_a_batch_are_written_by_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "WRITE_BEHIND", 0.01)
+    written: list[str] = []
+
+    def slow_batch(batch: list) -> None:
+        written.extend(holder for _write, holder in batch)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(registry, "write_batch", slow_batch)
+    registry._queue(registry.record_open, "first")  # type: ignore[arg-type]
+    await asyncio.sleep(0.03)  # its batch is being written in a worker thread
+    registry._queue(registry.record_close, "second")  # type: ignore[arg-type]
+    await asyncio.sleep(0.3)
+    assert written == ["first", "second"] and registry._pending == []
