@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,11 +45,8 @@ class Result:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
 
     def percentile(self, q: float) -> float:
-        """Milliseconds; nearest-rank."""
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+        """Milliseconds."""
+        return percentile(self.latencies, q) * 1000
 
     def summary(self) -> dict[str, float]:
         return {
@@ -59,6 +57,12 @@ class Result:
             "calls": len(self.latencies),
             "errors": self.errors,
         }
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1); NaN for no values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 # --- wire formats ----------------------------------------------------------------------------
@@ -421,6 +425,19 @@ def run(sessions: list[Any], seconds: float) -> dict[str, float]:
     except (ImportError, ValueError, OSError):
         pass
     return asyncio.run(drive(sessions, seconds)).summary()
+
+
+def alternate(
+    first: Callable[[], list[Any]], second: Callable[[], list[Any]], rounds: int, seconds: float
+) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """Run two loads in turn, `rounds` times (first, second, first, ...), so machine noise hits both alike.
+
+    Each side is a function making that side's fresh sessions; returns each side's run summaries."""
+    firsts, seconds_ = [], []
+    for _ in range(rounds):
+        firsts.append(run(first(), seconds))
+        seconds_.append(run(second(), seconds))
+    return firsts, seconds_
 
 
 def tools_call(url: str, max_length: int = 5000, msg_id: int = 1) -> bytes:

@@ -231,12 +231,12 @@ def compare(sessions: list[int], seconds: float, rounds: int) -> list[dict[str, 
                     port = port_of(url)
                     counts = [c for c in sessions if c <= 8] if name.startswith("reference") else sessions
                     for count in counts:
-                        mine, theirs = [], []
-                        for _ in range(rounds):
-                            theirs.append(
-                                loadgen.run([loadgen.HttpSession(port, "/mcp", CALL) for _ in range(count)], seconds)
-                            )
-                            mine.append(loadgen.run([ours(server.port) for _ in range(count)], seconds))
+                        theirs, mine = loadgen.alternate(
+                            lambda: [loadgen.HttpSession(port, "/mcp", CALL) for _ in range(count)],  # noqa: B023
+                            lambda: [ours(server.port) for _ in range(count)],  # noqa: B023
+                            rounds,
+                            seconds,
+                        )
                         row = summarize(name, count, mine, theirs)
                         rows.append(row)
                         print(

@@ -41,10 +41,12 @@ def measure(counts: list[int], seconds: float, rounds: int) -> list[dict[str, An
                 answer_bytes(server.port)  # warm each process's L1
             ports = [s.port for s in servers]
             for count in counts:
-                one, two = [], []
-                for _ in range(rounds):
-                    one.append(loadgen.run(sessions_on(ports[:1], count), seconds))
-                    two.append(loadgen.run(sessions_on(ports, count), seconds))
+                one, two = loadgen.alternate(
+                    lambda: sessions_on(ports[:1], count),  # noqa: B023 - called at once
+                    lambda: sessions_on(ports, count),  # noqa: B023
+                    rounds,
+                    seconds,
+                )
                 row = {
                     "sessions": count,
                     "one_rps": statistics.median(r["rps"] for r in one),

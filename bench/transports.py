@@ -83,10 +83,12 @@ def measure(
     for count in counts:
         for name in transports:
             factory, ceiling_kind = TRANSPORTS[name]
-            ours, top = [], []
-            for _ in range(rounds):
-                top.append(loadgen.run([CEILINGS[ceiling_kind](ceiling_port) for _ in range(count)], seconds))
-                ours.append(loadgen.run([factory(server_port) for _ in range(count)], seconds))
+            top, ours = loadgen.alternate(
+                lambda: [CEILINGS[ceiling_kind](ceiling_port) for _ in range(count)],  # noqa: B023 - called at once
+                lambda: [factory(server_port) for _ in range(count)],  # noqa: B023
+                rounds,
+                seconds,
+            )
             row = summarize(name, count, ours, top)
             rows.append(row)
             print_row(row)
