@@ -188,9 +188,11 @@ class HttpEndpoint:
         await self._raw_send({"type": "http.response.body", "body": body})
         self.finished = True
 
-    async def send_json(self, status: int, payload: Any, headers: Headers = ()) -> None:
+    async def send_json(self, status: int, payload: Any, headers: Headers = ()) -> int:
+        """Send `payload` as JSON; returns the body's size in bytes."""
         body = jsonrpc.dumps_bytes(payload)
         await self.send_response(status, [("content-type", "application/json"), *headers], body)
+        return len(body)
 
     async def send_error(self, status: int, message: str, code: int = -32600, headers: Headers = ()) -> None:
         """An HTTP error whose body is a JSON-RPC error, as MCP clients expect."""

@@ -254,13 +254,11 @@ class StreamableEndpoint(HttpEndpoint):
             await self.send_json(200, replies[0])
             return
         body = replies if payload.is_batch else replies[0]
-        encoded = jsonrpc.dumps_bytes(body)
-        holder.session.bytes_out += len(encoded)
         status = 200
         if holder.ephemeral and not payload.is_batch and "error" in body:
             # The stateless revision maps request errors onto HTTP statuses (SEP-2575).
             status = stateless.HTTP_STATUS.get(body["error"]["code"], 200)
-        await self.send_response(status, [("content-type", "application/json"), *self.session_headers(holder)], encoded)
+        holder.session.bytes_out += await self.send_json(status, body, self.session_headers(holder))
 
     async def answer_stream(self, holder: StreamableSession, payload: Payload, detached: bool) -> None:
         stream = holder.streams.open()
