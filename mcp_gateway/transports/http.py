@@ -30,11 +30,6 @@ Headers = Iterable[tuple[str, str]]
 observers: list[Any] = []
 
 
-# Seconds a request runs before its disconnect watcher starts: a cached call answers in well under
-# a millisecond, and a task per request was a tenth of its cost (bench/).
-WATCH_AFTER = 0.02
-
-
 class ClientGone(Exception):
     """The client closed the connection."""
 
@@ -50,7 +45,6 @@ class HttpEndpoint:
     status = 0
     stream_slot: str | None = None  # the open-stream slot this request holds (see common.claim_stream)
     _handling = False  # handle() is running (the disconnect watcher may cancel it)
-    _watcher: asyncio.Task[None] | None = None
 
     def __init__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         self.scope = scope
@@ -122,12 +116,11 @@ class HttpEndpoint:
                 {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Request body too large"}},
             )
             return
-        # handle() runs in this task. If it is still running after WATCH_AFTER, a watcher task starts
-        # and cancels it if the client leaves first; quicker answers never pay for a watcher.
+        # handle() runs in this task; a watcher task cancels it if the client leaves first.
         task = asyncio.current_task()
         assert task is not None
         self._handling = True
-        timer = asyncio.get_running_loop().call_later(WATCH_AFTER, self._start_watching, task)
+        watcher = asyncio.create_task(self._watch_disconnect(task))
         try:
             await self.handle(body)
         except asyncio.CancelledError:
@@ -138,9 +131,7 @@ class HttpEndpoint:
             pass
         finally:
             self._handling = False
-            timer.cancel()
-            if self._watcher is not None:
-                self._watcher.cancel()
+            watcher.cancel()
             await self.on_close()  # on every path, failures included: it frees stream slots
         if not self.finished and not self.disconnected.is_set():
             # handle() returned without answering: never leave a client hanging.
@@ -148,10 +139,6 @@ class HttpEndpoint:
                 await self.send_response(500, [("content-type", "text/plain")], b"no response")
             else:
                 await self.finish()
-
-    def _start_watching(self, task: asyncio.Task[Any]) -> None:
-        if self._handling:
-            self._watcher = asyncio.ensure_future(self._watch_disconnect(task))
 
     async def _watch_disconnect(self, task: asyncio.Task[Any]) -> None:
         while True:
