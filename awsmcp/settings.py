@@ -190,6 +190,16 @@ MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 3600)
 MCP_EVENT_REPLAY = env_int("MCP_EVENT_REPLAY", 200)
 MCP_RATELIMIT_ENABLED = env_bool("MCP_RATELIMIT_ENABLED", True)
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+# Bounds on what one client can make the process hold (README, "Security and limits").
+MCP_INIT_TIMEOUT = env_float("MCP_INIT_TIMEOUT", 30.0)  # a stream or session not initialized by then is closed
+MCP_MAX_SESSIONS = env_int("MCP_MAX_SESSIONS", 20000)  # live sessions per process; the oldest idle is evicted
+MCP_SESSION_IDLE_SWEEP = env_float("MCP_SESSION_IDLE_SWEEP", 30.0)  # how often idle sessions are swept
+MCP_MAX_BATCH = env_int("MCP_MAX_BATCH", 32)  # requests in one JSON-RPC batch
+MCP_MAX_BATCH_ANSWER_BYTES = env_int("MCP_MAX_BATCH_ANSWER_BYTES", 16 * 1024 * 1024)
+MCP_STREAM_BUFFER_BYTES = env_int("MCP_STREAM_BUFFER_BYTES", 16 * 1024 * 1024)  # unread output per connection
+MCP_KEY_REVOCATION_POLL = env_float("MCP_KEY_REVOCATION_POLL", 2.0)
+# Blocking work runs in pools of its own, so a full one delays nothing else.
+MCP_DATABASE_THREADS = env_int("MCP_DATABASE_THREADS", 8)  # database and shared-cache calls
 
 # --- ops -------------------------------------------------------------------------------------
 OPS_ACTIVITY_FLUSH = env_float("OPS_ACTIVITY_FLUSH", 5.0)
@@ -209,7 +219,14 @@ DOCS_CONNECT_TIMEOUT = env_float("DOCS_CONNECT_TIMEOUT", 5.0)
 DOCS_READ_TIMEOUT = env_float("DOCS_READ_TIMEOUT", 10.0)
 DOCS_FETCH_DEADLINE = env_float("DOCS_FETCH_DEADLINE", 20.0)
 DOCS_FETCH_RETRIES = env_int("DOCS_FETCH_RETRIES", 2)
-DOCS_MAX_CONCURRENT_FETCHES = env_int("DOCS_MAX_CONCURRENT_FETCHES", 16)
+DOCS_MAX_CONCURRENT_FETCHES = env_int("DOCS_MAX_CONCURRENT_FETCHES", 16)  # also the fetch pool's threads
+DOCS_CONVERT_WORKERS = env_int("DOCS_CONVERT_WORKERS", 2)  # conversion processes
+DOCS_CONVERT_TIMEOUT = env_float("DOCS_CONVERT_TIMEOUT", 15.0)  # CPU seconds one page may take to convert
+DOCS_CONVERT_MEMORY_MB = env_int("DOCS_CONVERT_MEMORY_MB", 1024)  # address space of a conversion process
+DOCS_CONVERT_FAILURE_TTL = env_float("DOCS_CONVERT_FAILURE_TTL", 300.0)  # a page that failed to convert is not refetched
+DOCS_MAX_QUERY_CHARS = env_int("DOCS_MAX_QUERY_CHARS", 1000)  # search_table query, search phrases
+DOCS_MAX_SECTION_TITLES = env_int("DOCS_MAX_SECTION_TITLES", 50)  # read_sections titles per call
+DOCS_MAX_TITLE_CHARS = env_int("DOCS_MAX_TITLE_CHARS", 500)
 DOCS_TRUST_ENV_PROXIES = env_bool("DOCS_TRUST_ENV_PROXIES", True)
 DOCS_CACHE_L1_TTL = env_int("DOCS_CACHE_L1_TTL", 60)
 DOCS_CACHE_L1_BYTES = env_int("DOCS_CACHE_L1_BYTES", 64 * 1024 * 1024)

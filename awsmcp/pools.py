@@ -1,0 +1,58 @@
+"""Thread pools of their own for each kind of blocking work, sized by settings.
+
+`asyncio.to_thread` shares the loop's default executor (6 threads on 2 cores): six fetches waiting
+on a silent origin would delay every database read and rules reload of the process. Each kind of
+work here has its own pool, so a full one delays only its own kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from django.conf import settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# name -> the setting that sizes it
+POOL_SIZES: dict[str, str] = {
+    "fetch": "DOCS_MAX_CONCURRENT_FETCHES",  # requests to the documentation origins and APIs
+    "database": "MCP_DATABASE_THREADS",  # the database and the shared cache (L2, rules, registry)
+    "cpu": "DOCS_CONVERT_WORKERS",  # in-process CPU work kept off the loop (table and section search)
+}
+
+_pools: dict[str, ThreadPoolExecutor] = {}
+_lock = threading.Lock()
+
+
+def pool(name: str) -> ThreadPoolExecutor:
+    """The named pool, made on first use."""
+    found = _pools.get(name)
+    if found is None:
+        with _lock:
+            found = _pools.get(name)
+            if found is None:
+                size = max(1, int(getattr(settings, POOL_SIZES[name])))
+                found = _pools[name] = ThreadPoolExecutor(size, thread_name_prefix=f"awsmcp-{name}")
+    return found
+
+
+async def run_in(name: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`asyncio.to_thread`, on the named pool (context variables travel along, as with to_thread)."""
+    loop = asyncio.get_running_loop()
+    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+    return await loop.run_in_executor(pool(name), call)
+
+
+def shutdown() -> None:
+    """Stop every pool (tests); running work finishes, queued work is dropped."""
+    with _lock:
+        for executor in _pools.values():
+            executor.shutdown(wait=False, cancel_futures=True)
+        _pools.clear()
