@@ -75,8 +75,13 @@ class McpServer:
         name: str = "awsmcp",
         version: str = "0",
         instructions: Callable[[str], str] | None = None,
+        max_batch: int = 32,
+        max_batch_answer_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self.registry = registry
+        # One small batch could otherwise ask for hundreds of page-sized answers at once.
+        self.max_batch = max_batch
+        self.max_batch_answer_bytes = max_batch_answer_bytes
         self.server_info = {"name": name, "title": "AWS Documentation (awsmcp)", "version": version}
         self.instructions = instructions or (lambda partition: "")
         self.capabilities: dict[str, Any] = {
@@ -113,7 +118,7 @@ class McpServer:
             if refusal is not None:
                 return [refusal]
             replies = await asyncio.gather(*(self.handle_message(session, m, emit, hangup) for m in payload.messages))
-            return [reply for reply in replies if reply is not None]
+            return self.bound_batch_answer([reply for reply in replies if reply is not None])
         reply = await self.handle_message(session, payload.messages[0], emit, hangup)
         return [] if reply is None else [reply]
 
@@ -125,9 +130,32 @@ class McpServer:
             message = "Invalid Request: JSON-RPC batches are only allowed with protocol version 2025-03-26"
         elif any(isinstance(m, Request) and m.method == "initialize" for m in payload.messages):
             message = "Invalid Request: initialize must not be part of a batch"
+        elif len(payload.messages) > self.max_batch:
+            message = (
+                f"Invalid Request: a batch holds at most {self.max_batch} messages, this one has "
+                f"{len(payload.messages)}; send them in smaller batches"
+            )
         else:
             return None
         return jsonrpc.error_message(None, JsonRpcError(INVALID_REQUEST, message))
+
+    def bound_batch_answer(self, replies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Replies past `max_batch_answer_bytes` of the batch's answer become errors naming the bound."""
+        total = 0
+        bounded = []
+        for reply in replies:
+            size = len(jsonrpc.dumps_bytes(reply))
+            if total + size > self.max_batch_answer_bytes and "result" in reply:
+                error = JsonRpcError(
+                    INVALID_REQUEST,
+                    f"Invalid Request: the batch's answer would pass {self.max_batch_answer_bytes} bytes; "
+                    "send this request on its own or ask for less (max_length)",
+                )
+                reply = jsonrpc.error_message(reply.get("id"), error)
+                size = len(jsonrpc.dumps_bytes(reply))
+            total += size
+            bounded.append(reply)
+        return bounded
 
     async def handle_message(
         self, session: ServerSession, message: Message, emit: Emit = _drop, hangup: Hangup | None = None

@@ -24,4 +24,10 @@ def instructions_for(partition: str) -> str:
 @cache
 def get_server() -> McpServer:
     """Built on first use, after every app's ready() has registered its tools."""
-    return McpServer(registry, version=settings.VERSION, instructions=instructions_for)
+    return McpServer(
+        registry,
+        version=settings.VERSION,
+        instructions=instructions_for,
+        max_batch=settings.MCP_MAX_BATCH,
+        max_batch_answer_bytes=settings.MCP_MAX_BATCH_ANSWER_BYTES,
+    )

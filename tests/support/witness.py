@@ -65,7 +65,7 @@ class Witness:
     def slowest(self) -> float:
         return max(self.latencies, default=0.0)
 
-    def assert_unharmed(self, slowest: float = 2.0, at_least: int = 5) -> None:
+    def assert_unharmed(self, slowest: float = 2.0, at_least: int = 1) -> None:
         """The witness kept being answered, correctly and without a long wait, while the attack ran."""
         assert self.answered >= at_least, f"the witness got {self.answered} answers during the attack"
         assert self.slowest < slowest, f"the witness waited {self.slowest:.2f} s for a cached read"
