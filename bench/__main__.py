@@ -27,6 +27,7 @@ PARTS: dict[str, list[str]] = {
     "peers": ["--seconds", "1.5", "--rounds", "2"],
     "scaleout": ["--seconds", "1.5", "--rounds", "3"],
     "connections": [],
+    "mixed": ["--seconds", "2.0", "--rounds", "3"],
 }
 
 

@@ -74,6 +74,14 @@ def page_titles(pages: dict[str, tuple[str, bytes]]) -> dict[str, str]:
     return titles
 
 
+def copied_page(path: str) -> str:
+    """`/copies/<n>/<page path>` serves that page: each n is another URL, so another cache entry."""
+    if not path.startswith("/copies/"):
+        return ""
+    _copy, _n, rest = path[len("/copies/") :].partition("/")
+    return "/" + rest
+
+
 class OriginState:
     def __init__(self) -> None:
         self.pages = load_pages()
@@ -144,6 +152,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path in self.state.pages:
             self.page(path)
+            return
+        copy = copied_page(path)
+        if copy in self.state.pages:  # a page under a fresh URL: a cold read every time (bench.mixed)
+            self.page(copy)
             return
         self.special(path)
 
