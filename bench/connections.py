@@ -47,10 +47,10 @@ LEVELS = [1000, 2500, 5000, 10000]
 TOLERANCE = 1.0  # a ping is on time when it comes at most this long after the interval
 ALLOW_LOOPBACK = (
     "from ops.models import RateLimitRule\n"
-    "for rule in RateLimitRule.objects.filter(scope='streams_per_ip'):\n"
+    "for rule in RateLimitRule.objects.filter(scope__in=['streams_per_ip', 'sessions_per_ip']):\n"
     "    rule.allowlist = '127.0.0.1'\n"
     "    rule.save()\n"
-    "print(RateLimitRule.objects.filter(scope='streams_per_ip').count())\n"
+    "print(RateLimitRule.objects.filter(scope__in=['streams_per_ip', 'sessions_per_ip']).count())\n"
 )
 
 

@@ -48,6 +48,17 @@ async def _listen() -> None:
             await asyncio.sleep(1.0)
 
 
+async def close_everywhere(session_id: str, reason: str) -> None:
+    """End a session here and on every process that adopted it (Streamable HTTP sessions move between
+    processes), so that its next request gets 404 wherever it lands."""
+    holder = directory.local(session_id)
+    if holder is not None:
+        await holder.close_session(reason)
+    with contextlib.suppress(Exception):
+        layer = get_channel_layer()
+        await layer.group_send(CONTROL_GROUP, {"type": "mcp.close_session", "session_id": session_id, "reason": reason})
+
+
 async def close_session(session_id: str, reason: str = "closed by an operator") -> bool:
     """End a session on whichever process holds it; False when nobody knows it."""
     holder = directory.local(session_id)

@@ -79,9 +79,11 @@ async def _shared(operation: str, *args: Any) -> Any:
 
 
 async def add(holder: Holder) -> None:
+    from mcp_gateway import warden
     from mcp_gateway.control import ensure_listener
 
     ensure_listener()
+    warden.ensure_running()
     _local[holder.session.id] = holder
     await save(holder)
     for listener in listeners:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,10 +19,22 @@ from typing import Any
 STREAM_LINGER = 120.0  # seconds a finished stream stays replayable
 FINISHED_KEPT = 64  # finished streams a session keeps replayable at most (the newest ones)
 
+# (session id, API key name) a stream belongs to: only that session may resume it.
+Owner = tuple[str, str]
+# Every live stream of this process by id, so a Last-Event-ID naming another session's stream is refused.
+_streams: weakref.WeakValueDictionary[str, EventStream] = weakref.WeakValueDictionary()
+
+
+def owner_of(stream_id: str) -> Owner | None:
+    """The owner of a stream this process still holds (None when unknown here)."""
+    stream = _streams.get(stream_id)
+    return stream.owner if stream is not None else None
+
 
 class EventStream:
-    def __init__(self, capacity: int, stream_id: str | None = None) -> None:
+    def __init__(self, capacity: int, stream_id: str | None = None, owner: Owner | None = None) -> None:
         self.id = stream_id or secrets.token_hex(6)
+        self.owner = owner
         self.buffer: deque[tuple[int, dict[str, Any]]] = deque(maxlen=capacity)
         self.seq = 0
         self.closed = False
@@ -88,20 +101,22 @@ class StreamSet:
     """The event streams of one session; finished ones stay replayable for STREAM_LINGER seconds,
     the newest FINISHED_KEPT of them at most, so a busy session's memory and sweep stay bounded."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, owner: Owner | None = None) -> None:
         self.capacity = capacity
+        self.owner = owner
         self.streams: dict[str, EventStream] = {}
         self.finished: deque[EventStream] = deque()  # in the order they closed
 
     def open(self) -> EventStream:
         self._sweep()
-        stream = EventStream(self.capacity)
+        stream = EventStream(self.capacity, owner=self.owner)
         stream.on_close = self.finished.append
         self.streams[stream.id] = stream
+        _streams[stream.id] = stream
         from mcp_gateway import replay
 
         if replay.enabled():
-            stream.recorder = replay.Recorder(stream.id)
+            stream.recorder = replay.Recorder(stream.id, self.owner)
         return stream
 
     def get(self, stream_id: str) -> EventStream | None:

@@ -38,8 +38,9 @@ def enabled() -> bool:
 class Recorder:
     """Appends one stream's events to Redis, in order, without holding up the stream."""
 
-    def __init__(self, stream_id: str) -> None:
+    def __init__(self, stream_id: str, owner: tuple[str, str] | None = None) -> None:
         self.key = PREFIX + stream_id
+        self.owner = owner
         self.queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
         self.queue.put_nowait((0, ""))  # the stream exists from its start, before any event
         self.task = asyncio.get_running_loop().create_task(self._write())
@@ -58,6 +59,8 @@ class Recorder:
                 fields: dict[str, Any] = {"seq": 0, "end": 1}
             elif item[0] == 0:
                 fields = {"seq": 0, "open": 1}
+                if self.owner is not None:  # who may resume it, checked by owner() on any process
+                    fields["session"], fields["key"] = self.owner
             else:
                 fields = {"seq": item[0], "data": item[1]}
             try:
@@ -69,12 +72,21 @@ class Recorder:
                 return
 
 
-async def exists(stream_id: str) -> bool:
+async def owner(stream_id: str) -> tuple[str, str] | None:
+    """(session id, key name) of a stream kept in Redis; None when it is not there (or Redis is unreachable).
+
+    A stream recorded without an owner answers ("", ""), which matches no session."""
+    if not enabled():
+        return None
     try:
-        return bool(await _client().exists(PREFIX + stream_id))
+        entries = await _client().xrange(PREFIX + stream_id, count=1)
     except Exception as exc:
         log.warning("event replay lookup failed: %s: %s", exc.__class__.__name__, exc)
-        return False
+        return None
+    if not entries:
+        return None
+    fields = entries[0][1]
+    return fields.get(b"session", b"").decode(), fields.get(b"key", b"").decode()
 
 
 async def follow(stream_id: str, after: int) -> AsyncIterator[tuple[int, dict[str, Any]]]:

@@ -22,6 +22,8 @@ from django.db import close_old_connections
 from django_ratelimit.core import _split_rate, is_ratelimited
 
 GENERATION_KEY = "ops:rules-generation"
+# Rules that cap how many things a client holds at once, rather than how often it asks.
+COUNTED_SCOPES = frozenset({"streams_per_ip", "sessions_per_ip", "sessions_per_key"})
 log = logging.getLogger(__name__)
 
 
@@ -150,7 +152,7 @@ async def check_rate(ip: str, key_name: str, endpoint: str) -> Refusal | None:
         return None
     checks = []
     for rule in (await book()).rules:
-        if rule.scope == "streams_per_ip" or not rule.covers(endpoint) or rule.allows(ip):
+        if rule.scope in COUNTED_SCOPES or not rule.covers(endpoint) or rule.allows(ip):
             continue
         if rule.scope == "ip":
             checks.append((rule, ip, rule.rate))
@@ -197,10 +199,14 @@ def authenticate(authorization: str | None) -> str | None:
 
 
 async def check_key(authorization: str | None) -> tuple[str, Refusal | None]:
-    """(key name, refusal): 401 when MCP_AUTH_REQUIRED and the key is missing or wrong."""
+    """(key name, refusal): 401 when the key is wrong, or missing while MCP_AUTH_REQUIRED.
+
+    A token that is sent but not (or no longer) valid is refused even when keys are optional: a revoked key
+    must not quietly carry on as an anonymous client."""
     await book()
     name = authenticate(authorization)
-    if name is None and settings.MCP_AUTH_REQUIRED:
+    presented = bool(authorization and authorization.lower().startswith("bearer ") and authorization[7:].strip())
+    if name is None and (settings.MCP_AUTH_REQUIRED or presented):
         return "", Refusal(
             401,
             "Unauthorized: send Authorization: Bearer <API key>",
@@ -298,7 +304,116 @@ async def release_stream(ip: str, session_id: str) -> None:
 
 
 def renew_leases() -> None:
-    """Heartbeat of this process's streams (called from the activity batch)."""
+    """Heartbeat of this process's streams and sessions (called from the activity batch)."""
     for ip, sessions in list(local_streams.items()):
         with contextlib.suppress(Exception):
             _lease(ip, list(sessions))
+    for group, sessions in list(local_sessions.items()):
+        with contextlib.suppress(Exception):
+            _lease_group(group, list(sessions))
+
+
+# --- live sessions per IP and per API key ----------------------------------------------------------
+# Streamable HTTP sessions begun in this process, by group ("ip:<address>", "key:<name>"). With Redis each
+# group is also a sorted set of leases like the streams' above, so a cap counts the whole fleet.
+local_sessions: dict[str, set[str]] = {}
+SESSION_SCOPES = {"sessions_per_ip": "IP", "sessions_per_key": "API key"}
+
+
+@dataclass(slots=True)
+class SessionCap:
+    group: str
+    cap: int
+    rule_name: str
+    noun: str  # what it is counted per, for the refusal's message
+
+
+def session_groups(session: object) -> list[str]:
+    """The groups a session counts in: its IP, and its API key when it has one."""
+    ip, key_name = getattr(session, "remote_ip", ""), getattr(session, "key_name", "")
+    return [f"ip:{ip}", f"key:{key_name}"] if key_name else [f"ip:{ip}"]
+
+
+async def session_caps(ip: str, key_name: str) -> list[SessionCap]:
+    """The tightest session cap of each group this client counts in (rules of the sessions_per_* scopes)."""
+    caps: dict[str, SessionCap] = {}
+    for rule in (await book()).rules:
+        if rule.scope not in SESSION_SCOPES or not rule.covers("streamable") or rule.allows(ip):
+            continue
+        if rule.scope == "sessions_per_key" and not key_name:
+            continue
+        group = f"key:{key_name}" if rule.scope == "sessions_per_key" else f"ip:{ip}"
+        cap = _split_rate(rule.rate)[0]
+        if group not in caps or cap < caps[group].cap:
+            caps[group] = SessionCap(group, cap, rule.name, SESSION_SCOPES[rule.scope])
+    return list(caps.values())
+
+
+def _group_key(group: str) -> str:
+    return f"awsmcp:sessions:{group}"
+
+
+def _group_count(group: str) -> int | None:
+    client = _redis()
+    if client is None:
+        return None
+    key = _group_key(group)
+    pipe = client.pipeline()
+    pipe.zremrangebyscore(key, 0, time.time() - settings.OPS_CONNECTION_LEASE)
+    pipe.zcard(key)
+    return int(pipe.execute()[1])
+
+
+def _lease_group(group: str, session_ids: list[str]) -> None:
+    client = _redis()
+    if client is None or not session_ids:
+        return
+    key = _group_key(group)
+    pipe = client.pipeline()
+    pipe.zadd(key, dict.fromkeys(session_ids, time.time()))
+    pipe.expire(key, int(settings.OPS_CONNECTION_LEASE) * 2)
+    pipe.execute()
+
+
+def _unlease_group(groups: list[str], session_id: str) -> None:
+    client = _redis()
+    if client is not None:
+        pipe = client.pipeline()
+        for group in groups:
+            pipe.zrem(_group_key(group), session_id)
+        pipe.execute()
+
+
+async def sessions_held(group: str) -> int:
+    """Live sessions of a group: the fleet's with Redis, else (or with Redis down) this process's."""
+    from awsmcp.pools import run_in
+
+    try:
+        fleet = await run_in("database", _group_count, group)
+    except Exception:
+        fleet = None
+    return fleet if fleet is not None else len(local_sessions.get(group, ()))
+
+
+async def hold_session(session: object, session_id: str) -> None:
+    """Count a new session against its groups' caps (until release_session)."""
+    from awsmcp.pools import run_in
+
+    for group in session_groups(session):
+        local_sessions.setdefault(group, set()).add(session_id)
+        with contextlib.suppress(Exception):
+            await run_in("database", _lease_group, group, [session_id])
+
+
+async def release_session(session: object, session_id: str) -> None:
+    from awsmcp.pools import run_in
+
+    groups = session_groups(session)
+    for group in groups:
+        held = local_sessions.get(group)
+        if held is not None:
+            held.discard(session_id)
+            if not held:
+                local_sessions.pop(group, None)
+    with contextlib.suppress(Exception):
+        await run_in("database", _unlease_group, groups, session_id)

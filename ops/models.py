@@ -44,6 +44,8 @@ class RateLimitRule(models.Model):
         KEY = "key", "per API key"
         GLOBAL = "global", "global (all clients together)"
         STREAMS_PER_IP = "streams_per_ip", "concurrent streams per IP"
+        SESSIONS_PER_IP = "sessions_per_ip", "live sessions per IP"
+        SESSIONS_PER_KEY = "sessions_per_key", "live sessions per API key"
 
     name = models.CharField(max_length=100, unique=True)
     scope = models.CharField(max_length=20, choices=Scope.choices, default=Scope.IP)
@@ -55,7 +57,10 @@ class RateLimitRule(models.Model):
     rate = models.CharField(
         max_length=20,
         validators=[validate_rate],
-        help_text="Requests per period, like 1000/h or 5/m. For concurrent streams, the count alone counts (100/h = 100).",
+        help_text=(
+            "Requests per period, like 1000/h or 5/m. For concurrent streams and live sessions, the count alone "
+            "counts (100/h = 100)."
+        ),
     )
     enabled = models.BooleanField(default=True)
     allowlist = models.TextField(

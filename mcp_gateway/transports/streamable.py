@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
-from mcp_gateway import directory, jsonrpc, replay, stateless
+from mcp_gateway import directory, events, jsonrpc, quota, replay, stateless
 from mcp_gateway.events import EventStream, StreamSet, parse_event_id
 from mcp_gateway.jsonrpc import JsonRpcError, Payload, Request
 from mcp_gateway.keepalive import ping_until_silent
@@ -24,6 +24,7 @@ from mcp_gateway.sessions import ServerSession, new_session_id
 from mcp_gateway.transports.common import admit, choose_partition, claim_stream, release_stream
 from mcp_gateway.transports.http import ClientGone, HttpEndpoint
 from mcp_gateway.versions import KNOWN_VERSIONS, is_version_at_least
+from ops import limits
 
 TRANSPORT = "streamable-http"
 SESSION_HEADER = "mcp-session-id"
@@ -31,7 +32,6 @@ VERSION_HEADER = "mcp-protocol-version"
 # Calls that may send progress, logs or server-to-client requests: answered as SSE when allowed.
 STREAMED_METHODS = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
 STATE_METHODS = frozenset({"initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
-SWEEP_EVERY = 10.0
 RETRY_MS = 1000  # how long a client waits before resuming a stream we closed
 
 
@@ -42,40 +42,37 @@ class StreamableSession:
 
     def __init__(self, session: ServerSession) -> None:
         self.session = session
-        self.streams = StreamSet(settings.MCP_EVENT_REPLAY)
+        self.streams = StreamSet(settings.MCP_EVENT_REPLAY, owner=(session.id, session.key_name))
         self.standalone: EventStream | None = None
         self.work: set[asyncio.Task[Any]] = set()
         self.saved_at = 0.0
         self.ephemeral = False
+        self.held = False  # counted against its IP's and key's session caps (see mcp_gateway.quota)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing running and no GET stream open: ending it now costs its client only a re-initialize."""
+        return not self.work and (self.standalone is None or self.standalone.closed)
 
     async def close_session(self, reason: str) -> None:
         self.session.close()
         for task in list(self.work):
             task.cancel()
         self.streams.close_all()
+        await self.release()
         await directory.remove(self.session.id)
+
+    async def release(self) -> None:
+        """Stop counting it against its client's session caps."""
+        if self.held:
+            self.held = False
+            await limits.release_session(self.session, self.session.id)
 
     async def emit_standalone(self, message: dict[str, Any]) -> None:
         if self.standalone is None or self.standalone.closed:
             raise ClientGone
         self.session.messages_out += 1
         self.standalone.publish(message)
-
-
-_last_sweep = 0.0
-
-
-async def _sweep_idle() -> None:
-    """Forget sessions idle for longer than MCP_SESSION_TTL (their shared record expires alike)."""
-    global _last_sweep
-    now = time.monotonic()
-    if now - _last_sweep < SWEEP_EVERY:
-        return
-    _last_sweep = now
-    limit = time.time() - settings.MCP_SESSION_TTL
-    for holder in directory.local_sessions():
-        if isinstance(holder, StreamableSession) and holder.session.last_activity < limit:
-            await holder.close_session("idle")
 
 
 async def find_session(session_id: str) -> StreamableSession | None:
@@ -210,11 +207,18 @@ class StreamableEndpoint(HttpEndpoint):
         if partition is None:
             await self.send_error(400, "Bad Request: unknown partition")
             return None
-        await _sweep_idle()
+        denied = await quota.admit(self.client_ip, self.key_name, TRANSPORT)
+        if denied is not None:
+            code = -32029 if denied.status == 429 else -32603
+            await self.send_error(denied.status, denied.message, code=code, headers=denied.headers)
+            return None
         session = ServerSession(
             new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip, key_name=self.key_name
         )
-        return StreamableSession(session)
+        holder = StreamableSession(session)
+        holder.held = True
+        await limits.hold_session(session, session.id)
+        return holder
 
     def session_headers(self, holder: StreamableSession) -> list[tuple[str, str]]:
         return [] if holder.ephemeral else [("mcp-session-id", holder.session.id)]
@@ -334,7 +338,17 @@ class StreamableEndpoint(HttpEndpoint):
         if holder is None:
             return
         last = parse_event_id(self.headers.get("last-event-id", ""))
-        if last is not None and holder.streams.get(last[0]) is None and await replay.exists(last[0]):
+        if last is not None and holder.streams.get(last[0]) is None:
+            # Another session's stream is never replayed; one unknown everywhere (expired) gets a fresh GET stream.
+            mine = (holder.session.id, holder.session.key_name)
+            here = events.owner_of(last[0])
+            kept = await replay.owner(last[0]) if here is None else None
+            if (here or kept or mine) != mine:
+                await self.send_error(404, "Not Found: no such stream in this session")
+                return
+            if kept is None:
+                last = None
+        if last is not None and holder.streams.get(last[0]) is None:
             # The stream is held by another process: replay it from Redis and follow it to its end.
             if not await claim_stream(self, f"{holder.session.id}:{last[0]}", TRANSPORT):
                 return
@@ -380,6 +394,8 @@ class StreamableEndpoint(HttpEndpoint):
 
     async def on_close(self) -> None:
         await release_stream(self)
+        if self.holder is not None and self.holder.held and directory.local(self.holder.session.id) is None:
+            await self.holder.release()  # its initialize failed or was abandoned: it never became a session
         holder = getattr(self, "standalone_of", None)
         if holder is not None and holder.standalone is not None:
             holder.standalone.close()

@@ -21,7 +21,9 @@ from ops import limits
 
 TRANSPORT = "websocket"
 SUBPROTOCOL = "mcp"
-CLOSE_POLICY = 1008
+# Closed by the server (policy, revoked key, not initialized): Autobahn accepts only 1000 and 3000-4999 from
+# an application, so 1008 itself would raise instead of closing.
+CLOSE_POLICY = 4008
 
 
 class McpWebsocketConsumer(AsyncWebsocketConsumer):
