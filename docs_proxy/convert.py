@@ -10,12 +10,15 @@ offsets (for `#anchor` reads and read_sections) and the table rows (for search_t
 
 from __future__ import annotations
 
+import codecs
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
+from lxml import etree
 from markdownify import (
     ATX,
     MarkdownConverter,
@@ -91,10 +94,28 @@ _MD_HEADING = re.compile(r"^(#{1,6}) (.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 TABLE_MAX_ROWS = 20
 TABLE_PREVIEW_ROWS = 5
+# Elements inside elements. Real pages stay under 30; the converter recurses about three frames per
+# level, so far deeper pages would end in a RecursionError after seconds of parsing.
+MAX_NESTING = 100
+# The charsets a documentation page can be written in (codecs' canonical names). Any other declared
+# codec (punycode and idna decode in quadratic time, utf-7, rot13, the bytes-to-bytes codecs) is not
+# used: the body is read as UTF-8 instead.
+PAGE_CHARSETS = frozenset(
+    ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "ascii",
+     "iso8859-1", "iso8859-2", "iso8859-3", "iso8859-4", "iso8859-5", "iso8859-6", "iso8859-7", "iso8859-8",
+     "iso8859-9", "iso8859-10", "iso8859-11", "iso8859-13", "iso8859-14", "iso8859-15", "iso8859-16",
+     "cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258", "cp874",
+     "tis-620", "koi8-r", "koi8-u", "mac-roman", "shift_jis", "cp932", "euc_jp", "iso2022_jp", "gb2312",
+     "gbk", "gb18030", "big5", "big5hkscs", "cp950", "euc_kr", "cp949", "iso2022_kr"]
+)  # fmt: skip
 
 
 class UnreadablePage(Exception):
     """The page has no readable article (empty, not HTML, or only chrome)."""
+
+
+class PageTooComplex(UnreadablePage):
+    """The page is built so that converting it would cost far more than any documentation page."""
 
 
 @dataclass(slots=True)
@@ -477,11 +498,18 @@ def _span(cell: Tag, name: str) -> int:
 
 
 def _collect_sections(markdown: str, anchors: list[tuple[str, str | None]]) -> list[Section]:
-    """Find ATX headings outside code fences; pair them with the HTML headings' ids in order."""
+    """Find ATX headings outside code fences; pair them with the HTML headings' ids in order.
+
+    Each Markdown heading takes the first unused HTML heading of the same text at or after the
+    last one taken; positions are looked up by text, so 40,000 headings cost no more than linear time.
+    """
     sections: list[Section] = []
     offset = 0
     fence: str | None = None
-    queue = list(anchors)
+    positions: dict[str, list[int]] = {}
+    for index, (text, _ident) in enumerate(anchors):
+        positions.setdefault(text, []).append(index)
+    next_anchor = 0  # anchors before this one are used up
     for line in markdown.split("\n"):
         stripped = line.strip()
         fence_match = _FENCE.match(stripped)
@@ -496,19 +524,21 @@ def _collect_sections(markdown: str, anchors: list[tuple[str, str | None]]) -> l
             if match:
                 title = match.group(2).strip()
                 anchor = None
-                for i, (text, ident) in enumerate(queue):
-                    if text == title:
-                        anchor = ident
-                        del queue[: i + 1]
-                        break
+                candidates = positions.get(title)
+                if candidates:
+                    found = bisect_left(candidates, next_anchor)
+                    if found < len(candidates):
+                        anchor = anchors[candidates[found]][1]
+                        next_anchor = candidates[found] + 1
                 sections.append(Section(len(match.group(1)), title, anchor, offset))
         offset += len(line) + 1
-    for i, section in enumerate(sections):
+    open_sections: list[Section] = []  # each ends where the next heading of its level or higher starts
+    for section in sections:
+        while open_sections and open_sections[-1].level >= section.level:
+            open_sections.pop().end = section.start
+        open_sections.append(section)
+    for section in open_sections:
         section.end = len(markdown)
-        for later in sections[i + 1 :]:
-            if later.level <= section.level:
-                section.end = later.start
-                break
     return sections
 
 
@@ -563,13 +593,42 @@ def tidy(markdown: str) -> str:
     return "\n".join(out).strip("\n") + "\n"
 
 
-def decode(body: bytes, encoding: str | None = None) -> str:
+def page_charset(encoding: str | None) -> str:
+    """The codec to read a body with: the declared one when a documentation page may use it, else UTF-8."""
     if encoding:
         try:
-            return body.decode(encoding, errors="replace")
-        except LookupError:
-            pass
-    return body.decode("utf-8", errors="replace")
+            name = codecs.lookup(encoding).name
+        except (LookupError, ValueError):
+            return "utf-8"
+        if name in PAGE_CHARSETS:
+            return name
+    return "utf-8"
+
+
+def decode(body: bytes, encoding: str | None = None) -> str:
+    return body.decode(page_charset(encoding), errors="replace")
+
+
+def check_nesting(html: str) -> None:
+    """Refuse a page nested deeper than MAX_NESTING before the costly parse.
+
+    libxml2's own parser builds the tree in C in a few milliseconds (and stops nesting at 256
+    levels), where BeautifulSoup would spend seconds on 200,000 nested elements.
+    """
+    try:
+        root = etree.fromstring(html.encode("utf-8", "replace"), etree.HTMLParser(recover=True, no_network=True))
+    except (etree.Error, ValueError):
+        return  # BeautifulSoup decides what an unparsable page holds
+    if root is None:
+        return
+    depth = 0
+    for event, _element in etree.iterwalk(root, events=("start", "end")):
+        if event == "start":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise PageTooComplex(f"The page is too deeply nested to convert (more than {MAX_NESTING} levels).")
+        else:
+            depth -= 1
 
 
 def looks_like_html(body: bytes, content_type: str) -> bool:
@@ -581,6 +640,19 @@ def looks_like_html(body: bytes, content_type: str) -> bool:
 
 def convert(html: str, page_url: str) -> Document:
     """Convert a documentation page to a Document; raise UnreadablePage when there is no article."""
+    check_nesting(html)
+    try:
+        return _convert_checked(html, page_url)
+    except RecursionError:
+        raise PageTooComplex("The page is too deeply nested to convert.") from None
+
+
+def convert_body(body: bytes, encoding: str | None, page_url: str) -> Document:
+    """Decode a fetched body with an allowed charset and convert it (the whole job of a conversion worker)."""
+    return convert(decode(body, encoding), page_url)
+
+
+def _convert_checked(html: str, page_url: str) -> Document:
     soup = BeautifulSoup(html, "lxml")
     article = find_article(soup)
     title = page_title(soup, article)
