@@ -1,0 +1,232 @@
+"""Sessions of one API key never see another's, and a revoked key loses its open connections within seconds.
+
+Two Daphne processes share a real redis-server (channel layer, caches, replayable streams) and one database, with
+API keys required; every client below is another key's, and a witness session of its own key keeps reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.support.origin import OriginServer
+from tests.support.processes import ROOT, DaphneServer, RedisServer, base_env, daphne, migrate, redis_server
+from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, sse_events
+from tests.support.witness import Witness
+
+KEYS = ("alice", "bob", "doomed", "witness")
+POLL = 0.5  # MCP_KEY_REVOCATION_POLL and OPS_RULES_POLL here
+ENDED_WITHIN = 6.0  # a revoked key's connections end within this (two polls, a reload, and slack)
+RDS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
+
+
+class KeyedWitness(Witness):
+    """The shared witness, with an API key (this fleet requires one)."""
+
+    token: str = ""
+
+    async def run(self) -> int:
+        client = create_mcp_http_client(headers={"authorization": f"Bearer {self.token}"})
+        async with (
+            client,
+            streamable_http_client(self.server.mcp_url, http_client=client) as streams,
+            ClientSession(streams[0], streams[1]) as session,
+        ):
+            await session.initialize()
+            while not self.stop.is_set():
+                started = time.monotonic()
+                result = await session.call_tool("read_documentation", {"url": self.url, "max_length": 200})
+                self.latencies.append(time.monotonic() - started)
+                assert not result.is_error and self.expected in result.content[0].text, result
+                self.answered += 1
+                self.ready.set()
+                await asyncio.sleep(0.02)
+        return self.answered
+
+
+def witness(server: DaphneServer, tokens: dict[str, str]) -> KeyedWitness:
+    seen = KeyedWitness(server)
+    seen.token = tokens["witness"]
+    return seen
+
+
+@pytest.fixture(scope="module")
+def fleet(origin: OriginServer) -> Iterator[tuple[DaphneServer, DaphneServer, dict[str, str]]]:
+    db = Path(tempfile.mkdtemp(prefix="awsmcp-isolation-")) / "db.sqlite3"
+    with redis_server() as redis:
+        env = fleet_env(origin, redis)
+        migrate(db, base_env(SQLITE_PATH=str(db), **env))
+        tokens = {name: create_key(db, env, name) for name in KEYS}
+        with daphne(db_path=db, **env) as a, daphne(db_path=db, **env) as b:
+            yield a, b, tokens
+
+
+def fleet_env(origin: OriginServer, redis: RedisServer) -> dict[str, str]:
+    return {
+        **origin.settings_env(),
+        "REDIS_URL": redis.url,
+        "MCP_AUTH_REQUIRED": "true",
+        "MCP_KEY_REVOCATION_POLL": str(POLL),
+        "OPS_RULES_POLL": str(POLL),
+    }
+
+
+def create_key(db: Path, env: dict[str, str], name: str) -> str:
+    made = subprocess.run(
+        [sys.executable, "manage.py", "create_api_key", name],
+        cwd=ROOT,
+        env=base_env(SQLITE_PATH=str(db), **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return made.stdout.strip()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def open_session(http: httpx.AsyncClient, server: DaphneServer, token: str) -> dict[str, str]:
+    """A raw Streamable HTTP session of this key; the headers its later requests carry."""
+    reply = await http.post(server.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH, **auth(token)})
+    assert reply.status_code == 200, reply.text
+    headers = {
+        "accept": ACCEPT_BOTH,
+        "mcp-session-id": reply.headers["mcp-session-id"],
+        "mcp-protocol-version": "2025-11-25",
+        **auth(token),
+    }
+    note = await http.post(
+        server.mcp_url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
+    )
+    assert note.status_code == 202
+    return headers
+
+
+async def streamed_call(http: httpx.AsyncClient, server: DaphneServer, headers: dict[str, str]) -> tuple[str, str]:
+    """A tool call answered as an event stream: (its first event id, the reply's text)."""
+    call = request("tools/call", {"name": "read_documentation", "arguments": {"url": RDS, "max_length": 200}}, 5)
+    first_id, text = "", ""
+    sse_first = {**headers, "accept": "text/event-stream, application/json"}
+    async with http.stream("POST", server.mcp_url, json=call, headers=sse_first) as response:
+        assert response.status_code == 200
+        async for event in sse_events(response):
+            first_id = first_id or event.get("id", "")
+            if event.get("data"):
+                text = json.loads(event["data"])["result"]["content"][0]["text"]
+    assert first_id and "Amazon Relational Database Service" in text
+    return first_id, text
+
+
+async def resume(http: httpx.AsyncClient, server: DaphneServer, headers: dict[str, str], last_event_id: str) -> str:
+    """GET with Last-Event-ID: the status, and what the stream carried (empty unless 200)."""
+    replayed: list[str] = []
+    get = {**headers, "accept": "text/event-stream", "last-event-id": last_event_id}
+    async with http.stream("GET", server.mcp_url, headers=get) as response:
+        if response.status_code != 200:
+            await response.aread()
+            return f"{response.status_code} {response.text}"
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(3):
+                async for event in sse_events(response):
+                    if event.get("data"):
+                        replayed.append(event["data"])
+    return "200 " + "\n".join(replayed)
+
+
+async def test_a_stream_is_replayed_only_to_the_session_that_owns_it(fleet) -> None:  # type: ignore[no-untyped-def]
+    a, b, tokens = fleet
+    async with witness(a, tokens) as seen, httpx.AsyncClient(timeout=15) as http:
+        alice = await open_session(http, a, tokens["alice"])
+        event_id, _text = await streamed_call(http, a, alice)
+        bob_on_a = await open_session(http, a, tokens["bob"])
+        bob_on_b = await open_session(http, b, tokens["bob"])
+        alice_again = await open_session(http, b, tokens["alice"])  # the same key, another session
+        for intruder in (bob_on_a, bob_on_b, alice_again):
+            answer = await resume(http, b if intruder is not bob_on_a else a, intruder, event_id)
+            assert answer.startswith("404 ") and "Relational Database" not in answer, answer
+        # The owner itself resumes on either process (control: the stream is there to be replayed).
+        for server in (b, a):
+            answer = await resume(http, server, alice, event_id)
+            assert answer.startswith("200 ") and "Relational Database" in answer, answer[:200]
+    seen.assert_unharmed()
+
+
+@contextlib.asynccontextmanager
+async def websocket_session(server: DaphneServer, token: str) -> AsyncIterator[object]:
+    async with connect(server.ws_url, subprotocols=["mcp"], additional_headers=auth(token)) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps(initialize_request()))
+        assert "result" in json.loads(await ws.recv())
+        await ws.send(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        yield ws
+
+
+async def test_a_revoked_key_loses_every_open_connection_on_every_process(fleet) -> None:  # type: ignore[no-untyped-def]
+    a, b, tokens = fleet
+    token = tokens["doomed"]
+    async with (
+        witness(a, tokens) as seen_a,
+        witness(b, tokens) as seen_b,
+        httpx.AsyncClient(timeout=15, headers=auth(token)) as http,
+        websocket_session(a, token) as ws,
+        LegacySse(http, b.sse_url) as legacy,
+    ):
+        await legacy.initialize()
+        session = await open_session(http, a, token)
+        get = {**session, "accept": "text/event-stream"}
+        async with http.stream("GET", a.mcp_url, headers=get) as standalone:
+            assert standalone.status_code == 200
+            await ws.send(json.dumps(request("tools/list", msg_id=2)))  # type: ignore[attr-defined]
+            assert "result" in json.loads(await ws.recv())  # type: ignore[attr-defined]
+
+            revoked = a.manage(
+                "shell",
+                "-c",
+                "from django.utils import timezone; from ops.models import ApiKey; "
+                "k = ApiKey.objects.get(name='doomed'); k.enabled = False; k.revoked_at = timezone.now(); k.save()",
+            )
+            assert revoked.returncode == 0, revoked.stderr
+            started = time.monotonic()
+
+            async def ws_closed() -> int:
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        await ws.recv()  # type: ignore[attr-defined]
+                return closed.value.rcvd.code if closed.value.rcvd else 0
+
+            async def drained(events: AsyncIterator[object]) -> None:
+                with contextlib.suppress(httpx.HTTPError):
+                    async for _event in events:
+                        pass
+
+            code, _, _ = await asyncio.wait_for(
+                asyncio.gather(ws_closed(), drained(legacy.events), drained(sse_events(standalone))), ENDED_WITHIN
+            )
+            elapsed = time.monotonic() - started
+        assert code == 4008
+        assert elapsed < ENDED_WITHIN
+        # Further calls with the key are refused, on the session it opened and anywhere else.
+        for server in (a, b):
+            later = await http.post(server.mcp_url, json=request("tools/list", msg_id=3), headers=session)
+            assert later.status_code == 401, later.text
+            assert later.json()["error"]["message"].startswith("Unauthorized")
+        assert (await legacy.post(request("tools/list", msg_id=4))).status_code == 401
+    seen_a.assert_unharmed()
+    seen_b.assert_unharmed()
