@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 
+from docs_proxy import workers
 from docs_proxy.addresses import DocAddress
 from docs_proxy.cache import MemoryCache, SharedCache
 from docs_proxy.convert import (
@@ -28,8 +29,6 @@ from docs_proxy.convert import (
     Section,
     Table,
     UnreadablePage,
-    convert,
-    decode,
     looks_like_html,
 )
 from docs_proxy.fetch import FetchError, fetch_page, fetch_slots
@@ -120,16 +119,18 @@ def page_pattern(partition: str, path_prefix: str, exact: bool) -> str:
 
 # --- the blocking parts (threads) -------------------------------------------------------------------
 def _convert(fetched_body: bytes, encoding: str | None, content_type: str, served: DocAddress) -> Document:
+    """Convert in a worker process (this thread waits); a failure is remembered, so the page is not refetched."""
     if not looks_like_html(fetched_body, content_type):
         raise ToolError(
             f"{served.url} is not an HTML page ({content_type or 'unknown type'}); only documentation pages can be read."
         )
     try:
-        document = convert(decode(fetched_body, encoding), served.url)
-    except UnreadablePage as exc:
-        raise ToolError(
-            f"{served.url} could not be read: {exc} Use search_documentation to find another page."
-        ) from None
+        document = workers.convert_page(fetched_body, encoding, served.url)
+    except (UnreadablePage, workers.ConversionFailed) as exc:
+        message = f"{served.url} could not be read: {exc} Use search_documentation to find another page."
+        if getattr(exc, "lasting", True):
+            workers.failed_pages().remember(served.url, message)
+        raise ToolError(message) from exc  # the cause tells the tools it was the conversion that failed
     stats.count("conversions")
     return document
 

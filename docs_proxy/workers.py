@@ -1,0 +1,296 @@
+"""Page conversion in worker processes: a hostile page costs its own call, never the server's GIL.
+
+Workers are forked from a forkserver that has the converter imported (Daphne's process has threads:
+forking it directly could copy a lock another thread holds), so a new worker starts in milliseconds
+and only when a page needs converting. Each worker converts one page at a time under an
+address-space limit (RLIMIT_AS) and a CPU-time limit per page (a SIGPROF timer, RLIMIT_CPU behind
+it); the parent kills a worker that overstays a wall-clock bound. A worker that fails or dies is
+replaced and only its own page fails: unlike ProcessPoolExecutor, where one dead worker breaks the
+pool and every page queued in it.
+
+A page that failed to convert is remembered for DOCS_CONVERT_FAILURE_TTL (`failed_pages`), so
+calls for it are answered from memory instead of fetching and converting it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import resource
+import signal
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cache
+from multiprocessing.connection import Connection
+from typing import Any
+
+from django.conf import settings
+
+from docs_proxy.convert import Document, UnreadablePage, convert_body
+
+log = logging.getLogger(__name__)
+
+START_METHOD = "forkserver"
+PRELOAD = ["docs_proxy.workers"]  # imported once by the forkserver, inherited by every worker
+TASKS_PER_WORKER = 200  # a worker is replaced after this many pages (heap fragmentation stays bounded)
+FAILED_PAGES_KEPT = 10_000
+
+
+class ConversionFailed(Exception):
+    """A page could not be converted; the message names the cause, for the tool's answer."""
+
+    def __init__(self, message: str, lasting: bool = True) -> None:
+        super().__init__(message)
+        self.lasting = lasting  # the page's own fault (remember it), not a busy server
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    cpu_seconds: float  # CPU time one page may take
+    memory_mb: int  # address space of a worker process
+
+    @property
+    def wall_seconds(self) -> float:
+        """The parent's bound on a page, far above its CPU limit: only a stuck worker reaches it."""
+        return self.cpu_seconds * 4 + 5
+
+
+# --- the worker process -----------------------------------------------------------------------
+class _OverTime(Exception):
+    pass
+
+
+def _on_sigprof(signum: int, frame: Any) -> None:
+    raise _OverTime
+
+
+def _set_limits(limits: Limits) -> None:
+    size = limits.memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signal.SIGPROF, _on_sigprof)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C of `make run` is the server's to handle
+
+
+def _arm_cpu_limit(limits: Limits) -> None:
+    """SIGPROF after cpu_seconds of this page; RLIMIT_CPU kills the worker if C code keeps the handler from running."""
+    signal.setitimer(signal.ITIMER_PROF, limits.cpu_seconds)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    used = usage.ru_utime + usage.ru_stime
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (int(used + limits.cpu_seconds) + 3, hard))
+
+
+def _convert_one(job: tuple[bytes, str | None, str], limits: Limits) -> tuple[str, Any]:
+    """('ok', Document), ('refused', message) for a page that has no article, or ('retire', message)."""
+    body, encoding, url = job
+    try:
+        _arm_cpu_limit(limits)
+        try:
+            return "ok", convert_body(body, encoding, url)
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+    except _OverTime:
+        return "retire", f"The page is too large or too slow to convert (over {limits.cpu_seconds:g} s of CPU)."
+    except MemoryError:
+        return "retire", f"The page is too large to convert (over {limits.memory_mb} MB of memory)."
+    except UnreadablePage as exc:
+        return "refused", str(exc)
+    except Exception as exc:  # a converter bug must not take the worker's loop down silently
+        return "retire", f"The page could not be converted ({type(exc).__name__})."
+
+
+def serve(conn: Connection, limits: Limits) -> None:
+    """A worker's loop: one page at a time until the parent closes the pipe or the worker must retire."""
+    _set_limits(limits)
+    for _ in range(TASKS_PER_WORKER):
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return  # the server is gone
+        status, value = _convert_one(job, limits)
+        try:
+            conn.send((status, value))
+        except MemoryError:
+            status = "retire"
+            with contextlib.suppress(MemoryError, OSError):
+                conn.send((status, f"The page is too large to convert (over {limits.memory_mb} MB of memory)."))
+        except OSError:
+            return
+        if status == "retire":
+            return
+
+
+# --- the parent side --------------------------------------------------------------------------
+class _GoneBeforeThePage(Exception):
+    """The worker had died before it was given the page (killed while idle): not the page's fault."""
+
+
+class _Worker:
+    def __init__(self, context: Any, limits: Limits) -> None:
+        ours, theirs = context.Pipe(duplex=True)
+        self.process = context.Process(target=serve, args=(theirs, limits), name="awsmcp-convert", daemon=True)
+        self.process.start()
+        theirs.close()
+        self.conn: Connection = ours
+        self.tasks = 0
+
+    def ask(self, job: tuple[bytes, str | None, str], wall_seconds: float) -> tuple[str, Any]:
+        """Send a page and wait for its answer; raises TimeoutError or EOFError/OSError (worker gone)."""
+        self.tasks += 1
+        try:
+            self.conn.send(job)
+        except OSError:
+            raise _GoneBeforeThePage from None
+        if not self.conn.poll(wall_seconds):
+            raise TimeoutError
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.process.kill()
+        self.conn.close()
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            self.process.join(2)
+
+
+class ConversionPool:
+    """At most `size` worker processes, started on demand; `convert` blocks the calling thread."""
+
+    def __init__(self, size: int, limits: Limits, queue_wait: float, start_method: str = START_METHOD) -> None:
+        self.size = max(1, size)
+        self.limits = limits
+        self.queue_wait = queue_wait
+        self.context = multiprocessing.get_context(start_method)
+        if start_method == "forkserver":
+            self.context.set_forkserver_preload(PRELOAD)
+        self._slots = threading.BoundedSemaphore(self.size)
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self.replaced = 0  # workers that failed, died or were killed (for tests and logs)
+
+    def convert(self, body: bytes, encoding: str | None, url: str) -> Document:
+        if not self._slots.acquire(timeout=self.queue_wait):
+            raise ConversionFailed("The server is busy converting other pages; try again in a moment.", lasting=False)
+        try:
+            return self._convert_on_a_worker((body, encoding, url))
+        finally:
+            self._slots.release()
+
+    def _convert_on_a_worker(self, job: tuple[bytes, str | None, str]) -> Document:
+        worker = self._take()
+        try:
+            try:
+                status, value = worker.ask(job, self.limits.wall_seconds)
+            except _GoneBeforeThePage:
+                self._retire(worker, "was gone before it got a page")
+                worker = self._take()
+                status, value = worker.ask(job, self.limits.wall_seconds)
+        except TimeoutError:
+            self._retire(worker, "took longer than %.0f s", self.limits.wall_seconds)
+            raise ConversionFailed(
+                f"The page is too large or too slow to convert (over {self.limits.wall_seconds:g} s)."
+            ) from None
+        except (EOFError, OSError, _GoneBeforeThePage):
+            code = worker.process.exitcode
+            self._retire(worker, "died (exit code %s)", code)
+            raise ConversionFailed(
+                "The page is too large or too complex to convert (the converter ran out of its "
+                f"{self.limits.cpu_seconds:g} s CPU or {self.limits.memory_mb} MB memory limit)."
+            ) from None
+        if status == "ok":
+            self._give_back(worker)
+            return value
+        if status == "refused":
+            self._give_back(worker)
+            raise UnreadablePage(value)
+        self._retire(worker, "gave up on a page: %s", value)
+        raise ConversionFailed(value)
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.process.is_alive():
+                    return worker
+                worker.stop()  # died while idle (killed from outside): start another
+                self.replaced += 1
+        return _Worker(self.context, self.limits)
+
+    def _give_back(self, worker: _Worker) -> None:
+        if worker.tasks >= TASKS_PER_WORKER:
+            worker.stop()  # it leaves its loop by itself after this many pages
+            return
+        with self._lock:
+            self._idle.append(worker)
+
+    def _retire(self, worker: _Worker, why: str, *args: Any) -> None:
+        log.warning("conversion worker %s " + why, worker.process.pid, *args)
+        worker.stop()
+        with self._lock:
+            self.replaced += 1
+
+    def worker_pids(self) -> list[int]:
+        with self._lock:
+            return [w.process.pid for w in self._idle if w.process.pid is not None]
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.stop()
+
+
+@cache
+def conversion_pool() -> ConversionPool:
+    limits = Limits(settings.DOCS_CONVERT_TIMEOUT, settings.DOCS_CONVERT_MEMORY_MB)
+    # A page waits for a free worker about as long as one slow page may take.
+    return ConversionPool(settings.DOCS_CONVERT_WORKERS, limits, queue_wait=2 * settings.DOCS_CONVERT_TIMEOUT)
+
+
+def convert_page(body: bytes, encoding: str | None, url: str) -> Document:
+    """Decode and convert a fetched page in a worker process (blocks the calling thread, never the loop)."""
+    return conversion_pool().convert(body, encoding, url)
+
+
+# --- pages that failed ------------------------------------------------------------------------
+class FailedPages:
+    """URL -> the error a recent conversion gave, kept for `ttl` seconds; at most `kept` URLs (oldest dropped)."""
+
+    def __init__(self, ttl: float, kept: int = FAILED_PAGES_KEPT) -> None:
+        self.ttl = ttl
+        self.kept = kept
+        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, url: str, message: str) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            self._entries.pop(url, None)
+            self._entries[url] = (time.monotonic() + self.ttl, message)
+            while len(self._entries) > self.kept:
+                self._entries.popitem(last=False)
+
+    def recent(self, url: str) -> str | None:
+        """The remembered error of a page that failed within the TTL, else None."""
+        with self._lock:
+            entry = self._entries.get(url)
+            if entry is None:
+                return None
+            if entry[0] <= time.monotonic():
+                del self._entries[url]
+                return None
+            return entry[1]
+
+    def forget(self, url: str) -> None:
+        with self._lock:
+            self._entries.pop(url, None)
+
+
+@cache
+def failed_pages() -> FailedPages:
+    return FailedPages(settings.DOCS_CONVERT_FAILURE_TTL)
