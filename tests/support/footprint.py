@@ -38,7 +38,7 @@ def open_file_bytes(pid: int, under: Path) -> int:
 class Footprint:
     """Peaks of RSS growth and open temp-file bytes of one process, from entering to leaving."""
 
-    def __init__(self, pid: int, tmpdir: Path, every: float = 0.01) -> None:
+    def __init__(self, pid: int, tmpdir: Path | None = None, every: float = 0.01) -> None:
         self.pid = pid
         self.tmpdir = tmpdir
         self.every = every
@@ -56,7 +56,8 @@ class Footprint:
         while not self._stop.is_set():
             try:
                 self.peak_rss = max(self.peak_rss, rss_bytes(self.pid))
-                self.peak_temp_bytes = max(self.peak_temp_bytes, open_file_bytes(self.pid, self.tmpdir))
+                if self.tmpdir is not None:
+                    self.peak_temp_bytes = max(self.peak_temp_bytes, open_file_bytes(self.pid, self.tmpdir))
             except OSError:  # the process is gone: the test will say so
                 return
             time.sleep(self.every)
