@@ -1,0 +1,71 @@
+"""Session caps from the admin's rules, and tokens that are sent but not valid: the parts with no HTTP in them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.test import override_settings
+
+from mcp_gateway.sessions import ServerSession
+from ops import limits
+from ops.models import parse_allowlist
+
+
+def rule(rule_id: int, scope: str, rate: str, allowlist: str = "") -> limits.Rule:
+    return limits.Rule(rule_id, f"rule-{rule_id}", scope, "*", rate, parse_allowlist(allowlist))
+
+
+@pytest.fixture
+def rules() -> Iterator[list[limits.Rule]]:
+    """Rules in force without a database: the book is marked fresh, so nothing reloads it."""
+    saved = (limits._book.rules, limits._book.keys, limits._book.loaded, limits._book.checked_at)
+    limits._book.rules, limits._book.keys = [], {}
+    limits._book.loaded, limits._book.checked_at = True, time.monotonic() + 3600
+    yield limits._book.rules
+    limits._book.rules, limits._book.keys, limits._book.loaded, limits._book.checked_at = saved
+
+
+async def test_the_tightest_cap_of_each_group_applies(rules: list[limits.Rule]) -> None:
+    rules += [
+        rule(1, "sessions_per_ip", "1000/h"),
+        rule(2, "sessions_per_ip", "20/h"),
+        rule(3, "sessions_per_key", "5/m"),
+        rule(4, "streams_per_ip", "1/h"),  # streams are capped elsewhere
+        rule(5, "ip", "1/h"),  # a request rate, not a cap on sessions
+    ]
+    caps = {cap.group: (cap.cap, cap.rule_name, cap.noun) for cap in await limits.session_caps("10.0.0.1", "ci")}
+    assert caps == {"ip:10.0.0.1": (20, "rule-2", "IP"), "key:ci": (5, "rule-3", "API key")}
+    # Without a key only the IP counts; an allowlisted IP has no IP cap.
+    assert [cap.group for cap in await limits.session_caps("10.0.0.1", "")] == ["ip:10.0.0.1"]
+    rules[1] = rule(2, "sessions_per_ip", "20/h", allowlist="10.0.0.0/8")
+    assert {cap.cap for cap in await limits.session_caps("10.0.0.1", "")} == {1000}
+
+
+async def test_session_caps_are_not_counted_as_request_rates(rules: list[limits.Rule]) -> None:
+    rules += [rule(1, "sessions_per_ip", "0/h"), rule(2, "sessions_per_key", "0/h")]
+    with override_settings(MCP_RATELIMIT_ENABLED=True):
+        assert await limits.check_rate("10.0.0.1", "ci", "streamable") is None
+
+
+async def test_sessions_held_are_counted_per_group_until_released() -> None:
+    session = ServerSession("s1", "streamable-http", "aws", remote_ip="10.0.0.2", key_name="ci")
+    other = ServerSession("s2", "streamable-http", "aws", remote_ip="10.0.0.2")
+    await limits.hold_session(session, session.id)
+    await limits.hold_session(other, other.id)
+    assert await limits.sessions_held("ip:10.0.0.2") == 2 and await limits.sessions_held("key:ci") == 1
+    await limits.release_session(session, session.id)
+    await limits.release_session(session, session.id)  # twice is harmless
+    assert await limits.sessions_held("ip:10.0.0.2") == 1 and await limits.sessions_held("key:ci") == 0
+    await limits.release_session(other, other.id)
+    assert "ip:10.0.0.2" not in limits.local_sessions
+
+
+async def test_a_token_sent_but_not_valid_is_refused_even_when_keys_are_optional(rules: list[limits.Rule]) -> None:
+    with override_settings(MCP_AUTH_REQUIRED=False):
+        assert await limits.check_key(None) == ("", None)
+        name, refusal = await limits.check_key("Bearer amcp_revokedtoken0123456789")
+        assert name == "" and refusal is not None and refusal.status == 401
+    with override_settings(MCP_AUTH_REQUIRED=True):
+        assert (await limits.check_key(None))[1] is not None
