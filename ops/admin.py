@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -47,7 +48,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
             key.enabled = False
             key.revoked_at = timezone.now()
             key.save()
-        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+        self.message_user(
+            request,
+            f"Revoked {queryset.count()} key(s); their open connections and sessions end within "
+            f"{settings.OPS_RULES_POLL + settings.MCP_KEY_REVOCATION_POLL:g} s on every process.",
+        )
 
 
 @admin.register(Connection)

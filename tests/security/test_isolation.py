@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.support.admin import logged_in, post_form
 from tests.support.origin import OriginServer
 from tests.support.processes import ROOT, DaphneServer, RedisServer, base_env, daphne, migrate, redis_server
 from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, sse_events
@@ -181,6 +183,11 @@ async def websocket_session(server: DaphneServer, token: str) -> AsyncIterator[o
 async def test_a_revoked_key_loses_every_open_connection_on_every_process(fleet) -> None:  # type: ignore[no-untyped-def]
     a, b, tokens = fleet
     token = tokens["doomed"]
+    admin = await logged_in(b)
+    listing = await admin.get("/admin/ops/apikey/")
+    found = re.search(r'href="/admin/ops/apikey/(\d+)/change/[^"]*">doomed<', listing.text)
+    assert found, listing.text[:500]
+    doomed_pk = found.group(1)
     async with (
         witness(a, tokens) as seen_a,
         witness(b, tokens) as seen_b,
@@ -196,13 +203,11 @@ async def test_a_revoked_key_loses_every_open_connection_on_every_process(fleet)
             await ws.send(json.dumps(request("tools/list", msg_id=2)))  # type: ignore[attr-defined]
             assert "result" in json.loads(await ws.recv())  # type: ignore[attr-defined]
 
-            revoked = a.manage(
-                "shell",
-                "-c",
-                "from django.utils import timezone; from ops.models import ApiKey; "
-                "k = ApiKey.objects.get(name='doomed'); k.enabled = False; k.revoked_at = timezone.now(); k.save()",
+            # Revoked from the admin of the other process: its connections here end as well.
+            revoked = await post_form(
+                admin, "/admin/ops/apikey/", {"action": "revoke", "_selected_action": doomed_pk, "index": "0"}
             )
-            assert revoked.returncode == 0, revoked.stderr
+            assert "Revoked 1 key(s)" in revoked.text
             started = time.monotonic()
 
             async def ws_closed() -> int:
@@ -228,5 +233,6 @@ async def test_a_revoked_key_loses_every_open_connection_on_every_process(fleet)
             assert later.status_code == 401, later.text
             assert later.json()["error"]["message"].startswith("Unauthorized")
         assert (await legacy.post(request("tools/list", msg_id=4))).status_code == 401
+    await admin.aclose()
     seen_a.assert_unharmed()
     seen_b.assert_unharmed()
