@@ -4,11 +4,16 @@ Every query word must match a whole token of the row, or be a prefix of one when
 more characters; hyphenated and dotted terms also match by their parts ("east" finds
 "us-east-1"); "6,000" and "6000" are the same. Rows with more query words in the first column
 come first. The tables are the converter's: rowspan and colspan are already spread over the grid.
+
+The work is linear in the table's size: query words are deduplicated, and a prefix is looked up by
+bisection in the row's sorted tokens instead of being compared with every token. Tools run it in a
+thread of the "cpu" pool, off the event loop.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from typing import Any
 
 from docs_proxy.convert import Document, Table
@@ -20,6 +25,7 @@ NO_MATCH_HINT = (
     "No rows matched all query words. Try fewer or broader terms, or check spelling. "
     "Each word must appear somewhere in the row."
 )
+SECTIONS_LISTED = 100  # section names a hint lists at most
 
 
 def tokenize(text: str) -> list[str]:
@@ -31,10 +37,25 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def word_matches(word: str, tokens: set[str]) -> bool:
-    if word in tokens:
-        return True
-    return len(word) >= 4 and any(token.startswith(word) for token in tokens)
+class RowTokens:
+    """A row's tokens: a query word matches a whole token, or (four characters or more) begins one.
+
+    Whole tokens are a set; prefixes are found by bisection in the sorted tokens, O(log n) a word.
+    """
+
+    __slots__ = ("exact", "ordered")
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.exact = set(tokens)
+        self.ordered = sorted(self.exact)
+
+    def matches(self, word: str) -> bool:
+        if word in self.exact:
+            return True
+        if len(word) < 4:
+            return False
+        found = bisect_left(self.ordered, word)
+        return found < len(self.ordered) and self.ordered[found].startswith(word)
 
 
 def normalise_title(title: str) -> str:
@@ -57,14 +78,15 @@ def unique_columns(columns: list[str]) -> list[str]:
 
 def filter_rows(table: Table, words: list[str]) -> list[dict[str, str]]:
     columns = unique_columns(table.columns)
+    words = list(dict.fromkeys(words))  # a repeated word changes neither the match nor the order
     scored = []
     for position, row in enumerate(table.rows):
         plain = [_MD_LINK.sub(r"\1", cell).replace("<br>", " ") for cell in row]
-        tokens = set(tokenize(" ".join(plain)))
-        if not all(word_matches(word, tokens) for word in words):
+        tokens = RowTokens(tokenize(" ".join(plain)))
+        if not all(tokens.matches(word) for word in words):
             continue
-        first = set(tokenize(plain[0])) if plain else set()
-        score = sum(1 for word in words if word_matches(word, first))
+        first = RowTokens(tokenize(plain[0]) if plain else [])
+        score = sum(1 for word in words if first.matches(word))
         scored.append((-score, position, dict(zip(columns, row, strict=False))))
     scored.sort(key=lambda item: (item[0], item[1]))
     return [row for _score, _pos, row in scored]
@@ -72,6 +94,13 @@ def filter_rows(table: Table, words: list[str]) -> list[dict[str, str]]:
 
 def section_names(document: Document) -> list[str]:
     return [section.title for section in document.sections if section.level <= 3]
+
+
+def quoted_list(names: list[str], limit: int = SECTIONS_LISTED) -> str:
+    """Names in quotes, comma-separated; past `limit` the rest is counted, so a page of 40,000 headings
+    does not make a hint of megabytes."""
+    shown = ", ".join(f'"{name}"' for name in names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 def search_tables(document: Document, query: str, section_title: str | None, max_rows: int) -> dict[str, Any]:
@@ -97,8 +126,7 @@ def search_tables(document: Document, query: str, section_title: str | None, max
             problem = (
                 f'No table found in section "{section_title}"' if known else f'Section "{section_title}" not found'
             )
-            sections = ", ".join(f'"{name}"' for name in section_names(document))
-            answer["hint"] = f"{problem}. Available sections: {sections}"
+            answer["hint"] = f"{problem}. Available sections: {quoted_list(section_names(document))}"
             return answer
     else:
         biggest = max(tables, key=lambda t: len(t.rows))

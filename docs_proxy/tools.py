@@ -12,118 +12,157 @@ from typing import Any
 
 from django.conf import settings
 
-from docs_proxy import answers, descriptions, upstream
-from docs_proxy.addresses import AddressError, DocAddress, parse_doc_url
+from awsmcp.pools import run_in
+from docs_proxy import answers, descriptions, upstream, workers
+from docs_proxy.addresses import MAX_URL_LENGTH, AddressError, DocAddress, parse_doc_url
+from docs_proxy.convert import Document, UnreadablePage
 from docs_proxy.pages import Page, get_page, notes
-from docs_proxy.tables import search_tables
+from docs_proxy.tables import quoted_list, search_tables
 from mcp_gateway.context import RequestContext
 from mcp_gateway.registry import Registry, Tool, ToolError
 
 READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True}
 NO_MORE = "<e>No more content available.</e>"
 
-URL_PARAM = {"type": "string", "description": "URL of the AWS documentation page to read"}
-READ_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "url": URL_PARAM,
-        "max_length": {
-            "type": "integer",
-            "default": 5000,
-            "exclusiveMinimum": 0,
-            "exclusiveMaximum": 1000000,
-            "description": "Maximum number of characters to return.",
+
+def url_param(description: str = "URL of the AWS documentation page to read") -> dict[str, Any]:
+    return {"type": "string", "maxLength": MAX_URL_LENGTH, "description": description}
+
+
+def read_schema(url_description: str = "URL of the AWS documentation page to read") -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "url": url_param(url_description),
+            "max_length": {
+                "type": "integer",
+                "default": 5000,
+                "exclusiveMinimum": 0,
+                "exclusiveMaximum": 1000000,
+                "description": "Maximum number of characters to return.",
+            },
+            "start_index": {
+                "type": "integer",
+                "default": 0,
+                "minimum": 0,
+                "description": (
+                    "On return output starting at this character index, useful if a previous fetch was truncated "
+                    "and more content is required."
+                ),
+            },
         },
-        "start_index": {
-            "type": "integer",
-            "default": 0,
-            "minimum": 0,
-            "description": (
-                "On return output starting at this character index, useful if a previous fetch was truncated "
-                "and more content is required."
-            ),
+        "required": ["url"],
+    }
+
+
+def sections_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "url": url_param(),
+            "section_titles": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": settings.DOCS_MAX_TITLE_CHARS},
+                "minItems": 1,
+                "maxItems": settings.DOCS_MAX_SECTION_TITLES,
+                "description": "List of section titles to extract from the documentation",
+            },
         },
-    },
-    "required": ["url"],
-}
-SECTIONS_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "url": URL_PARAM,
-        "section_titles": {
-            "type": "array",
-            "items": {"type": "string"},
-            "minItems": 1,
-            "description": "List of section titles to extract from the documentation",
+        "required": ["url", "section_titles"],
+    }
+
+
+def table_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "url": url_param("URL of the AWS documentation page containing the table"),
+            "section_title": {
+                "anyOf": [{"type": "string", "maxLength": settings.DOCS_MAX_TITLE_CHARS}, {"type": "null"}],
+                "default": None,
+                "description": (
+                    "The section heading that contains the table. If omitted, searches all tables on the page. "
+                    "Use exact titles from search_documentation results or read_documentation output."
+                ),
+            },
+            "query": {
+                "type": "string",
+                "maxLength": settings.DOCS_MAX_QUERY_CHARS,
+                "description": (
+                    "Search term to filter rows (case-insensitive, all words must match across any column)"
+                ),
+            },
+            "max_rows": {
+                "type": "integer",
+                "default": 20,
+                "minimum": 1,
+                "maximum": 100,
+                "description": "Maximum number of matching rows to return per table",
+            },
         },
-    },
-    "required": ["url", "section_titles"],
-}
-TABLE_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "url": {"type": "string", "description": "URL of the AWS documentation page containing the table"},
-        "section_title": {
-            "anyOf": [{"type": "string"}, {"type": "null"}],
-            "default": None,
-            "description": (
-                "The section heading that contains the table. If omitted, searches all tables on the page. "
-                "Use exact titles from search_documentation results or read_documentation output."
-            ),
+        "required": ["url", "query"],
+    }
+
+
+def search_schema() -> dict[str, Any]:
+    terms = {
+        "anyOf": [
+            {
+                "type": "array",
+                "items": {"type": "string", "maxLength": settings.DOCS_MAX_TITLE_CHARS},
+                "maxItems": settings.DOCS_MAX_FILTER_TERMS,
+            },
+            {"type": "null"},
+        ],
+        "default": None,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "search_phrase": {
+                "type": "string",
+                "maxLength": settings.DOCS_MAX_QUERY_CHARS,
+                "description": "Search phrase to use",
+            },
+            "search_intent": {
+                "type": "string",
+                "default": "",
+                "maxLength": settings.DOCS_MAX_QUERY_CHARS,
+                "description": (
+                    "For the search_phrase parameter, describe the search intent of the user. CRITICAL: Do not "
+                    "include any PII or customer data, describe only the AWS-related intent for search."
+                ),
+            },
+            "limit": {
+                "type": "integer",
+                "default": 10,
+                "minimum": 1,
+                "maximum": 50,
+                "description": "Maximum number of results to return",
+            },
+            "product_types": {
+                **terms,
+                "description": 'Filter results by AWS product/service (e.g., ["Amazon Simple Storage Service"])',
+            },
+            "guide_types": {
+                **terms,
+                "description": (
+                    'Filter results by guide type (e.g., ["User Guide", "API Reference", "Developer Guide"])'
+                ),
+            },
         },
-        "query": {
-            "type": "string",
-            "description": "Search term to filter rows (case-insensitive, all words must match across any column)",
-        },
-        "max_rows": {
-            "type": "integer",
-            "default": 20,
-            "minimum": 1,
-            "maximum": 100,
-            "description": "Maximum number of matching rows to return per table",
-        },
-    },
-    "required": ["url", "query"],
-}
-SEARCH_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "search_phrase": {"type": "string", "description": "Search phrase to use"},
-        "search_intent": {
-            "type": "string",
-            "default": "",
-            "description": (
-                "For the search_phrase parameter, describe the search intent of the user. CRITICAL: Do not "
-                "include any PII or customer data, describe only the AWS-related intent for search."
-            ),
-        },
-        "limit": {
-            "type": "integer",
-            "default": 10,
-            "minimum": 1,
-            "maximum": 50,
-            "description": "Maximum number of results to return",
-        },
-        "product_types": {
-            "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
-            "default": None,
-            "description": 'Filter results by AWS product/service (e.g., ["Amazon Simple Storage Service"])',
-        },
-        "guide_types": {
-            "anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
-            "default": None,
-            "description": 'Filter results by guide type (e.g., ["User Guide", "API Reference", "Developer Guide"])',
-        },
-    },
-    "required": ["search_phrase"],
-}
-RECOMMEND_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "url": {"type": "string", "description": "URL of the AWS documentation page to get recommendations for"}
-    },
-    "required": ["url"],
-}
+        "required": ["search_phrase"],
+    }
+
+
+def recommend_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"url": url_param("URL of the AWS documentation page to get recommendations for")},
+        "required": ["url"],
+    }
+
+
 EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 
 NULLABLE_STR = {"type": ["string", "null"]}
@@ -233,12 +272,28 @@ def format_documentation_result(url: str, content: str, start_index: int, max_le
     return result
 
 
+async def load_page(address: DocAddress) -> Page:
+    """get_page, unless the page failed to convert within DOCS_CONVERT_FAILURE_TTL: then its error, without a fetch."""
+    failed = workers.failed_pages()
+    known = failed.recent(address.url)
+    if known is not None:
+        raise ToolError(known)
+    workers.conversion_pool().warm()  # a first page's fetch overlaps the start of the conversion workers
+    try:
+        return await get_page(address)
+    except ToolError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, (UnreadablePage, workers.ConversionFailed)) and getattr(cause, "lasting", True):
+            failed.remember(address.url, str(exc))  # the requested address too, when a redirect led elsewhere
+        raise
+
+
 # --- tools ---------------------------------------------------------------------------------------
 async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     address = address_for(args["url"], ctx)
     max_length = args.get("max_length", 5000)
     start_index = args.get("start_index", 0)
-    page = await get_page(address)
+    page = await load_page(address)
     document = page.document
     if address.fragment and start_index == 0:
         section = document.section_for_anchor(address.fragment)
@@ -248,21 +303,27 @@ async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[
     return text_result(notes(page) + text)
 
 
-def _sections_markdown(page: Page, titles: list[str]) -> tuple[str, list[str]]:
-    document = page.document
-    wanted = [" ".join(t.strip().lower().split()) for t in titles]
-    chosen = []
+def _sections_markdown(document: Document, titles: list[str]) -> tuple[str, list[str]]:
+    """The h2/h3 sections named by `titles` (in page order, a section inside a chosen one not repeated)
+    and the titles not found; one pass over the sections, a dict lookup for each."""
+    wanted: dict[str, int] = {}
+    for index, title in enumerate(titles):
+        wanted.setdefault(" ".join(title.strip().lower().split()), index)
+    chosen: list[tuple[int, int]] = []
+    chosen_until = -1  # sections come in page order: one starting before this lies inside a chosen one
     found: set[int] = set()
     for section in document.sections:
         if section.level not in (2, 3):
             continue
-        key = " ".join(section.title.lower().split())
-        if key in wanted:
-            found.add(wanted.index(key))
-            if not any(start <= section.start < end for start, end in chosen):
-                chosen.append((section.start, section.end))
+        index = wanted.get(" ".join(section.title.lower().split()))
+        if index is None:
+            continue
+        found.add(index)
+        if section.start >= chosen_until:
+            chosen.append((section.start, section.end))
+            chosen_until = section.end
     missing = [titles[i] for i in range(len(titles)) if i not in found]
-    parts = [document.markdown[start:end].strip() for start, end in sorted(chosen)]
+    parts = [document.markdown[start:end].strip() for start, end in chosen]
     return "\n\n".join(parts), missing
 
 
@@ -271,8 +332,8 @@ async def read_sections(args: dict[str, Any], ctx: RequestContext) -> dict[str, 
     titles = [t for t in args["section_titles"] if t.strip()]
     if not titles:
         raise ToolError("section_titles parameter cannot be empty")
-    page = await get_page(address)
-    markdown, missing = _sections_markdown(page, titles)
+    page = await load_page(address)
+    markdown, missing = await run_in("cpu", _sections_markdown, page.document, titles)
     if not markdown:
         available = [s.title for s in page.document.sections if s.level in (2, 3)]
         if not available:
@@ -284,7 +345,7 @@ async def read_sections(args: dict[str, Any], ctx: RequestContext) -> dict[str, 
             "No matching sections were found: "
             + ", ".join(f'"{t}"' for t in titles)
             + ". Available sections: "
-            + ", ".join(f'"{t}"' for t in available)
+            + quoted_list(available)
             + ". Please retry with one or more of these sections or use the read_documentation tool instead "
             "to get the full document content."
         )
@@ -300,8 +361,10 @@ async def search_table(args: dict[str, Any], ctx: RequestContext) -> dict[str, A
     query = args["query"]
     if not query.strip():
         raise ToolError("query parameter cannot be empty")
-    page = await get_page(address)
-    answer = search_tables(page.document, query, args.get("section_title"), args.get("max_rows", 20))
+    page = await load_page(address)
+    answer = await run_in(
+        "cpu", search_tables, page.document, query, args.get("section_title"), args.get("max_rows", 20)
+    )
     note = notes(page).replace("<e>", "").replace("</e>", "").strip()
     if note:
         answer["hint"] = f"{note} {answer['hint'] or ''}".strip()
@@ -331,7 +394,7 @@ async def recommend(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
 async def get_available_services(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     address = parse_doc_url(upstream.CHINA_SERVICES_URL, "aws-cn")
     page, services = await asyncio.gather(
-        get_page(address),
+        load_page(address),
         answers.cached_answer("china-toc", {}, settings.DOCS_CACHE_L2_TTL, upstream.china_services_toc),
     )
     links = "\n".join(f"- [{s['title']}]({s['url']})" for s in services)
@@ -398,7 +461,7 @@ def register(registry: Registry) -> None:
         Tool(
             "read_documentation",
             descriptions.AWS_READ_DOCUMENTATION + ANCHOR_NOTE,
-            READ_SCHEMA,
+            read_schema(),
             read_documentation,
             title="Read AWS documentation",
             annotations=READ_ONLY,
@@ -410,7 +473,7 @@ def register(registry: Registry) -> None:
         Tool(
             "read_sections",
             descriptions.AWS_READ_SECTIONS,
-            SECTIONS_SCHEMA,
+            sections_schema(),
             read_sections,
             title="Read sections of an AWS documentation page",
             annotations=READ_ONLY,
@@ -422,7 +485,7 @@ def register(registry: Registry) -> None:
         Tool(
             "search_table",
             descriptions.AWS_SEARCH_TABLE,
-            TABLE_SCHEMA,
+            table_schema(),
             search_table,
             title="Search the tables of an AWS documentation page",
             output_schema=TABLE_OUTPUT,
@@ -435,7 +498,7 @@ def register(registry: Registry) -> None:
         Tool(
             "search_documentation",
             descriptions.AWS_SEARCH_DOCUMENTATION,
-            SEARCH_SCHEMA,
+            search_schema(),
             search_documentation,
             title="Search AWS documentation",
             output_schema=SEARCH_OUTPUT,
@@ -448,7 +511,7 @@ def register(registry: Registry) -> None:
         Tool(
             "recommend",
             descriptions.AWS_RECOMMEND,
-            RECOMMEND_SCHEMA,
+            recommend_schema(),
             recommend,
             title="Recommend related AWS documentation",
             output_schema=RECOMMEND_OUTPUT,
@@ -461,13 +524,7 @@ def register(registry: Registry) -> None:
         Tool(
             "read_documentation",
             descriptions.CN_READ_DOCUMENTATION + ANCHOR_NOTE,
-            {
-                **READ_SCHEMA,
-                "properties": {
-                    **READ_SCHEMA["properties"],
-                    "url": {**URL_PARAM, "description": "URL of the AWS China documentation page to read"},
-                },
-            },
+            read_schema("URL of the AWS China documentation page to read"),
             read_documentation,
             title="Read AWS China documentation",
             annotations=READ_ONLY,

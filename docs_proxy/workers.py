@@ -170,7 +170,23 @@ class ConversionPool:
         self._slots = threading.BoundedSemaphore(self.size)
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
+        self._warming = False
         self.replaced = 0  # workers that failed, died or were killed (for tests and logs)
+
+    def warm(self) -> None:
+        """Start the forkserver and one worker in the background, once: the first page's fetch overlaps it."""
+        if self._warming:
+            return
+        self._warming = True
+        threading.Thread(target=self._start_idle_worker, name="awsmcp-convert-warm", daemon=True).start()
+
+    def _start_idle_worker(self) -> None:
+        try:
+            worker = _Worker(self.context, self.limits)
+        except Exception:
+            log.exception("could not start a conversion worker")
+            return
+        self._give_back(worker)
 
     def convert(self, body: bytes, encoding: str | None, url: str) -> Document:
         if not self._slots.acquire(timeout=self.queue_wait):
@@ -221,11 +237,13 @@ class ConversionPool:
         return _Worker(self.context, self.limits)
 
     def _give_back(self, worker: _Worker) -> None:
-        if worker.tasks >= TASKS_PER_WORKER:
-            worker.stop()  # it leaves its loop by itself after this many pages
-            return
         with self._lock:
-            self._idle.append(worker)
+            # After TASKS_PER_WORKER pages it leaves its loop by itself; a warm-up may have made one too many.
+            keep = worker.tasks < TASKS_PER_WORKER and len(self._idle) < self.size
+            if keep:
+                self._idle.append(worker)
+        if not keep:
+            worker.stop()
 
     def _retire(self, worker: _Worker, why: str, *args: Any) -> None:
         log.warning("conversion worker %s " + why, worker.process.pid, *args)

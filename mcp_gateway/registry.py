@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 if TYPE_CHECKING:
     from mcp_gateway.context import RequestContext
@@ -74,9 +74,31 @@ class Tool:
                 pass
         errors = []
         for error in sorted(self.validator.iter_errors(arguments), key=lambda e: list(e.path)):
-            where = ".".join(str(p) for p in error.path)
-            errors.append(f"{where}: {error.message}" if where else error.message)
+            error = _size_error(error) or error
+            where = ".".join(str(p) for p in error.absolute_path)
+            message = _short(error)
+            errors.append(f"{where}: {message}" if where else message)
         return errors
+
+
+_SIZE_MESSAGES = {"maxLength": "is longer than {} characters", "maxItems": "has more than {} items"}
+MAX_ERROR_CHARS = 300
+
+
+def _size_error(error: ValidationError) -> ValidationError | None:
+    """The size bound an argument broke, also inside an anyOf branch (else the message names no bound)."""
+    for candidate in (error, *error.context):
+        if candidate.validator in _SIZE_MESSAGES:
+            return candidate
+    return None
+
+
+def _short(error: ValidationError) -> str:
+    """jsonschema quotes the whole value ("'...' is too long"): a 1 MB argument must not come back whole."""
+    if error.validator in _SIZE_MESSAGES:
+        return _SIZE_MESSAGES[str(error.validator)].format(error.validator_value)
+    message = error.message
+    return message if len(message) <= MAX_ERROR_CHARS else message[:MAX_ERROR_CHARS] + "..."
 
 
 # Keywords newer than draft-07, which fastjsonschema would silently ignore (and so accept too much).
