@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "mcp_gateway",
     "docs_proxy",
     "ops",
+    "axes",  # the admin login throttle (AXES_* below)
 ]
 MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
 if MCP_CONFORMANCE_FIXTURES:
@@ -53,7 +55,21 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "ops.middleware.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out login into its 429 page
 ]
+
+# --- admin login throttle (django-axes) ------------------------------------------------------------
+# Failed logins are counted per client IP and, apart, per username: either reaching the limit locks
+# that IP (any username) or that username (from any IP), the right password included, until the
+# cool-off has passed since the last failure. Attempts and lockouts are listed in the admin (Axes).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env_bool("ADMIN_LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=env_float("ADMIN_LOGIN_COOLOFF", 900.0))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "awsmcp.login_throttle.client_ip"  # X-Forwarded-For only from TRUSTED_PROXIES
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
 
 ROOT_URLCONF = "awsmcp.urls"
 ASGI_APPLICATION = "awsmcp.asgi.application"
@@ -232,6 +248,7 @@ DOCS_TRUST_ENV_PROXIES = env_bool("DOCS_TRUST_ENV_PROXIES", True)
 DOCS_CACHE_L1_TTL = env_int("DOCS_CACHE_L1_TTL", 60)
 DOCS_CACHE_L1_BYTES = env_int("DOCS_CACHE_L1_BYTES", 64 * 1024 * 1024)
 DOCS_CACHE_L2_TTL = env_int("DOCS_CACHE_L2_TTL", 3600)
+DOCS_CACHE_L2_TIMEOUT = env_float("DOCS_CACHE_L2_TIMEOUT", 1.0)  # seconds an L2 call waits for a locked database
 DOCS_STALE_IF_ERROR = env_int("DOCS_STALE_IF_ERROR", 86400)
 DOCS_SEARCH_TTL = env_int("DOCS_SEARCH_TTL", 600)
 DOCS_RECOMMEND_TTL = env_int("DOCS_RECOMMEND_TTL", 3600)
