@@ -11,11 +11,13 @@ from typing import Any
 
 from django.conf import settings
 
+from awsmcp.pools import run_in
 from docs_proxy import upstream
 from docs_proxy.cache import MemoryCache
-from docs_proxy.fetch import fetch_slots
+from docs_proxy.fetch import FetchError, deadline_from_now, run_fetch
 from docs_proxy.housekeeping import ensure_housekeeping
 from docs_proxy.stats import stats
+from mcp_gateway.registry import ToolError
 
 ANSWER_L1_BYTES = 16 * 1024 * 1024
 _inflight: dict[str, asyncio.Future[Any]] = {}
@@ -31,8 +33,11 @@ def answer_key(kind: str, arguments: dict[str, Any]) -> str:
     return f"{kind}:{digest}"
 
 
-async def cached_answer(kind: str, arguments: dict[str, Any], ttl: int, compute: Callable[[], Any]) -> Any:
-    """L1, then L2, then `compute` (blocking, run in a thread) once however many ask at once."""
+async def cached_answer(
+    kind: str, arguments: dict[str, Any], ttl: int, compute: Callable[[], Any], doing: str = "Fetching the answer"
+) -> Any:
+    """L1, then L2, then `compute` (blocking, on the fetch pool, within one fetch deadline) once however many
+    ask at once."""
     from docs_proxy.pages import shared
 
     ensure_housekeeping()
@@ -47,15 +52,18 @@ async def cached_answer(kind: str, arguments: dict[str, Any], ttl: int, compute:
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     _inflight[key] = future
     try:
-        stored = await asyncio.to_thread(shared().get, key)
+        stored = await run_in("database", shared().get, key)
         if stored is not None:
             stats.count("answer_hits")
             value = stored["value"]
         else:
             stats.count("answer_misses")
-            async with fetch_slots():
-                value = await asyncio.to_thread(compute)
-            await asyncio.to_thread(shared().set, key, {"value": value}, ttl)
+            deadline = deadline_from_now()
+            try:
+                value = await run_fetch(compute, deadline=deadline)
+            except FetchError as exc:  # no slot in time, or the call outlived its deadline
+                raise ToolError(f"{doing} failed: {exc.message}") from None
+            await run_in("database", shared().set, key, {"value": value}, ttl)
         answer_l1().put(key, value, len(json.dumps(value)) * 2, ttl)
     except BaseException as exc:
         future.set_exception(exc)
@@ -95,11 +103,16 @@ async def search(
             arguments["products"],
             arguments["guides"],
         ),
+        "Searching the AWS documentation",
     )
     return {**answer, "search_results": answer["search_results"][:limit]}
 
 
 async def recommendations(page_url: str) -> list[dict[str, Any]]:
     return await cached_answer(
-        "recommend", {"url": page_url}, settings.DOCS_RECOMMEND_TTL, lambda: upstream.recommendations(page_url)
+        "recommend",
+        {"url": page_url},
+        settings.DOCS_RECOMMEND_TTL,
+        lambda: upstream.recommendations(page_url),
+        "Getting recommendations",
     )

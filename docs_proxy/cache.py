@@ -2,9 +2,16 @@
 
 L1 is bounded by bytes and time. L2 is Redis (django-redis) when `REDIS_URL` is set and otherwise a
 table in the SQLite file, so a management command reaches the same entries as the server. L2
-values are JSON compressed with zlib. Every L2 call is synchronous (run it in a thread) and never
-raises: a failing L2 is skipped for a few seconds (a circuit breaker) and the caller carries on
-with L1 and the origin.
+values are JSON compressed with zlib. Every L2 call is synchronous (run it in the "database" pool)
+and never raises: a failing L2 is skipped for a few seconds (a circuit breaker) and the caller
+carries on with L1 and the origin.
+
+The breakers are per store and shared by the process: every user of Redis (the docs cache, the
+session directory, rate-limit counters) trips and honours the same one, so a Redis that stalls
+(SIGSTOP, a full network buffer) costs one slow call per BREAKER_SECONDS, not one per request. A
+timeout opens it as well as an error, and so does a call still running after SLOW_CALL seconds: the
+calls that come meanwhile do not queue behind it. On SQLite, L2 calls wait DOCS_CACHE_L2_TIMEOUT at
+most for a database locked by someone else, not the connection's long busy timeout.
 """
 
 from __future__ import annotations
@@ -12,21 +19,27 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import sqlite3
 import threading
 import time
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.core.cache import caches
-from django.db import connections, router
+from django.db import OperationalError, connections, router
 
 from docs_proxy.stats import stats
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_FAILED: Any = object()
 BREAKER_SECONDS = 5.0
+SLOW_CALL = 0.25  # a store call running longer than this makes the others skip the store until it ends
 
 
 @dataclass(slots=True)
@@ -86,46 +99,157 @@ class MemoryCache(Generic[T]):
         return count
 
 
+def timed_out(exc: BaseException) -> bool:
+    """A store that did not answer in time (stalled Redis, locked SQLite): trying again at once would wait again."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, TimeoutError) or seen.__class__.__name__ == "TimeoutError":
+            return True  # socket.timeout, redis.exceptions.TimeoutError
+        if isinstance(seen, (OperationalError, sqlite3.OperationalError)) and "locked" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class Breaker:
+    """A circuit breaker for one store (Redis, the database), shared by every caller in the process."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.down_until = 0.0
+        self.running: dict[int, float] = {}  # call -> when it began
+        self._ids = iter(range(1 << 62))
+        self._lock = threading.Lock()
+
+    def available(self) -> bool:
+        now = time.monotonic()
+        if now < self.down_until:
+            return False
+        running = self.running
+        return not running or now - min(running.values()) < SLOW_CALL
+
+    def trip(self, operation: str, exc: BaseException) -> None:
+        with self._lock:
+            first = time.monotonic() >= self.down_until
+            self.down_until = time.monotonic() + BREAKER_SECONDS
+        if first:
+            log.warning(
+                "%s %s failed (%s: %s); skipping it for %ss",
+                self.name,
+                operation,
+                exc.__class__.__name__,
+                str(exc)[:200],
+                BREAKER_SECONDS,
+            )
+
+    def call(self, operation: str, fn: Callable[[], T], default: T) -> T:
+        """`fn()`, or `default` when the store is down or fails (never raises)."""
+        if not self.available():
+            return default
+        with self._lock:
+            ticket = next(self._ids)
+            self.running[ticket] = time.monotonic()
+        try:
+            try:
+                return fn()
+            except Exception as exc:
+                if timed_out(exc):
+                    raise
+                return fn()  # a pooled connection from before a restart: once more, fresh
+        except Exception as exc:  # a store failure must never fail the caller
+            self.trip(operation, exc)
+            return default
+        finally:
+            with self._lock:
+                del self.running[ticket]
+
+
+_breakers: dict[str, Breaker] = {}
+_breakers_lock = threading.Lock()
+
+
+def breaker(name: str) -> Breaker:
+    """The process's breaker for a store: "redis" (every Redis user) or "database"."""
+    with _breakers_lock:
+        found = _breakers.get(name)
+        if found is None:
+            found = _breakers[name] = Breaker(name)
+        return found
+
+
+def store_of(alias: str) -> str:
+    """Which store a Django cache alias lives in (its breaker's name)."""
+    kind = caches[alias].__class__.__name__
+    if kind == "RedisCache":
+        return "redis"
+    if kind == "DatabaseCache":
+        return "database"
+    return f"cache:{alias}"  # in process memory: its own breaker, which never trips in practice
+
+
+def cache_call(alias: str, operation: str, *args: Any) -> Any:
+    """One call on a Django cache, through its store's breaker: None when the store is down (blocking)."""
+    return breaker(store_of(alias)).call(f"cache {operation}", lambda: getattr(caches[alias], operation)(*args), None)
+
+
+def redis_call(operation: str, fn: Callable[[], T]) -> T | None:
+    """`fn()` (which talks to Redis) through the Redis breaker: None when Redis is down (blocking)."""
+    return breaker("redis").call(operation, fn, None)
+
+
+@contextmanager
+def short_busy_wait(backend: Any) -> Iterator[None]:
+    """On SQLite, wait at most DOCS_CACHE_L2_TIMEOUT for a lock held elsewhere (the connection waits 20 s)."""
+    connection = connections[router.db_for_write(backend.cache_model_class)]
+    if connection.vendor != "sqlite":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        usual = int(cursor.fetchone()[0])
+        cursor.execute(f"PRAGMA busy_timeout = {int(settings.DOCS_CACHE_L2_TIMEOUT * 1000)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {usual}")
+
+
 class SharedCache:
     """L2: the Django cache `docs`, compressed JSON values, pattern listing, and a circuit breaker."""
 
     def __init__(self, alias: str = "docs") -> None:
         self.alias = alias
-        self.down_until = 0.0
-        self._lock = threading.Lock()
 
     @property
     def backend(self) -> Any:
         return caches[self.alias]
 
-    def available(self) -> bool:
-        return time.monotonic() >= self.down_until
+    @property
+    def breaker(self) -> Breaker:
+        return breaker(store_of(self.alias))
 
-    def _failed(self, operation: str, exc: Exception) -> None:
-        with self._lock:
-            first = self.available()
-            self.down_until = time.monotonic() + BREAKER_SECONDS
-        stats.count("l2_errors")
-        if first:
-            log.warning(
-                "docs cache L2 %s failed (%s: %s); using L1 and the origin for %ss",
-                operation,
-                exc.__class__.__name__,
-                exc,
-                BREAKER_SECONDS,
-            )
+    def available(self) -> bool:
+        return self.breaker.available()
 
     def _call(self, operation: str, fn: Any, default: Any) -> Any:
         if not self.available():
             return default
-        try:
-            try:
-                return fn()
-            except Exception:
-                return fn()  # a pooled connection from before a Redis restart: once more, fresh
-        except Exception as exc:  # a cache failure must never fail a tool call
-            self._failed(operation, exc)
+        if self.backend.__class__.__name__ == "DatabaseCache":
+            inner = fn
+
+            def fn() -> Any:
+                with short_busy_wait(self.backend):
+                    return inner()
+
+        result = self.breaker.call(f"docs cache L2 {operation}", fn, _FAILED)
+        if result is _FAILED:
+            stats.count("l2_errors")
             return default
+        return result
 
     # --- values ----------------------------------------------------------------------------------
     def get(self, key: str) -> Any | None:

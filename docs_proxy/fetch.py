@@ -1,28 +1,44 @@
 """HTTP to the AWS documentation origins: one pooled `requests` session, bounded in time and size.
 
-Everything here blocks; the tools run it in a thread. Redirects are followed by hand so that every
-hop is checked against the allowed hosts (see addresses.follow_redirect).
+Everything here blocks; callers run it in the "fetch" pool (awsmcp.pools). Redirects are followed by
+hand so that every hop is checked against the allowed hosts (see addresses.follow_redirect). Each
+fetch has a whole-fetch deadline on the clock: the connections it uses register their sockets with
+docs_proxy.watchdog, which shuts them down when the deadline passes, so a trickling or silent origin
+costs at most DOCS_FETCH_DEADLINE and its thread is freed then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
+import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from awsmcp.pools import run_in
+from docs_proxy import watchdog
 from docs_proxy.addresses import AddressError, DocAddress, follow_redirect
 
+T = TypeVar("T")
 MAX_REDIRECTS = 5
 CHUNK = 64 * 1024
 MAX_JSON_BYTES = 2 * 1024 * 1024
+# Bodies we can decode (urllib3 decodes them as they are read, so the size cap applies to the page itself).
+ACCEPT_ENCODING = "gzip, deflate"
+READABLE_ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
 
 
 class FetchError(Exception):
@@ -57,6 +73,10 @@ _session: requests.Session | None = None
 
 
 _slots: dict[int, asyncio.Semaphore] = {}
+# The deadline of the fetch running in this context (set by run_fetch; fetches without one start their own).
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("fetch_deadline", default=None)
+# What the fetch pool may still be doing after its caller gave up (a DNS lookup no deadline can cut).
+GRACE = 1.0
 
 
 def fetch_slots() -> asyncio.Semaphore:
@@ -66,6 +86,101 @@ def fetch_slots() -> asyncio.Semaphore:
     if slots is None:
         slots = _slots[id(loop)] = asyncio.Semaphore(settings.DOCS_MAX_CONCURRENT_FETCHES)
     return slots
+
+
+async def run_fetch(fn: Callable[..., T], *args: Any, deadline: float, after: float = 0.0) -> T:
+    """Run blocking `fn` (which fetches with `deadline`) on the fetch pool, in one of the process's fetch slots.
+
+    The caller waits for a slot until the deadline at most, and gets its answer or a FetchError by the
+    deadline plus `after` seconds (the work `fn` does after fetching, such as converting). The slot is
+    held until the thread is really done, so the pool never queues more work than it has threads."""
+    slots = fetch_slots()
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            await slots.acquire()
+    except TimeoutError:
+        raise FetchError(
+            "Too many pages are being fetched from the documentation site right now; try again later.",
+            retryable=True,
+        ) from None
+    token = _deadline.set(deadline)
+    try:
+        work = asyncio.ensure_future(run_in("fetch", fn, *args))  # the task's context carries the deadline
+    finally:
+        _deadline.reset(token)
+    try:
+        done, _ = await asyncio.wait({work}, timeout=max(0.0, deadline - time.monotonic()) + after + GRACE)
+    except BaseException:
+        work.add_done_callback(lambda _: slots.release())
+        raise
+    if not done:
+        work.add_done_callback(lambda finished: (slots.release(), finished.cancelled() or finished.exception()))
+        raise _too_slow("page")
+    slots.release()
+    return work.result()
+
+
+class _Guarded:
+    """Registers the connection's socket with the fetch's deadline guard (see docs_proxy.watchdog)."""
+
+    sock: socket.socket | None
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()  # type: ignore[misc]
+        guard = watchdog.current()
+        if guard is not None:
+            guard.attach(sock)
+        return sock
+
+    def getresponse(self) -> BaseHTTPResponse:
+        guard = watchdog.current()
+        if guard is not None:
+            guard.attach(self.sock)  # a kept-alive connection made by an earlier fetch
+        return super().getresponse()  # type: ignore[misc]
+
+
+class GuardedHTTPConnection(_Guarded, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(_Guarded, HTTPSConnection):
+    pass
+
+
+class GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+def _guard_pools(manager: PoolManager) -> PoolManager:
+    manager.pool_classes_by_scheme = {"http": GuardedHTTPConnectionPool, "https": GuardedHTTPSConnectionPool}
+    return manager
+
+
+class GuardedAdapter(HTTPAdapter):
+    """An adapter whose connections (direct or through an HTTP proxy) obey the fetch deadline."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _guard_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        fresh = proxy not in self.proxy_manager
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if fresh and not proxy.lower().startswith("socks"):
+            _guard_pools(manager)
+        return manager
+
+
+def deadline_from_now() -> float:
+    return time.monotonic() + settings.DOCS_FETCH_DEADLINE
+
+
+def _deadline_for(given: float | None) -> float:
+    return given or _deadline.get() or deadline_from_now()
 
 
 def user_agent() -> str:
@@ -90,7 +205,7 @@ def session() -> requests.Session:
                     redirect=False,
                     respect_retry_after_header=False,
                 )
-                adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64, max_retries=retry)
+                adapter = GuardedAdapter(pool_connections=8, pool_maxsize=64, max_retries=retry)
                 new = requests.Session()
                 new.mount("https://", adapter)
                 new.mount("http://", adapter)
@@ -106,11 +221,29 @@ def _unreachable(what: str, exc: requests.RequestException) -> FetchError:
     return FetchError(f"Could not reach the {what} ({exc.__class__.__name__}); try again later.", retryable=True)
 
 
-def _timeouts() -> tuple[float, float]:
-    return (settings.DOCS_CONNECT_TIMEOUT, settings.DOCS_READ_TIMEOUT)
+def _timeouts(guard: watchdog.Guard) -> tuple[float, float]:
+    left = max(0.05, guard.remaining())
+    return (min(settings.DOCS_CONNECT_TIMEOUT, left), min(settings.DOCS_READ_TIMEOUT, left))
+
+
+def _too_slow(what: str) -> FetchError:
+    return FetchError(
+        f"The {what} took too long to download (more than {settings.DOCS_FETCH_DEADLINE:g} s); try again later.",
+        retryable=True,
+    )
+
+
+def _check_encoding(response: requests.Response, what: str) -> None:
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in READABLE_ENCODINGS:
+        raise FetchError(
+            f"The {what} came with Content-Encoding {encoding[:40]!r}, which this server does not read "
+            "(it asks for gzip or deflate only)."
+        )
 
 
 def _read_capped(response: requests.Response, cap: int, deadline: float, what: str) -> bytes:
+    _check_encoding(response, what)
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > cap:
         raise FetchError(f"The {what} is larger than the {cap // (1024 * 1024)} MB this server reads.")
@@ -121,25 +254,47 @@ def _read_capped(response: requests.Response, cap: int, deadline: float, what: s
         if size > cap:
             raise FetchError(f"The {what} is larger than the {cap // (1024 * 1024)} MB this server reads.")
         if time.monotonic() > deadline:
-            raise FetchError(f"The {what} took too long to download; try again later.", retryable=True)
+            raise _too_slow(what)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def fetch_page(address: DocAddress, etag: str | None = None, last_modified: str | None = None) -> Fetched:
-    """GET a documentation page (conditionally when validators are given), following checked redirects."""
+def fetch_page(
+    address: DocAddress, etag: str | None = None, last_modified: str | None = None, deadline: float | None = None
+) -> Fetched:
+    """GET a documentation page (conditionally when validators are given), following checked redirects.
+
+    `deadline` (monotonic) bounds the whole fetch, redirects included; by default run_fetch's deadline, or
+    DOCS_FETCH_DEADLINE from now."""
     started = time.monotonic()
-    deadline = started + settings.DOCS_FETCH_DEADLINE
-    headers = {"User-Agent": user_agent(), "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"}
+    with watchdog.guarded(_deadline_for(deadline)) as guard:
+        try:
+            return _fetch_page(address, etag, last_modified, guard, started)
+        except FetchError:
+            if guard.expired:
+                raise _too_slow("page") from None
+            raise
+
+
+def _fetch_page(
+    address: DocAddress, etag: str | None, last_modified: str | None, guard: watchdog.Guard, started: float
+) -> Fetched:
+    headers = {
+        "User-Agent": user_agent(),
+        "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+        "Accept-Encoding": ACCEPT_ENCODING,
+    }
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     current = address
     for _hop in range(MAX_REDIRECTS + 1):
+        if guard.remaining() <= 0:
+            raise _too_slow("page")
         try:
             response = session().get(
-                current.origin_url(), headers=headers, timeout=_timeouts(), allow_redirects=False, stream=True
+                current.origin_url(), headers=headers, timeout=_timeouts(guard), allow_redirects=False, stream=True
             )
         except requests.RequestException as exc:
             raise _unreachable("documentation site", exc) from None
@@ -169,7 +324,7 @@ def fetch_page(address: DocAddress, etag: str | None = None, last_modified: str 
             if status != 200:
                 raise FetchError(f"The documentation site answered HTTP {status} for {current.url}.", status)
             try:
-                body = _read_capped(response, settings.DOCS_MAX_PAGE_BYTES, deadline, "page")
+                body = _read_capped(response, settings.DOCS_MAX_PAGE_BYTES, guard.deadline, "page")
             except requests.RequestException:
                 raise FetchError("The page download was interrupted; try again later.", retryable=True) from None
             return Fetched(
@@ -185,10 +340,25 @@ def fetch_page(address: DocAddress, etag: str | None = None, last_modified: str 
     raise FetchError(f"The page redirects more than {MAX_REDIRECTS} times.")
 
 
-def request_json(method: str, url: str, *, params: dict[str, str] | None = None, body: Any = None) -> Any:
+def request_json(
+    method: str, url: str, *, params: dict[str, str] | None = None, body: Any = None, deadline: float | None = None
+) -> Any:
     """Call one of the docs APIs (search, recommendations); no redirects, bounded size and time."""
-    deadline = time.monotonic() + settings.DOCS_FETCH_DEADLINE
-    headers = {"User-Agent": user_agent(), "Accept": "application/json"}
+    with watchdog.guarded(_deadline_for(deadline)) as guard:
+        try:
+            raw = _request_json(method, url, params, body, guard)
+        except FetchError:
+            if guard.expired:
+                raise _too_slow("answer of the documentation service") from None
+            raise
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise FetchError("The documentation service sent an answer that is not JSON; try again later.") from None
+
+
+def _request_json(method: str, url: str, params: dict[str, str] | None, body: Any, guard: watchdog.Guard) -> bytes:
+    headers = {"User-Agent": user_agent(), "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
     try:
         response = session().request(
             method,
@@ -196,7 +366,7 @@ def request_json(method: str, url: str, *, params: dict[str, str] | None = None,
             params=params,
             json=body,
             headers=headers,
-            timeout=_timeouts(),
+            timeout=_timeouts(guard),
             allow_redirects=False,
             stream=True,
         )
@@ -211,8 +381,7 @@ def request_json(method: str, url: str, *, params: dict[str, str] | None = None,
             )
         if response.status_code != 200:
             raise FetchError(f"The documentation service answered HTTP {response.status_code}.", response.status_code)
-        raw = _read_capped(response, MAX_JSON_BYTES, deadline, "answer")
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise FetchError("The documentation service sent an answer that is not JSON; try again later.") from None
+        try:
+            return _read_capped(response, MAX_JSON_BYTES, guard.deadline, "answer")
+        except requests.RequestException:
+            raise FetchError("The documentation service's answer was interrupted; try again later.") from None

@@ -14,6 +14,7 @@ import time
 
 from django.conf import settings
 
+from awsmcp.pools import run_in
 from docs_proxy.stats import PROCESS_ID, stats
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,8 @@ async def _loop() -> None:
     last_flush = 0.0
     while True:
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(follow_purges)
+            await run_in("database", follow_purges)
             if time.monotonic() - last_flush >= settings.DOCS_STATS_FLUSH:
                 last_flush = time.monotonic()
-                await asyncio.to_thread(publish_stats)
+                await run_in("database", publish_stats)
         await asyncio.sleep(settings.DOCS_PURGE_POLL)

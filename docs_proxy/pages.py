@@ -4,7 +4,10 @@ A read looks in L1, then L2, then the origin; what the origin returns fills both
 share one fetch: in this process through a future, across processes through a short lock in L2
 while the others watch L2 for the result. An expired entry with validators is revalidated with a
 conditional request (a 304 refreshes it without converting again); when the origin fails, a stale
-copy younger than DOCS_STALE_IF_ERROR is served and says so. Blocking work runs in threads.
+copy younger than DOCS_STALE_IF_ERROR is served and says so. Blocking work runs in pools of its own
+(awsmcp.pools): L2 in "database", the origin in "fetch", so a full fetch pool delays no cached read.
+A cold read is bounded in time: its fetch by DOCS_FETCH_DEADLINE (slot wait included), its L2 calls
+by the breaker and DOCS_CACHE_L2_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 
+from awsmcp.pools import run_in
 from docs_proxy import workers
 from docs_proxy.addresses import DocAddress
 from docs_proxy.cache import MemoryCache, SharedCache
@@ -31,7 +35,7 @@ from docs_proxy.convert import (
     UnreadablePage,
     looks_like_html,
 )
-from docs_proxy.fetch import FetchError, fetch_page, fetch_slots
+from docs_proxy.fetch import FetchError, deadline_from_now, fetch_page, run_fetch
 from docs_proxy.housekeeping import ensure_housekeeping
 from docs_proxy.stats import stats
 from mcp_gateway.registry import ToolError
@@ -117,7 +121,7 @@ def page_pattern(partition: str, path_prefix: str, exact: bool) -> str:
     return f"page:v*:{partition}:{path_key(path_prefix)}{'' if exact else '*'}"
 
 
-# --- the blocking parts (threads) -------------------------------------------------------------------
+# --- the blocking parts (pool threads) --------------------------------------------------------------
 def _convert(fetched_body: bytes, encoding: str | None, content_type: str, served: DocAddress) -> Document:
     """Convert in a worker process (this thread waits); a failure is remembered, so the page is not refetched."""
     if not looks_like_html(fetched_body, content_type):
@@ -135,7 +139,7 @@ def _convert(fetched_body: bytes, encoding: str | None, content_type: str, serve
     return document
 
 
-def origin_load(address: DocAddress, previous: Page | None) -> Page:
+def origin_load(address: DocAddress, previous: Page | None, deadline: float | None = None) -> Page:
     """Fetch (conditionally when `previous` has validators) and convert. Raises FetchError or ToolError."""
     conditional = previous is not None and (previous.etag or previous.last_modified)
     started = time.monotonic()
@@ -144,6 +148,7 @@ def origin_load(address: DocAddress, previous: Page | None) -> Page:
             address,
             previous.etag if conditional and previous else None,
             previous.last_modified if conditional and previous else None,
+            deadline,
         )
     except FetchError:
         stats.count("origin_errors")
@@ -213,7 +218,7 @@ def _remember(key: str, page: Page) -> None:
 
 
 async def _load(address: DocAddress, key: str) -> Page:
-    stored = await asyncio.to_thread(l2_read, address)
+    stored = await run_in("database", l2_read, address)
     now = time.time()
     if stored is not None and stored.fresh_until > now:
         stats.count("l2_hits")
@@ -222,22 +227,24 @@ async def _load(address: DocAddress, key: str) -> Page:
     stats.count("l2_misses")
     lock = f"lock:{key}"
     bound = settings.DOCS_FETCH_DEADLINE + 5
-    if not await asyncio.to_thread(shared().add, lock, now, bound):
+    if not await run_in("database", shared().add, lock, now, bound):
         # Another process is fetching this page: wait for its result in L2, with a bound.
         stats.count("single_flight_waits")
         deadline = time.monotonic() + bound
         while time.monotonic() < deadline and shared().available():
             await asyncio.sleep(WAIT_POLL)
-            fresh = await asyncio.to_thread(l2_read, address)
+            fresh = await run_in("database", l2_read, address)
             if fresh is not None and fresh.fresh_until > time.time():
                 _remember(key, fresh)
                 return fresh
-            if not await asyncio.to_thread(shared().get_plain, lock):
+            if not await run_in("database", shared().get_plain, lock):
                 break  # the other fetch failed or gave up: fetch ourselves
     try:
         try:
-            async with fetch_slots():
-                page = await asyncio.to_thread(origin_load, address, stored)
+            deadline = deadline_from_now()
+            page = await run_fetch(
+                origin_load, address, stored, deadline, deadline=deadline, after=settings.DOCS_CONVERT_TIMEOUT
+            )
         except FetchError as exc:
             if exc.retryable and stored is not None and now - stored.fetched_at < settings.DOCS_STALE_IF_ERROR:
                 stats.count("stale_served")
@@ -245,11 +252,11 @@ async def _load(address: DocAddress, key: str) -> Page:
                 _remember(key, stored)
                 return stored
             raise ToolError(exc.message) from None
-        await asyncio.to_thread(l2_write, page)
+        await run_in("database", l2_write, page)
         _remember(key, page)
         return page
     finally:
-        await asyncio.to_thread(shared().delete, lock)
+        await run_in("database", shared().delete, lock)
 
 
 def notes(page: Page) -> str:

@@ -12,10 +12,10 @@ import logging
 import time
 from typing import Any, Protocol
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
 
+from awsmcp.pools import run_in
+from docs_proxy.cache import cache_call
 from mcp_gateway.sessions import ServerSession
 
 RECORD_PREFIX = "mcp:session:"
@@ -67,15 +67,8 @@ def _ttl() -> int:
 
 async def _shared(operation: str, *args: Any) -> Any:
     """A call on the shared cache that never fails the request: sessions of this process still work."""
-    call = sync_to_async(getattr(cache, operation))
-    try:
-        try:
-            return await call(*args)
-        except Exception:
-            return await call(*args)  # a pooled connection from before a Redis restart: once more, fresh
-    except Exception as exc:  # Redis down: degrade to this process's own table
-        log.warning("session directory %s failed: %s: %s", operation, exc.__class__.__name__, exc)
-        return None
+    # Through the store's breaker (which retries a stale pooled connection once, and logs): None when down.
+    return await run_in("database", cache_call, "default", operation, *args)
 
 
 async def add(holder: Holder) -> None:

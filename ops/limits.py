@@ -21,6 +21,9 @@ from django.conf import settings
 from django.db import close_old_connections
 from django_ratelimit.core import _split_rate, is_ratelimited
 
+from awsmcp.pools import run_in
+from docs_proxy.cache import redis_call
+
 GENERATION_KEY = "ops:rules-generation"
 # Rules that cap how many things a client holds at once, rather than how often it asks.
 COUNTED_SCOPES = frozenset({"streams_per_ip", "sessions_per_ip", "sessions_per_key"})
@@ -105,9 +108,9 @@ async def book() -> RuleBook:
     async with _reload_lock:
         if _book.loaded and time.monotonic() - _book.checked_at < settings.OPS_RULES_POLL:
             return _book
-        generation = await asyncio.to_thread(_shared().get_plain, GENERATION_KEY)
+        generation = await run_in("database", _shared().get_plain, GENERATION_KEY)
         if not _book.loaded or generation != _book.generation:
-            _book.rules, _book.keys = await asyncio.to_thread(load)
+            _book.rules, _book.keys = await run_in("database", load)
             _book.generation = generation
             _book.loaded = True
         _book.checked_at = time.monotonic()
@@ -169,7 +172,7 @@ async def check_rate(ip: str, key_name: str, endpoint: str) -> Refusal | None:
         if _counters_in_process():
             limited = _first_limited(checks)
         else:
-            limited = await asyncio.to_thread(_first_limited, checks)
+            limited = await run_in("database", redis_call, "rate limit counters", lambda: _first_limited(checks))
     except Exception as exc:  # the counters' cache is down: let the request through (fail open)
         log.warning("rate limit check failed (%s: %s); allowing", exc.__class__.__name__, exc)
         return None
@@ -279,7 +282,7 @@ async def claim_stream(ip: str, session_id: str, endpoint: str) -> Refusal | Non
     if rules:
         cap = min(_split_rate(r.rate)[0] for r in rules)
         try:
-            fleet = await asyncio.to_thread(_fleet_count, ip)
+            fleet = await run_in("database", redis_call, "stream leases", lambda: _fleet_count(ip))
         except Exception:  # Redis down: count this process's streams only
             fleet = None
         held = fleet if fleet is not None else len(local_streams.get(ip, ()))
@@ -289,7 +292,7 @@ async def claim_stream(ip: str, session_id: str, endpoint: str) -> Refusal | Non
             )
     local_streams.setdefault(ip, set()).add(session_id)
     with contextlib.suppress(Exception):
-        await asyncio.to_thread(_lease, ip, [session_id])
+        await run_in("database", redis_call, "stream leases", lambda: _lease(ip, [session_id]))
     return None
 
 
@@ -300,7 +303,7 @@ async def release_stream(ip: str, session_id: str) -> None:
         if not sessions:
             local_streams.pop(ip, None)
     with contextlib.suppress(Exception):
-        await asyncio.to_thread(_unlease, ip, session_id)
+        await run_in("database", redis_call, "stream leases", lambda: _unlease(ip, session_id))
 
 
 def renew_leases() -> None:

@@ -15,10 +15,10 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
+from awsmcp.pools import run_in
 from docs_proxy.stats import PROCESS_ID
 from mcp_gateway import directory
 from mcp_gateway.directory import Holder
@@ -174,7 +174,7 @@ def write_batch(batch: list[tuple[Callable[[Holder], None], Holder]]) -> None:
 
 async def _safely(fn: object, *args: object) -> None:
     try:
-        await sync_to_async(fn, thread_sensitive=False)(*args)  # type: ignore[arg-type]
+        await run_in("database", fn, *args)  # type: ignore[arg-type]
     except Exception as exc:  # the registry must never break a session
         log.warning("connection registry %s failed: %s: %s", getattr(fn, "__name__", fn), exc.__class__.__name__, exc)
 
