@@ -194,9 +194,9 @@ def cache_call(alias: str, operation: str, *args: Any) -> Any:
     return breaker(store_of(alias)).call(f"cache {operation}", lambda: getattr(caches[alias], operation)(*args), None)
 
 
-def redis_call(operation: str, fn: Callable[[], T]) -> T | None:
-    """`fn()` (which talks to Redis) through the Redis breaker: None when Redis is down (blocking)."""
-    return breaker("redis").call(operation, fn, None)
+def redis_call(operation: str, fn: Callable[..., T], *args: Any) -> T | None:
+    """`fn(*args)` (which talks to Redis) through the Redis breaker: None when Redis is down (blocking)."""
+    return breaker("redis").call(operation, lambda: fn(*args), None)
 
 
 @contextmanager

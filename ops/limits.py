@@ -172,7 +172,7 @@ async def check_rate(ip: str, key_name: str, endpoint: str) -> Refusal | None:
         if _counters_in_process():
             limited = _first_limited(checks)
         else:
-            limited = await run_in("database", redis_call, "rate limit counters", lambda: _first_limited(checks))
+            limited = await run_in("database", redis_call, "rate limit counters", _first_limited, checks)
     except Exception as exc:  # the counters' cache is down: let the request through (fail open)
         log.warning("rate limit check failed (%s: %s); allowing", exc.__class__.__name__, exc)
         return None
@@ -282,7 +282,7 @@ async def claim_stream(ip: str, session_id: str, endpoint: str) -> Refusal | Non
     if rules:
         cap = min(_split_rate(r.rate)[0] for r in rules)
         try:
-            fleet = await run_in("database", redis_call, "stream leases", lambda: _fleet_count(ip))
+            fleet = await run_in("database", redis_call, "stream leases", _fleet_count, ip)
         except Exception:  # Redis down: count this process's streams only
             fleet = None
         held = fleet if fleet is not None else len(local_streams.get(ip, ()))
@@ -292,7 +292,7 @@ async def claim_stream(ip: str, session_id: str, endpoint: str) -> Refusal | Non
             )
     local_streams.setdefault(ip, set()).add(session_id)
     with contextlib.suppress(Exception):
-        await run_in("database", redis_call, "stream leases", lambda: _lease(ip, [session_id]))
+        await run_in("database", redis_call, "stream leases", _lease, ip, [session_id])
     return None
 
 
@@ -303,7 +303,7 @@ async def release_stream(ip: str, session_id: str) -> None:
         if not sessions:
             local_streams.pop(ip, None)
     with contextlib.suppress(Exception):
-        await run_in("database", redis_call, "stream leases", lambda: _unlease(ip, session_id))
+        await run_in("database", redis_call, "stream leases", _unlease, ip, session_id)
 
 
 def renew_leases() -> None:
@@ -392,7 +392,7 @@ async def sessions_held(group: str) -> int:
     from awsmcp.pools import run_in
 
     try:
-        fleet = await run_in("database", _group_count, group)
+        fleet = await run_in("database", redis_call, "session leases", _group_count, group)
     except Exception:
         fleet = None
     return fleet if fleet is not None else len(local_sessions.get(group, ()))
@@ -405,7 +405,7 @@ async def hold_session(session: object, session_id: str) -> None:
     for group in session_groups(session):
         local_sessions.setdefault(group, set()).add(session_id)
         with contextlib.suppress(Exception):
-            await run_in("database", _lease_group, group, [session_id])
+            await run_in("database", redis_call, "session leases", _lease_group, group, [session_id])
 
 
 async def release_session(session: object, session_id: str) -> None:
@@ -419,4 +419,4 @@ async def release_session(session: object, session_id: str) -> None:
             if not held:
                 local_sessions.pop(group, None)
     with contextlib.suppress(Exception):
-        await run_in("database", _unlease_group, groups, session_id)
+        await run_in("database", redis_call, "session leases", _unlease_group, groups, session_id)
