@@ -70,6 +70,10 @@ class Tool:
             try:
                 self.accepts(arguments)
                 return []
+            except fastjsonschema.JsonSchemaValueException as exc:
+                if exc.rule in _SIZE_MESSAGES:  # at once: jsonschema would still check all 60,000 items
+                    where = ".".join(exc.path[1:])
+                    return [f"{where}: {_SIZE_MESSAGES[exc.rule].format(exc.rule_definition)}"]
             except fastjsonschema.JsonSchemaException:
                 pass
         errors = []
