@@ -53,6 +53,10 @@ def local_sessions() -> list[Holder]:
     return list(_local.values())
 
 
+def local_count() -> int:
+    return len(_local)
+
+
 def record(holder: Holder) -> dict[str, Any]:
     data = holder.session.state()
     data["channel"] = holder.channel_name

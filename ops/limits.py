@@ -391,10 +391,10 @@ async def sessions_held(group: str) -> int:
     """Live sessions of a group: the fleet's with Redis, else (or with Redis down) this process's."""
     from awsmcp.pools import run_in
 
-    try:
-        fleet = await run_in("database", redis_call, "session leases", _group_count, group)
-    except Exception:
-        fleet = None
+    fleet = None
+    if settings.REDIS_URL:  # no thread hop when there is no fleet to ask
+        with contextlib.suppress(Exception):
+            fleet = await run_in("database", redis_call, "session leases", _group_count, group)
     return fleet if fleet is not None else len(local_sessions.get(group, ()))
 
 
@@ -404,6 +404,8 @@ async def hold_session(session: object, session_id: str) -> None:
 
     for group in session_groups(session):
         local_sessions.setdefault(group, set()).add(session_id)
+        if not settings.REDIS_URL:
+            continue
         with contextlib.suppress(Exception):
             await run_in("database", redis_call, "session leases", _lease_group, group, [session_id])
 
@@ -418,5 +420,6 @@ async def release_session(session: object, session_id: str) -> None:
             held.discard(session_id)
             if not held:
                 local_sessions.pop(group, None)
-    with contextlib.suppress(Exception):
-        await run_in("database", redis_call, "session leases", _unlease_group, groups, session_id)
+    if settings.REDIS_URL:
+        with contextlib.suppress(Exception):
+            await run_in("database", redis_call, "session leases", _unlease_group, groups, session_id)
