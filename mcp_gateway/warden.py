@@ -44,8 +44,8 @@ async def _every(seconds: float, job: Callable[[], Awaitable[int]]) -> None:
             await job()
         except asyncio.CancelledError:
             raise
-        except Exception:  # a failed round must not end the timer
-            log.exception("session warden: %s failed", job.__name__)
+        except Exception as exc:  # a failed round (database or Redis away) must not end the timer; next round retries
+            log.warning("session warden: %s failed: %s: %s", job.__name__, exc.__class__.__name__, exc)
 
 
 async def _close(holders: list[directory.Holder], reason: str) -> int:
