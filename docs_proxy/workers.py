@@ -169,6 +169,7 @@ class ConversionPool:
             self.context.set_forkserver_preload(PRELOAD)
         self._slots = threading.BoundedSemaphore(self.size)
         self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
         self._warming = False
         self.replaced = 0  # workers that failed, died or were killed (for tests and logs)
@@ -231,13 +232,18 @@ class ConversionPool:
             while self._idle:
                 worker = self._idle.pop()
                 if worker.process.is_alive():
+                    self._busy.add(worker)
                     return worker
                 worker.stop()  # died while idle (killed from outside): start another
                 self.replaced += 1
-        return _Worker(self.context, self.limits)
+        worker = _Worker(self.context, self.limits)
+        with self._lock:
+            self._busy.add(worker)
+        return worker
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
+            self._busy.discard(worker)
             # After TASKS_PER_WORKER pages it leaves its loop by itself; a warm-up may have made one too many.
             keep = worker.tasks < TASKS_PER_WORKER and len(self._idle) < self.size
             if keep:
@@ -249,13 +255,17 @@ class ConversionPool:
         log.warning("conversion worker %s " + why, worker.process.pid, *args)
         worker.stop()
         with self._lock:
+            self._busy.discard(worker)
             self.replaced += 1
 
-    def worker_pids(self) -> list[int]:
+    def worker_pids(self, busy: bool = False) -> list[int]:
+        """The idle workers' process ids, or the busy ones' (tests, diagnostics)."""
         with self._lock:
-            return [w.process.pid for w in self._idle if w.process.pid is not None]
+            workers = self._busy if busy else self._idle
+            return [w.process.pid for w in workers if w.process.pid is not None]
 
     def close(self) -> None:
+        """Stop the idle workers (tests); busy ones end with their page."""
         with self._lock:
             idle, self._idle = self._idle, []
         for worker in idle:
