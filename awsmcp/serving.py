@@ -17,8 +17,9 @@ Bounds (Daphne gives the ASGI app neither the body as it arrives nor back-pressu
   so the app's 413 came after the upload. A declared Content-Length over MCP_MAX_BODY_BYTES is
   refused from the headers, and a chunked body as soon as it passes the limit (`_refuse_body`).
 - Unsent output: Daphne writes whatever the app sends into the Twisted transport's buffer, which
-  grows without end when the client stops reading. Past MCP_STREAM_BUFFER_BYTES unsent bytes the
-  connection is aborted; the app then gets `http.disconnect` / `websocket.disconnect`.
+  grows without end when the client stops reading. A message that finds more than
+  MCP_STREAM_BUFFER_BYTES still unsent aborts the connection instead of being written; the app then
+  gets `http.disconnect` / `websocket.disconnect`.
 """
 
 from __future__ import annotations
@@ -247,7 +248,7 @@ def _abort(transport: Any) -> None:
 # --- unsent output -----------------------------------------------------------------------------
 def bound_unsent_output() -> None:
     """Patch Daphne's HTTP and WebSocket protocols so a connection whose client stopped reading is cut
-    once more than `bounds.unsent_bytes` wait in its transport."""
+    when a message comes while more than `bounds.unsent_bytes` still wait in its transport."""
     from daphne.http_protocol import WebRequest
     from daphne.ws_protocol import WebSocketProtocol
 
@@ -257,10 +258,14 @@ def bound_unsent_output() -> None:
             continue
 
         def handle_reply(self: Any, message: dict[str, Any], reply: Any = reply) -> None:
-            reply(self, message)
+            # Judged on what is still unsent from earlier messages, so that one large answer to a client
+            # that reads is never cut: a client that stopped reading makes the process hold at most the
+            # bound plus one message.
             transport = self.transport
             if transport is not None and unsent_bytes(transport) > bounds.unsent_bytes:
                 _drop_slow_reader(self, transport)
+                return
+            reply(self, message)
 
         handle_reply.bounded = True  # type: ignore[attr-defined]
         protocol_class.handle_reply = handle_reply  # type: ignore[method-assign]

@@ -201,3 +201,15 @@ async def test_an_unread_websocket_is_closed(server: DaphneServer) -> None:
     assert footprint.rss_growth < RSS_BOUND, report
     assert cut_off(deaf), report
     witness.assert_unharmed()
+
+
+async def test_one_answer_larger_than_the_bound_reaches_a_client_that_reads(server: DaphneServer) -> None:
+    """The bound judges what is left unsent from earlier messages: a single large answer is never cut."""
+    answer = await warm(server)
+    batch = [large_call(msg_id) for msg_id in range(1, 33)]  # MCP_MAX_BATCH
+    assert 32 * answer > 3 * BUFFER
+    async with httpx.AsyncClient(timeout=30) as http:
+        headers = await streamable_session(http, server.mcp_url, version="2025-03-26")  # batches allowed
+        reply = await http.post(server.mcp_url, json=batch, headers={**headers, "accept": "application/json"})
+    assert reply.status_code == 200 and len(reply.content) > BUFFER
+    assert sorted(item["id"] for item in reply.json()) == list(range(1, 33))
