@@ -200,22 +200,37 @@ def redis_call(operation: str, fn: Callable[..., T], *args: Any) -> T | None:
 
 
 @contextmanager
-def short_busy_wait(backend: Any) -> Iterator[None]:
-    """On SQLite, wait at most DOCS_CACHE_L2_TIMEOUT for a lock held elsewhere (the connection waits 20 s)."""
+def bounded_database(backend: Any) -> Iterator[None]:
+    """Database L2 calls: on SQLite, wait at most DOCS_CACHE_L2_TIMEOUT for a lock held elsewhere (the
+    connection's own busy timeout is 20 s); and a lock timeout that DatabaseCache swallows (its add and
+    set answer False on any database error) is raised again, so the breaker sees it."""
     connection = connections[router.db_for_write(backend.cache_model_class)]
-    if connection.vendor != "sqlite":
-        yield
-        return
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA busy_timeout")
-        usual = int(cursor.fetchone()[0])
-        cursor.execute(f"PRAGMA busy_timeout = {int(settings.DOCS_CACHE_L2_TIMEOUT * 1000)}")
-    try:
-        yield
-    finally:
+    usual: int | None = None
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA busy_timeout = {usual}")
+            cursor.execute("PRAGMA busy_timeout")
+            usual = int(cursor.fetchone()[0])
+            cursor.execute(f"PRAGMA busy_timeout = {int(settings.DOCS_CACHE_L2_TIMEOUT * 1000)}")
+    timeouts: list[Exception] = []
+
+    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        try:
+            return execute(sql, params, many, context)
+        except Exception as exc:
+            if timed_out(exc):
+                timeouts.append(exc)
+            raise
+
+    try:
+        with connection.execute_wrapper(watch):
+            yield
+    finally:
+        if usual is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {usual}")
+    if timeouts:
+        raise timeouts[0]
 
 
 class SharedCache:
@@ -242,7 +257,7 @@ class SharedCache:
             inner = fn
 
             def fn() -> Any:
-                with short_busy_wait(self.backend):
+                with bounded_database(self.backend):
                     return inner()
 
         result = self.breaker.call(f"docs cache L2 {operation}", fn, _FAILED)
