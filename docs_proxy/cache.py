@@ -17,6 +17,7 @@ most for a database locked by someone else, not the connection's long busy timeo
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import json
 import logging
 import sqlite3
@@ -120,15 +121,16 @@ class Breaker:
         self.name = name
         self.down_until = 0.0
         self.running: dict[int, float] = {}  # call -> when it began
-        self._ids = iter(range(1 << 62))
+        self._ids = itertools.count()
         self._lock = threading.Lock()
 
     def available(self) -> bool:
         now = time.monotonic()
         if now < self.down_until:
             return False
-        running = self.running
-        return not running or now - min(running.values()) < SLOW_CALL
+        with self._lock:
+            oldest = min(self.running.values(), default=now)
+        return now - oldest < SLOW_CALL
 
     def trip(self, operation: str, exc: BaseException) -> None:
         with self._lock:
@@ -144,13 +146,17 @@ class Breaker:
                 BREAKER_SECONDS,
             )
 
-    def call(self, operation: str, fn: Callable[[], T], default: T) -> T:
-        """`fn()`, or `default` when the store is down or fails (never raises)."""
+    def call(self, operation: str, fn: Callable[[], T], default: T, one_trip: bool = True) -> T:
+        """`fn()`, or `default` when the store is down or fails (never raises).
+
+        `one_trip`: fn is one round trip, so its running long means the store stalls (a listing that
+        makes many is not watched that way)."""
         if not self.available():
             return default
         with self._lock:
             ticket = next(self._ids)
-            self.running[ticket] = time.monotonic()
+            if one_trip:
+                self.running[ticket] = time.monotonic()
         try:
             try:
                 return fn()
@@ -163,7 +169,7 @@ class Breaker:
             return default
         finally:
             with self._lock:
-                del self.running[ticket]
+                self.running.pop(ticket, None)
 
 
 _breakers: dict[str, Breaker] = {}
@@ -250,7 +256,7 @@ class SharedCache:
     def available(self) -> bool:
         return self.breaker.available()
 
-    def _call(self, operation: str, fn: Any, default: Any) -> Any:
+    def _call(self, operation: str, fn: Any, default: Any, one_trip: bool = True) -> Any:
         if not self.available():
             return default
         if self.backend.__class__.__name__ == "DatabaseCache":
@@ -260,7 +266,7 @@ class SharedCache:
                 with bounded_database(self.backend):
                     return inner()
 
-        result = self.breaker.call(f"docs cache L2 {operation}", fn, _FAILED)
+        result = self.breaker.call(f"docs cache L2 {operation}", fn, _FAILED, one_trip)
         if result is _FAILED:
             stats.count("l2_errors")
             return default
@@ -307,7 +313,7 @@ class SharedCache:
     # --- listing -----------------------------------------------------------------------------------
     def keys(self, pattern: str) -> list[str]:
         """Our keys matching a glob (`*` only), whatever the backend."""
-        return self._call("keys", lambda: self._keys(pattern), [])
+        return self._call("keys", lambda: self._keys(pattern), [], one_trip=False)
 
     def _keys(self, pattern: str) -> list[str]:
         backend = self.backend
