@@ -61,7 +61,7 @@ MIDDLEWARE = [
 # --- admin login throttle (django-axes) ------------------------------------------------------------
 # Failed logins are counted per client IP and, apart, per username: either reaching the limit locks
 # that IP (any username) or that username (from any IP), the right password included, until the
-# cool-off has passed since the last failure. Attempts and lockouts are listed in the admin (Axes).
+# cool-off has passed since the failure that locked it. Attempts and lockouts are listed in the admin (Axes).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_ENABLED = env_bool("ADMIN_LOGIN_THROTTLE", True)
 AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
@@ -69,6 +69,9 @@ AXES_COOLOFF_TIME = timedelta(seconds=env_float("ADMIN_LOGIN_COOLOFF", 900.0))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_CLIENT_IP_CALLABLE = "awsmcp.login_throttle.client_ip"  # X-Forwarded-For only from TRUSTED_PROXIES
 AXES_RESET_ON_SUCCESS = True
+# Attempts while locked out are refused without a write: each would add to its attempt's record (and,
+# by default, start the cool-off again), so a locked-out client could grow the database without end.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_HTTP_RESPONSE_CODE = 429
 
 ROOT_URLCONF = "awsmcp.urls"

@@ -16,7 +16,7 @@ from tests.support.admin import STAFF_PASSWORD, STAFF_USER, csrf_token
 from tests.support.processes import DaphneServer, daphne
 
 LIMIT = 3
-COOLOFF = 6.0
+COOLOFF = 15.0  # long enough for the checks made while locked, on a busy machine
 OTHER_USER, OTHER_PASSWORD = "second-operator", "second-operator-password"
 ATTACKER, BYSTANDER = "203.0.113.7", "198.51.100.20"
 
@@ -39,14 +39,32 @@ def server() -> Iterator[DaphneServer]:
         yield srv
 
 
-async def log_in(server: DaphneServer, username: str, password: str, ip: str) -> httpx.Response:
+def recorded(server: DaphneServer) -> tuple[int, int]:
+    """Failures counted in the throttle's records, and the bytes of request data they hold."""
+    shown = server.manage(
+        "shell",
+        "-c",
+        "from axes.models import AccessAttempt; rows = AccessAttempt.objects.all(); "
+        "print(sum(r.failures_since_start for r in rows), sum(len(r.post_data) + len(r.get_data) for r in rows))",
+    )
+    assert shown.returncode == 0, shown.stderr
+    failures, size = shown.stdout.split()[-2:]
+    return int(failures), int(size)
+
+
+async def log_in(server: DaphneServer, username: str, password: str, ip: str, pad: str = "") -> httpx.Response:
     """One login through the admin form, as a browser behind the trusted proxy at `ip`."""
     client = httpx.AsyncClient(base_url=server.base, timeout=15, headers={"x-forwarded-for": ip})
     async with client:
         page = await client.get("/admin/login/")
         reply = await client.post(
             "/admin/login/?next=/admin/",
-            data={"username": username, "password": password, "csrfmiddlewaretoken": csrf_token(page.text)},
+            data={
+                "username": username,
+                "password": password,
+                "csrfmiddlewaretoken": csrf_token(page.text),
+                **({"note": pad} if pad else {}),
+            },
             headers={"referer": f"{server.base}/admin/login/"},
         )
         if reply.status_code == 302:  # logged in: keep the session for a look at the admin
@@ -63,6 +81,7 @@ async def test_failed_logins_lock_the_ip_and_the_username_until_the_cooloff(serv
         wrong = await log_in(server, STAFF_USER, "not-the-password", ATTACKER)
         assert wrong.status_code == 200 and not logged_in(wrong)  # the form again, with its error
     assert (await log_in(server, STAFF_USER, "not-the-password", ATTACKER)).status_code == 429  # the limit
+    locked_at = time.monotonic()
     right = await log_in(server, STAFF_USER, STAFF_PASSWORD, ATTACKER)
     assert right.status_code == 429 and not logged_in(right), right.text[:300]
     assert "too many login attempts" in right.text.lower()
@@ -70,12 +89,18 @@ async def test_failed_logins_lock_the_ip_and_the_username_until_the_cooloff(serv
     assert (await log_in(server, STAFF_USER, STAFF_PASSWORD, BYSTANDER)).status_code == 429
     # Per IP: the attacker's address is locked for every account.
     assert (await log_in(server, OTHER_USER, OTHER_PASSWORD, ATTACKER)).status_code == 429
-    locked_at = time.monotonic()  # each attempt while locked starts the cool-off again
+    for _ in range(10):  # more attempts while locked, with large form fields
+        refused = await log_in(server, STAFF_USER, "x" * 4000, ATTACKER, pad="y" * 4000)
+        assert refused.status_code == 429
     # Another account from another address is untouched, and its admin shows the lockout.
     listing = await log_in(server, OTHER_USER, OTHER_PASSWORD, BYSTANDER)
     assert logged_in(listing), listing.text[:300]
     assert ATTACKER in listing.text and STAFF_USER in listing.text
-    # After the cool-off the right password works again.
+    # Attempts while locked were refused without a write: what is recorded stays at the limit.
+    failures, recorded_bytes = recorded(server)
+    assert failures == LIMIT and recorded_bytes < LIMIT * 3000, (failures, recorded_bytes)
+    assert time.monotonic() - locked_at < COOLOFF, "the checks above outlasted the cool-off"
+    # After the cool-off (from the failure that locked) the right password works again.
     await asyncio.sleep(max(0.0, COOLOFF - (time.monotonic() - locked_at)) + 0.5)
     assert logged_in(await log_in(server, STAFF_USER, STAFF_PASSWORD, BYSTANDER))
 
