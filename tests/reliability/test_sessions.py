@@ -41,6 +41,15 @@ async def wait_for_state(server: DaphneServer, session_id: str, state: str, with
     return seen
 
 
+async def while_witnessed(*witnesses: Witness, answers: int = 5) -> None:
+    """Hold the attack's state until each witness has been answered a few times under it."""
+    for _ in range(600):  # 30 s at most
+        if all(witness.answered >= answers for witness in witnesses):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"the witnesses got {[witness.answered for witness in witnesses]} answers in 30 s")
+
+
 async def call(http: httpx.AsyncClient, server: DaphneServer, headers: dict[str, str]) -> int:
     """A tools/list on a session: 200 while it lives, 404 once it is gone."""
     reply = await http.post(server.mcp_url, json=request("tools/list", msg_id=7), headers=headers)
@@ -99,6 +108,7 @@ async def test_streams_that_never_initialize_are_closed_and_free_their_slots(rea
                 await asyncio.wait_for(ws.recv(), REAPED_WITHIN)
         assert time.monotonic() - started < REAPED_WITHIN
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+        await while_witnessed(witness)
     witness.assert_unharmed()
     assert reaping.alive()
 
@@ -135,6 +145,7 @@ async def test_the_process_cap_evicts_the_oldest_idle_session(capped: DaphneServ
             refused = await http.post(capped.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH})
             assert refused.status_code == 503
             assert "maximum of 5 sessions" in refused.json()["error"]["message"]
+            await while_witnessed(witness)
     witness.assert_unharmed()
 
 
@@ -178,6 +189,7 @@ async def test_sessions_per_ip_evict_the_clients_own_oldest_idle_then_refuse(per
                 headers={"accept": ACCEPT_BOTH, "x-forwarded-for": "198.51.100.9"},
             )
             assert other.status_code == 200
+            await while_witnessed(witness)
     witness.assert_unharmed()
 
 
