@@ -52,7 +52,7 @@ class StreamableSession:
     @property
     def idle(self) -> bool:
         """Nothing running and no GET stream open: ending it now costs its client only a re-initialize."""
-        return not self.work and (self.standalone is None or self.standalone.closed)
+        return not self.work and not self.session.running and (self.standalone is None or self.standalone.closed)
 
     async def close_session(self, reason: str) -> None:
         self.session.close()
