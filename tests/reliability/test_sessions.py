@@ -59,8 +59,15 @@ async def call(http: httpx.AsyncClient, server: DaphneServer, headers: dict[str,
 # --- streams that never initialize ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def reaping(origin: OriginServer) -> Iterator[DaphneServer]:
-    # Four stream slots: the witness's GET stream and three for the attack.
-    with daphne(**origin.settings_env(), MCP_INIT_TIMEOUT=str(INIT_TIMEOUT), MCP_MAX_CONNECTIONS="4") as srv:
+    # Four stream slots: the witness's GET stream and three for the attack. Sessions idle for 2 s are swept too
+    # (the witness never is: it reads all the time and holds its GET stream).
+    with daphne(
+        **origin.settings_env(),
+        MCP_INIT_TIMEOUT=str(INIT_TIMEOUT),
+        MCP_MAX_CONNECTIONS="4",
+        MCP_SESSION_TTL="2",
+        MCP_SESSION_IDLE_SWEEP="0.5",
+    ) as srv:
         yield srv
 
 
@@ -194,13 +201,8 @@ async def test_sessions_per_ip_evict_the_clients_own_oldest_idle_then_refuse(per
 
 
 # --- idle sessions are swept on a timer ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def sweeping(origin: OriginServer) -> Iterator[DaphneServer]:
-    with daphne(**origin.settings_env(), MCP_SESSION_TTL="2", MCP_SESSION_IDLE_SWEEP="0.5") as srv:
-        yield srv
-
-
-async def test_idle_sessions_are_swept_without_a_new_session_arriving(sweeping: DaphneServer) -> None:
+async def test_idle_sessions_are_swept_without_a_new_session_arriving(reaping: DaphneServer) -> None:
+    sweeping = reaping  # MCP_SESSION_TTL=2, MCP_SESSION_IDLE_SWEEP=0.5
     async with httpx.AsyncClient(timeout=15) as http:
         idle = await streamable_session(http, sweeping.mcp_url)
         session_id = idle["mcp-session-id"]
