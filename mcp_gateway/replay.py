@@ -21,6 +21,7 @@ from mcp_gateway.events import STREAM_LINGER
 
 log = logging.getLogger(__name__)
 PREFIX = "awsmcp:events:"
+OWNER_SUFFIX = ":owner"  # beside each stream: [session id, key name], the only session that may resume it
 FOLLOW_BOUND = 600.0  # seconds a resumed stream is followed at most
 
 
@@ -59,13 +60,17 @@ class Recorder:
                 fields: dict[str, Any] = {"seq": 0, "end": 1}
             elif item[0] == 0:
                 fields = {"seq": 0, "open": 1}
-                if self.owner is not None:  # who may resume it, checked by owner() on any process
-                    fields["session"], fields["key"] = self.owner
             else:
                 fields = {"seq": item[0], "data": item[1]}
             try:
-                await client.xadd(self.key, fields, maxlen=settings.MCP_EVENT_REPLAY + 1, approximate=True)
-                await client.expire(self.key, int(STREAM_LINGER))
+                # One round trip; the owner is a key of its own (the stream's first entry is trimmed away on
+                # long streams), its expiry renewed with the stream's.
+                pipe = client.pipeline(transaction=False)
+                pipe.xadd(self.key, fields, maxlen=settings.MCP_EVENT_REPLAY + 1, approximate=True)
+                pipe.expire(self.key, int(STREAM_LINGER))
+                if self.owner is not None:
+                    pipe.set(self.key + OWNER_SUFFIX, json.dumps(list(self.owner)), ex=int(STREAM_LINGER))
+                await pipe.execute()
             except Exception as exc:  # Redis down: this stream just cannot be resumed elsewhere
                 log.warning("event replay write failed: %s: %s", exc.__class__.__name__, exc)
             if item is None:
@@ -73,20 +78,18 @@ class Recorder:
 
 
 async def owner(stream_id: str) -> tuple[str, str] | None:
-    """(session id, key name) of a stream kept in Redis; None when it is not there (or Redis is unreachable).
-
-    A stream recorded without an owner answers ("", ""), which matches no session."""
+    """(session id, key name) of a stream kept in Redis; None when it is not there (or Redis is unreachable)."""
     if not enabled():
         return None
     try:
-        entries = await _client().xrange(PREFIX + stream_id, count=1)
+        raw = await _client().get(PREFIX + stream_id + OWNER_SUFFIX)
     except Exception as exc:
         log.warning("event replay lookup failed: %s: %s", exc.__class__.__name__, exc)
         return None
-    if not entries:
+    if raw is None:
         return None
-    fields = entries[0][1]
-    return fields.get(b"session", b"").decode(), fields.get(b"key", b"").decode()
+    session_id, key_name = json.loads(raw)
+    return str(session_id), str(key_name)
 
 
 async def follow(stream_id: str, after: int) -> AsyncIterator[tuple[int, dict[str, Any]]]:
