@@ -1,12 +1,13 @@
 """Page conversion in worker processes: a hostile page costs its own call, never the server's GIL.
 
-Workers are forked from a forkserver that has the converter imported (Daphne's process has threads:
-forking it directly could copy a lock another thread holds), so a new worker starts in milliseconds
-and only when a page needs converting. Each worker converts one page at a time under an
-address-space limit (RLIMIT_AS) and a CPU-time limit per page (a SIGPROF timer, RLIMIT_CPU behind
-it); the parent kills a worker that overstays a wall-clock bound. A worker that fails or dies is
-replaced and only its own page fails: unlike ProcessPoolExecutor, where one dead worker breaks the
-pool and every page queued in it.
+Workers are fresh interpreters (`python -m docs_proxy.workers`), started when a page first needs
+one: Daphne's process has threads, so forking it could copy a lock another thread holds, and
+multiprocessing's spawn and forkserver children re-run the parent's main script (the `daphne`
+console script imports Twisted again: +0.5 s and its memory in every worker). Each worker converts
+one page at a time under an address-space limit (RLIMIT_AS) and a CPU-time limit per page (a SIGPROF
+timer, RLIMIT_CPU behind it); the parent kills a worker that overstays a wall-clock bound. A worker
+that fails or dies is replaced and only its own page fails: unlike ProcessPoolExecutor, where one
+dead worker breaks the pool and every page queued in it.
 
 A page that failed to convert is remembered for DOCS_CONVERT_FAILURE_TTL (`failed_pages`), so
 calls for it are answered from memory instead of fetching and converting it again.
@@ -16,25 +17,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
+import os
 import resource
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
-
-from django.conf import settings
 
 from docs_proxy.convert import Document, UnreadablePage, convert_body
 
 log = logging.getLogger(__name__)
 
-START_METHOD = "forkserver"
-PRELOAD = ["docs_proxy.workers"]  # imported once by the forkserver, inherited by every worker
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # where `python -m docs_proxy.workers` finds the package
 TASKS_PER_WORKER = 200  # a worker is replaced after this many pages (heap fragmentation stays bounded)
 FAILED_PAGES_KEPT = 10_000
 
@@ -103,25 +104,35 @@ def _convert_one(job: tuple[bytes, str | None, str], limits: Limits) -> tuple[st
         return "retire", f"The page could not be converted ({type(exc).__name__})."
 
 
-def serve(conn: Connection, limits: Limits) -> None:
+def serve(jobs: Connection, answers: Connection, limits: Limits) -> None:
     """A worker's loop: one page at a time until the parent closes the pipe or the worker must retire."""
     _set_limits(limits)
     for _ in range(TASKS_PER_WORKER):
         try:
-            job = conn.recv()
+            job = jobs.recv()
         except (EOFError, OSError):
             return  # the server is gone
         status, value = _convert_one(job, limits)
         try:
-            conn.send((status, value))
+            answers.send((status, value))
         except MemoryError:
             status = "retire"
             with contextlib.suppress(MemoryError, OSError):
-                conn.send((status, f"The page is too large to convert (over {limits.memory_mb} MB of memory)."))
+                answers.send((status, f"The page is too large to convert (over {limits.memory_mb} MB of memory)."))
         except OSError:
             return
         if status == "retire":
             return
+
+
+def main(argv: list[str]) -> None:
+    """`python -m docs_proxy.workers JOBS_FD ANSWERS_FD CPU_SECONDS MEMORY_MB`, as the pool starts it."""
+    jobs_fd, answers_fd, cpu_seconds, memory_mb = argv
+    serve(
+        Connection(int(jobs_fd), writable=False),
+        Connection(int(answers_fd), readable=False),
+        Limits(float(cpu_seconds), int(memory_mb)),
+    )
 
 
 # --- the parent side --------------------------------------------------------------------------
@@ -130,43 +141,65 @@ class _GoneBeforeThePage(Exception):
 
 
 class _Worker:
-    def __init__(self, context: Any, limits: Limits) -> None:
-        ours, theirs = context.Pipe(duplex=True)
-        self.process = context.Process(target=serve, args=(theirs, limits), name="awsmcp-convert", daemon=True)
-        self.process.start()
-        theirs.close()
-        self.conn: Connection = ours
+    """One worker process and its two pipes (pages in, answers out)."""
+
+    def __init__(self, limits: Limits) -> None:
+        jobs_read, jobs_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        theirs = (jobs_read, answers_write)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "docs_proxy.workers", str(jobs_read), str(answers_write),
+                 repr(limits.cpu_seconds), str(limits.memory_mb)],
+                pass_fds=theirs,
+                cwd=PROJECT_ROOT,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        except BaseException:
+            for fd in (jobs_write, answers_read):
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        self.jobs = Connection(jobs_write, readable=False)
+        self.answers = Connection(answers_read, writable=False)
         self.tasks = 0
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def ask(self, job: tuple[bytes, str | None, str], wall_seconds: float) -> tuple[str, Any]:
         """Send a page and wait for its answer; raises TimeoutError or EOFError/OSError (worker gone)."""
         self.tasks += 1
         try:
-            self.conn.send(job)
+            self.jobs.send(job)
         except OSError:
             raise _GoneBeforeThePage from None
-        if not self.conn.poll(wall_seconds):
+        if not self.answers.poll(wall_seconds):
             raise TimeoutError
-        return self.conn.recv()
+        return self.answers.recv()
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError):
             self.process.kill()
-        self.conn.close()
-        with contextlib.suppress(OSError, ValueError, AssertionError):
-            self.process.join(2)
+        self.jobs.close()
+        self.answers.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(2)
 
 
 class ConversionPool:
     """At most `size` worker processes, started on demand; `convert` blocks the calling thread."""
 
-    def __init__(self, size: int, limits: Limits, queue_wait: float, start_method: str = START_METHOD) -> None:
+    def __init__(self, size: int, limits: Limits, queue_wait: float) -> None:
         self.size = max(1, size)
         self.limits = limits
         self.queue_wait = queue_wait
-        self.context = multiprocessing.get_context(start_method)
-        if start_method == "forkserver":
-            self.context.set_forkserver_preload(PRELOAD)
         self._slots = threading.BoundedSemaphore(self.size)
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
@@ -175,7 +208,7 @@ class ConversionPool:
         self.replaced = 0  # workers that failed, died or were killed (for tests and logs)
 
     def warm(self) -> None:
-        """Start the forkserver and one worker in the background, once: the first page's fetch overlaps it."""
+        """Start one worker in the background, once: the first page's fetch overlaps its start."""
         if self._warming:
             return
         self._warming = True
@@ -183,7 +216,7 @@ class ConversionPool:
 
     def _start_idle_worker(self) -> None:
         try:
-            worker = _Worker(self.context, self.limits)
+            worker = _Worker(self.limits)
         except Exception:
             log.exception("could not start a conversion worker")
             return
@@ -212,7 +245,9 @@ class ConversionPool:
                 f"The page is too large or too slow to convert (over {self.limits.wall_seconds:g} s)."
             ) from None
         except (EOFError, OSError, _GoneBeforeThePage):
-            code = worker.process.exitcode
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(1)
+            code = worker.process.returncode
             self._retire(worker, "died (exit code %s)", code)
             raise ConversionFailed(
                 "The page is too large or too complex to convert (the converter ran out of its "
@@ -231,12 +266,12 @@ class ConversionPool:
         with self._lock:
             while self._idle:
                 worker = self._idle.pop()
-                if worker.process.is_alive():
+                if worker.alive():
                     self._busy.add(worker)
                     return worker
                 worker.stop()  # died while idle (killed from outside): start another
                 self.replaced += 1
-        worker = _Worker(self.context, self.limits)
+        worker = _Worker(self.limits)
         with self._lock:
             self._busy.add(worker)
         return worker
@@ -252,7 +287,7 @@ class ConversionPool:
             worker.stop()
 
     def _retire(self, worker: _Worker, why: str, *args: Any) -> None:
-        log.warning("conversion worker %s " + why, worker.process.pid, *args)
+        log.warning("conversion worker %s " + why, worker.pid, *args)
         worker.stop()
         with self._lock:
             self._busy.discard(worker)
@@ -262,7 +297,7 @@ class ConversionPool:
         """The idle workers' process ids, or the busy ones' (tests, diagnostics)."""
         with self._lock:
             workers = self._busy if busy else self._idle
-            return [w.process.pid for w in workers if w.process.pid is not None]
+            return [w.pid for w in workers]
 
     def close(self) -> None:
         """Stop the idle workers (tests); busy ones end with their page."""
@@ -274,6 +309,8 @@ class ConversionPool:
 
 @cache
 def conversion_pool() -> ConversionPool:
+    from django.conf import settings  # here, not at the top: a worker starts faster without Django
+
     limits = Limits(settings.DOCS_CONVERT_TIMEOUT, settings.DOCS_CONVERT_MEMORY_MB)
     # A page waits for a free worker about as long as one slow page may take.
     return ConversionPool(settings.DOCS_CONVERT_WORKERS, limits, queue_wait=2 * settings.DOCS_CONVERT_TIMEOUT)
@@ -321,4 +358,10 @@ class FailedPages:
 
 @cache
 def failed_pages() -> FailedPages:
+    from django.conf import settings
+
     return FailedPages(settings.DOCS_CONVERT_FAILURE_TTL)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
