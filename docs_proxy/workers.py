@@ -312,8 +312,9 @@ def conversion_pool() -> ConversionPool:
     from django.conf import settings  # here, not at the top: a worker starts faster without Django
 
     limits = Limits(settings.DOCS_CONVERT_TIMEOUT, settings.DOCS_CONVERT_MEMORY_MB)
-    # A page waits for a free worker about as long as one slow page may take.
-    return ConversionPool(settings.DOCS_CONVERT_WORKERS, limits, queue_wait=2 * settings.DOCS_CONVERT_TIMEOUT)
+    # The read waits DOCS_CONVERT_TIMEOUT past its fetch deadline for the conversion (pages.py): half of it
+    # for a free worker at most, so a busy pool answers "busy" rather than the read timing out.
+    return ConversionPool(settings.DOCS_CONVERT_WORKERS, limits, queue_wait=settings.DOCS_CONVERT_TIMEOUT / 2)
 
 
 def convert_page(body: bytes, encoding: str | None, url: str) -> Document:
