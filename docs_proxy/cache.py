@@ -10,7 +10,8 @@ The breakers are per store and shared by the process: every user of Redis (the d
 session directory, rate-limit counters) trips and honours the same one, so a Redis that stalls
 (SIGSTOP, a full network buffer) costs one slow call per BREAKER_SECONDS, not one per request. A
 timeout opens it as well as an error, and so does a call still running after SLOW_CALL seconds: the
-calls that come meanwhile do not queue behind it. On SQLite, L2 calls wait DOCS_CACHE_L2_TIMEOUT at
+calls that come meanwhile do not queue behind it. A quick failure (connection refused) opens it for
+QUICK_FAILURE_SECONDS only, so a restarted Redis is used again within a second. On SQLite, L2 calls wait DOCS_CACHE_L2_TIMEOUT at
 most for a database locked by someone else, not the connection's long busy timeout.
 """
 
@@ -41,6 +42,7 @@ T = TypeVar("T")
 _FAILED: Any = object()
 BREAKER_SECONDS = 5.0
 SLOW_CALL = 0.25  # a store call running longer than this makes the others skip the store until it ends
+QUICK_FAILURE_SECONDS = 1.0  # the store is skipped this long after a failure that cost no wait
 
 
 @dataclass(slots=True)
@@ -132,10 +134,13 @@ class Breaker:
             oldest = min(self.running.values(), default=now)
         return now - oldest < SLOW_CALL
 
-    def trip(self, operation: str, exc: BaseException) -> None:
+    def trip(self, operation: str, exc: BaseException, slow: bool) -> None:
+        """Skip the store for a while: long after a slow failure (each try costs a timeout), briefly after
+        a quick one (a refused connection costs nothing, and the store may be back in a moment)."""
+        period = BREAKER_SECONDS if slow else QUICK_FAILURE_SECONDS
         with self._lock:
             first = time.monotonic() >= self.down_until
-            self.down_until = time.monotonic() + BREAKER_SECONDS
+            self.down_until = max(self.down_until, time.monotonic() + period)
         if first:
             log.warning(
                 "%s %s failed (%s: %s); skipping it for %ss",
@@ -143,7 +148,7 @@ class Breaker:
                 operation,
                 exc.__class__.__name__,
                 str(exc)[:200],
-                BREAKER_SECONDS,
+                period,
             )
 
     def call(self, operation: str, fn: Callable[[], T], default: T, one_trip: bool = True) -> T:
@@ -153,10 +158,11 @@ class Breaker:
         makes many is not watched that way)."""
         if not self.available():
             return default
+        started = time.monotonic()
         with self._lock:
             ticket = next(self._ids)
             if one_trip:
-                self.running[ticket] = time.monotonic()
+                self.running[ticket] = started
         try:
             try:
                 return fn()
@@ -165,7 +171,7 @@ class Breaker:
                     raise
                 return fn()  # a pooled connection from before a restart: once more, fresh
         except Exception as exc:  # a store failure must never fail the caller
-            self.trip(operation, exc)
+            self.trip(operation, exc, timed_out(exc) or time.monotonic() - started > SLOW_CALL)
             return default
         finally:
             with self._lock:
