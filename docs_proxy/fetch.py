@@ -115,7 +115,11 @@ async def run_fetch(fn: Callable[..., T], *args: Any, deadline: float, after: fl
         raise
     if not done:
         work.add_done_callback(lambda finished: (slots.release(), finished.cancelled() or finished.exception()))
-        raise _too_slow("page")
+        raise FetchError(
+            f"The documentation site took too long to answer (more than {settings.DOCS_FETCH_DEADLINE:g} s); "
+            "try again later.",
+            retryable=True,
+        )
     slots.release()
     return work.result()
 

@@ -60,7 +60,9 @@ async def test_a_stalled_redis_costs_one_slow_call_per_breaker_period(
     periods = int(STALL // BREAKER_SECONDS) + 1
     slow_reads = [t for t in witness.latencies if t > SLOW]
     slow_sessions = [t for t in sessions if t > SLOW]
-    print(f"witness worst {witness.slowest:.2f}s, slow {slow_reads}; sessions {len(sessions)} worst {max(sessions):.2f}s")
+    print(
+        f"witness worst {witness.slowest:.2f}s, slow {slow_reads}; sessions {len(sessions)} worst {max(sessions):.2f}s"
+    )
     witness.assert_unharmed(slowest=1.5)
     assert len(slow_reads) <= periods, slow_reads
     assert max(sessions) < 2.0 and len(slow_sessions) <= periods, sessions

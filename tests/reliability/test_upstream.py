@@ -15,7 +15,7 @@ import pytest
 from tests.reliability.slow_origin import SlowOrigin
 from tests.support.clients import open_session
 from tests.support.processes import DaphneServer, daphne
-from tests.support.raw import ACCEPT_BOTH, request, streamable_session
+from tests.support.raw import request, streamable_session
 from tests.support.witness import Witness
 
 DEADLINE = 2.0  # DOCS_FETCH_DEADLINE in these tests; the read timeout (10 s) is far longer on purpose
