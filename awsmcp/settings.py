@@ -207,6 +207,7 @@ MCP_PONG_TIMEOUT = env_float("MCP_PONG_TIMEOUT", 10.0)
 MCP_PING_MISSES_BEFORE_CLOSE = env_int("MCP_PING_MISSES_BEFORE_CLOSE", 3)
 MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 3600)
 MCP_EVENT_REPLAY = env_int("MCP_EVENT_REPLAY", 200)
+MCP_EVENT_REPLAY_BYTES = env_int("MCP_EVENT_REPLAY_BYTES", 8 * 1024 * 1024)  # finished answers a session keeps to replay
 MCP_RATELIMIT_ENABLED = env_bool("MCP_RATELIMIT_ENABLED", True)
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 # Bounds on what one client can make the process hold (README, "Security and limits").

@@ -16,8 +16,11 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
+from mcp_gateway import jsonrpc
+
 STREAM_LINGER = 120.0  # seconds a finished stream stays replayable
 FINISHED_KEPT = 64  # finished streams a session keeps replayable at most (the newest ones)
+FINISHED_BYTES = 8 * 1024 * 1024  # default bytes of finished streams a session keeps replayable
 
 # (session id, API key name) a stream belongs to: only that session may resume it.
 Owner = tuple[str, str]
@@ -37,6 +40,7 @@ class EventStream:
         self.owner = owner
         self.buffer: deque[tuple[int, dict[str, Any]]] = deque(maxlen=capacity)
         self.seq = 0
+        self.size = 0  # bytes of the messages published (pings aside): what replaying it may cost
         self.closed = False
         self.closed_at = 0.0
         self._wakeup = asyncio.Event()
@@ -57,6 +61,8 @@ class EventStream:
                 with contextlib.suppress(ValueError):
                     self.buffer.remove(self._ping)
             self._ping = entry
+        else:
+            self.size += len(jsonrpc.dumps_bytes(message))
         self.buffer.append(entry)
         self._wakeup.set()
         if self.recorder is not None:
@@ -99,18 +105,21 @@ def parse_event_id(value: str) -> tuple[str, int] | None:
 
 class StreamSet:
     """The event streams of one session; finished ones stay replayable for STREAM_LINGER seconds,
-    the newest FINISHED_KEPT of them at most, so a busy session's memory and sweep stay bounded."""
+    the newest FINISHED_KEPT of them and `budget` bytes at most, so a busy session's memory and sweep
+    stay bounded (a client that never reads its answers leaves them all here)."""
 
-    def __init__(self, capacity: int, owner: Owner | None = None) -> None:
+    def __init__(self, capacity: int, owner: Owner | None = None, budget: int = FINISHED_BYTES) -> None:
         self.capacity = capacity
         self.owner = owner
+        self.budget = budget
         self.streams: dict[str, EventStream] = {}
         self.finished: deque[EventStream] = deque()  # in the order they closed
+        self.finished_bytes = 0
 
     def open(self) -> EventStream:
         self._sweep()
         stream = EventStream(self.capacity, owner=self.owner)
-        stream.on_close = self.finished.append
+        stream.on_close = self._finished
         self.streams[stream.id] = stream
         _streams[stream.id] = stream
         from mcp_gateway import replay
@@ -126,9 +135,18 @@ class StreamSet:
         for stream in list(self.streams.values()):
             stream.close()
 
+    def _finished(self, stream: EventStream) -> None:
+        self.finished.append(stream)
+        self.finished_bytes += stream.size
+        self._sweep()
+
     def _sweep(self) -> None:
         """Drop the oldest finished streams: O(1) per stream dropped, whatever the session's history."""
         expired = time.monotonic() - STREAM_LINGER
         finished = self.finished
-        while finished and (len(finished) > FINISHED_KEPT or finished[0].closed_at < expired):
-            self.streams.pop(finished.popleft().id, None)
+        while finished and (
+            len(finished) > FINISHED_KEPT or self.finished_bytes > self.budget or finished[0].closed_at < expired
+        ):
+            dropped = finished.popleft()
+            self.finished_bytes -= dropped.size
+            self.streams.pop(dropped.id, None)

@@ -42,7 +42,9 @@ class StreamableSession:
 
     def __init__(self, session: ServerSession) -> None:
         self.session = session
-        self.streams = StreamSet(settings.MCP_EVENT_REPLAY, owner=(session.id, session.key_name))
+        self.streams = StreamSet(
+            settings.MCP_EVENT_REPLAY, owner=(session.id, session.key_name), budget=settings.MCP_EVENT_REPLAY_BYTES
+        )
         self.standalone: EventStream | None = None
         self.work: set[asyncio.Task[Any]] = set()
         self.saved_at = 0.0
@@ -217,6 +219,8 @@ class StreamableEndpoint(HttpEndpoint):
         )
         holder = StreamableSession(session)
         holder.held = True
+        # Known to on_close before the await: a client that leaves during it must not stay counted (and leased).
+        self.holder = holder
         await limits.hold_session(session, session.id)
         return holder
 

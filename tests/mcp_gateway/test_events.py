@@ -56,3 +56,19 @@ def test_an_idle_stream_keeps_only_its_newest_ping_for_replay() -> None:
         {"jsonrpc": "2.0", "id": 49, "method": "ping"},
     ]
     assert stream.seq == 51  # event ids still count every event
+
+
+def test_finished_streams_kept_within_the_session_byte_budget() -> None:
+    """Answers a client never read stay replayable only up to the session's budget (newest kept)."""
+    streams = StreamSet(capacity=10, budget=2_000)
+    opened = []
+    for n in range(6):
+        stream = streams.open()
+        stream.publish({"jsonrpc": "2.0", "id": n, "result": {"text": "x" * 600}})
+        stream.publish({"jsonrpc": "2.0", "method": "ping", "id": f"p{n}"})  # pings cost nothing here
+        stream.close()
+        opened.append(stream)
+    assert streams.finished_bytes <= 2_000
+    kept = [s for s in opened if streams.get(s.id) is not None]
+    assert kept == opened[-len(kept) :] and 1 <= len(kept) < len(opened)
+    assert streams.finished_bytes == sum(s.size for s in kept)

@@ -32,14 +32,17 @@ CALLS = 200
 LARGE = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbinstance.html"
 CLOSED_LOG = "its client stopped reading"
 RSS_BOUND = 16 * 1024 * 1024
-# A session's Streamable HTTP answers outlive their connection for resumption (MCP_EVENT_REPLAY events):
-# the calls Twisted had already read from the pipeline are answered and kept, whatever the connection does.
-STREAMABLE_RSS_BOUND = 32 * 1024 * 1024
+# A session's Streamable HTTP answers outlive their connection for resumption: the calls Twisted had
+# already read from the pipeline are answered and kept, within the session's MCP_EVENT_REPLAY_BYTES.
+REPLAY_BYTES = 2 * 1024 * 1024
+STREAMABLE_RSS_BOUND = 16 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
 def server(origin: OriginServer) -> Iterator[DaphneServer]:
-    with daphne(**origin.settings_env(), MCP_STREAM_BUFFER_BYTES=str(BUFFER)) as srv:
+    with daphne(
+        **origin.settings_env(), MCP_STREAM_BUFFER_BYTES=str(BUFFER), MCP_EVENT_REPLAY_BYTES=str(REPLAY_BYTES)
+    ) as srv:
         yield srv
         assert srv.alive(), srv.log()
 
