@@ -69,3 +69,60 @@ async def test_a_token_sent_but_not_valid_is_refused_even_when_keys_are_optional
         assert name == "" and refusal is not None and refusal.status == 401
     with override_settings(MCP_AUTH_REQUIRED=True):
         assert (await limits.check_key(None))[1] is not None
+
+
+async def test_a_client_that_leaves_while_its_session_is_being_counted_is_not_counted(
+    rules: list[limits.Rule], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The count's Redis round trip is where a disconnect cancels an initialize; the session must not stay
+    counted (with Redis, leased by every heartbeat) against its IP for ever."""
+    import asyncio
+    import json
+
+    from channels.testing import ApplicationCommunicator
+    from django.conf import settings
+
+    from mcp_gateway.transports import streamable
+
+    counting = asyncio.Event()
+    counted: list[str] = []
+    hold = limits.hold_session
+
+    async def slow_hold(session: object, session_id: str) -> None:
+        await hold(session, session_id)
+        counted.append(session_id)
+        counting.set()
+        await asyncio.Event().wait()  # the Redis round trip, still under way when the client leaves
+
+    monkeypatch.setattr(limits, "hold_session", slow_hold)
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+    ).encode()
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/mcp",
+        "query_string": b"",
+        "client": ("10.0.0.9", 5000),
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"accept", b"application/json, text/event-stream"),
+        ],
+    }
+    app = ApplicationCommunicator(streamable.StreamableEndpoint.as_asgi(), scope)
+    monkeypatch.setattr(settings, "MCP_AUTH_REQUIRED", False)
+    await app.send_input({"type": "http.request", "body": body, "more_body": False})
+    await asyncio.wait_for(counting.wait(), 5)
+    await app.send_input({"type": "http.disconnect"})
+    await app.wait(5)
+    assert counted and all(counted[0] not in held for held in limits.local_sessions.values()), limits.local_sessions
