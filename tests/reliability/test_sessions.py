@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, base_env, daphne, migrate
 from tests.support.raw import ACCEPT_BOTH, initialize_request, request, streamable_session
-from tests.support.witness import Witness
+from tests.support.witness import Witness, while_witnessed
 
 INIT_TIMEOUT = 1.0
 # Streams are checked every INIT_TIMEOUT / 4: one not initialized is closed well within this.
@@ -39,15 +39,6 @@ async def wait_for_state(server: DaphneServer, session_id: str, state: str, with
         await asyncio.sleep(0.1)
         seen = registry_state(server, session_id)
     return seen
-
-
-async def while_witnessed(*witnesses: Witness, answers: int = 5) -> None:
-    """Hold the attack's state until each witness has been answered a few times under it."""
-    for _ in range(600):  # 30 s at most
-        if all(witness.answered >= answers for witness in witnesses):
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"the witnesses got {[witness.answered for witness in witnesses]} answers in 30 s")
 
 
 async def call(http: httpx.AsyncClient, server: DaphneServer, headers: dict[str, str]) -> int:

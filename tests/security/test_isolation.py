@@ -19,9 +19,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mcp.client.session import ClientSession
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -29,7 +26,7 @@ from tests.support.admin import logged_in, post_form
 from tests.support.origin import OriginServer
 from tests.support.processes import ROOT, DaphneServer, RedisServer, base_env, daphne, migrate, redis_server
 from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, sse_events
-from tests.support.witness import Witness
+from tests.support.witness import Witness, while_witnessed
 
 KEYS = ("alice", "bob", "doomed", "witness")
 POLL = 0.5  # MCP_KEY_REVOCATION_POLL and OPS_RULES_POLL here
@@ -37,43 +34,9 @@ ENDED_WITHIN = 6.0  # a revoked key's connections end within this (two polls, a 
 RDS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
 
 
-class KeyedWitness(Witness):
+def witness(server: DaphneServer, tokens: dict[str, str]) -> Witness:
     """The shared witness, with an API key (this fleet requires one)."""
-
-    token: str = ""
-
-    async def run(self) -> int:
-        client = create_mcp_http_client(headers={"authorization": f"Bearer {self.token}"})
-        async with (
-            client,
-            streamable_http_client(self.server.mcp_url, http_client=client) as streams,
-            ClientSession(streams[0], streams[1]) as session,
-        ):
-            await session.initialize()
-            while not self.stop.is_set():
-                started = time.monotonic()
-                result = await session.call_tool("read_documentation", {"url": self.url, "max_length": 200})
-                self.latencies.append(time.monotonic() - started)
-                assert not result.is_error and self.expected in result.content[0].text, result
-                self.answered += 1
-                self.ready.set()
-                await asyncio.sleep(0.02)
-        return self.answered
-
-
-async def while_witnessed(*witnesses: Witness, answers: int = 5) -> None:
-    """Hold the attack's state until each witness has been answered a few times under it."""
-    for _ in range(600):  # 30 s at most
-        if all(witness.answered >= answers for witness in witnesses):
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError(f"the witnesses got {[witness.answered for witness in witnesses]} answers in 30 s")
-
-
-def witness(server: DaphneServer, tokens: dict[str, str]) -> KeyedWitness:
-    seen = KeyedWitness(server)
-    seen.token = tokens["witness"]
-    return seen
+    return Witness(server, token=tokens["witness"])
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.support.clients import open_session
 from tests.support.processes import DaphneServer
@@ -24,14 +30,31 @@ class Witness:
     transport: str = "streamable-http"
     url: str = RDS
     expected: str = RDS_TEXT
+    token: str = ""  # an API key, for a server that requires one (Streamable HTTP)
     answered: int = 0
     latencies: list[float] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[int] | None = None
 
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[ClientSession]:
+        if not self.token:
+            async with open_session(self.server, self.transport) as session:
+                yield session
+            return
+        assert self.transport == "streamable-http", "a keyed witness speaks Streamable HTTP"
+        client = create_mcp_http_client(headers={"authorization": f"Bearer {self.token}"})
+        async with (
+            client,
+            streamable_http_client(self.server.mcp_url, http_client=client) as streams,
+            ClientSession(streams[0], streams[1]) as session,
+        ):
+            await session.initialize()
+            yield session
+
     async def run(self) -> int:
-        async with open_session(self.server, self.transport) as session:
+        async with self._session() as session:
             while not self.stop.is_set():
                 started = time.monotonic()
                 result = await session.call_tool("read_documentation", {"url": self.url, "max_length": 200})
@@ -69,3 +92,12 @@ class Witness:
         """The witness kept being answered, correctly and without a long wait, while the attack ran."""
         assert self.answered >= at_least, f"the witness got {self.answered} answers during the attack"
         assert self.slowest < slowest, f"the witness waited {self.slowest:.2f} s for a cached read"
+
+
+async def while_witnessed(*witnesses: Witness, answers: int = 5) -> None:
+    """Hold the attack's state until each witness has been answered a few times under it."""
+    for _ in range(600):  # 30 s at most
+        if all(witness.answered >= answers for witness in witnesses):
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"the witnesses got {[witness.answered for witness in witnesses]} answers in 30 s")
