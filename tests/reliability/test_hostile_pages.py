@@ -13,12 +13,12 @@ import asyncio
 import time
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 
 import pytest
 from mcp.client.session import ClientSession
 
 from tests.support.clients import open_session
+from tests.support.footprint import rss_bytes
 from tests.support.origin import Handler, OriginServer
 from tests.support.processes import DaphneServer, daphne
 from tests.support.witness import Witness
@@ -92,10 +92,7 @@ def server(hostile_origin: OriginServer) -> Iterator[DaphneServer]:
 
 
 def rss_mb(server: DaphneServer) -> float:
-    for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+    return rss_bytes(server.proc.pid) / 2**20
 
 
 def text_of(result) -> str:  # type: ignore[no-untyped-def]

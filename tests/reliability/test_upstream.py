@@ -14,6 +14,7 @@ import pytest
 
 from tests.reliability.slow_origin import SlowOrigin
 from tests.support.clients import open_session
+from tests.support.footprint import thread_count
 from tests.support.processes import DaphneServer, daphne
 from tests.support.raw import request, streamable_session
 from tests.support.witness import Witness
@@ -43,10 +44,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def threads_of(server: DaphneServer) -> int:
-    for line in open(f"/proc/{server.proc.pid}/status"):
-        if line.startswith("Threads:"):
-            return int(line.split()[1])
-    raise AssertionError("no thread count")
+    return thread_count(server.proc.pid)
 
 
 def tool_result(reply: httpx.Response) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What a server process holds, read from /proc: resident memory and the bytes of its open temp files.
+"""What a server process holds, read from /proc: resident memory, threads and the bytes of its open temp files.
 
 Tests of bounds assert on the peak of these while an attack runs (`Footprint`), sampled in a thread
 so that the event loop of the test is free to drive the attack and the witness.
@@ -17,6 +17,13 @@ def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
+    return 0
+
+
+def thread_count(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
     return 0
 
 
