@@ -22,7 +22,7 @@ from django.db import close_old_connections
 from django_ratelimit.core import _split_rate, is_ratelimited
 
 from awsmcp.pools import run_in
-from docs_proxy.cache import redis_call
+from docs_proxy.cache import breaker, redis_call
 
 GENERATION_KEY = "ops:rules-generation"
 # Rules that cap how many things a client holds at once, rather than how often it asks.
@@ -241,33 +241,40 @@ def _lease_key(ip: str) -> str:
     return f"awsmcp:streams:{ip}"
 
 
-def _fleet_count(ip: str) -> int | None:
+# Leases: one Redis sorted set per IP (streams) or group (sessions), members scored by their last heartbeat, so
+# the slots of a process that died free themselves after OPS_CONNECTION_LEASE.
+def _lease_count(key: str) -> int | None:
+    """Live members of a lease set (expired ones dropped first); None without Redis."""
     client = _redis()
     if client is None:
         return None
-    now = time.time()
-    key = _lease_key(ip)
     pipe = client.pipeline()
-    pipe.zremrangebyscore(key, 0, now - settings.OPS_CONNECTION_LEASE)
+    pipe.zremrangebyscore(key, 0, time.time() - settings.OPS_CONNECTION_LEASE)
     pipe.zcard(key)
     return int(pipe.execute()[1])
 
 
-def _lease(ip: str, session_ids: list[str]) -> None:
+def _renew(leases: dict[str, list[str]]) -> None:
+    """Lease (or renew) members in their sets, all in one round trip."""
     client = _redis()
-    if client is None or not session_ids:
+    if client is None:
         return
-    key = _lease_key(ip)
-    pipe = client.pipeline()
-    pipe.zadd(key, dict.fromkeys(session_ids, time.time()))
-    pipe.expire(key, int(settings.OPS_CONNECTION_LEASE) * 2)
+    now = time.time()
+    pipe = client.pipeline(transaction=False)
+    for key, members in leases.items():
+        if members:
+            pipe.zadd(key, dict.fromkeys(members, now))
+            pipe.expire(key, int(settings.OPS_CONNECTION_LEASE) * 2)
     pipe.execute()
 
 
-def _unlease(ip: str, session_id: str) -> None:
+def _drop(keys: list[str], member: str) -> None:
     client = _redis()
     if client is not None:
-        client.zrem(_lease_key(ip), session_id)
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrem(key, member)
+        pipe.execute()
 
 
 async def claim_stream(ip: str, session_id: str, endpoint: str) -> Refusal | None:
@@ -282,7 +289,7 @@ async def claim_stream(ip: str, session_id: str, endpoint: str) -> Refusal | Non
     if rules:
         cap = min(_split_rate(r.rate)[0] for r in rules)
         try:
-            fleet = await run_in("database", redis_call, "stream leases", _fleet_count, ip)
+            fleet = await run_in("database", redis_call, "stream leases", _lease_count, _lease_key(ip))
         except Exception:  # Redis down: count this process's streams only
             fleet = None
         held = fleet if fleet is not None else len(local_streams.get(ip, ()))
@@ -292,7 +299,7 @@ async def claim_stream(ip: str, session_id: str, endpoint: str) -> Refusal | Non
             )
     local_streams.setdefault(ip, set()).add(session_id)
     with contextlib.suppress(Exception):
-        await run_in("database", redis_call, "stream leases", _lease, ip, [session_id])
+        await run_in("database", redis_call, "stream leases", _renew, {_lease_key(ip): [session_id]})
     return None
 
 
@@ -303,17 +310,17 @@ async def release_stream(ip: str, session_id: str) -> None:
         if not sessions:
             local_streams.pop(ip, None)
     with contextlib.suppress(Exception):
-        await run_in("database", redis_call, "stream leases", _unlease, ip, session_id)
+        await run_in("database", redis_call, "stream leases", _drop, [_lease_key(ip)], session_id)
 
 
 def renew_leases() -> None:
-    """Heartbeat of this process's streams and sessions (called from the activity batch)."""
-    for ip, sessions in list(local_streams.items()):
-        with contextlib.suppress(Exception):
-            _lease(ip, list(sessions))
-    for group, sessions in list(local_sessions.items()):
-        with contextlib.suppress(Exception):
-            _lease_group(group, list(sessions))
+    """Heartbeat of this process's streams and sessions (called from the activity batch, in a thread).
+
+    One round trip through the Redis breaker: a stalled Redis costs the batch one timeout, not one per IP."""
+    leases = {_lease_key(ip): list(sessions) for ip, sessions in list(local_streams.items())}
+    leases.update({_group_key(group): list(sessions) for group, sessions in list(local_sessions.items())})
+    if leases and settings.REDIS_URL:
+        breaker("redis").call("stream and session leases", lambda: _renew(leases), None, one_trip=False)
 
 
 # --- live sessions per IP and per API key ----------------------------------------------------------
@@ -356,37 +363,6 @@ def _group_key(group: str) -> str:
     return f"awsmcp:sessions:{group}"
 
 
-def _group_count(group: str) -> int | None:
-    client = _redis()
-    if client is None:
-        return None
-    key = _group_key(group)
-    pipe = client.pipeline()
-    pipe.zremrangebyscore(key, 0, time.time() - settings.OPS_CONNECTION_LEASE)
-    pipe.zcard(key)
-    return int(pipe.execute()[1])
-
-
-def _lease_group(group: str, session_ids: list[str]) -> None:
-    client = _redis()
-    if client is None or not session_ids:
-        return
-    key = _group_key(group)
-    pipe = client.pipeline()
-    pipe.zadd(key, dict.fromkeys(session_ids, time.time()))
-    pipe.expire(key, int(settings.OPS_CONNECTION_LEASE) * 2)
-    pipe.execute()
-
-
-def _unlease_group(groups: list[str], session_id: str) -> None:
-    client = _redis()
-    if client is not None:
-        pipe = client.pipeline()
-        for group in groups:
-            pipe.zrem(_group_key(group), session_id)
-        pipe.execute()
-
-
 async def sessions_held(group: str) -> int:
     """Live sessions of a group: the fleet's with Redis, else (or with Redis down) this process's."""
     from awsmcp.pools import run_in
@@ -394,7 +370,7 @@ async def sessions_held(group: str) -> int:
     fleet = None
     if settings.REDIS_URL:  # no thread hop when there is no fleet to ask
         with contextlib.suppress(Exception):
-            fleet = await run_in("database", redis_call, "session leases", _group_count, group)
+            fleet = await run_in("database", redis_call, "session leases", _lease_count, _group_key(group))
     return fleet if fleet is not None else len(local_sessions.get(group, ()))
 
 
@@ -407,7 +383,7 @@ async def hold_session(session: object, session_id: str) -> None:
         if not settings.REDIS_URL:
             continue
         with contextlib.suppress(Exception):
-            await run_in("database", redis_call, "session leases", _lease_group, group, [session_id])
+            await run_in("database", redis_call, "session leases", _renew, {_group_key(group): [session_id]})
 
 
 async def release_session(session: object, session_id: str) -> None:
@@ -422,4 +398,4 @@ async def release_session(session: object, session_id: str) -> None:
                 local_sessions.pop(group, None)
     if settings.REDIS_URL:
         with contextlib.suppress(Exception):
-            await run_in("database", redis_call, "session leases", _unlease_group, groups, session_id)
+            await run_in("database", redis_call, "session leases", _drop, [_group_key(g) for g in groups], session_id)

@@ -126,3 +126,36 @@ async def test_a_client_that_leaves_while_its_session_is_being_counted_is_not_co
     await app.send_input({"type": "http.disconnect"})
     await app.wait(5)
     assert counted and all(counted[0] not in held for held in limits.local_sessions.values()), limits.local_sessions
+
+
+def test_a_stalled_redis_costs_the_lease_heartbeat_one_timeout(settings, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The heartbeat renews every IP's and group's leases in one round trip through the Redis breaker: with Redis
+    stopped (SIGSTOP) it waits one socket timeout, not one per IP and group, and the next heartbeat none."""
+    import os
+    import signal
+
+    import redis
+
+    from docs_proxy import cache
+    from tests.support.processes import redis_server
+
+    with redis_server() as store:
+        assert store.proc is not None
+        client = redis.Redis.from_url(store.url, socket_timeout=0.3, socket_connect_timeout=0.3)
+        settings.REDIS_URL = store.url
+        monkeypatch.setattr(limits, "_redis", lambda: client)
+        monkeypatch.setitem(cache._breakers, "redis", cache.Breaker("redis"))
+        monkeypatch.setattr(limits, "local_streams", {f"10.1.0.{i}": {f"s{i}"} for i in range(20)})
+        monkeypatch.setattr(limits, "local_sessions", {f"ip:10.2.0.{i}": {f"t{i}"} for i in range(20)})
+        limits.renew_leases()
+        assert client.zcard("awsmcp:streams:10.1.0.3") == 1 and client.zcard("awsmcp:sessions:ip:10.2.0.7") == 1
+        os.kill(store.proc.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            limits.renew_leases()
+            limits.renew_leases()
+            took = time.monotonic() - started
+        finally:
+            os.kill(store.proc.pid, signal.SIGCONT)
+    # One 0.3 s timeout; a timeout per IP and group would be 40 x 0.3 s a heartbeat.
+    assert took < 3.0, took
