@@ -47,7 +47,10 @@ async def _evict(holder: Counted, reason: str) -> None:
 
 async def admit(ip: str, key_name: str, transport: str) -> limits.Refusal | None:
     """Make room for one more session of this client, or say why not (503: process full of busy sessions;
-    429: the client's cap is held by its busy sessions)."""
+    429: the client's cap is held by its busy sessions).
+
+    The caller has counted the new session already (limits.hold_session) and releases it on a refusal: counted
+    before the check, concurrent initializes cannot all find room under a cap."""
     # Counted only near the cap: a scan of every session costs about 1 ms per 10,000.
     live = _live(transport) if directory.local_count() >= settings.MCP_MAX_SESSIONS else []
     if len(live) >= settings.MCP_MAX_SESSIONS:
@@ -60,7 +63,7 @@ async def admit(ip: str, key_name: str, transport: str) -> limits.Refusal | None
             )
         await _evict(victim, f"the process holds its maximum of {settings.MCP_MAX_SESSIONS} sessions")
     for cap in await limits.session_caps(ip, key_name):
-        if await limits.sessions_held(cap.group) < cap.cap:
+        if await limits.sessions_held(cap.group) <= cap.cap:  # the new session is counted already (hold_session)
             continue
         mine = [h for h in _live(transport) if h.held and cap.group in limits.session_groups(h.session)]
         victim = _oldest_idle(mine)

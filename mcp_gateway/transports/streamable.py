@@ -209,11 +209,6 @@ class StreamableEndpoint(HttpEndpoint):
         if partition is None:
             await self.send_error(400, "Bad Request: unknown partition")
             return None
-        denied = await quota.admit(self.client_ip, self.key_name, TRANSPORT)
-        if denied is not None:
-            code = -32029 if denied.status == 429 else -32603
-            await self.send_error(denied.status, denied.message, code=code, headers=denied.headers)
-            return None
         session = ServerSession(
             new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip, key_name=self.key_name
         )
@@ -221,7 +216,15 @@ class StreamableEndpoint(HttpEndpoint):
         holder.held = True
         # Known to on_close before the await: a client that leaves during it must not stay counted (and leased).
         self.holder = holder
+        # Counted before the caps are checked, so that initializes arriving together (here or on other processes)
+        # see each other instead of all finding room under the cap.
         await limits.hold_session(session, session.id)
+        denied = await quota.admit(self.client_ip, self.key_name, TRANSPORT)
+        if denied is not None:
+            await holder.release()
+            code = -32029 if denied.status == 429 else -32603
+            await self.send_error(denied.status, denied.message, code=code, headers=denied.headers)
+            return None
         return holder
 
     def session_headers(self, holder: StreamableSession) -> list[tuple[str, str]]:

@@ -2,15 +2,51 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from channels.testing import ApplicationCommunicator
+from django.conf import settings
 from django.test import override_settings
 
+from mcp_gateway import directory
 from mcp_gateway.sessions import ServerSession
+from mcp_gateway.transports import streamable
 from ops import limits
 from ops.models import parse_allowlist
+
+
+def initialize_post(ip: str) -> tuple[bytes, dict[str, Any]]:
+    """The body and ASGI scope of an initialize POST to /mcp from `ip`."""
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+    ).encode()
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/mcp",
+        "query_string": b"",
+        "client": (ip, 5000),
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"accept", b"application/json, text/event-stream"),
+        ],
+    }
+    return body, scope
 
 
 def rule(rule_id: int, scope: str, rate: str, allowlist: str = "") -> limits.Rule:
@@ -76,14 +112,6 @@ async def test_a_client_that_leaves_while_its_session_is_being_counted_is_not_co
 ) -> None:
     """The count's Redis round trip is where a disconnect cancels an initialize; the session must not stay
     counted (with Redis, leased by every heartbeat) against its IP for ever."""
-    import asyncio
-    import json
-
-    from channels.testing import ApplicationCommunicator
-    from django.conf import settings
-
-    from mcp_gateway.transports import streamable
-
     counting = asyncio.Event()
     counted: list[str] = []
     hold = limits.hold_session
@@ -95,30 +123,7 @@ async def test_a_client_that_leaves_while_its_session_is_being_counted_is_not_co
         await asyncio.Event().wait()  # the Redis round trip, still under way when the client leaves
 
     monkeypatch.setattr(limits, "hold_session", slow_hold)
-    body = json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        }
-    ).encode()
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/mcp",
-        "query_string": b"",
-        "client": ("10.0.0.9", 5000),
-        "headers": [
-            (b"host", b"127.0.0.1"),
-            (b"content-type", b"application/json"),
-            (b"accept", b"application/json, text/event-stream"),
-        ],
-    }
+    body, scope = initialize_post("10.0.0.9")
     app = ApplicationCommunicator(streamable.StreamableEndpoint.as_asgi(), scope)
     monkeypatch.setattr(settings, "MCP_AUTH_REQUIRED", False)
     await app.send_input({"type": "http.request", "body": body, "more_body": False})
@@ -159,3 +164,35 @@ def test_a_stalled_redis_costs_the_lease_heartbeat_one_timeout(settings, monkeyp
             os.kill(store.proc.pid, signal.SIGCONT)
     # One 0.3 s timeout; a timeout per IP and group would be 40 x 0.3 s a heartbeat.
     assert took < 3.0, took
+
+
+async def test_initializes_arriving_together_cannot_all_find_room_under_a_cap(
+    rules: list[limits.Rule], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Redis the count is a round trip: initializes that arrive together all ask it before any is counted.
+    Each is counted before it asks, so the cap holds however many come at once."""
+    rules.append(rule(1, "sessions_per_ip", "2/h"))
+    monkeypatch.setattr(settings, "MCP_AUTH_REQUIRED", False)
+    held = limits.sessions_held
+
+    async def round_trip(group: str) -> int:
+        await asyncio.sleep(0.05)  # the Redis round trip, during which the others arrive
+        return await held(group)
+
+    monkeypatch.setattr(limits, "sessions_held", round_trip)
+    body, scope = initialize_post("10.0.0.10")
+    apps = [ApplicationCommunicator(streamable.StreamableEndpoint.as_asgi(), scope) for _ in range(6)]
+    for app in apps:
+        await app.send_input({"type": "http.request", "body": body, "more_body": False})
+    statuses = [(await app.receive_output(5))["status"] for app in apps]
+    live = [h for h in directory.local_sessions() if h.session.remote_ip == "10.0.0.10"]
+    try:
+        assert len(live) <= 2, statuses
+        assert statuses.count(200) == len(live) and set(statuses) <= {200, 429}, statuses
+    finally:
+        for holder in live:
+            await holder.close_session("test over")
+        for app in apps:
+            await app.send_input({"type": "http.disconnect"})
+            await app.wait(5)
+    assert "ip:10.0.0.10" not in limits.local_sessions
