@@ -110,11 +110,11 @@ async def run_fetch(fn: Callable[..., T], *args: Any, deadline: float, after: fl
         _deadline.reset(token)
     try:
         done, _ = await asyncio.wait({work}, timeout=max(0.0, deadline - time.monotonic()) + after + GRACE)
-    except BaseException:
-        work.add_done_callback(lambda _: slots.release())
+    except BaseException:  # the caller left (cancelled): the thread runs on, holding its slot
+        _release_when_done(work, slots)
         raise
     if not done:
-        work.add_done_callback(lambda finished: (slots.release(), finished.cancelled() or finished.exception()))
+        _release_when_done(work, slots)
         raise FetchError(
             f"The documentation site took too long to answer (more than {settings.DOCS_FETCH_DEADLINE:g} s); "
             "try again later.",
@@ -122,6 +122,18 @@ async def run_fetch(fn: Callable[..., T], *args: Any, deadline: float, after: fl
         )
     slots.release()
     return work.result()
+
+
+def _release_when_done(work: asyncio.Future[Any], slots: asyncio.Semaphore) -> None:
+    """Free the slot once the thread is really done. Its outcome is nobody's any more: it is read, so that a
+    failed fetch whose caller left does not log "exception was never retrieved"."""
+
+    def finished(future: asyncio.Future[Any]) -> None:
+        slots.release()
+        if not future.cancelled():
+            future.exception()
+
+    work.add_done_callback(finished)
 
 
 class _Guarded:

@@ -4,9 +4,12 @@ opens it; a call running long makes the others skip the store; a quick failure o
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings
@@ -93,3 +96,39 @@ def test_a_quick_failure_opens_the_breaker_briefly() -> None:
 
     assert breaker.call("get", refused, "default") == "default"
     assert breaker.down_until - time.monotonic() <= QUICK_FAILURE_SECONDS
+
+
+async def test_a_fetch_whose_caller_left_frees_its_slot_and_fails_quietly() -> None:
+    """The caller is cancelled (its client left) while the thread still fetches; when the fetch then fails, its
+    slot comes back and its error is not reported as an exception nobody retrieved."""
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    started, go_on = threading.Event(), threading.Event()
+
+    def failing_fetch() -> None:
+        started.set()
+        go_on.wait(5)
+        raise fetch.FetchError("The documentation site answered HTTP 503.", 503)
+
+    slots = fetch.fetch_slots()
+    free = slots._value
+    caller = asyncio.create_task(fetch.run_fetch(failing_fetch, deadline=time.monotonic() + 5))
+    try:
+        assert await asyncio.to_thread(started.wait, 5)
+        caller.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        assert slots._value == free - 1  # still fetching: the slot stays taken
+        go_on.set()
+        for _ in range(100):
+            if slots._value == free:
+                break
+            await asyncio.sleep(0.02)
+        assert slots._value == free
+        gc.collect()
+        await asyncio.sleep(0)
+        assert not [c for c in reported if "never retrieved" in c.get("message", "")], reported
+    finally:
+        go_on.set()
+        loop.set_exception_handler(None)
