@@ -58,15 +58,18 @@ async def test_a_stalled_redis_costs_one_slow_call_per_breaker_period(
         finally:
             os.kill(store.proc.pid, signal.SIGCONT)
     periods = int(STALL // BREAKER_SECONDS) + 1
+    # One slow call per period, plus one pause of a busy CI machine; before the breaker every read was slow
+    # (1-3 s each) and every initialize took 4 s, so these bounds stay far from it.
+    allowed = periods + 1
     slow_reads = [t for t in witness.latencies if t > SLOW]
     slow_sessions = [t for t in sessions if t > SLOW]
     print(
         f"witness worst {witness.slowest:.2f}s, slow {slow_reads}; sessions {len(sessions)} worst {max(sessions):.2f}s"
     )
-    witness.assert_unharmed(slowest=1.5)
-    assert len(slow_reads) <= periods, slow_reads
-    assert max(sessions) < 2.0 and len(slow_sessions) <= periods, sessions
-    assert not cold.is_error and cold_wait < 2.0, (cold_wait, cold)
+    witness.assert_unharmed(slowest=2.5)
+    assert len(slow_reads) <= allowed, slow_reads
+    assert max(sessions) < 3.0 and len(slow_sessions) <= allowed, sessions
+    assert not cold.is_error and cold_wait < 3.0, (cold_wait, cold)
 
     # Redis answers again: after one breaker period the shared layer is used again.
     await asyncio.sleep(BREAKER_SECONDS + 0.5)
