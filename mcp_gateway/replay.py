@@ -36,26 +36,65 @@ def enabled() -> bool:
     return bool(settings.REDIS_URL)
 
 
+WAITING_EVENTS_PER_KEPT = 10  # a burst of small events waits; only a stalled Redis makes this many wait
+_GIVEN_UP = (-1, "")  # the queue's last item once a recorder stopped recording
+
+
 class Recorder:
-    """Appends one stream's events to Redis, in order, without holding up the stream."""
+    """Appends one stream's events to Redis, in order, without holding up the stream.
+
+    Events wait in memory while Redis takes them; when Redis does not keep up (stalled), past MCP_EVENT_REPLAY_BYTES
+    (or WAITING_EVENTS_PER_KEPT x MCP_EVENT_REPLAY events) waiting, the recorder gives up: the events waiting are dropped and the copy
+    in Redis removed (nobody resumes a stream with a gap), and the stream can be resumed only where it runs."""
 
     def __init__(self, stream_id: str, owner: tuple[str, str] | None = None) -> None:
         self.key = PREFIX + stream_id
         self.owner = owner
         self.queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
+        self.queued_bytes = 0
+        self.given_up = False
         self.queue.put_nowait((0, ""))  # the stream exists from its start, before any event
         self.task = asyncio.get_running_loop().create_task(self._write())
 
     def record(self, seq: int, message: dict[str, Any]) -> None:
-        self.queue.put_nowait((seq, json.dumps(message, separators=(",", ":"))))
+        if self.given_up:
+            return
+        data = json.dumps(message, separators=(",", ":"))
+        if (
+            self.queue.qsize() >= settings.MCP_EVENT_REPLAY * WAITING_EVENTS_PER_KEPT
+            or self.queued_bytes + len(data) > settings.MCP_EVENT_REPLAY_BYTES
+        ):
+            self._give_up()
+            return
+        self.queued_bytes += len(data)
+        self.queue.put_nowait((seq, data))
 
     def close(self) -> None:
-        self.queue.put_nowait(None)
+        if not self.given_up:
+            self.queue.put_nowait(None)
+
+    def _give_up(self) -> None:
+        log.warning(
+            "event replay of %s stopped: Redis is not taking its events (%d waiting)", self.key, self.queue.qsize()
+        )
+        self.given_up = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queued_bytes = 0
+        self.queue.put_nowait(_GIVEN_UP)
 
     async def _write(self) -> None:
         client = _client()
         while True:
             item = await self.queue.get()
+            if item == _GIVEN_UP:
+                try:
+                    await client.delete(self.key, self.key + OWNER_SUFFIX)
+                except Exception as exc:  # it expires after STREAM_LINGER anyway
+                    log.warning("event replay delete failed: %s: %s", exc.__class__.__name__, exc)
+                return
+            if item is not None:
+                self.queued_bytes -= len(item[1])
             if item is None:
                 fields: dict[str, Any] = {"seq": 0, "end": 1}
             elif item[0] == 0:
