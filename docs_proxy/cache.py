@@ -126,10 +126,13 @@ class Breaker:
         self._ids = itertools.count()
         self._lock = threading.Lock()
 
-    def available(self) -> bool:
+    def available(self, mind_slow: bool = True) -> bool:
+        """False while tripped; with `mind_slow`, also while another call has run past SLOW_CALL."""
         now = time.monotonic()
         if now < self.down_until:
             return False
+        if not mind_slow:
+            return True
         with self._lock:
             oldest = min(self.running.values(), default=now)
         return now - oldest < SLOW_CALL
@@ -151,12 +154,16 @@ class Breaker:
                 period,
             )
 
-    def call(self, operation: str, fn: Callable[[], T], default: T, one_trip: bool = True) -> T:
+    def call(
+        self, operation: str, fn: Callable[[], T], default: T, one_trip: bool = True, patient: bool = False
+    ) -> T:
         """`fn()`, or `default` when the store is down or fails (never raises).
 
         `one_trip`: fn is one round trip, so its running long means the store stalls (a listing that
-        makes many is not watched that way)."""
-        if not self.available():
+        makes many is not watched that way). `patient`: the caller cannot do without the answer (a
+        session's record: skipping it would tell a live session's client it is gone), so it is skipped
+        only once the breaker has tripped, not merely because another call is slow."""
+        if not self.available(mind_slow=not patient):
             return default
         started = time.monotonic()
         with self._lock:
@@ -201,9 +208,11 @@ def store_of(alias: str) -> str:
     return f"cache:{alias}"  # in process memory: its own breaker, which never trips in practice
 
 
-def cache_call(alias: str, operation: str, *args: Any) -> Any:
+def cache_call(alias: str, operation: str, *args: Any, patient: bool = False) -> Any:
     """One call on a Django cache, through its store's breaker: None when the store is down (blocking)."""
-    return breaker(store_of(alias)).call(f"cache {operation}", lambda: getattr(caches[alias], operation)(*args), None)
+    return breaker(store_of(alias)).call(
+        f"cache {operation}", lambda: getattr(caches[alias], operation)(*args), None, patient=patient
+    )
 
 
 def redis_call(operation: str, fn: Callable[..., T], *args: Any) -> T | None:

@@ -72,7 +72,8 @@ def _ttl() -> int:
 async def _shared(operation: str, *args: Any) -> Any:
     """A call on the shared cache that never fails the request: sessions of this process still work."""
     # Through the store's breaker (which retries a stale pooled connection once, and logs): None when down.
-    return await run_in("database", cache_call, "default", operation, *args)
+    # Patient: a record skipped because another call is slow would answer a live session 404.
+    return await run_in("database", cache_call, "default", operation, *args, patient=True)
 
 
 async def add(holder: Holder) -> None:

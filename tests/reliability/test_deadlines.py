@@ -82,6 +82,8 @@ def test_a_call_running_long_makes_the_others_skip_the_store() -> None:
     try:
         time.sleep(SLOW_CALL + 0.1)
         assert breaker.call("get", lambda: "answered", "skipped") == "skipped"
+        # a caller that cannot do without the answer (a session's record) still asks: the store has not failed
+        assert breaker.call("get", lambda: "answered", "skipped", patient=True) == "answered"
     finally:
         release.set()
         stuck.join()
@@ -96,6 +98,7 @@ def test_a_quick_failure_opens_the_breaker_briefly() -> None:
 
     assert breaker.call("get", refused, "default") == "default"
     assert breaker.down_until - time.monotonic() <= QUICK_FAILURE_SECONDS
+    assert breaker.call("get", lambda: "answered", "skipped", patient=True) == "skipped"  # tripped: even patient
 
 
 async def test_a_fetch_whose_caller_left_frees_its_slot_and_fails_quietly() -> None:
