@@ -271,8 +271,8 @@ class SharedCache:
     def available(self) -> bool:
         return self.breaker.available()
 
-    def _call(self, operation: str, fn: Any, default: Any, one_trip: bool = True) -> Any:
-        if not self.available():
+    def _call(self, operation: str, fn: Any, default: Any, one_trip: bool = True, patient: bool = False) -> Any:
+        if not self.breaker.available(mind_slow=not patient):
             return default
         if self.backend.__class__.__name__ == "DatabaseCache":
             inner = fn
@@ -281,15 +281,15 @@ class SharedCache:
                 with bounded_database(self.backend):
                     return inner()
 
-        result = self.breaker.call(f"docs cache L2 {operation}", fn, _FAILED, one_trip)
+        result = self.breaker.call(f"docs cache L2 {operation}", fn, _FAILED, one_trip, patient)
         if result is _FAILED:
             stats.count("l2_errors")
             return default
         return result
 
     # --- values ----------------------------------------------------------------------------------
-    def get(self, key: str) -> Any | None:
-        raw = self._call("get", lambda: self.backend.get(key), None)
+    def get(self, key: str, patient: bool = False) -> Any | None:
+        raw = self._call("get", lambda: self.backend.get(key), None, patient=patient)
         if raw is None:
             return None
         try:
@@ -305,12 +305,15 @@ class SharedCache:
         return bool(self._call("delete", lambda: self.backend.delete(key), False))
 
     # --- coordination ------------------------------------------------------------------------------
-    def add(self, key: str, value: Any, ttl: float) -> bool:
-        """Set only if absent (a short lock); False when taken or when L2 is down."""
-        return bool(self._call("add", lambda: self.backend.add(key, value, max(1, int(ttl))), False))
+    # Patient: a lock skipped because another call is slow would read as free (or as taken), and every
+    # process would fetch the same page; these calls give up only once the breaker has tripped.
+    def add(self, key: str, value: Any, ttl: float) -> bool | None:
+        """Set only if absent (a short lock): True when set, False when taken, None when L2 is down."""
+        added = self._call("add", lambda: self.backend.add(key, value, max(1, int(ttl))), None, patient=True)
+        return None if added is None else bool(added)
 
-    def get_plain(self, key: str) -> Any | None:
-        return self._call("get", lambda: self.backend.get(key), None)
+    def get_plain(self, key: str, patient: bool = False) -> Any | None:
+        return self._call("get", lambda: self.backend.get(key), None, patient=patient)
 
     def set_plain(self, key: str, value: Any, ttl: float | None) -> None:
         self._call("set", lambda: self.backend.set(key, value, None if ttl is None else max(1, int(ttl))), None)

@@ -167,8 +167,8 @@ def origin_load(address: DocAddress, previous: Page | None, deadline: float | No
     return Page(address, fetched.address, document, now, fresh_until, fetched.etag, fetched.last_modified)
 
 
-def l2_read(address: DocAddress) -> Page | None:
-    data = shared().get(cache_key(address))
+def l2_read(address: DocAddress, patient: bool = False) -> Page | None:
+    data = shared().get(cache_key(address), patient=patient)
     if not isinstance(data, dict):
         return None
     try:
@@ -227,18 +227,18 @@ async def _load(address: DocAddress, key: str) -> Page:
     stats.count("l2_misses")
     lock = f"lock:{key}"
     bound = settings.DOCS_FETCH_DEADLINE + 5
-    if not await run_in("database", shared().add, lock, now, bound):
+    if await run_in("database", shared().add, lock, now, bound) is False:
         # Another process is fetching this page: wait for its result in L2, with a bound.
         stats.count("single_flight_waits")
         deadline = time.monotonic() + bound
-        while time.monotonic() < deadline and shared().available():
+        while time.monotonic() < deadline and shared().breaker.available(mind_slow=False):
             await asyncio.sleep(WAIT_POLL)
-            fresh = await run_in("database", l2_read, address)
+            fresh = await run_in("database", l2_read, address, True)
             if fresh is not None and fresh.fresh_until > time.time():
                 _remember(key, fresh)
                 return fresh
-            if not await run_in("database", shared().get_plain, lock):
-                break  # the other fetch failed or gave up: fetch ourselves
+            if not await run_in("database", shared().get_plain, lock, True):
+                break  # the other fetch failed or gave up (or L2 went down): fetch ourselves
     try:
         try:
             deadline = deadline_from_now()

@@ -45,7 +45,9 @@ class Balancer(Endpoints):
         await asyncio.gather(self._pipe(client_reader, backend_writer), self._pipe(backend_reader, client_writer))
 
     async def _start(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        # A burst of clients (100 sessions, each a stream and its POSTs) overflows the default backlog of 100
+        # while this loop is busy: dropped SYNs are retried after 1, 2, 4 s, past a client's connect timeout.
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, backlog=1024)
 
     def start(self) -> Balancer:
         self.thread.start()
