@@ -285,6 +285,11 @@ async def claim_stream(ip: str, session_id: str, endpoint: str) -> Refusal | Non
             f"Service Unavailable: this process holds its maximum of {settings.MCP_MAX_CONNECTIONS} streams",
             [("retry-after", "5")],
         )
+    # Counted before the cap is checked (and released when refused): streams arriving together each see
+    # the others, so a burst cannot all find room under the cap between its awaits.
+    local_streams.setdefault(ip, set()).add(session_id)
+    with contextlib.suppress(Exception):
+        await run_in("database", redis_call, "stream leases", _renew, {_lease_key(ip): [session_id]})
     rules = [r for r in (await book()).rules if r.scope == "streams_per_ip" and r.covers(endpoint) and not r.allows(ip)]
     if rules:
         cap = min(_split_rate(r.rate)[0] for r in rules)
@@ -293,13 +298,11 @@ async def claim_stream(ip: str, session_id: str, endpoint: str) -> Refusal | Non
         except Exception:  # Redis down: count this process's streams only
             fleet = None
         held = fleet if fleet is not None else len(local_streams.get(ip, ()))
-        if held >= cap:
+        if held > cap:
+            await release_stream(ip, session_id)
             return Refusal(
                 429, f"Too Many Requests: {cap} concurrent streams per IP; close one first", [("retry-after", "5")]
             )
-    local_streams.setdefault(ip, set()).add(session_id)
-    with contextlib.suppress(Exception):
-        await run_in("database", redis_call, "stream leases", _renew, {_lease_key(ip): [session_id]})
     return None
 
 

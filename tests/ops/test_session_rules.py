@@ -196,3 +196,27 @@ async def test_initializes_arriving_together_cannot_all_find_room_under_a_cap(
             await app.send_input({"type": "http.disconnect"})
             await app.wait(5)
     assert "ip:10.0.0.10" not in limits.local_sessions
+
+
+async def test_streams_arriving_together_cannot_all_find_room_under_a_cap(
+    rules: list[limits.Rule], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streams of one IP claimed at once, with a round trip before the count (rules, Redis): the cap holds."""
+    rules.append(rule(1, "streams_per_ip", "2/h"))
+    book = limits.book
+
+    async def round_trip() -> Any:
+        await asyncio.sleep(0.05)  # during which the other claims arrive
+        return await book()
+
+    monkeypatch.setattr(limits, "book", round_trip)
+    refusals = await asyncio.gather(*(limits.claim_stream("10.0.0.20", f"s{i}", "sse") for i in range(6)))
+    admitted = [f"s{i}" for i, refusal in enumerate(refusals) if refusal is None]
+    try:
+        assert 1 <= len(admitted) <= 2, refusals
+        assert all(r is None or r.status == 429 for r in refusals)
+        assert limits.local_streams.get("10.0.0.20", set()) == set(admitted)  # the refused were released
+    finally:
+        for session_id in admitted:
+            await limits.release_stream("10.0.0.20", session_id)
+    assert "10.0.0.20" not in limits.local_streams
