@@ -243,6 +243,7 @@ DOCS_MAX_CONCURRENT_FETCHES = env_int("DOCS_MAX_CONCURRENT_FETCHES", 16)  # also
 DOCS_CONVERT_WORKERS = env_int("DOCS_CONVERT_WORKERS", 2)  # conversion processes
 DOCS_CONVERT_TIMEOUT = env_float("DOCS_CONVERT_TIMEOUT", 15.0)  # CPU seconds one page may take to convert
 DOCS_CONVERT_MEMORY_MB = env_int("DOCS_CONVERT_MEMORY_MB", 1024)  # address space of a conversion process
+DOCS_CONVERT_NICE = env_int("DOCS_CONVERT_NICE", 10)  # conversion yields the CPU to serving cached reads
 DOCS_CONVERT_FAILURE_TTL = env_float("DOCS_CONVERT_FAILURE_TTL", 300.0)  # a page that failed to convert is not refetched
 DOCS_MAX_QUERY_CHARS = env_int("DOCS_MAX_QUERY_CHARS", 1000)  # search_table query, search phrases
 DOCS_MAX_SECTION_TITLES = env_int("DOCS_MAX_SECTION_TITLES", 50)  # read_sections titles per call

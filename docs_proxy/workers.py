@@ -52,6 +52,7 @@ class ConversionFailed(Exception):
 class Limits:
     cpu_seconds: float  # CPU time one page may take
     memory_mb: int  # address space of a worker process
+    nice: int = 0  # added to a worker's nice value: the serving process wins the CPU when both want it
 
     @property
     def wall_seconds(self) -> float:
@@ -72,6 +73,8 @@ def _set_limits(limits: Limits) -> None:
     size = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (size, size))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if limits.nice > 0:
+        os.nice(limits.nice)
     signal.signal(signal.SIGPROF, _on_sigprof)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C of `make run` is the server's to handle
 
@@ -126,12 +129,12 @@ def serve(jobs: Connection, answers: Connection, limits: Limits) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """`python -m docs_proxy.workers JOBS_FD ANSWERS_FD CPU_SECONDS MEMORY_MB`, as the pool starts it."""
-    jobs_fd, answers_fd, cpu_seconds, memory_mb = argv
+    """`python -m docs_proxy.workers JOBS_FD ANSWERS_FD CPU_SECONDS MEMORY_MB NICE`, as the pool starts it."""
+    jobs_fd, answers_fd, cpu_seconds, memory_mb, nice = argv
     serve(
         Connection(int(jobs_fd), writable=False),
         Connection(int(answers_fd), readable=False),
-        Limits(float(cpu_seconds), int(memory_mb)),
+        Limits(float(cpu_seconds), int(memory_mb), int(nice)),
     )
 
 
@@ -150,7 +153,7 @@ class _Worker:
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "docs_proxy.workers", str(jobs_read), str(answers_write),
-                 repr(limits.cpu_seconds), str(limits.memory_mb)],
+                 repr(limits.cpu_seconds), str(limits.memory_mb), str(limits.nice)],
                 pass_fds=theirs,
                 cwd=PROJECT_ROOT,
                 stdin=subprocess.DEVNULL,
@@ -311,7 +314,7 @@ class ConversionPool:
 def conversion_pool() -> ConversionPool:
     from django.conf import settings  # here, not at the top: a worker starts faster without Django
 
-    limits = Limits(settings.DOCS_CONVERT_TIMEOUT, settings.DOCS_CONVERT_MEMORY_MB)
+    limits = Limits(settings.DOCS_CONVERT_TIMEOUT, settings.DOCS_CONVERT_MEMORY_MB, settings.DOCS_CONVERT_NICE)
     # The read waits DOCS_CONVERT_TIMEOUT past its fetch deadline for the conversion (pages.py): half of it
     # for a free worker at most, so a busy pool answers "busy" rather than the read timing out.
     return ConversionPool(settings.DOCS_CONVERT_WORKERS, limits, queue_wait=settings.DOCS_CONVERT_TIMEOUT / 2)

@@ -37,6 +37,17 @@ def test_pages_convert_in_another_process(pool: ConversionPool) -> None:
     assert pid != os.getpid()
 
 
+def test_workers_run_at_a_lower_cpu_priority_than_the_server() -> None:
+    """Conversion gives way to the serving process when both want the CPU (bench.mixed measures the effect)."""
+    niced = ConversionPool(1, Limits(cpu_seconds=5, memory_mb=400, nice=7), queue_wait=20)
+    try:
+        assert niced.convert(RDS, "utf-8", RDS_URL).title
+        (pid,) = niced.worker_pids()
+        assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + 7
+    finally:
+        niced.close()
+
+
 def test_a_page_over_the_cpu_limit_fails_alone_and_its_worker_is_replaced(pool: ConversionPool) -> None:
     with pytest.raises(ConversionFailed, match=r"too large or too slow to convert \(over 1 s of CPU\)"):
         pool.convert(table(20_000).encode(), None, "https://docs.aws.amazon.com/t.html")
