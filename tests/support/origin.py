@@ -1,6 +1,6 @@
 """A stand-in for AWS's documentation origins, on loopback: the only thing tests and benchmarks mock.
 
-It serves the real captured pages of ../shared/fixtures at their public paths, answers the search
+It serves the real captured pages of tests/fixtures at their public paths, answers the search
 and recommendations APIs with JSON of the upstream shapes (DESIGN.md section 4), serves a China
 services page and TOC under /cn, and has paths that misbehave on purpose (redirects, 5xx, a hang,
 a huge body, binary content). It counts requests per path so tests can tell cache hits from fetches.
@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"  # copies of the captured pages of shared/fixtures (see its README)
 PAGES = FIXTURES / "aws-pages"
 TOC = FIXTURES / "toc"
 PUBLIC = "https://docs.aws.amazon.com"
