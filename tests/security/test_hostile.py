@@ -17,6 +17,7 @@ from tests.support.clients import open_session
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, base_env, daphne
 from tests.support.raw import ACCEPT_BOTH, initialize_request, request, streamable_session
+from tests.support.witness import Witness
 
 SECRET = base_env()["SECRET_KEY"]
 RDS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
@@ -40,20 +41,6 @@ def clean(reply: httpx.Response) -> None:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=20) as client:
         yield client
-
-
-async def witness(server: DaphneServer, stop: asyncio.Event, ready: asyncio.Event | None = None) -> int:
-    """Another client's session, reading a page again and again: every answer must be right."""
-    answered = 0
-    async with open_session(server, "streamable-http") as session:
-        while not stop.is_set():
-            result = await session.call_tool("read_documentation", {"url": RDS, "max_length": 200})
-            assert not result.is_error and "Amazon Relational Database Service" in result.content[0].text
-            answered += 1
-            if ready is not None:
-                ready.set()
-            await asyncio.sleep(0.02)
-    return answered
 
 
 MALFORMED = [
@@ -83,15 +70,13 @@ MALFORMED = [
 
 async def test_malformed_bodies(server: DaphneServer, http: httpx.AsyncClient) -> None:
     headers = await streamable_session(http, server.mcp_url)
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(witness(server, stop))
     codes = []
-    for body in MALFORMED:
-        reply = await http.post(server.mcp_url, content=body, headers={**headers, "accept": "application/json"})
-        clean(reply)
-        codes.append(reply.status_code)
-    stop.set()
-    assert await watcher > 0
+    async with Witness(server) as witness:
+        for body in MALFORMED:
+            reply = await http.post(server.mcp_url, content=body, headers={**headers, "accept": "application/json"})
+            clean(reply)
+            codes.append(reply.status_code)
+    assert witness.answered > 0
     assert codes[0] == 400 and codes[9] == 400 and codes[10] == 400  # empty and deeply nested: parse errors
     assert (await http.post(server.mcp_url, json=request("ping"), headers=headers)).json()["result"] == {}
 
@@ -225,11 +210,9 @@ async def test_slow_loris_and_unread_streams(server: DaphneServer) -> None:
             sock.sendall(b"GET /mcp/sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
         sockets.append(sock)
     try:
-        stop = asyncio.Event()
-        watcher = asyncio.create_task(witness(server, stop))
-        await asyncio.sleep(2.0)
-        stop.set()
-        assert await watcher > 5
+        async with Witness(server) as witness:
+            await asyncio.sleep(2.0)
+        assert witness.answered > 5
     finally:
         for sock in sockets:
             sock.close()
@@ -253,19 +236,17 @@ async def test_a_burst_of_a_thousand_streams_from_one_ip(capped: DaphneServer) -
             return status, None
         return status, writer
 
-    stop, ready = asyncio.Event(), asyncio.Event()
-    watcher = asyncio.create_task(witness(capped, stop, ready))
-    await asyncio.wait_for(ready.wait(), 30)  # the witness is in the middle of its calls when the burst starts
-    results = await asyncio.gather(*(open_stream() for _ in range(1000)))
-    statuses = [status for status, _ in results]
-    # 100 streams per IP: the witness's own GET stream (same IP) may hold one of them
-    assert statuses.count(200) in (99, 100)
-    assert statuses.count(200) + statuses.count(429) == 1000
-    for _status, writer in results:
-        if writer is not None:
-            writer.close()
-    stop.set()
-    assert await watcher > 0
+    # the witness is in the middle of its calls when the burst starts
+    async with Witness(capped) as witness:
+        results = await asyncio.gather(*(open_stream() for _ in range(1000)))
+        statuses = [status for status, _ in results]
+        # 100 streams per IP: the witness's own GET stream (same IP) may hold one of them
+        assert statuses.count(200) in (99, 100)
+        assert statuses.count(200) + statuses.count(429) == 1000
+        for _status, writer in results:
+            if writer is not None:
+                writer.close()
+    assert witness.answered > 0
     await asyncio.sleep(1.0)  # the slots are freed as the streams close
     status, writer = await open_stream()
     assert status == 200
