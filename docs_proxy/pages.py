@@ -123,7 +123,7 @@ def page_pattern(partition: str, path_prefix: str, exact: bool) -> str:
 
 # --- the blocking parts (pool threads) --------------------------------------------------------------
 def _convert(fetched_body: bytes, encoding: str | None, content_type: str, served: DocAddress) -> Document:
-    """Convert in a worker process (this thread waits); a failure is remembered, so the page is not refetched."""
+    """Convert in a worker process (this thread waits); get_page remembers a failure, so it is not refetched."""
     if not looks_like_html(fetched_body, content_type):
         raise ToolError(
             f"{served.url} is not an HTML page ({content_type or 'unknown type'}); only documentation pages can be read."
@@ -132,9 +132,7 @@ def _convert(fetched_body: bytes, encoding: str | None, content_type: str, serve
         document = workers.convert_page(fetched_body, encoding, served.url)
     except (UnreadablePage, workers.ConversionFailed) as exc:
         message = f"{served.url} could not be read: {exc} Use search_documentation to find another page."
-        if getattr(exc, "lasting", True):
-            workers.failed_pages().remember(served.url, message)
-        raise ToolError(message) from exc  # the cause tells the tools it was the conversion that failed
+        raise ToolError(message) from exc  # the cause tells get_page it was the conversion that failed
     stats.count("conversions")
     return document
 
@@ -194,6 +192,10 @@ async def get_page(address: DocAddress) -> Page:
         stats.count("l1_hits")
         return page
     stats.count("l1_misses")
+    known = workers.failed_pages().recent(address.url)
+    if known is not None:  # it failed to convert a moment ago: say so again without fetching it again
+        raise ToolError(known)
+    workers.conversion_pool().warm()  # a first page's fetch overlaps the start of the conversion workers
     waiting = _inflight.get(key)
     if waiting is not None:
         stats.count("single_flight_waits")
@@ -203,6 +205,9 @@ async def get_page(address: DocAddress) -> Page:
     try:
         page = await _load(address, key)
     except BaseException as exc:
+        cause = exc.__cause__ if isinstance(exc, ToolError) else None
+        if isinstance(cause, (UnreadablePage, workers.ConversionFailed)) and getattr(cause, "lasting", True):
+            workers.failed_pages().remember(address.url, str(exc))  # the requested address too, after a redirect
         future.set_exception(exc)
         future.exception()  # retrieved: there may be no waiters
         raise

@@ -13,10 +13,10 @@ from typing import Any
 from django.conf import settings
 
 from awsmcp.pools import run_in
-from docs_proxy import answers, descriptions, upstream, workers
+from docs_proxy import answers, descriptions, upstream
 from docs_proxy.addresses import MAX_URL_LENGTH, AddressError, DocAddress, parse_doc_url
-from docs_proxy.convert import Document, UnreadablePage
-from docs_proxy.pages import Page, get_page, notes
+from docs_proxy.convert import Document
+from docs_proxy.pages import get_page, notes
 from docs_proxy.tables import quoted_list, search_tables
 from mcp_gateway.context import RequestContext
 from mcp_gateway.registry import Registry, Tool, ToolError
@@ -272,28 +272,12 @@ def format_documentation_result(url: str, content: str, start_index: int, max_le
     return result
 
 
-async def load_page(address: DocAddress) -> Page:
-    """get_page, unless the page failed to convert within DOCS_CONVERT_FAILURE_TTL: then its error, without a fetch."""
-    failed = workers.failed_pages()
-    known = failed.recent(address.url)
-    if known is not None:
-        raise ToolError(known)
-    workers.conversion_pool().warm()  # a first page's fetch overlaps the start of the conversion workers
-    try:
-        return await get_page(address)
-    except ToolError as exc:
-        cause = exc.__cause__
-        if isinstance(cause, (UnreadablePage, workers.ConversionFailed)) and getattr(cause, "lasting", True):
-            failed.remember(address.url, str(exc))  # the requested address too, when a redirect led elsewhere
-        raise
-
-
 # --- tools ---------------------------------------------------------------------------------------
 async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     address = address_for(args["url"], ctx)
     max_length = args.get("max_length", 5000)
     start_index = args.get("start_index", 0)
-    page = await load_page(address)
+    page = await get_page(address)
     document = page.document
     if address.fragment and start_index == 0:
         section = document.section_for_anchor(address.fragment)
@@ -332,7 +316,7 @@ async def read_sections(args: dict[str, Any], ctx: RequestContext) -> dict[str, 
     titles = [t for t in args["section_titles"] if t.strip()]
     if not titles:
         raise ToolError("section_titles parameter cannot be empty")
-    page = await load_page(address)
+    page = await get_page(address)
     markdown, missing = await run_in("cpu", _sections_markdown, page.document, titles)
     if not markdown:
         available = [s.title for s in page.document.sections if s.level in (2, 3)]
@@ -361,7 +345,7 @@ async def search_table(args: dict[str, Any], ctx: RequestContext) -> dict[str, A
     query = args["query"]
     if not query.strip():
         raise ToolError("query parameter cannot be empty")
-    page = await load_page(address)
+    page = await get_page(address)
     answer = await run_in(
         "cpu", search_tables, page.document, query, args.get("section_title"), args.get("max_rows", 20)
     )
@@ -394,7 +378,7 @@ async def recommend(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]
 async def get_available_services(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     address = parse_doc_url(upstream.CHINA_SERVICES_URL, "aws-cn")
     page, services = await asyncio.gather(
-        load_page(address),
+        get_page(address),
         answers.cached_answer("china-toc", {}, settings.DOCS_CACHE_L2_TTL, upstream.china_services_toc),
     )
     links = "\n".join(f"- [{s['title']}]({s['url']})" for s in services)
