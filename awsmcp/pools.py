@@ -49,10 +49,3 @@ async def run_in(name: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwarg
     call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
     return await loop.run_in_executor(pool(name), call)
 
-
-def shutdown() -> None:
-    """Stop every pool (tests); running work finishes, queued work is dropped."""
-    with _lock:
-        for executor in _pools.values():
-            executor.shutdown(wait=False, cancel_futures=True)
-        _pools.clear()
