@@ -121,7 +121,7 @@ async def test_a_hundred_sessions_through_the_balancer(fleet, transport: str) ->
     _a, _b, balancer = fleet
 
     async def one(i: int) -> str:
-        async with open_session(balancer, transport, read_timeout_seconds=30) as session:
+        async with open_session(balancer, transport, http_timeout=30, read_timeout_seconds=30) as session:
             result = await session.call_tool("read_documentation", {"url": BASE + PAGE, "max_length": 100 + i})
             assert not result.is_error
             await session.send_ping()

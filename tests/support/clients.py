@@ -10,7 +10,7 @@ from mcp.client.session import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.support.processes import DaphneServer
+from tests.support.processes import Endpoints
 from tests.support.ws_client import websocket_client
 
 TRANSPORTS = ("sse", "streamable-http", "websocket")
@@ -18,12 +18,15 @@ TRANSPORTS = ("sse", "streamable-http", "websocket")
 
 @asynccontextmanager
 async def open_session(
-    server: DaphneServer, transport: str, query: str = "", **kwargs: Any
+    server: Endpoints, transport: str, query: str = "", http_timeout: float | None = None, **kwargs: Any
 ) -> AsyncIterator[ClientSession]:
-    """An initialized SDK ClientSession over the named transport."""
+    """An initialized SDK ClientSession over the named transport.
+
+    `http_timeout` replaces the SSE client's 5 s for connects and POSTs, for tests that open a burst of sessions.
+    """
     suffix = f"?{query}" if query else ""
     if transport == "sse":
-        opener = sse_client(server.sse_url + suffix)
+        opener = sse_client(server.sse_url + suffix, timeout=http_timeout or 5.0)
     elif transport == "streamable-http":
         opener = streamable_http_client(server.mcp_url + suffix)
     elif transport == "websocket":
