@@ -48,4 +48,3 @@ async def run_in(name: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwarg
     loop = asyncio.get_running_loop()
     call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
     return await loop.run_in_executor(pool(name), call)
-

@@ -207,7 +207,8 @@ MCP_PONG_TIMEOUT = env_float("MCP_PONG_TIMEOUT", 10.0)
 MCP_PING_MISSES_BEFORE_CLOSE = env_int("MCP_PING_MISSES_BEFORE_CLOSE", 3)
 MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 3600)
 MCP_EVENT_REPLAY = env_int("MCP_EVENT_REPLAY", 200)
-MCP_EVENT_REPLAY_BYTES = env_int("MCP_EVENT_REPLAY_BYTES", 8 * 1024 * 1024)  # finished answers a session keeps to replay
+# Finished answers a session keeps to replay.
+MCP_EVENT_REPLAY_BYTES = env_int("MCP_EVENT_REPLAY_BYTES", 8 * 1024 * 1024)
 MCP_RATELIMIT_ENABLED = env_bool("MCP_RATELIMIT_ENABLED", True)
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 # Bounds on what one client can make the process hold (README, "Security and limits").
@@ -244,7 +245,8 @@ DOCS_CONVERT_WORKERS = env_int("DOCS_CONVERT_WORKERS", 2)  # conversion processe
 DOCS_CONVERT_TIMEOUT = env_float("DOCS_CONVERT_TIMEOUT", 15.0)  # CPU seconds one page may take to convert
 DOCS_CONVERT_MEMORY_MB = env_int("DOCS_CONVERT_MEMORY_MB", 1024)  # address space of a conversion process
 DOCS_CONVERT_NICE = env_int("DOCS_CONVERT_NICE", 10)  # conversion yields the CPU to serving cached reads
-DOCS_CONVERT_FAILURE_TTL = env_float("DOCS_CONVERT_FAILURE_TTL", 300.0)  # a page that failed to convert is not refetched
+# A page that failed to convert is not refetched for this long.
+DOCS_CONVERT_FAILURE_TTL = env_float("DOCS_CONVERT_FAILURE_TTL", 300.0)
 DOCS_MAX_QUERY_CHARS = env_int("DOCS_MAX_QUERY_CHARS", 1000)  # search_table query, search phrases
 DOCS_MAX_SECTION_TITLES = env_int("DOCS_MAX_SECTION_TITLES", 50)  # read_sections titles per call
 DOCS_MAX_TITLE_CHARS = env_int("DOCS_MAX_TITLE_CHARS", 500)  # a section title, a product or guide name

@@ -15,7 +15,8 @@ import time
 from django.conf import settings
 
 from awsmcp.pools import run_in
-from docs_proxy.stats import PROCESS_ID, stats
+from awsmcp.process import PROCESS_ID
+from docs_proxy.stats import stats
 
 log = logging.getLogger(__name__)
 GENERATION_KEY = "purge-generation"

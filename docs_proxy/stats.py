@@ -7,12 +7,11 @@ process started; a dead process's snapshot expires with it.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-import uuid
 from collections import Counter, deque
 from typing import Any
+
+from awsmcp.process import PROCESS_ID
 
 LATENCY_SAMPLES = 2048
 TOP_URLS = 20
@@ -34,7 +33,6 @@ COUNTERS = (
 )
 # Hits (served from L1 or L2) and misses (went to the origin), per minute, for the admin's chart.
 MINUTE_SERIES = {"l1_hits": 0, "l2_hits": 0, "l2_misses": 1}
-PROCESS_ID = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 def percentile(values: list[float], fraction: float) -> float | None:

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from awsmcp.breaker import cache_call
 from awsmcp.pools import run_in
-from docs_proxy.cache import cache_call
 from mcp_gateway.sessions import ServerSession
 
 RECORD_PREFIX = "mcp:session:"

@@ -21,8 +21,8 @@ from django.conf import settings
 from django.db import close_old_connections
 from django_ratelimit.core import _split_rate, is_ratelimited
 
+from awsmcp.breaker import breaker, redis_call
 from awsmcp.pools import run_in
-from docs_proxy.cache import breaker, redis_call
 
 GENERATION_KEY = "ops:rules-generation"
 # Rules that cap how many things a client holds at once, rather than how often it asks.

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 
 from awsmcp.pools import run_in
-from docs_proxy.stats import PROCESS_ID
+from awsmcp.process import PROCESS_ID
 from mcp_gateway import directory
 from mcp_gateway.directory import Holder
 from ops import limits

@@ -141,7 +141,7 @@ def test_a_stalled_redis_costs_the_lease_heartbeat_one_timeout(settings, monkeyp
 
     import redis
 
-    from docs_proxy import cache
+    from awsmcp import breaker
     from tests.support.processes import redis_server
 
     with redis_server() as store:
@@ -149,7 +149,7 @@ def test_a_stalled_redis_costs_the_lease_heartbeat_one_timeout(settings, monkeyp
         client = redis.Redis.from_url(store.url, socket_timeout=0.3, socket_connect_timeout=0.3)
         settings.REDIS_URL = store.url
         monkeypatch.setattr(limits, "_redis", lambda: client)
-        monkeypatch.setitem(cache._breakers, "redis", cache.Breaker("redis"))
+        monkeypatch.setitem(breaker._breakers, "redis", breaker.Breaker("redis"))
         monkeypatch.setattr(limits, "local_streams", {f"10.1.0.{i}": {f"s{i}"} for i in range(20)})
         monkeypatch.setattr(limits, "local_sessions", {f"ip:10.2.0.{i}": {f"t{i}"} for i in range(20)})
         limits.renew_leases()

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pytest_django.fixtures import Settings
 
+from awsmcp.breaker import BREAKER_SECONDS, QUICK_FAILURE_SECONDS, SLOW_CALL, Breaker
 from docs_proxy import fetch
 from docs_proxy.addresses import parse_doc_url
-from docs_proxy.cache import BREAKER_SECONDS, QUICK_FAILURE_SECONDS, SLOW_CALL, Breaker
 from tests.reliability.slow_origin import SlowOrigin
 
 DEADLINE = 1.0

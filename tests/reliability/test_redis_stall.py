@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from docs_proxy.cache import BREAKER_SECONDS
+from awsmcp.breaker import BREAKER_SECONDS
 from tests.support.clients import open_session
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, RedisServer, daphne, redis_server
