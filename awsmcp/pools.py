@@ -23,7 +23,7 @@ T = TypeVar("T")
 # name -> the setting that sizes it
 POOL_SIZES: dict[str, str] = {
     "fetch": "DOCS_MAX_CONCURRENT_FETCHES",  # requests to the documentation origins and APIs
-    "database": "MCP_DATABASE_THREADS",  # the database and the shared cache (L2, rules, registry)
+    "database": "MCP_DATABASE_THREADS",  # the database and the shared cache (L2, rules, the connections table)
     "cpu": "DOCS_CONVERT_WORKERS",  # in-process CPU work kept off the loop (table and section search)
 }
 

@@ -9,6 +9,6 @@ class ConformanceFixturesConfig(AppConfig):
 
     def ready(self) -> None:
         from conformance_fixtures import fixtures
-        from mcp_gateway.registry import registry
+        from mcp_gateway.catalogue import catalogue
 
-        fixtures.register(registry)
+        fixtures.register(catalogue)

@@ -10,8 +10,8 @@ import asyncio
 import json
 from typing import Any
 
+from mcp_gateway.catalogue import Catalogue, Prompt, Resource, ResourceTemplate, Tool, ToolError
 from mcp_gateway.context import RequestContext
-from mcp_gateway.registry import Prompt, Registry, Resource, ResourceTemplate, Tool, ToolError
 
 EMPTY: dict[str, Any] = {"type": "object", "properties": {}}
 # A 1x1 red PNG and a minimal silent WAV, base64-encoded.
@@ -327,10 +327,10 @@ async def complete_arg(name: str, value: str, known: dict[str, str]) -> list[str
     return [word for word in words if word.startswith(value)]
 
 
-def register(registry: Registry) -> None:
+def register(catalogue: Catalogue) -> None:
     for name, description, schema, handler in TOOLS:
-        registry.add_tool(Tool(name, description, schema, handler))
-    registry.add_resource(
+        catalogue.add_tool(Tool(name, description, schema, handler))
+    catalogue.add_resource(
         Resource(
             "test://static-text",
             "Static Text Resource",
@@ -339,7 +339,7 @@ def register(registry: Registry) -> None:
             "text/plain",
         )
     )
-    registry.add_resource(
+    catalogue.add_resource(
         Resource(
             "test://static-binary",
             "Static Binary Resource",
@@ -348,12 +348,12 @@ def register(registry: Registry) -> None:
             "image/png",
         )
     )
-    registry.add_resource(
+    catalogue.add_resource(
         Resource(
             "test://watched-resource", "Watched Resource", watched, "A resource for subscription tests", "text/plain"
         )
     )
-    registry.add_template(
+    catalogue.add_template(
         ResourceTemplate(
             "test://template/{id}/data",
             "Resource Template",
@@ -362,8 +362,8 @@ def register(registry: Registry) -> None:
             "application/json",
         )
     )
-    registry.add_prompt(Prompt("test_simple_prompt", simple_prompt, "A simple prompt without arguments"))
-    registry.add_prompt(
+    catalogue.add_prompt(Prompt("test_simple_prompt", simple_prompt, "A simple prompt without arguments"))
+    catalogue.add_prompt(
         Prompt(
             "test_prompt_with_arguments",
             prompt_with_arguments,
@@ -374,7 +374,7 @@ def register(registry: Registry) -> None:
             ],
         )
     )
-    registry.add_prompt(
+    catalogue.add_prompt(
         Prompt(
             "test_prompt_with_embedded_resource",
             prompt_with_resource,
@@ -382,5 +382,5 @@ def register(registry: Registry) -> None:
             [{"name": "resourceUri", "description": "URI of the resource to embed", "required": True}],
         )
     )
-    registry.add_prompt(Prompt("test_prompt_with_image", prompt_with_image, "A prompt that includes image content"))
-    registry.add_completer("ref/prompt", "test_prompt_with_arguments", complete_arg)
+    catalogue.add_prompt(Prompt("test_prompt_with_image", prompt_with_image, "A prompt that includes image content"))
+    catalogue.add_completer("ref/prompt", "test_prompt_with_arguments", complete_arg)

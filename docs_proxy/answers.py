@@ -17,7 +17,7 @@ from docs_proxy.cache import MemoryCache
 from docs_proxy.fetch import FetchError, deadline_from_now, run_fetch
 from docs_proxy.housekeeping import ensure_housekeeping
 from docs_proxy.stats import stats
-from mcp_gateway.registry import ToolError
+from mcp_gateway.catalogue import ToolError
 
 ANSWER_L1_BYTES = 16 * 1024 * 1024
 _inflight: dict[str, asyncio.Future[Any]] = {}

@@ -7,6 +7,6 @@ class DocsProxyConfig(AppConfig):
 
     def ready(self) -> None:
         from docs_proxy import tools
-        from mcp_gateway.registry import registry
+        from mcp_gateway.catalogue import catalogue
 
-        tools.register(registry)
+        tools.register(catalogue)

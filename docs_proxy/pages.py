@@ -38,7 +38,7 @@ from docs_proxy.convert import (
 from docs_proxy.fetch import FetchError, deadline_from_now, fetch_page, run_fetch
 from docs_proxy.housekeeping import ensure_housekeeping
 from docs_proxy.stats import stats
-from mcp_gateway.registry import ToolError
+from mcp_gateway.catalogue import ToolError
 
 STALE_L1_TTL = 10.0  # a stale copy is kept in L1 this long, so a failing origin is not hammered
 WAIT_POLL = 0.1

@@ -18,8 +18,8 @@ from docs_proxy.addresses import MAX_URL_LENGTH, AddressError, DocAddress, parse
 from docs_proxy.convert import Document
 from docs_proxy.pages import get_page, notes
 from docs_proxy.tables import quoted_list, search_tables
+from mcp_gateway.catalogue import Catalogue, Tool, ToolError
 from mcp_gateway.context import RequestContext
-from mcp_gateway.registry import Registry, Tool, ToolError
 
 READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True}
 NO_MORE = "<e>No more content available.</e>"
@@ -439,9 +439,9 @@ Pages are on docs.amazonaws.cn.
 ANCHOR_NOTE = "\n\nA URL may end with `#anchor` (a section id): reading then starts at that section."
 
 
-def register(registry: Registry) -> None:
+def register(catalogue: Catalogue) -> None:
     aws, cn = ("aws",), ("aws-cn",)
-    registry.add_tool(
+    catalogue.add_tool(
         Tool(
             "read_documentation",
             descriptions.AWS_READ_DOCUMENTATION + ANCHOR_NOTE,
@@ -453,7 +453,7 @@ def register(registry: Registry) -> None:
             quiet=True,
         )
     )
-    registry.add_tool(
+    catalogue.add_tool(
         Tool(
             "read_sections",
             descriptions.AWS_READ_SECTIONS,
@@ -465,7 +465,7 @@ def register(registry: Registry) -> None:
             quiet=True,
         )
     )
-    registry.add_tool(
+    catalogue.add_tool(
         Tool(
             "search_table",
             descriptions.AWS_SEARCH_TABLE,
@@ -478,7 +478,7 @@ def register(registry: Registry) -> None:
             quiet=True,
         )
     )
-    registry.add_tool(
+    catalogue.add_tool(
         Tool(
             "search_documentation",
             descriptions.AWS_SEARCH_DOCUMENTATION,
@@ -491,7 +491,7 @@ def register(registry: Registry) -> None:
             quiet=True,
         )
     )
-    registry.add_tool(
+    catalogue.add_tool(
         Tool(
             "recommend",
             descriptions.AWS_RECOMMEND,
@@ -504,7 +504,7 @@ def register(registry: Registry) -> None:
             quiet=True,
         )
     )
-    registry.add_tool(
+    catalogue.add_tool(
         Tool(
             "read_documentation",
             descriptions.CN_READ_DOCUMENTATION + ANCHOR_NOTE,
@@ -516,7 +516,7 @@ def register(registry: Registry) -> None:
             quiet=True,
         )
     )
-    registry.add_tool(
+    catalogue.add_tool(
         Tool(
             "get_available_services",
             descriptions.CN_GET_AVAILABLE_SERVICES,
@@ -528,5 +528,5 @@ def register(registry: Registry) -> None:
             quiet=True,
         )
     )
-    registry.instructions["aws"] = AWS_INSTRUCTIONS
-    registry.instructions["aws-cn"] = CN_INSTRUCTIONS
+    catalogue.instructions["aws"] = AWS_INSTRUCTIONS
+    catalogue.instructions["aws-cn"] = CN_INSTRUCTIONS

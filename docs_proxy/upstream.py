@@ -13,7 +13,7 @@ from django.conf import settings
 
 from docs_proxy.addresses import origin_base
 from docs_proxy.fetch import FetchError, request_json
-from mcp_gateway.registry import ToolError
+from mcp_gateway.catalogue import ToolError
 
 NEURON_TERMS = ("neuron", "neuron sdk")
 NEURON_DOMAIN = "awsdocs-neuron.readthedocs-hosted.com"

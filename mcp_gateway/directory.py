@@ -35,7 +35,7 @@ _local: dict[str, Holder] = {}
 
 
 class Listener(Protocol):
-    """Told when sessions open and close here (the ops registry); must not raise."""
+    """Told when sessions open and close here (the ops connections table); must not raise."""
 
     async def opened(self, holder: Holder) -> None: ...
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp_gateway import jsonrpc, stateless
+from mcp_gateway.catalogue import Catalogue, ToolError
 from mcp_gateway.context import Hangup, RequestContext, _drop
 from mcp_gateway.jsonrpc import (
     INTERNAL_ERROR,
@@ -30,7 +31,6 @@ from mcp_gateway.jsonrpc import (
     Response,
     invalid_params,
 )
-from mcp_gateway.registry import Registry, ToolError
 from mcp_gateway.sessions import LOG_LEVELS, Emit, ServerSession
 from mcp_gateway.versions import (
     BATCH_VERSIONS,
@@ -66,11 +66,11 @@ def tool_error_result(message: str) -> dict[str, Any]:
 
 
 class McpServer:
-    """Dispatches MCP requests for sessions against a registry of tools, resources and prompts."""
+    """Dispatches MCP requests for sessions against a catalogue of tools, resources and prompts."""
 
     def __init__(
         self,
-        registry: Registry,
+        catalogue: Catalogue,
         *,
         name: str = "awsmcp",
         version: str = "0",
@@ -78,7 +78,7 @@ class McpServer:
         max_batch: int = 32,
         max_batch_answer_bytes: int = 16 * 1024 * 1024,
     ) -> None:
-        self.registry = registry
+        self.catalogue = catalogue
         # One small batch could otherwise ask for hundreds of page-sized answers at once.
         self.max_batch = max_batch
         self.max_batch_answer_bytes = max_batch_answer_bytes
@@ -192,7 +192,7 @@ class McpServer:
         tool = None
         if method == "tools/call":
             name = request.params.get("name")
-            known = isinstance(name, str) and (session.partition, name) in self.registry.tools
+            known = isinstance(name, str) and (session.partition, name) in self.catalogue.tools
             tool = name if known else "unknown"
         for observer in observers:
             observer.request_done(method, tool, elapsed, outcome)
@@ -295,7 +295,7 @@ class McpServer:
     # --- tools -------------------------------------------------------------------------------
     async def tools_list(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         _check_cursor(params)
-        return {"tools": self.registry.tool_listings(ctx.partition)}
+        return {"tools": self.catalogue.tool_listings(ctx.partition)}
 
     async def tools_call(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         name = params.get("name")
@@ -306,7 +306,7 @@ class McpServer:
             arguments = {}
         if not isinstance(arguments, dict):
             raise invalid_params('"arguments" must be an object')
-        tool = self.registry.tool(name, ctx.partition)
+        tool = self.catalogue.tool(name, ctx.partition)
         if tool is None:
             raise invalid_params(f"Unknown tool: {name}")
         errors = tool.argument_errors(arguments)
@@ -328,15 +328,15 @@ class McpServer:
     # --- resources ---------------------------------------------------------------------------
     async def resources_list(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         _check_cursor(params)
-        return {"resources": [r.listing() for r in self.registry.resources.values()]}
+        return {"resources": [r.listing() for r in self.catalogue.resources.values()]}
 
     async def resource_templates_list(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         _check_cursor(params)
-        return {"resourceTemplates": [t.listing() for t in self.registry.templates]}
+        return {"resourceTemplates": [t.listing() for t in self.catalogue.templates]}
 
     async def resources_read(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         uri = _required_str(params, "uri")
-        found = self.registry.find_resource(uri)
+        found = self.catalogue.find_resource(uri)
         if found is None:
             raise JsonRpcError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
         reader, variables = found
@@ -353,11 +353,11 @@ class McpServer:
     # --- prompts and completion --------------------------------------------------------------
     async def prompts_list(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         _check_cursor(params)
-        return {"prompts": [p.listing() for p in self.registry.prompts.values()]}
+        return {"prompts": [p.listing() for p in self.catalogue.prompts.values()]}
 
     async def prompts_get(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         name = _required_str(params, "name")
-        prompt = self.registry.prompts.get(name)
+        prompt = self.catalogue.prompts.get(name)
         if prompt is None:
             raise invalid_params(f"Unknown prompt: {name}")
         arguments = params.get("arguments") or {}
@@ -382,7 +382,7 @@ class McpServer:
             raise invalid_params('"argument" needs "name" and "value" strings')
         context = params.get("context") or {}
         known = context.get("arguments") if isinstance(context, dict) else None
-        completer = self.registry.completers.get((ref_type, ref_name))
+        completer = self.catalogue.completers.get((ref_type, ref_name))
         values = await completer(arg_name, arg_value, known or {}) if completer else []
         return {
             "completion": {

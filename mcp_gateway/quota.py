@@ -1,6 +1,6 @@
 """Caps on live Streamable HTTP sessions: per process (MCP_MAX_SESSIONS) and per IP or API key (admin rules).
 
-A session costs memory and a registry row until it ends, and many clients never send DELETE. A new session over a
+A session costs memory and a connections-table row until it ends, and many clients never send DELETE. A new session over a
 cap first evicts the oldest idle session that the cap counts (nothing running, no GET stream open): for a client at
 its own cap that is its own forgotten session, which costs it only a re-initialize; a cap held entirely by busy
 sessions refuses the new one instead.

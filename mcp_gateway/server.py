@@ -1,4 +1,4 @@
-"""The process's MCP server: the protocol core bound to the registry the apps filled."""
+"""The process's MCP server: the protocol core bound to the catalogue the apps filled."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from functools import cache
 
 from django.conf import settings
 
+from mcp_gateway.catalogue import catalogue
 from mcp_gateway.protocol import McpServer
-from mcp_gateway.registry import registry
 
 DOCS_HOSTS = {"aws": "docs.aws.amazon.com", "aws-cn": "docs.amazonaws.cn"}
 
@@ -18,14 +18,14 @@ def instructions_for(partition: str) -> str:
         f"awsmcp serves AWS documentation from {DOCS_HOSTS.get(partition, partition)} "
         f"(partition {partition}). List the tools to see what it offers."
     )
-    return registry.instructions.get(partition, fallback)
+    return catalogue.instructions.get(partition, fallback)
 
 
 @cache
 def get_server() -> McpServer:
     """Built on first use, after every app's ready() has registered its tools."""
     return McpServer(
-        registry,
+        catalogue,
         version=settings.VERSION,
         instructions=instructions_for,
         max_batch=settings.MCP_MAX_BATCH,

@@ -1,4 +1,4 @@
-"""What operators steer from the admin: rate-limit rules, API keys, and the registry of connections."""
+"""What operators steer from the admin: rate-limit rules, API keys, and the table of connections."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ class ApiKey(models.Model):
 
 
 class Connection(models.Model):
-    """One MCP session as the registry saw it: written at connect and close, activity in batches."""
+    """One MCP session as the connections table saw it: written at connect and close, activity in batches."""
 
     class State(models.TextChoices):
         ACTIVE = "active", "active"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from mcp_gateway.registry import PARTITIONS
+from mcp_gateway.catalogue import PARTITIONS
 from mcp_gateway.transports.http import HttpEndpoint
 from mcp_gateway.transports.security import entrance_refusal
 from ops import limits

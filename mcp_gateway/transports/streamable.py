@@ -15,10 +15,10 @@ from typing import Any
 from django.conf import settings
 
 from mcp_gateway import directory, events, jsonrpc, quota, replay, stateless
+from mcp_gateway.catalogue import ToolError
 from mcp_gateway.events import EventStream, StreamSet, parse_event_id
 from mcp_gateway.jsonrpc import JsonRpcError, Payload, Request
 from mcp_gateway.keepalive import ping_until_silent
-from mcp_gateway.registry import ToolError
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
 from mcp_gateway.transports.common import admit, choose_partition, claim_stream, release_stream
@@ -425,7 +425,7 @@ def _may_talk_back(partition: str, request: Request) -> bool:
         return False
     if request.method == "tools/call":
         params = request.params if isinstance(request.params, dict) else {}
-        tool = get_server().registry.tool(str(params.get("name")), partition)
+        tool = get_server().catalogue.tool(str(params.get("name")), partition)
         return tool is None or not tool.quiet
     return True
 

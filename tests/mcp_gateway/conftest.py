@@ -1,4 +1,4 @@
-"""A protocol core over a small registry of test tools, driven directly (no HTTP)."""
+"""A protocol core over a small catalogue of test tools, driven directly (no HTTP)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from mcp_gateway import jsonrpc
+from mcp_gateway.catalogue import Catalogue, Prompt, Resource, Tool, ToolError
 from mcp_gateway.context import RequestContext
 from mcp_gateway.protocol import McpServer
-from mcp_gateway.registry import Prompt, Registry, Resource, Tool, ToolError
 from mcp_gateway.sessions import ServerSession
 
 
@@ -24,8 +24,8 @@ class Recorder:
         self.sent.append(message)
 
 
-def make_registry() -> Registry:
-    registry = Registry()
+def make_catalogue() -> Catalogue:
+    catalogue = Catalogue()
     started = asyncio.Event()
 
     async def echo(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -55,41 +55,41 @@ def make_registry() -> Registry:
 
     schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
     empty = {"type": "object", "properties": {}}
-    registry.add_tool(Tool("echo", "Echo text", schema, echo))
-    registry.add_tool(Tool("slow", "Sleeps", empty, slow))
-    registry.add_tool(Tool("chatty", "Progress and logs", empty, chatty))
-    registry.add_tool(Tool("asker", "Asks the client", empty, asker))
-    registry.add_tool(Tool("failing", "Fails", empty, failing))
-    registry.add_tool(Tool("crashing", "Crashes", empty, crashing))
-    registry.add_tool(Tool("china_only", "Only in aws-cn", empty, echo, partitions=("aws-cn",)))
+    catalogue.add_tool(Tool("echo", "Echo text", schema, echo))
+    catalogue.add_tool(Tool("slow", "Sleeps", empty, slow))
+    catalogue.add_tool(Tool("chatty", "Progress and logs", empty, chatty))
+    catalogue.add_tool(Tool("asker", "Asks the client", empty, asker))
+    catalogue.add_tool(Tool("failing", "Fails", empty, failing))
+    catalogue.add_tool(Tool("crashing", "Crashes", empty, crashing))
+    catalogue.add_tool(Tool("china_only", "Only in aws-cn", empty, echo, partitions=("aws-cn",)))
 
     async def read_static(uri: str, variables: dict[str, str], ctx: RequestContext) -> list[dict[str, Any]]:
         return [{"uri": uri, "mimeType": "text/plain", "text": "static"}]
 
-    registry.add_resource(Resource("test://static", "static", read_static, mime_type="text/plain"))
+    catalogue.add_resource(Resource("test://static", "static", read_static, mime_type="text/plain"))
 
     async def render(arguments: dict[str, str], ctx: RequestContext) -> dict[str, Any]:
         text = f"Hello {arguments['who']}"
         return {"messages": [{"role": "user", "content": {"type": "text", "text": text}}]}
 
-    registry.add_prompt(Prompt("greet", render, arguments=[{"name": "who", "required": True}]))
+    catalogue.add_prompt(Prompt("greet", render, arguments=[{"name": "who", "required": True}]))
 
     async def complete_who(name: str, value: str, known: dict[str, str]) -> list[str]:
         return [w for w in ("alice", "albert", "bob") if w.startswith(value)]
 
-    registry.add_completer("ref/prompt", "greet", complete_who)
-    registry.slow_started = started  # type: ignore[attr-defined]
-    return registry
+    catalogue.add_completer("ref/prompt", "greet", complete_who)
+    catalogue.slow_started = started  # type: ignore[attr-defined]
+    return catalogue
 
 
 @pytest.fixture
-def registry() -> Registry:
-    return make_registry()
+def catalogue() -> Catalogue:
+    return make_catalogue()
 
 
 @pytest.fixture
-def server(registry: Registry) -> McpServer:
-    return McpServer(registry, version="test", instructions=lambda p: f"instructions for {p}")
+def server(catalogue: Catalogue) -> McpServer:
+    return McpServer(catalogue, version="test", instructions=lambda p: f"instructions for {p}")
 
 
 @pytest.fixture

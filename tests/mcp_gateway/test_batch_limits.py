@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_gateway import jsonrpc
+from mcp_gateway.catalogue import Catalogue
 from mcp_gateway.protocol import McpServer
-from mcp_gateway.registry import Registry
 from mcp_gateway.sessions import ServerSession
 from tests.mcp_gateway.conftest import initialize
 
@@ -25,8 +25,8 @@ def echo_batch(count: int, text: str = "x") -> list[dict[str, Any]]:
     ]
 
 
-async def test_a_batch_over_the_limit_is_refused_whole(registry: Registry) -> None:
-    server = McpServer(registry, max_batch=4)
+async def test_a_batch_over_the_limit_is_refused_whole(catalogue: Catalogue) -> None:
+    server = McpServer(catalogue, max_batch=4)
     session = await batch_session(server)
     refused = await server.handle_payload(session, jsonrpc.payload_from(echo_batch(5)))
     assert len(refused) == 1 and refused[0]["id"] is None
@@ -36,8 +36,8 @@ async def test_a_batch_over_the_limit_is_refused_whole(registry: Registry) -> No
     assert [r["id"] for r in at_limit] == [0, 1, 2, 3] and all("result" in r for r in at_limit)
 
 
-async def test_replies_past_the_answer_bound_become_errors(registry: Registry) -> None:
-    server = McpServer(registry, max_batch_answer_bytes=5_000)
+async def test_replies_past_the_answer_bound_become_errors(catalogue: Catalogue) -> None:
+    server = McpServer(catalogue, max_batch_answer_bytes=5_000)
     session = await batch_session(server)
     replies = await server.handle_payload(session, jsonrpc.payload_from(echo_batch(10, "y" * 1_000)))
     assert [r["id"] for r in replies] == list(range(10))  # every request answered, in order

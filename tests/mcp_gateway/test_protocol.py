@@ -108,7 +108,7 @@ async def test_cancel_stops_the_call_and_sends_no_reply(server: McpServer, sessi
     emit = Recorder()
     request = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "slow"}}
     running = asyncio.create_task(server.handle_payload(session, jsonrpc.payload_from(request), emit))
-    await asyncio.wait_for(server.registry.slow_started.wait(), 5)
+    await asyncio.wait_for(server.catalogue.slow_started.wait(), 5)
     assert 9 in session.running
     cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9}}
     assert await server.handle_payload(session, jsonrpc.payload_from(cancel)) == []
@@ -191,7 +191,7 @@ async def test_stateless_discover_and_enveloped_requests(server: McpServer, sess
 
 
 def test_schemas_with_keywords_newer_than_draft_7_skip_the_compiled_check() -> None:
-    from mcp_gateway.registry import Tool
+    from mcp_gateway.catalogue import Tool
 
     async def handler(arguments: dict, ctx: object) -> dict:
         return {}

@@ -1,5 +1,5 @@
 """Sessions and streams are bounded: uninitialized streams are reaped, live sessions are capped (per process, per
-IP) with the oldest idle one evicted first, and idle sessions are swept on a timer, each leaving the registry."""
+IP) with the oldest idle one evicted first, and idle sessions are swept on a timer, each leaving the connections table."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ REAPED_WITHIN = INIT_TIMEOUT + 3.0
 
 
 def registry_state(server: DaphneServer, session_id: str) -> str | None:
-    """The connections registry's state of a session (written behind by 0.2 s)."""
+    """The connections table's state of a session (written behind by 0.2 s)."""
     with contextlib.closing(sqlite3.connect(server.env["SQLITE_PATH"], timeout=10)) as db:
         row = db.execute("select state from ops_connection where session_id = ?", (session_id,)).fetchone()
     return row[0] if row else None

@@ -1,6 +1,6 @@
 """Two Daphne processes, redis-server and PostgreSQL as one server, behind a round-robin balancer with
 no stickiness. Both processes share Redis (channel layer, caches, rate counters, stream leases) and
-PostgreSQL (rules, keys, the connections registry), chosen by REDIS_URL and DATABASE_URL alone.
+PostgreSQL (rules, keys, the connections table), chosen by REDIS_URL and DATABASE_URL alone.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The connections registry behind the admin's Connections page.
+"""The connections table behind the admin's Connections page.
 
 Sessions are written to the database when they open and when they close (batched within 0.2 s); their activity (last
 activity, pings, message and byte counts, stale state) is written in one batch per process every
@@ -126,7 +126,7 @@ _pending: list[tuple[Callable[[Holder], None], Holder]] = []
 _writer: asyncio.Task[None] | None = None
 
 
-class RegistryListener:
+class ConnectionTable:
     """Registered into mcp_gateway.directory: writes opens and closes within WRITE_BEHIND seconds.
 
     One commit per session opened made opening 10,000 streams take two minutes (bench.connections)."""
@@ -164,19 +164,19 @@ def write_batch(batch: list[tuple[Callable[[Holder], None], Holder]]) -> None:
                     write(holder)
             return
         except Exception as exc:
-            log.warning("connection registry batch failed (%s); writing one by one", exc.__class__.__name__)
+            log.warning("connections table batch failed (%s); writing one by one", exc.__class__.__name__)
         for write, holder in batch:
             try:
                 write(holder)
             except Exception as one:
-                log.warning("connection registry %s failed: %s", write.__name__, one.__class__.__name__)
+                log.warning("connections table %s failed: %s", write.__name__, one.__class__.__name__)
 
 
 async def _safely(fn: object, *args: object) -> None:
     try:
         await run_in("database", fn, *args)  # type: ignore[arg-type]
-    except Exception as exc:  # the registry must never break a session
-        log.warning("connection registry %s failed: %s: %s", getattr(fn, "__name__", fn), exc.__class__.__name__, exc)
+    except Exception as exc:  # the table must never break a session
+        log.warning("connections table %s failed: %s: %s", getattr(fn, "__name__", fn), exc.__class__.__name__, exc)
 
 
 def ensure_flusher() -> None:

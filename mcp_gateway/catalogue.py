@@ -1,6 +1,6 @@
 """What the server offers: tools, resources, resource templates, prompts and completions.
 
-Apps register into the process-wide `registry` from their AppConfig.ready(); the protocol core
+Apps register into the process-wide `catalogue` from their AppConfig.ready(); the protocol core
 reads it. Descriptions are built once, so tools/list costs a dict lookup.
 """
 
@@ -199,7 +199,7 @@ def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-class Registry:
+class Catalogue:
     """Holds everything the server offers; one per process, filled at start-up."""
 
     def __init__(self) -> None:
@@ -255,4 +255,4 @@ class Registry:
         return None
 
 
-registry = Registry()
+catalogue = Catalogue()

@@ -1,4 +1,4 @@
-"""The connections registry's activity batch: one transaction, only sessions with news, ghosts closed."""
+"""The connections catalogue's activity batch: one transaction, only sessions with news, ghosts closed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from mcp_gateway.sessions import ServerSession, new_session_id
-from ops import registry
+from ops import connections
 from ops.models import Connection
 
 
@@ -28,23 +28,23 @@ def holders(count: int) -> list[FakeHolder]:
         for _ in range(count)
     ]
     for holder in made:
-        registry.record_open(holder)
+        connections.record_open(holder)
     return made
 
 
 @pytest.mark.django_db(transaction=True)
 def test_idle_sessions_cost_one_statement_per_batch_and_changes_are_written() -> None:
     live = holders(50)
-    registry._written.clear()
-    registry.flush_activity(live)  # the first batch writes everyone
+    connections._written.clear()
+    connections.flush_activity(live)  # the first batch writes everyone
     with CaptureQueriesContext(connection) as idle:
-        registry.flush_activity(live)
+        connections.flush_activity(live)
     updates = [q["sql"] for q in idle.captured_queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 2  # the process's heartbeat and the ghost sweep; no per-session writes
 
     live[7].session.messages_in = 3
     with CaptureQueriesContext(connection) as busy:
-        registry.flush_activity(live)
+        connections.flush_activity(live)
     assert len([q for q in busy.captured_queries if q["sql"].startswith("UPDATE")]) == 3
     assert Connection.objects.get(session_id=live[7].session.id).messages_in == 3
     assert Connection.objects.get(session_id=live[8].session.id).messages_in == 0
@@ -66,7 +66,7 @@ def test_heartbeats_keep_rows_alive_and_ghosts_of_dead_processes_are_closed() ->
     Connection.objects.filter(session_id__in=[h.session.id for h in live]).update(
         heartbeat=datetime.now(UTC) - timedelta(hours=1)
     )
-    registry.flush_activity(live)
+    connections.flush_activity(live)
     ghost.refresh_from_db()
     assert ghost.state == Connection.State.CLOSED
     states = set(Connection.objects.filter(session_id__in=[h.session.id for h in live]).values_list("state", flat=True))
@@ -74,16 +74,16 @@ def test_heartbeats_keep_rows_alive_and_ghosts_of_dead_processes_are_closed() ->
 
 
 async def test_opens_and_closes_queued_during_a_batch_are_written_by_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "WRITE_BEHIND", 0.01)
+    monkeypatch.setattr(connections, "WRITE_BEHIND", 0.01)
     written: list[str] = []
 
     def slow_batch(batch: list) -> None:
         written.extend(holder for _write, holder in batch)
         time.sleep(0.05)
 
-    monkeypatch.setattr(registry, "write_batch", slow_batch)
-    registry._queue(registry.record_open, "first")  # type: ignore[arg-type]
+    monkeypatch.setattr(connections, "write_batch", slow_batch)
+    connections._queue(connections.record_open, "first")  # type: ignore[arg-type]
     await asyncio.sleep(0.03)  # its batch is being written in a worker thread
-    registry._queue(registry.record_close, "second")  # type: ignore[arg-type]
+    connections._queue(connections.record_close, "second")  # type: ignore[arg-type]
     await asyncio.sleep(0.3)
-    assert written == ["first", "second"] and registry._pending == []
+    assert written == ["first", "second"] and connections._pending == []
