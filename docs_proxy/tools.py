@@ -528,5 +528,6 @@ def register(catalogue: Catalogue) -> None:
             quiet=True,
         )
     )
-    catalogue.instructions["aws"] = AWS_INSTRUCTIONS
-    catalogue.instructions["aws-cn"] = CN_INSTRUCTIONS
+    catalogue.title = "AWS Documentation (awsmcp)"
+    catalogue.add_partition("aws", AWS_INSTRUCTIONS)
+    catalogue.add_partition("aws-cn", CN_INSTRUCTIONS)

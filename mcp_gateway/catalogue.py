@@ -17,8 +17,6 @@ from jsonschema import Draft202012Validator, ValidationError
 if TYPE_CHECKING:
     from mcp_gateway.context import RequestContext
 
-PARTITIONS = ("aws", "aws-cn")
-
 ToolHandler = Callable[[dict[str, Any], "RequestContext"], Awaitable[dict[str, Any]]]
 ResourceReader = Callable[[str, dict[str, str], "RequestContext"], Awaitable[list[dict[str, Any]]]]
 PromptRenderer = Callable[[dict[str, str], "RequestContext"], Awaitable[dict[str, Any]]]
@@ -38,7 +36,8 @@ class Tool:
     title: str | None = None
     output_schema: dict[str, Any] | None = None
     annotations: dict[str, Any] | None = None
-    partitions: tuple[str, ...] = PARTITIONS
+    # The partitions (tool sets a client chooses with ?partition=) that offer this tool; empty: all of them.
+    partitions: tuple[str, ...] = ()
     # Sends nothing to the client during a call (no progress, logs or requests), so a plain JSON
     # answer loses nothing and Streamable HTTP may skip the SSE stream (cheaper, see bench/).
     quiet: bool = False
@@ -209,10 +208,26 @@ class Catalogue:
         self.templates: list[ResourceTemplate] = []
         self.prompts: dict[str, Prompt] = {}
         self.completers: dict[tuple[str, str], Completer] = {}
+        self.everywhere: dict[str, Tool] = {}  # tools offered in every partition
+        # partition -> the instructions a client gets at initialize; the first one added is the default.
         self.instructions: dict[str, str] = {}
+        # The human name of the server (serverInfo.title), set by the app that gives it its purpose.
+        self.title: str | None = None
         self._tool_listings: dict[str, list[dict[str, Any]]] = {}
 
+    def add_partition(self, name: str, instructions: str) -> None:
+        """Offer a partition: a named set of tools a client picks with `?partition=` (the docs app adds
+        `aws` and `aws-cn`)."""
+        self.instructions[name] = instructions
+        self._tool_listings.clear()
+
+    @property
+    def partitions(self) -> tuple[str, ...]:
+        return tuple(self.instructions)
+
     def add_tool(self, tool: Tool) -> Tool:
+        if not tool.partitions:
+            self.everywhere[tool.name] = tool
         for partition in tool.partitions:
             self.tools[(partition, tool.name)] = tool
         self._tool_listings.clear()
@@ -232,10 +247,11 @@ class Catalogue:
         self.completers[(ref_type, ref_name)] = completer
 
     def tools_for(self, partition: str) -> Iterable[Tool]:
-        return (tool for (p, _name), tool in self.tools.items() if p == partition)
+        own = {name: tool for (p, name), tool in self.tools.items() if p == partition}
+        return [*own.values(), *(tool for name, tool in self.everywhere.items() if name not in own)]
 
     def tool(self, name: str, partition: str) -> Tool | None:
-        return self.tools.get((partition, name))
+        return self.tools.get((partition, name)) or self.everywhere.get(name)
 
     def tool_listings(self, partition: str) -> list[dict[str, Any]]:
         listings = self._tool_listings.get(partition)

@@ -19,17 +19,10 @@ from mcp_gateway import directory
 
 log = logging.getLogger(__name__)
 CONTROL_GROUP = "awsmcp-control"
-_listener: asyncio.Task[None] | None = None
 
 
-def ensure_listener() -> None:
-    """Listen for control messages in this process, once (started with the first session)."""
-    global _listener
-    if _listener is None or _listener.done():
-        _listener = asyncio.get_running_loop().create_task(_listen())
-
-
-async def _listen() -> None:
+async def listen() -> None:
+    """Close sessions asked for on the control group (the "control-listener" background loop)."""
     layer = get_channel_layer()
     channel = await layer.new_channel()
     while True:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from awsmcp import background
 from awsmcp.breaker import cache_call
 from awsmcp.pools import run_in
 from mcp_gateway.sessions import ServerSession
@@ -49,6 +50,12 @@ def local(session_id: str) -> Holder | None:
     return _local.get(session_id)
 
 
+def adopt(holder: Holder) -> None:
+    """Serve here a session that began on another process (its shared record says who it is); no
+    listeners are told, since it was opened (and is counted) where it began."""
+    _local[holder.session.id] = holder
+
+
 def local_sessions() -> list[Holder]:
     return list(_local.values())
 
@@ -76,12 +83,13 @@ async def _shared(operation: str, *args: Any) -> Any:
     return await run_in("database", cache_call, "default", operation, *args, patient=True)
 
 
-async def add(holder: Holder) -> None:
-    from mcp_gateway import warden
-    from mcp_gateway.control import ensure_listener
+# Loops every process runs once it serves a session (registered in McpGatewayConfig.ready()).
+SESSION_LOOPS = ("control-listener", "session-warden")
 
-    ensure_listener()
-    warden.ensure_running()
+
+async def add(holder: Holder) -> None:
+    for name in SESSION_LOOPS:
+        background.ensure(name)
     _local[holder.session.id] = holder
     await save(holder)
     for listener in listeners:

@@ -73,6 +73,7 @@ class McpServer:
         catalogue: Catalogue,
         *,
         name: str = "awsmcp",
+        title: str | None = None,
         version: str = "0",
         instructions: Callable[[str], str] | None = None,
         max_batch: int = 32,
@@ -82,7 +83,7 @@ class McpServer:
         # One small batch could otherwise ask for hundreds of page-sized answers at once.
         self.max_batch = max_batch
         self.max_batch_answer_bytes = max_batch_answer_bytes
-        self.server_info = {"name": name, "title": "AWS Documentation (awsmcp)", "version": version}
+        self.server_info = {"name": name, "title": title or name, "version": version}
         self.instructions = instructions or (lambda partition: "")
         self.capabilities: dict[str, Any] = {
             "tools": {"listChanged": False},
@@ -192,7 +193,7 @@ class McpServer:
         tool = None
         if method == "tools/call":
             name = request.params.get("name")
-            known = isinstance(name, str) and (session.partition, name) in self.catalogue.tools
+            known = isinstance(name, str) and self.catalogue.tool(name, session.partition) is not None
             tool = name if known else "unknown"
         for observer in observers:
             observer.request_done(method, tool, elapsed, outcome)

@@ -18,23 +18,17 @@ from mcp_gateway import directory
 from ops import limits
 
 log = logging.getLogger(__name__)
-_loops: list[asyncio.Task[None]] = []
 STREAMABLE = "streamable-http"
 
 
-def ensure_running() -> None:
-    """Start the loops in this process, once (restarted if one died)."""
-    if _loops and not any(task.done() for task in _loops):
-        return
-    for task in _loops:
-        task.cancel()
-    loop = asyncio.get_running_loop()
+async def run() -> None:
+    """The three timers, for as long as the process serves (the "session-warden" background loop)."""
     init_every = max(0.05, min(settings.MCP_INIT_TIMEOUT / 4, 5.0))
-    _loops[:] = [
-        loop.create_task(_every(init_every, close_uninitialized)),
-        loop.create_task(_every(settings.MCP_SESSION_IDLE_SWEEP, sweep_idle)),
-        loop.create_task(_every(settings.MCP_KEY_REVOCATION_POLL, close_revoked)),
-    ]
+    await asyncio.gather(
+        _every(init_every, close_uninitialized),
+        _every(settings.MCP_SESSION_IDLE_SWEEP, sweep_idle),
+        _every(settings.MCP_KEY_REVOCATION_POLL, close_revoked),
+    )
 
 
 async def _every(seconds: float, job: Callable[[], Awaitable[int]]) -> None:

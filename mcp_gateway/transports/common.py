@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from mcp_gateway.catalogue import PARTITIONS
+from mcp_gateway.catalogue import catalogue
 from mcp_gateway.transports.http import HttpEndpoint
 from mcp_gateway.transports.security import entrance_refusal
 from ops import limits
@@ -50,12 +50,12 @@ async def release_stream(endpoint: HttpEndpoint) -> None:
 
 def choose_partition(query: dict[str, str]) -> str | None:
     partition = query.get("partition") or settings.MCP_DEFAULT_PARTITION
-    return partition if partition in PARTITIONS else None
+    return partition if partition in catalogue.partitions else None
 
 
 async def partition_from(endpoint: HttpEndpoint) -> str | None:
     """The partition asked for with ?partition=…, or None after answering 400."""
     partition = choose_partition(endpoint.query)
     if partition is None:
-        await endpoint.send_error(400, f"Bad Request: partition must be one of {', '.join(PARTITIONS)}")
+        await endpoint.send_error(400, f"Bad Request: partition must be one of {', '.join(catalogue.partitions)}")
     return partition

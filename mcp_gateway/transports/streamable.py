@@ -88,7 +88,7 @@ async def find_session(session_id: str) -> StreamableSession | None:
         return None
     # The session began on another process: adopt its state here.
     adopted = StreamableSession(ServerSession.from_state(found))
-    directory._local[session_id] = adopted
+    directory.adopt(adopted)
     return adopted
 
 
