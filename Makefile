@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-deps lint bench clean
+.PHONY: install run test test-deps lint bench mutation clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: test-deps lint
 bench: install
 	scripts/install-test-tools.sh --servers-only
 	AWSMCP_DEV=1 $(PY) -m bench $(PARTS)
+
+# Mutation testing of the modules that guard the doors (not part of `make test`; see docs/mutation.md).
+mutation: install
+	$(PY) scripts/mutation.py
 
 clean:
 	rm -rf $(VENV) .tools db.sqlite3
