@@ -17,12 +17,12 @@ from docs_proxy import answers, descriptions, upstream
 from docs_proxy.addresses import MAX_URL_LENGTH, AddressError, DocAddress, parse_doc_url
 from docs_proxy.convert import Document
 from docs_proxy.pages import get_page, notes
+from docs_proxy.paging import format_documentation_result, reading_start
 from docs_proxy.tables import quoted_list, search_tables
 from mcp_gateway.catalogue import Catalogue, Tool, ToolError
 from mcp_gateway.context import RequestContext
 
 READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True}
-NO_MORE = "<e>No more content available.</e>"
 
 
 def url_param(description: str = "URL of the AWS documentation page to read") -> dict[str, Any]:
@@ -257,21 +257,6 @@ def address_for(url: Any, ctx: RequestContext) -> DocAddress:
         raise ToolError(f"Invalid URL: {exc}") from None
 
 
-def format_documentation_result(url: str, content: str, start_index: int, max_length: int) -> str:
-    """The reference's text shape: header, a character slice, and how to get the rest."""
-    if start_index >= len(content):
-        return f"AWS Documentation from {url}:\n\n{NO_MORE}"
-    chunk = content[start_index : start_index + max_length]
-    result = f"AWS Documentation from {url}:\n\n{chunk}"
-    following = start_index + len(chunk)
-    if following < len(content):
-        result += (
-            f"\n\n<e>Content truncated. Call the read_documentation tool with start_index={following} "
-            "to get more content.</e>"
-        )
-    return result
-
-
 # --- tools ---------------------------------------------------------------------------------------
 async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     address = address_for(args["url"], ctx)
@@ -279,10 +264,7 @@ async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[
     start_index = args.get("start_index", 0)
     page = await get_page(address)
     document = page.document
-    if address.fragment and start_index == 0:
-        section = document.section_for_anchor(address.fragment)
-        if section is not None:
-            start_index = section.start
+    start_index = reading_start(document, address.fragment, start_index)
     text = format_documentation_result(page.served.url, document.markdown, start_index, max_length)
     return text_result(notes(page) + text)
 
