@@ -20,7 +20,6 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 # MCP-specific codes.
 RESOURCE_NOT_FOUND = -32002
-REQUEST_CANCELLED = -32800  # used only internally; cancelled requests get no reply
 RATE_LIMITED = -32029
 
 RequestId = str | int
@@ -100,27 +99,37 @@ def classify(obj: Any) -> Message:
     if obj.get("jsonrpc") != "2.0":
         return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: "jsonrpc" must be "2.0"'), msg_id)
     if "method" in obj:
-        method = obj["method"]
-        if not isinstance(method, str) or not method:
-            return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: "method" must be a string'), msg_id)
-        params = obj.get("params", {})
-        if params is None:
-            params = {}
-        if not isinstance(params, dict):
-            return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: "params" must be an object'), msg_id)
-        if "id" not in obj:
-            return Notification(method, params)
-        if msg_id is None:
-            return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: "id" must be a string or an integer'), None)
-        return Request(msg_id, method, params)
+        return _classify_call(obj, msg_id)
     if "result" in obj or "error" in obj:
-        if msg_id is None:
-            return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: a response needs an "id"'), None)
-        error = obj.get("error")
-        if error is not None and not isinstance(error, dict):
-            return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: "error" must be an object'), msg_id)
-        return Response(msg_id, obj.get("result"), error)
+        return _classify_response(obj, msg_id)
     return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: no "method", "result" or "error"'), msg_id)
+
+
+def _classify_call(obj: dict[str, Any], msg_id: RequestId | None) -> Message:
+    """A message with a "method": a request, or a notification when it has no "id"."""
+    method = obj["method"]
+    if not isinstance(method, str) or not method:
+        return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: "method" must be a string'), msg_id)
+    params = obj.get("params", {})
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: "params" must be an object'), msg_id)
+    if "id" not in obj:
+        return Notification(method, params)
+    if msg_id is None:
+        return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: "id" must be a string or an integer'), None)
+    return Request(msg_id, method, params)
+
+
+def _classify_response(obj: dict[str, Any], msg_id: RequestId | None) -> Message:
+    """A client's reply to a request the server sent."""
+    if msg_id is None:
+        return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: a response needs an "id"'), None)
+    error = obj.get("error")
+    if error is not None and not isinstance(error, dict):
+        return Invalid(JsonRpcError(INVALID_REQUEST, 'Invalid Request: "error" must be an object'), msg_id)
+    return Response(msg_id, obj.get("result"), error)
 
 
 _LONG_NUMBER = re.compile(rb"\d{19}")
@@ -163,13 +172,6 @@ def result_message(msg_id: RequestId | None, result: Any) -> dict[str, Any]:
 
 def error_message(msg_id: RequestId | None, error: JsonRpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": msg_id, "error": error.to_dict()}
-
-
-def request_message(msg_id: RequestId, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"jsonrpc": "2.0", "id": msg_id, "method": method}
-    if params is not None:
-        message["params"] = params
-    return message
 
 
 def notification_message(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
