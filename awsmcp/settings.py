@@ -210,6 +210,8 @@ MCP_EVENT_REPLAY = env_int("MCP_EVENT_REPLAY", 200)
 # Finished answers a session keeps to replay.
 MCP_EVENT_REPLAY_BYTES = env_int("MCP_EVENT_REPLAY_BYTES", 8 * 1024 * 1024)
 MCP_RATELIMIT_ENABLED = env_bool("MCP_RATELIMIT_ENABLED", True)
+# Who answers the entrance checks (keys, rates, stream and session caps): a dotted path to a mcp_gateway.gate.Gate.
+MCP_GATE = env_str("MCP_GATE", "ops.gate.RuleBookGate")
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 # Bounds on what one client can make the process hold (README, "Security and limits").
 MCP_INIT_TIMEOUT = env_float("MCP_INIT_TIMEOUT", 30.0)  # a stream or session not initialized by then is closed
