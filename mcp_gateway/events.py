@@ -16,9 +16,9 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
-from mcp_gateway import jsonrpc
+from mcp_gateway import jsonrpc, replay
+from mcp_gateway.replay import STREAM_LINGER
 
-STREAM_LINGER = 120.0  # seconds a finished stream stays replayable
 FINISHED_KEPT = 64  # finished streams a session keeps replayable at most (the newest ones)
 FINISHED_BYTES = 8 * 1024 * 1024  # default bytes of finished streams a session keeps replayable
 
@@ -44,7 +44,7 @@ class EventStream:
         self.closed = False
         self.closed_at = 0.0
         self._wakeup = asyncio.Event()
-        self.recorder: Any = None  # mcp_gateway.replay.Recorder when events are kept in Redis too
+        self.recorder: replay.Recorder | None = None  # when events are kept in Redis too
         self._ping: tuple[int, dict[str, Any]] | None = None  # the newest ping in the buffer
         self.on_close: Any = None  # told the stream once it closes (StreamSet keeps finished ones in order)
 
@@ -122,8 +122,6 @@ class StreamSet:
         stream.on_close = self._finished
         self.streams[stream.id] = stream
         _streams[stream.id] = stream
-        from mcp_gateway import replay
-
         if replay.enabled():
             stream.recorder = replay.Recorder(stream.id, self.owner)
         return stream

@@ -11,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
+import redis.asyncio
 from django.conf import settings
 
-from mcp_gateway.events import STREAM_LINGER
+from awsmcp.breaker import SLOW_CALL, breaker, timed_out
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+STREAM_LINGER = 120.0  # seconds a finished stream stays replayable, in this process and in Redis
 PREFIX = "awsmcp:events:"
 OWNER_SUFFIX = ":owner"  # beside each stream: [session id, key name], the only session that may resume it
 FOLLOW_BOUND = 600.0  # seconds a resumed stream is followed at most
@@ -27,13 +31,26 @@ FOLLOW_BOUND = 600.0  # seconds a resumed stream is followed at most
 
 @cache
 def _client() -> Any:
-    import redis.asyncio
-
+    """The process's Redis client for event copies (its own: a blocking XREAD must not hold a cache connection)."""
     return redis.asyncio.from_url(settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=2)
 
 
 def enabled() -> bool:
     return bool(settings.REDIS_URL)
+
+
+async def _through_breaker(operation: str, call: Callable[[], Awaitable[T]], default: T) -> T:
+    """One call whose failure only loses a copy, through the process's Redis breaker: `default` while the breaker
+    is tripped (patient: not merely while another call is slow) or when the call fails, which trips it."""
+    guard = breaker("redis")
+    if not guard.available(mind_slow=False):
+        return default
+    started = time.monotonic()
+    try:
+        return await call()
+    except Exception as exc:
+        guard.trip(f"event replay {operation}", exc, timed_out(exc) or time.monotonic() - started > SLOW_CALL)
+        return default
 
 
 WAITING_EVENTS_PER_KEPT = 10  # a burst of small events waits; only a stalled Redis makes this many wait
@@ -44,8 +61,9 @@ class Recorder:
     """Appends one stream's events to Redis, in order, without holding up the stream.
 
     Events wait in memory while Redis takes them; when Redis does not keep up (stalled), past MCP_EVENT_REPLAY_BYTES
-    (or WAITING_EVENTS_PER_KEPT x MCP_EVENT_REPLAY events) waiting, the recorder gives up: the events waiting are dropped and the copy
-    in Redis removed (nobody resumes a stream with a gap), and the stream can be resumed only where it runs."""
+    (or WAITING_EVENTS_PER_KEPT x MCP_EVENT_REPLAY events) waiting, the recorder gives up: the events waiting are
+    dropped and the copy in Redis removed (nobody resumes a stream with a gap), and the stream can be resumed only
+    where it runs."""
 
     def __init__(self, stream_id: str, owner: tuple[str, str] | None = None) -> None:
         self.key = PREFIX + stream_id
@@ -84,47 +102,41 @@ class Recorder:
         self.queue.put_nowait(_GIVEN_UP)
 
     async def _write(self) -> None:
-        client = _client()
+        """The stream's writer: a task of its own that ends with the stream (per-stream work, not a background
+        loop), and never raises: a failed write is logged and only costs the copy."""
         while True:
             item = await self.queue.get()
             if item == _GIVEN_UP:
-                try:
-                    await client.delete(self.key, self.key + OWNER_SUFFIX)
-                except Exception as exc:  # it expires after STREAM_LINGER anyway
-                    log.warning("event replay delete failed: %s: %s", exc.__class__.__name__, exc)
+                # Skipped or failed (the breaker logs it), the copy still expires after STREAM_LINGER.
+                await _through_breaker("delete", lambda: _client().delete(self.key, self.key + OWNER_SUFFIX), None)
                 return
-            if item is not None:
-                self.queued_bytes -= len(item[1])
             if item is None:
-                fields: dict[str, Any] = {"seq": 0, "end": 1}
-            elif item[0] == 0:
-                fields = {"seq": 0, "open": 1}
-            else:
-                fields = {"seq": item[0], "data": item[1]}
-            try:
-                # One round trip; the owner is a key of its own (the stream's first entry is trimmed away on
-                # long streams), its expiry renewed with the stream's.
-                pipe = client.pipeline(transaction=False)
-                pipe.xadd(self.key, fields, maxlen=settings.MCP_EVENT_REPLAY + 1, approximate=True)
-                pipe.expire(self.key, int(STREAM_LINGER))
-                if self.owner is not None:
-                    pipe.set(self.key + OWNER_SUFFIX, json.dumps(list(self.owner)), ex=int(STREAM_LINGER))
-                await pipe.execute()
-            except Exception as exc:  # Redis down: this stream just cannot be resumed elsewhere
-                log.warning("event replay write failed: %s: %s", exc.__class__.__name__, exc)
-            if item is None:
+                await self._append({"seq": 0, "end": 1})
                 return
+            self.queued_bytes -= len(item[1])
+            await self._append({"seq": 0, "open": 1} if item[0] == 0 else {"seq": item[0], "data": item[1]})
+
+    async def _append(self, fields: dict[str, Any]) -> None:
+        """One entry, in one round trip. Not skipped while the Redis breaker is open: the write waits for Redis
+        (the events behind it bounded by `record`), since a skipped entry would leave a gap in the copy."""
+        try:
+            # The owner is a key of its own (the stream's first entry is trimmed away on long streams), its
+            # expiry renewed with the stream's.
+            pipe = _client().pipeline(transaction=False)
+            pipe.xadd(self.key, fields, maxlen=settings.MCP_EVENT_REPLAY + 1, approximate=True)
+            pipe.expire(self.key, int(STREAM_LINGER))
+            if self.owner is not None:
+                pipe.set(self.key + OWNER_SUFFIX, json.dumps(list(self.owner)), ex=int(STREAM_LINGER))
+            await pipe.execute()
+        except Exception as exc:  # Redis down: this stream just cannot be resumed elsewhere
+            log.warning("event replay write failed: %s: %s", exc.__class__.__name__, exc)
 
 
 async def owner(stream_id: str) -> tuple[str, str] | None:
     """(session id, key name) of a stream kept in Redis; None when it is not there (or Redis is unreachable)."""
     if not enabled():
         return None
-    try:
-        raw = await _client().get(PREFIX + stream_id + OWNER_SUFFIX)
-    except Exception as exc:
-        log.warning("event replay lookup failed: %s: %s", exc.__class__.__name__, exc)
-        return None
+    raw = await _through_breaker("lookup", lambda: _client().get(PREFIX + stream_id + OWNER_SUFFIX), None)
     if raw is None:
         return None
     session_id, key_name = json.loads(raw)
