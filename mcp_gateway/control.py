@@ -9,7 +9,6 @@ their own) on whichever process serves them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -47,9 +46,7 @@ async def close_everywhere(session_id: str, reason: str) -> None:
     holder = directory.local(session_id)
     if holder is not None:
         await holder.close_session(reason)
-    with contextlib.suppress(Exception):
-        layer = get_channel_layer()
-        await layer.group_send(CONTROL_GROUP, {"type": "mcp.close_session", "session_id": session_id, "reason": reason})
+    await _tell_every_process(session_id, reason)
 
 
 async def close_session(session_id: str, reason: str = "closed by an operator") -> bool:
@@ -59,14 +56,23 @@ async def close_session(session_id: str, reason: str = "closed by an operator") 
         await holder.close_session(reason)
         return True
     record: dict[str, Any] | None = await directory.lookup(session_id)
-    layer = get_channel_layer()
     if record is not None and record.get("channel"):
-        with contextlib.suppress(Exception):
-            await layer.send(record["channel"], {"type": "mcp.close", "reason": reason})
+        try:
+            await get_channel_layer().send(record["channel"], {"type": "mcp.close", "reason": reason})
             return True
-    with contextlib.suppress(Exception):
-        await layer.group_send(CONTROL_GROUP, {"type": "mcp.close_session", "session_id": session_id, "reason": reason})
+        except Exception as exc:  # the holder's process is unreachable: ask every process, then forget the record
+            log.warning("closing session %s on its channel failed: %s: %s", session_id[:8], exc.__class__.__name__, exc)
+    await _tell_every_process(session_id, reason)
     if record is not None:
         await directory.remove(session_id)
         return True
     return False
+
+
+async def _tell_every_process(session_id: str, reason: str) -> None:
+    """Ask every process's control listener to close the session (Streamable HTTP sessions have no channel)."""
+    try:
+        layer = get_channel_layer()
+        await layer.group_send(CONTROL_GROUP, {"type": "mcp.close_session", "session_id": session_id, "reason": reason})
+    except Exception as exc:  # the channel layer is away: sessions held here were closed already
+        log.warning("control group send failed: %s: %s", exc.__class__.__name__, exc)
