@@ -1,0 +1,131 @@
+"""mcp_gateway.directory in process: the local table, the shared record (Django's LocMem default cache here),
+listeners and the background loops a first session starts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from django.core.cache import caches
+
+from mcp_gateway import directory
+from mcp_gateway.sessions import ServerSession, new_session_id
+
+
+@dataclass(eq=False)
+class FakeHolder:
+    """What a transport keeps for a session: here, only what the directory reads."""
+
+    session: ServerSession
+    channel_name: str | None = None
+    closed: list[str] = field(default_factory=list)
+
+    async def close_session(self, reason: str) -> None:
+        self.closed.append(reason)
+
+
+def holder(channel: str | None = None, transport: str = "streamable-http") -> FakeHolder:
+    return FakeHolder(ServerSession(new_session_id(), transport, "aws", key_name="k"), channel)
+
+
+class Told:
+    """A listener that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    async def opened(self, holder: directory.Holder) -> None:
+        self.events.append(("opened", holder.session.id))
+
+    async def closed(self, holder: directory.Holder) -> None:
+        self.events.append(("closed", holder.session.id))
+
+
+@pytest.fixture(autouse=True)
+def clean_directory(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """An empty directory and shared cache, no listeners, and `background.ensure` recorded instead of started."""
+    assert caches["default"].__class__.__name__ == "LocMemCache"
+    caches["default"].clear()
+    monkeypatch.setattr(directory, "_local", {})
+    monkeypatch.setattr(directory, "listeners", [])
+    ensured: list[str] = []
+    monkeypatch.setattr(directory.background, "ensure", ensured.append)
+    yield ensured
+    caches["default"].clear()
+
+
+@pytest.fixture
+def ensured(clean_directory: list[str]) -> list[str]:
+    return clean_directory
+
+
+async def test_add_serves_it_here_shares_its_record_and_tells_listeners(ensured: list[str]) -> None:
+    told = Told()
+    directory.listeners.append(told)
+    held = holder(channel="specific.abc!def")
+    held.session.initialized = True
+    await directory.add(held)
+    assert directory.local(held.session.id) is held
+    assert directory.local_count() == 1 and directory.local_sessions() == [held]
+    record = await directory.lookup(held.session.id)
+    assert record is not None
+    assert record["id"] == held.session.id and record["channel"] == "specific.abc!def"
+    assert record["initialized"] is True and record["key_name"] == "k"
+    assert ServerSession.from_state(record).state() == held.session.state()
+    assert told.events == [("opened", held.session.id)]
+
+
+async def test_add_starts_the_session_loops(ensured: list[str]) -> None:
+    await directory.add(holder())
+    assert ensured == ["control-listener", "session-warden"]
+
+
+async def test_adopt_serves_it_here_without_listeners_loops_or_record(ensured: list[str]) -> None:
+    told = Told()
+    directory.listeners.append(told)
+    held = holder()
+    directory.adopt(held)
+    assert directory.local(held.session.id) is held
+    assert told.events == []  # it was opened, and is counted, where it began
+    assert ensured == []
+    assert await directory.lookup(held.session.id) is None  # its record is written where it began
+
+
+async def test_remove_forgets_it_here_and_everywhere_and_tells_listeners() -> None:
+    told = Told()
+    directory.listeners.append(told)
+    held = holder()
+    await directory.add(held)
+    await directory.remove(held.session.id)
+    assert directory.local(held.session.id) is None
+    assert await directory.lookup(held.session.id) is None
+    assert told.events == [("opened", held.session.id), ("closed", held.session.id)]
+
+
+async def test_removing_a_session_held_elsewhere_drops_its_record_without_telling_listeners() -> None:
+    told = Told()
+    directory.listeners.append(told)
+    elsewhere = holder()
+    await directory.save(elsewhere)
+    assert await directory.lookup(elsewhere.session.id) is not None
+    await directory.remove(elsewhere.session.id)
+    assert await directory.lookup(elsewhere.session.id) is None
+    assert told.events == []
+
+
+async def test_save_refreshes_the_shared_record() -> None:
+    held = holder()
+    await directory.add(held)
+    held.session.log_level = "error"
+    held.session.subscriptions.add("aws-docs://x")
+    await directory.save(held)
+    record = await directory.lookup(held.session.id)
+    assert record is not None and record["log_level"] == "error" and record["subscriptions"] == ["aws-docs://x"]
+
+
+async def test_lookup_of_an_unknown_or_overlong_id_is_none() -> None:
+    assert await directory.lookup("unknown") is None
+    long_id = "x" * 129
+    caches["default"].set(directory.RECORD_PREFIX + long_id, {"id": long_id})
+    assert await directory.lookup(long_id) is None  # never sent to the store
