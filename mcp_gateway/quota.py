@@ -15,8 +15,8 @@ from typing import Protocol
 from django.conf import settings
 
 from mcp_gateway import control, directory
+from mcp_gateway.gate import Refusal, get_gate
 from mcp_gateway.sessions import ServerSession
-from ops import limits
 
 log = logging.getLogger(__name__)
 
@@ -45,30 +45,31 @@ async def _evict(holder: Counted, reason: str) -> None:
     await control.close_everywhere(holder.session.id, f"evicted: {reason}")
 
 
-async def admit(ip: str, key_name: str, transport: str) -> limits.Refusal | None:
+async def admit(ip: str, key_name: str, transport: str) -> Refusal | None:
     """Make room for one more session of this client, or say why not (503: process full of busy sessions;
     429: the client's cap is held by its busy sessions).
 
-    The caller has counted the new session already (limits.hold_session) and releases it on a refusal: counted
+    The caller has counted the new session already (the gate's hold_session) and releases it on a refusal: counted
     before the check, concurrent initializes cannot all find room under a cap."""
     # Counted only near the cap: a scan of every session costs about 1 ms per 10,000.
     live = _live(transport) if directory.local_count() >= settings.MCP_MAX_SESSIONS else []
     if len(live) >= settings.MCP_MAX_SESSIONS:
         victim = _oldest_idle(live)
         if victim is None:
-            return limits.Refusal(
+            return Refusal(
                 503,
                 f"Service Unavailable: this process holds its maximum of {settings.MCP_MAX_SESSIONS} sessions",
                 [("retry-after", "5")],
             )
         await _evict(victim, f"the process holds its maximum of {settings.MCP_MAX_SESSIONS} sessions")
-    for cap in await limits.session_caps(ip, key_name):
-        if await limits.sessions_held(cap.group) <= cap.cap:  # the new session is counted already (hold_session)
+    gate = get_gate()
+    for cap in await gate.session_caps(ip, key_name):
+        if await gate.sessions_held(cap.group) <= cap.cap:  # the new session is counted already (hold_session)
             continue
-        mine = [h for h in _live(transport) if h.held and cap.group in limits.session_groups(h.session)]
+        mine = [h for h in _live(transport) if h.held and cap.group in gate.session_groups(h.session)]
         victim = _oldest_idle(mine)
         if victim is None:
-            return limits.Refusal(
+            return Refusal(
                 429,
                 f"Too Many Requests: {cap.cap} live sessions per {cap.noun} (rule {cap.rule_name}); "
                 "end one with DELETE first",

@@ -1,3 +1,5 @@
+"""Ops plugs into the gateway through its public hooks: listeners, observers, the connections flusher."""
+
 from django.apps import AppConfig
 
 
@@ -6,11 +8,12 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
+        from awsmcp import background
         from mcp_gateway import directory, protocol
         from mcp_gateway.transports import http
-        from ops import metrics, signals  # noqa: F401  (signals: rule and key caches follow admin edits)
-        from ops.connections import ConnectionTable
+        from ops import connections, metrics, signals  # noqa: F401  (signals: rule and key caches follow admin edits)
 
-        directory.listeners.extend([ConnectionTable(), metrics.ConnectionGauge()])
+        background.register(connections.FLUSHER, connections.flush_loop)
+        directory.listeners.extend([connections.ConnectionTable(), metrics.ConnectionGauge()])
         protocol.observers.append(metrics.Observer())
         http.observers.append(metrics.observe_http)

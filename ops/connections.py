@@ -9,7 +9,6 @@ heart-beating for OPS_CONNECTION_LEASE seconds belonged to a process that died: 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -18,15 +17,16 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
+from awsmcp import background
 from awsmcp.pools import run_in
 from awsmcp.process import PROCESS_ID
 from mcp_gateway import directory
 from mcp_gateway.directory import Holder
-from ops import limits
+from ops import leases
 from ops.models import Connection
 
 log = logging.getLogger(__name__)
-_flusher: asyncio.Task[None] | None = None
+FLUSHER = "connections-flusher"  # the background loop writing activity batches (registered in ops.apps)
 
 
 def _at(timestamp: float | None) -> datetime | None:
@@ -85,7 +85,7 @@ def flush_activity(holders: list[Holder]) -> None:
     """One batch, in one transaction: the process's heartbeat in one statement, the sessions whose
     activity changed since the last batch, then ghosts of dead processes.
 
-    10,000 idle streams used to cost 10,000 UPDATEs (and commits) every OPS_ACTIVITY_FLUSH seconds.
+    Writing every session each time would cost 10,000 idle streams 10,000 UPDATEs (and commits) per batch.
     """
     close_old_connections()
     now = datetime.now(UTC)
@@ -107,12 +107,12 @@ def flush_activity(holders: list[Holder]) -> None:
     for session_id in [s for s in _written if s not in current]:
         del _written[session_id]
     flush_key_use()
-    limits.renew_leases()
+    leases.renew_leases()
 
 
 def flush_key_use() -> None:
     """API keys' last use, recorded in memory by every authenticated request, written in this batch."""
-    from ops.limits import used_keys
+    from ops.keys import used_keys
     from ops.models import ApiKey
 
     while used_keys:
@@ -129,10 +129,10 @@ _writer: asyncio.Task[None] | None = None
 class ConnectionTable:
     """Registered into mcp_gateway.directory: writes opens and closes within WRITE_BEHIND seconds.
 
-    One commit per session opened made opening 10,000 streams take two minutes (bench.connections)."""
+    A commit per session opened would make opening 10,000 streams take two minutes (bench.connections)."""
 
     async def opened(self, holder: Holder) -> None:
-        ensure_flusher()
+        background.ensure(FLUSHER)
         _queue(record_open, holder)
 
     async def closed(self, holder: Holder) -> None:
@@ -179,14 +179,11 @@ async def _safely(fn: object, *args: object) -> None:
         log.warning("connections table %s failed: %s: %s", getattr(fn, "__name__", fn), exc.__class__.__name__, exc)
 
 
-def ensure_flusher() -> None:
-    global _flusher
-    if _flusher is None or _flusher.done():
-        _flusher = asyncio.get_running_loop().create_task(_flush_loop())
+async def flush_loop() -> None:
+    """An activity batch every OPS_ACTIVITY_FLUSH seconds (the "connections-flusher" background loop).
 
-
-async def _flush_loop() -> None:
+    A failed batch is logged and the next one comes on time: the batch is the process's heartbeat, so a pause longer
+    than OPS_CONNECTION_LEASE would have other processes close this one's rows as a dead process's."""
     while True:
         await asyncio.sleep(settings.OPS_ACTIVITY_FLUSH)
-        with contextlib.suppress(Exception):
-            await _safely(flush_activity, directory.local_sessions())
+        await _safely(flush_activity, directory.local_sessions())

@@ -1,4 +1,4 @@
-"""Admin edits of rules and keys bump a generation in the shared cache; every process reloads on it."""
+"""Admin edits of rules and keys bump the rules generation (ops.rulebook); every process reloads on it."""
 
 from __future__ import annotations
 
@@ -13,6 +13,6 @@ from ops.models import ApiKey, RateLimitRule
 @receiver([post_save, post_delete], sender=RateLimitRule)
 @receiver([post_save, post_delete], sender=ApiKey)
 def rules_changed(sender: Any, **kwargs: Any) -> None:
-    from ops.limits import bump_generation
+    from ops.rulebook import bump_generation
 
     bump_generation()

@@ -1,61 +1,46 @@
-"""Entrance checks shared by the transports: Host and Origin, the API key, request rates, the partition."""
+"""The entrance check and stream slots as HTTP endpoints use them: a refusal is sent as a JSON-RPC error body."""
 
 from __future__ import annotations
 
-from django.conf import settings
-
-from mcp_gateway.catalogue import catalogue
+from mcp_gateway.gate import get_gate
+from mcp_gateway.transports import entrance
+from mcp_gateway.transports.entrance import Caller, Denied, choose_partition
 from mcp_gateway.transports.http import HttpEndpoint
-from mcp_gateway.transports.security import entrance_refusal
-from ops import limits
+
+__all__ = ["admit", "choose_partition", "claim_stream", "release_stream", "send_denied"]
 
 
-async def admit(endpoint: HttpEndpoint, kind: str, rate: bool = True) -> str | None:
-    """Run every entrance check; on refusal send it and return None, else return the API key name ("" for none).
+def caller_of(endpoint: HttpEndpoint) -> Caller:
+    return Caller(endpoint.headers, endpoint.client_ip, endpoint.query)
+
+
+async def send_denied(endpoint: HttpEndpoint, denied: Denied) -> None:
+    await endpoint.send_error(denied.status, denied.message, code=denied.code, headers=denied.headers)
+
+
+async def admit(endpoint: HttpEndpoint, kind: str, rate: bool = True, partition: bool = False) -> entrance.Entry | None:
+    """Run the entrance check; on refusal send it and return None, else the entry (API key name, partition).
 
     With rate=False the caller checks the request rate itself (to answer on a stream instead)."""
-    refusal = entrance_refusal(endpoint.headers)
-    if refusal is not None:
-        status, reason = refusal
-        await endpoint.send_error(status, reason)
+    entry = await entrance.check_entrance(caller_of(endpoint), kind, rate=rate, partition=partition)
+    if entry.denied is not None:
+        await send_denied(endpoint, entry.denied)
         return None
-    key_name, denied = await limits.check_key(endpoint.headers.get("authorization"))
-    if denied is None and rate:
-        denied = await limits.check_rate(endpoint.client_ip, key_name, kind)
-    if denied is not None:
-        await endpoint.send_error(
-            denied.status, denied.message, code=-32029 if denied.status == 429 else -32600, headers=denied.headers
-        )
-        return None
-    return key_name
+    return entry
 
 
-async def claim_stream(endpoint: HttpEndpoint, session_id: str, kind: str) -> bool:
+async def claim_stream(endpoint: HttpEndpoint, slot: str, kind: str) -> bool:
     """Take a stream slot for this client (caps per IP and per process); False after sending the refusal."""
-    denied = await limits.claim_stream(endpoint.client_ip, session_id, kind)
+    denied = await entrance.claim_stream(endpoint.client_ip, slot, kind)
     if denied is not None:
-        code = -32029 if denied.status == 429 else -32603
-        await endpoint.send_error(denied.status, denied.message, code=code, headers=denied.headers)
+        await send_denied(endpoint, denied)
         return False
-    endpoint.stream_slot = session_id
+    endpoint.stream_slot = slot
     return True
 
 
 async def release_stream(endpoint: HttpEndpoint) -> None:
-    slot = getattr(endpoint, "stream_slot", None)
+    slot = endpoint.stream_slot
     if slot is not None:
         endpoint.stream_slot = None
-        await limits.release_stream(endpoint.client_ip, slot)
-
-
-def choose_partition(query: dict[str, str]) -> str | None:
-    partition = query.get("partition") or settings.MCP_DEFAULT_PARTITION
-    return partition if partition in catalogue.partitions else None
-
-
-async def partition_from(endpoint: HttpEndpoint) -> str | None:
-    """The partition asked for with ?partition=…, or None after answering 400."""
-    partition = choose_partition(endpoint.query)
-    if partition is None:
-        await endpoint.send_error(400, f"Bad Request: partition must be one of {', '.join(catalogue.partitions)}")
-    return partition
+        await get_gate().release_stream(endpoint.client_ip, slot)

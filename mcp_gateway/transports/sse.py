@@ -14,12 +14,12 @@ from typing import Any
 from channels.layers import get_channel_layer
 
 from mcp_gateway import directory, jsonrpc
+from mcp_gateway.gate import get_gate
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.common import admit, claim_stream, partition_from, release_stream
+from mcp_gateway.transports.common import admit, claim_stream, release_stream
 from mcp_gateway.transports.http import HttpEndpoint
 from mcp_gateway.transports.link import SessionLink
-from ops import limits
 
 TRANSPORT = "sse"
 log = logging.getLogger(__name__)
@@ -36,21 +36,19 @@ class LegacySseStream(HttpEndpoint):
         if self.method != "GET":
             await self.send_error(405, "Method Not Allowed: open the stream with GET", headers=[("allow", "GET")])
             return
-        key_name = await admit(self, TRANSPORT)
-        if key_name is None:
-            return
-        partition = await partition_from(self)
-        if partition is None:
+        entry = await admit(self, TRANSPORT, partition=True)
+        if entry is None or entry.partition is None:
             return
         session_id = new_session_id()
         if not await claim_stream(self, session_id, TRANSPORT):
             return
         layer = get_channel_layer()
         self.channel_name = await layer.new_channel()
-        self.session = ServerSession(session_id, TRANSPORT, partition, remote_ip=self.client_ip, key_name=key_name)
+        self.session = ServerSession(
+            session_id, TRANSPORT, entry.partition, remote_ip=self.client_ip, key_name=entry.key_name
+        )
         self.link = SessionLink(get_server(), self.session, self._emit, self.close_session)
         self.closing = asyncio.Event()
-        self.close_reason = ""
         await self.start_stream()
         # Registered before the client learns the endpoint: its first POST may land on another process,
         # which must already find the session's record.
@@ -96,7 +94,6 @@ class LegacySseStream(HttpEndpoint):
                 await self.close_session(event.get("reason", "closed by the server"))
 
     async def close_session(self, reason: str) -> None:
-        self.close_reason = reason
         self.closing.set()
 
     async def on_close(self) -> None:
@@ -116,47 +113,65 @@ class LegacyMessageEndpoint(HttpEndpoint):
         if self.method != "POST":
             await self.send_error(405, "Method Not Allowed: send messages with POST", headers=[("allow", "POST")])
             return
-        key_name = await admit(self, TRANSPORT, rate=False)
-        if key_name is None:
+        entry = await admit(self, TRANSPORT, rate=False)
+        if entry is None:
             return
-        session_id = self.query.get("session_id", "")
-        if not session_id:
-            await self.send_error(400, "Bad Request: session_id query parameter is required")
-            return
-        holder = directory.local(session_id)
-        channel = None
-        if holder is None:
-            found = await directory.lookup(session_id)
-            channel = found.get("channel") if found and found.get("transport") == TRANSPORT else None
-            if not channel or found.get("key_name", "") != key_name:
-                await self.send_error(404, "Not Found: no such session (it may have ended)")
-                return
-        elif not isinstance(holder, LegacySseStream) or holder.session.key_name != key_name:
-            await self.send_error(404, "Not Found: no such session (it may have ended)")
+        found = await self.find_stream(entry.key_name)
+        if found is None:
             return
         try:
             payload = jsonrpc.decode(body)
         except jsonrpc.JsonRpcError as exc:
             await self.send_json(400, jsonrpc.error_message(None, exc))
             return
-        denied = await limits.check_rate(self.client_ip, key_name, TRANSPORT)
-        if holder is not None:
-            if denied is not None:
-                holder.link.refuse(payload, denied.message)  # an error on the stream; the stream stays up
-            else:
-                holder.link.feed(payload)  # the stream is in this process: no trip through the channel layer
-        else:
-            try:
-                message = {"type": "mcp.message", "payload": payload}
-                if denied is not None:
-                    message["refuse"] = denied.message
-                layer = get_channel_layer()
-                try:
-                    await layer.send(channel, message)
-                except Exception:
-                    await layer.send(channel, message)  # once more, on a fresh connection
-            except Exception as exc:  # the layer is down: say so, the client may retry
-                log.warning("channel layer send failed: %s", exc.__class__.__name__)
-                await self.send_error(503, "Service Unavailable: cannot reach the process holding this session")
-                return
+        # Counted here rather than at the entrance: a refusal is answered on the stream, which stays up.
+        denied = await get_gate().check_rate(self.client_ip, entry.key_name, TRANSPORT)
+        refusal = denied.message if denied is not None else None
+        if isinstance(found, LegacySseStream):
+            _deliver(found, payload, refusal)  # the stream is in this process: no trip through the channel layer
+        elif not await _forward(found, payload, refusal):
+            await self.send_error(503, "Service Unavailable: cannot reach the process holding this session")
+            return
         await self.send_response(202, [("content-type", "text/plain")], b"Accepted")
+
+    async def find_stream(self, key_name: str) -> LegacySseStream | str | None:
+        """The session's stream when it is in this process, else the channel of the process holding it; None after
+        answering 400 (no session_id) or 404 (no such session of this key)."""
+        session_id = self.query.get("session_id", "")
+        if not session_id:
+            await self.send_error(400, "Bad Request: session_id query parameter is required")
+            return None
+        holder = directory.local(session_id)
+        if holder is None:
+            found = await directory.lookup(session_id)
+            channel = found.get("channel") if found and found.get("transport") == TRANSPORT else None
+            if channel and found is not None and found.get("key_name", "") == key_name:
+                return str(channel)
+        elif isinstance(holder, LegacySseStream) and holder.session.key_name == key_name:
+            return holder
+        await self.send_error(404, "Not Found: no such session (it may have ended)")
+        return None
+
+
+def _deliver(stream: LegacySseStream, payload: Any, refusal: str | None) -> None:
+    if refusal is not None:
+        stream.link.refuse(payload, refusal)  # an error on the stream; the stream stays up
+    else:
+        stream.link.feed(payload)
+
+
+async def _forward(channel: str, payload: Any, refusal: str | None) -> bool:
+    """Send a message to the process holding the stream; False when the channel layer cannot be reached."""
+    message = {"type": "mcp.message", "payload": payload}
+    if refusal is not None:
+        message["refuse"] = refusal
+    try:
+        layer = get_channel_layer()
+        try:
+            await layer.send(channel, message)
+        except Exception:
+            await layer.send(channel, message)  # once more, on a fresh connection
+    except Exception as exc:  # the layer is down: say so, the client may retry
+        log.warning("channel layer send failed: %s", exc.__class__.__name__)
+        return False
+    return True

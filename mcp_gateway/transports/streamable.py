@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -17,14 +18,15 @@ from django.conf import settings
 from mcp_gateway import directory, events, jsonrpc, quota, replay, stateless
 from mcp_gateway.catalogue import ToolError
 from mcp_gateway.events import EventStream, StreamSet, parse_event_id
+from mcp_gateway.gate import get_gate
 from mcp_gateway.jsonrpc import JsonRpcError, Payload, Request
 from mcp_gateway.keepalive import ping_until_silent
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.common import admit, choose_partition, claim_stream, release_stream
+from mcp_gateway.transports.common import admit, choose_partition, claim_stream, release_stream, send_denied
+from mcp_gateway.transports.entrance import INTERNAL_ERROR, denied
 from mcp_gateway.transports.http import ClientGone, HttpEndpoint
 from mcp_gateway.versions import KNOWN_VERSIONS, is_version_at_least
-from ops import limits
 
 TRANSPORT = "streamable-http"
 SESSION_HEADER = "mcp-session-id"
@@ -68,7 +70,7 @@ class StreamableSession:
         """Stop counting it against its client's session caps."""
         if self.held:
             self.held = False
-            await limits.release_session(self.session, self.session.id)
+            await get_gate().release_session(self.session)
 
     async def emit_standalone(self, message: dict[str, Any]) -> None:
         if self.standalone is None or self.standalone.closed:
@@ -97,11 +99,13 @@ class StreamableEndpoint(HttpEndpoint):
     holder: StreamableSession | None = None
     key_name = ""
 
+    initializing = False  # the POST carries an initialize (decided once, in post)
+
     async def handle(self, body: bytes) -> None:
-        key_name = await admit(self, "streamable")
-        if key_name is None:
+        entry = await admit(self, "streamable")
+        if entry is None:
             return
-        self.key_name = key_name
+        self.key_name = entry.key_name
         version = self.headers.get(VERSION_HEADER)
         if version is not None and version not in KNOWN_VERSIONS:
             await self.refuse_version(body, version)
@@ -139,14 +143,11 @@ class StreamableEndpoint(HttpEndpoint):
 
     # --- POST --------------------------------------------------------------------------------
     async def post(self, body: bytes) -> None:
-        accept = self.headers.get("accept", "*/*")
-        accepts_sse = "text/event-stream" in accept or "*/*" in accept
-        accepts_json = "application/json" in accept or "*/*" in accept
-        if not (accepts_sse or accepts_json):
+        accepts = Accepts.of(self.headers.get("accept", "*/*"))
+        if not (accepts.sse or accepts.json):
             await self.send_error(406, "Not Acceptable: accept application/json or text/event-stream")
             return
-        content_type = self.headers.get("content-type", "application/json")
-        if "json" not in content_type:
+        if "json" not in self.headers.get("content-type", "application/json"):
             await self.send_error(415, "Unsupported Media Type: send application/json")
             return
         try:
@@ -154,31 +155,35 @@ class StreamableEndpoint(HttpEndpoint):
         except JsonRpcError as exc:
             await self.send_json(400, jsonrpc.error_message(None, exc))
             return
-        requests = [m for m in payload.messages if isinstance(m, Request)]
-        ephemeral = stateless.is_stateless(payload, self.headers.get(VERSION_HEADER))
-        if ephemeral:
-            holder = await self.stateless_holder(requests)
-            if holder is None:
-                return
-        elif any(r.method == "initialize" for r in requests):
-            holder = await self.begin_session(payload)
-            if holder is None:
-                return
-        else:
-            holder = await self.session_from_header()
-            if holder is None:
-                return
+        holder = await self.resolve_session(payload)
+        if holder is None:
+            return
         self.holder = holder
         refusal = get_server().batch_refusal(holder.session, payload)
         if refusal is not None:
             await self.send_json(400, refusal)
-            return
-        if not requests:
+        elif not any(isinstance(m, Request) for m in payload.messages):
             await self.accept_only(holder, payload)
-            return
+        else:
+            await self.respond(holder, payload, accepts)
+
+    async def resolve_session(self, payload: Payload) -> StreamableSession | None:
+        """The session a POST belongs to: a throw-away one (stateless), a new one (initialize) or the one named by
+        Mcp-Session-Id; None after answering the refusal."""
+        requests = [m for m in payload.messages if isinstance(m, Request)]
+        self.initializing = any(r.method == "initialize" for r in requests)
+        if stateless.is_stateless(payload, self.headers.get(VERSION_HEADER)):
+            return await self.stateless_holder(requests)
+        if self.initializing:
+            return await self.begin_session(payload)
+        return await self.session_from_header()
+
+    async def respond(self, holder: StreamableSession, payload: Payload, accepts: Accepts) -> None:
+        """Answer the requests as one JSON body, or as a stream when they may talk back (or the client prefers it)."""
+        requests = [m for m in payload.messages if isinstance(m, Request)]
         streamed = any(_may_talk_back(holder.session.partition, r) for r in requests)
-        if accepts_sse and (streamed or not accepts_json or _prefers_sse(accept)):
-            await self.answer_stream(holder, payload, detached=not ephemeral)
+        if accepts.sse and (streamed or not accepts.json or accepts.prefers_sse):
+            await self.answer_stream(holder, payload, detached=not holder.ephemeral)
         else:
             await self.answer_json(holder, payload)
 
@@ -218,12 +223,11 @@ class StreamableEndpoint(HttpEndpoint):
         self.holder = holder
         # Counted before the caps are checked, so that initializes arriving together (here or on other processes)
         # see each other instead of all finding room under the cap.
-        await limits.hold_session(session, session.id)
-        denied = await quota.admit(self.client_ip, self.key_name, TRANSPORT)
-        if denied is not None:
+        await get_gate().hold_session(session)
+        refused = await quota.admit(self.client_ip, self.key_name, TRANSPORT)
+        if refused is not None:
             await holder.release()
-            code = -32029 if denied.status == 429 else -32603
-            await self.send_error(denied.status, denied.message, code=code, headers=denied.headers)
+            await send_denied(self, denied(refused, INTERNAL_ERROR))
             return None
         return holder
 
@@ -242,11 +246,11 @@ class StreamableEndpoint(HttpEndpoint):
         """Register a new session and save state that changed, so other processes see it."""
         if holder.ephemeral:
             return
-        methods = {m.method for m in payload.messages if isinstance(m, Request)}
-        if "initialize" in methods:
+        if self.initializing:
             if replies and "result" in replies[0]:
                 await directory.add(holder)
             return
+        methods = {m.method for m in payload.messages if isinstance(m, Request)}
         now = time.time()
         if methods & STATE_METHODS or now - holder.saved_at > settings.MCP_SESSION_TTL / 4:
             holder.saved_at = now
@@ -259,12 +263,10 @@ class StreamableEndpoint(HttpEndpoint):
         if not replies:  # every request was cancelled meanwhile: nothing to answer
             await self.send_response(202, self.session_headers(holder))
             return
-        if "initialize" in {m.method for m in payload.messages if isinstance(m, Request)} and not (
-            replies and "result" in replies[0]
-        ):
+        if self.initializing and "result" not in replies[0]:
             await self.send_json(200, replies[0])
             return
-        body = replies if payload.is_batch else replies[0]
+        body: Any = replies if payload.is_batch else replies[0]
         status = 200
         if holder.ephemeral and not payload.is_batch and "error" in body:
             # The stateless revision maps request errors onto HTTP statuses (SEP-2575).
@@ -275,7 +277,7 @@ class StreamableEndpoint(HttpEndpoint):
         stream = holder.streams.open()
         hangup = asyncio.Event()
 
-        async def emit(message: dict[str, Any]) -> None:
+        async def emit(message: Any) -> None:  # one message, or the replies to a batch
             holder.session.messages_out += 1
             stream.publish(message)
 
@@ -337,8 +339,7 @@ class StreamableEndpoint(HttpEndpoint):
 
     # --- GET ---------------------------------------------------------------------------------
     async def get(self) -> None:
-        accept = self.headers.get("accept", "")
-        if "text/event-stream" not in accept:
+        if "text/event-stream" not in self.headers.get("accept", ""):
             await self.send_error(406, "Not Acceptable: GET opens a text/event-stream")
             return
         holder = self.holder = await self.session_from_header()
@@ -346,32 +347,47 @@ class StreamableEndpoint(HttpEndpoint):
             return
         last = parse_event_id(self.headers.get("last-event-id", ""))
         if last is not None and holder.streams.get(last[0]) is None:
-            # Another session's stream is never replayed; one unknown everywhere (expired) gets a fresh GET stream.
-            mine = (holder.session.id, holder.session.key_name)
-            here = events.owner_of(last[0])
-            kept = await replay.owner(last[0]) if here is None else None
-            if (here or kept or mine) != mine:
-                await self.send_error(404, "Not Found: no such stream in this session")
+            elsewhere = await self.held_elsewhere(holder, last[0])
+            if elsewhere is None:
                 return
-            if kept is None:
-                last = None
-        if last is not None and holder.streams.get(last[0]) is None:
-            # The stream is held by another process: replay it from Redis and follow it to its end.
-            if not await claim_stream(self, f"{holder.session.id}:{last[0]}", TRANSPORT):
+            if elsewhere:
+                await self.resume_remote(holder, *last)
                 return
-            await self.start_stream(self.session_headers(holder))
-            async for seq, message in replay.follow(last[0], last[1]):
-                await self.send_event(jsonrpc.dumps(message), event_id=f"{last[0]}_{seq}")
-            await self.finish()
+            last = None  # expired everywhere: a fresh GET stream
+        stream = holder.streams.get(last[0]) if last is not None else None
+        if last is not None and stream is not None:
+            await self.resume_local(holder, stream, last[1])
+        else:
+            await self.open_standalone(holder)
+
+    async def held_elsewhere(self, holder: StreamableSession, stream_id: str) -> bool | None:
+        """Whether a stream this process lacks is kept for replay by another; None after answering 404 when it
+        is another session's (never replayed)."""
+        mine = (holder.session.id, holder.session.key_name)
+        here = events.owner_of(stream_id)
+        kept = await replay.owner(stream_id) if here is None else None
+        if (here or kept or mine) != mine:
+            await self.send_error(404, "Not Found: no such stream in this session")
+            return None
+        return kept is not None
+
+    async def resume_remote(self, holder: StreamableSession, stream_id: str, after: int) -> None:
+        """The stream is held by another process: replay it from Redis and follow it to its end."""
+        if not await claim_stream(self, f"{holder.session.id}:{stream_id}", TRANSPORT):
             return
-        if last is not None:
-            stream = holder.streams.get(last[0])
-            if stream is not None:
-                if not await claim_stream(self, f"{holder.session.id}:{stream.id}", TRANSPORT):
-                    return
-                await self.start_stream(self.session_headers(holder))
-                await self.pump_with_keepalive(holder, stream, last[1])
-                return
+        await self.start_stream(self.session_headers(holder))
+        async for seq, message in replay.follow(stream_id, after):
+            await self.send_event(jsonrpc.dumps(message), event_id=f"{stream_id}_{seq}")
+        await self.finish()
+
+    async def resume_local(self, holder: StreamableSession, stream: EventStream, after: int) -> None:
+        if not await claim_stream(self, f"{holder.session.id}:{stream.id}", TRANSPORT):
+            return
+        await self.start_stream(self.session_headers(holder))
+        await self.pump_with_keepalive(holder, stream, after)
+
+    async def open_standalone(self, holder: StreamableSession) -> None:
+        """The session's own server-to-client stream (one at a time)."""
         if holder.standalone is not None and not holder.standalone.closed:
             await self.send_error(409, "Conflict: this session already has a GET stream open")
             return
@@ -430,10 +446,23 @@ def _may_talk_back(partition: str, request: Request) -> bool:
     return True
 
 
-def _prefers_sse(accept: str) -> bool:
-    """The client listed text/event-stream before application/json: honour its order."""
-    sse, json_at = accept.find("text/event-stream"), accept.find("application/json")
-    return sse != -1 and (json_at == -1 or sse < json_at)
+@dataclass(frozen=True, slots=True)
+class Accepts:
+    """What a POST's Accept header allows, and which the client listed first."""
+
+    sse: bool
+    json: bool
+    prefers_sse: bool
+
+    @classmethod
+    def of(cls, accept: str) -> Accepts:
+        anything = "*/*" in accept
+        sse_at, json_at = accept.find("text/event-stream"), accept.find("application/json")
+        return cls(
+            sse=sse_at != -1 or anything,
+            json=json_at != -1 or anything,
+            prefers_sse=sse_at != -1 and (json_at == -1 or sse_at < json_at),  # honour the client's order
+        )
 
 
 async def _refuse_client_requests(message: dict[str, Any]) -> None:

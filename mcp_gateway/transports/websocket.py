@@ -12,12 +12,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from mcp_gateway import directory, jsonrpc
+from mcp_gateway.gate import get_gate
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.common import choose_partition
+from mcp_gateway.transports.entrance import Caller, check_entrance, claim_stream
 from mcp_gateway.transports.link import SessionLink
-from mcp_gateway.transports.security import client_ip, entrance_refusal
-from ops import limits
+from mcp_gateway.transports.security import client_ip
 
 TRANSPORT = "websocket"
 SUBPROTOCOL = "mcp"
@@ -32,21 +32,16 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope.get("headers", ())}
         query = dict(parse_qsl(self.scope.get("query_string", b"").decode("latin-1")))
-        partition = choose_partition(query)
-        if entrance_refusal(headers) is not None or partition is None:
-            await self.close()  # before accept: the handshake is refused with 403
-            return
-        ip = client_ip(self.scope, headers)
-        key_name, denied = await limits.check_key(headers.get("authorization"))
-        if denied is None:
-            denied = await limits.check_rate(ip, key_name, TRANSPORT)
+        caller = Caller(headers, client_ip(self.scope, headers), query)
+        entry = await check_entrance(caller, TRANSPORT, partition=True)
         session_id = new_session_id()
-        if denied is None:
-            denied = await limits.claim_stream(ip, session_id, TRANSPORT)
-        if denied is not None:
-            await self.close()  # 401, 429 and 503 all become a refused handshake (403)
+        refused = entry.denied or await claim_stream(caller.client_ip, session_id, TRANSPORT)
+        if refused is not None or entry.partition is None:
+            await self.close()  # before accept: every refusal (401, 403, 421, 429, 503) is a refused handshake (403)
             return
-        self.session = ServerSession(session_id, TRANSPORT, partition, remote_ip=ip, key_name=key_name)
+        self.session = ServerSession(
+            session_id, TRANSPORT, entry.partition, remote_ip=caller.client_ip, key_name=entry.key_name
+        )
         self.link = SessionLink(get_server(), self.session, self._emit, self.close_session)
         subprotocols = self.scope.get("subprotocols") or []
         await self.accept(SUBPROTOCOL if SUBPROTOCOL in subprotocols else None)
@@ -83,7 +78,7 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
         except jsonrpc.JsonRpcError as exc:
             self.link.feed_invalid(exc)
             return
-        denied = await limits.check_rate(self.session.remote_ip, self.session.key_name, TRANSPORT)
+        denied = await get_gate().check_rate(self.session.remote_ip, self.session.key_name, TRANSPORT)
         if denied is not None:
             self.link.refuse(obj, denied.message)  # the connection stays up
             return
@@ -92,7 +87,7 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.session is None:
             return
-        await limits.release_stream(self.session.remote_ip, self.session.id)
+        await get_gate().release_stream(self.session.remote_ip, self.session.id)
         self.pinger.cancel()
         with contextlib.suppress(BaseException):
             await self.pinger
