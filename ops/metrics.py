@@ -18,6 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from mcp_gateway import protocol
+
 log = logging.getLogger("awsmcp.access")
 
 HTTP_REQUESTS = Counter(
@@ -48,7 +50,7 @@ def _child(metric: Any, *values: str) -> Any:
     return metric.labels(*values)
 
 
-class Observer:
+class Observer(protocol.Observer):
     """Registered into the protocol core: counts requests and times tool calls."""
 
     def request_done(self, method: str, tool: str | None, seconds: float, outcome: str) -> None:

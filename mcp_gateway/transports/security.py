@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -50,7 +51,7 @@ def entrance_refusal(headers: dict[str, str]) -> tuple[int, str] | None:
     return None
 
 
-def client_ip(scope: dict, headers: dict[str, str]) -> str:  # type: ignore[type-arg]
+def client_ip(scope: dict[str, Any], headers: dict[str, str]) -> str:
     """The peer's address; X-Forwarded-For is believed only when the peer is a trusted proxy."""
     client = scope.get("client")
     peer = client[0] if client else ""
