@@ -4,29 +4,13 @@ listeners and the background loops a first session starts."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 from django.core.cache import caches
 
 from mcp_gateway import directory
-from mcp_gateway.sessions import ServerSession, new_session_id
-
-
-@dataclass(eq=False)
-class FakeHolder:
-    """What a transport keeps for a session: here, only what the directory reads."""
-
-    session: ServerSession
-    channel_name: str | None = None
-    closed: list[str] = field(default_factory=list)
-
-    async def close_session(self, reason: str) -> None:
-        self.closed.append(reason)
-
-
-def holder(channel: str | None = None, transport: str = "streamable-http") -> FakeHolder:
-    return FakeHolder(ServerSession(new_session_id(), transport, "aws", key_name="k"), channel)
+from mcp_gateway.sessions import ServerSession
+from tests.mcp_gateway.holders import holder
 
 
 class Told:
