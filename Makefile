@@ -17,7 +17,7 @@ install: $(VENV)/.installed
 
 run: install
 	AWSMCP_DEV=1 $(PY) manage.py migrate --noinput
-	AWSMCP_DEV=1 MCP_AUTH_REQUIRED=false $(VENV)/bin/daphne --verbosity 0 -b $(HOST) -p $(PORT) awsmcp.asgi:application
+	AWSMCP_DEV=1 MCP_AUTH_REQUIRED=false $(PY) -m awsmcp.serve --verbosity 0 -b $(HOST) -p $(PORT) awsmcp.asgi:application
 
 # redis-server (Debian), Node 22 and the conformance suites (npm); see the script.
 test-deps: install

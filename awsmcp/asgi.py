@@ -1,4 +1,8 @@
-"""ASGI entry point: MCP routes go to the gateway's own endpoints, everything else to Django."""
+"""ASGI application: MCP routes go to the gateway's own endpoints, everything else to Django.
+
+Importing it changes nothing process-wide: `python -m awsmcp.serve` applies the server's library
+adaptations (awsmcp.compat) and freezes the startup heap.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,9 @@ django_application = get_asgi_application()  # sets Django up before the gateway
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
-from awsmcp.serving import freeze_startup_heap, tune_daphne  # noqa: E402
 from mcp_gateway.transports.sse import LegacyMessageEndpoint, LegacySseStream  # noqa: E402
 from mcp_gateway.transports.streamable import StreamableEndpoint  # noqa: E402
 from mcp_gateway.transports.websocket import McpWebsocketConsumer  # noqa: E402
-
-tune_daphne()
 
 application = ProtocolTypeRouter(
     {
@@ -33,4 +34,3 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter([path("mcp/ws", McpWebsocketConsumer.as_asgi())]),
     }
 )
-freeze_startup_heap()

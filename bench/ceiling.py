@@ -1,16 +1,13 @@
-"""The ceiling: a bare ASGI app answering a fixed JSON body, run by the same Daphne (`daphne bench.ceiling:app`).
+"""The ceiling: a bare ASGI app answering a fixed JSON body, run by the same server
+(`python -m awsmcp.serve ... bench.ceiling:app`).
 
 It answers every HTTP request, and every WebSocket text frame, with the bytes of the file named by
 BENCH_CEILING_BODY (the benchmark puts awsmcp's own answer there, so both sides send the same bytes).
-It gets the same Twisted tuning as awsmcp (awsmcp.serving).
+The entry point gives it the same Daphne and Twisted adaptations as awsmcp (awsmcp.compat).
 """
 
 import os
 from pathlib import Path
-
-from awsmcp.serving import tune_daphne
-
-tune_daphne()
 
 _body_file = os.environ.get("BENCH_CEILING_BODY")
 BODY = Path(_body_file).read_bytes() if _body_file else b'{"jsonrpc":"2.0","id":1,"result":{}}'

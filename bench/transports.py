@@ -65,7 +65,8 @@ def ceiling_server(body: bytes) -> Iterator[int]:
         handle.flush()
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "--verbosity", "0", "-b", "127.0.0.1", "-p", str(port), "bench.ceiling:app"],
+            [sys.executable, "-m", "awsmcp.serve", "--verbosity", "0", "-b", "127.0.0.1", "-p", str(port),
+             "bench.ceiling:app"],
             cwd=ROOT, env=base_env(BENCH_CEILING_BODY=handle.name),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip

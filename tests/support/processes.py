@@ -107,8 +107,8 @@ def migrate(db_path: Path, env: dict[str, str]) -> None:
 
 @contextmanager
 def daphne(db_path: Path | None = None, **env_overrides: str) -> Iterator[DaphneServer]:
-    """Start `daphne awsmcp.asgi:application` on a free port; a fresh SQLite database unless one is given
-    (several servers given the same file share the docs cache's shared layer)."""
+    """Start the server (`python -m awsmcp.serve ... awsmcp.asgi:application`) on a free port; a fresh SQLite
+    database unless one is given (several servers given the same file share the docs cache's shared layer)."""
     workdir = Path(tempfile.mkdtemp(prefix="awsmcp-test-"))
     db = db_path or workdir / "db.sqlite3"
     env = base_env(SQLITE_PATH=str(db), **env_overrides)
@@ -121,7 +121,7 @@ def daphne(db_path: Path | None = None, **env_overrides: str) -> Iterator[Daphne
             [
                 sys.executable,
                 "-m",
-                "daphne",
+                "awsmcp.serve",
                 "--verbosity",
                 "0",
                 "-b",
