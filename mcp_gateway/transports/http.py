@@ -1,7 +1,7 @@
 """A small ASGI HTTP endpoint base that sees the client leave, for plain and SSE answers alike.
 
 Channels' documented streaming pattern misses `http.disconnect` while a handler loops, and a
-Django streaming view holds a thread per stream (ENGINEERING-NOTES). This base reads the body
+Django streaming view holds a thread per stream. This base reads the body
 with a size cap, runs `handle()` in a task, and watches `receive()` for the disconnect so that a
 vanished client cancels its work at once. Django's middleware is not on this path on purpose.
 """

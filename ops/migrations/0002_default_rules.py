@@ -1,4 +1,4 @@
-"""The limits of the original design (DESIGN.md section 6), as rules staff can edit."""
+"""The limits the server starts with (README, "Security and limits"), as rules staff can edit."""
 
 from django.db import migrations
 
