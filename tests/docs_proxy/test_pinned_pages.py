@@ -6,15 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.conf import settings
 
 from docs_proxy.addresses import AddressError, parse_doc_url
 from docs_proxy.convert import convert
-
 from docs_proxy.paging import format_documentation_result
-
-if not settings.configured:
-    settings.configure(AWS_DOCS_ORIGIN="https://docs.aws.amazon.com", AWS_CN_DOCS_ORIGIN="https://docs.amazonaws.cn")
 
 URL = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
 HINT = re.compile(r"start_index=(\d+) to get more content")
