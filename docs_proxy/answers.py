@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
-from functools import cache
 from hashlib import sha1
 from typing import Any
 
 from django.conf import settings
 
+from awsmcp import background
 from awsmcp.pools import run_in
 from docs_proxy import upstream
-from docs_proxy.cache import MemoryCache
+from docs_proxy.cache.layers import answer_l1, shared
+from docs_proxy.cache.single_flight import SingleFlight
 from docs_proxy.fetch import FetchError, deadline_from_now, run_fetch
-from docs_proxy.housekeeping import ensure_housekeeping
 from docs_proxy.stats import stats
 from mcp_gateway.catalogue import ToolError
 
-ANSWER_L1_BYTES = 16 * 1024 * 1024
-_inflight: dict[str, asyncio.Future[Any]] = {}
-
-
-@cache
-def answer_l1() -> MemoryCache[Any]:
-    return MemoryCache(ANSWER_L1_BYTES, settings.DOCS_CACHE_L1_TTL)
+_answers: SingleFlight[Any] = SingleFlight()
 
 
 def answer_key(kind: str, arguments: dict[str, Any]) -> str:
@@ -38,40 +31,30 @@ async def cached_answer(
 ) -> Any:
     """L1, then L2, then `compute` (blocking, on the fetch pool, within one fetch deadline) once however many
     ask at once."""
-    from docs_proxy.pages import shared
-
-    ensure_housekeeping()
+    background.ensure("docs-housekeeping")
     key = answer_key(kind, arguments)
     found = answer_l1().get(key)
     if found is not None:
         stats.count("answer_hits")
         return found
-    waiting = _inflight.get(key)
-    if waiting is not None:
-        return await asyncio.shield(waiting)
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    _inflight[key] = future
-    try:
-        stored = await run_in("database", shared().get, key)
-        if stored is not None:
-            stats.count("answer_hits")
-            value = stored["value"]
-        else:
-            stats.count("answer_misses")
-            deadline = deadline_from_now()
-            try:
-                value = await run_fetch(compute, deadline=deadline)
-            except FetchError as exc:  # no slot in time, or the call outlived its deadline
-                raise ToolError(f"{doing} failed: {exc.message}") from None
-            await run_in("database", shared().set, key, {"value": value}, ttl)
-        answer_l1().put(key, value, len(json.dumps(value)) * 2, ttl)
-    except BaseException as exc:
-        future.set_exception(exc)
-        future.exception()
-        raise
-    finally:
-        _inflight.pop(key, None)
-    future.set_result(value)
+    return await _answers.run(key, lambda: _load(key, ttl, compute, doing))
+
+
+async def _load(key: str, ttl: int, compute: Callable[[], Any], doing: str) -> Any:
+    """L2, then `compute`; what comes back fills L1 (and L2 when computed)."""
+    stored = await run_in("database", shared().get, key)
+    if stored is not None:
+        stats.count("answer_hits")
+        value = stored["value"]
+    else:
+        stats.count("answer_misses")
+        deadline = deadline_from_now()
+        try:
+            value = await run_fetch(compute, deadline=deadline)
+        except FetchError as exc:  # no slot in time, or the call outlived its deadline
+            raise ToolError(f"{doing} failed: {exc.message}") from None
+        await run_in("database", shared().set, key, {"value": value}, ttl)
+    answer_l1().put(key, value, len(json.dumps(value)) * 2, ttl)
     return value
 
 
@@ -86,23 +69,14 @@ def _terms(values: list[str] | None) -> list[str]:
 async def search(
     phrase: str, intent: str, limit: int, product_types: list[str] | None, guide_types: list[str] | None
 ) -> dict[str, Any]:
-    arguments = {
-        "phrase": _words(phrase),
-        "intent": _words(intent),
-        "products": _terms(product_types),
-        "guides": _terms(guide_types),
-    }
+    words, purpose = _words(phrase), _words(intent)
+    products, guides = _terms(product_types), _terms(guide_types)
+    arguments = {"phrase": words, "intent": purpose, "products": products, "guides": guides}
     answer = await cached_answer(
         "search",
         arguments,
         settings.DOCS_SEARCH_TTL,
-        lambda: upstream.search(
-            arguments["phrase"],
-            arguments["intent"],
-            upstream.MAX_SEARCH_RESULTS,
-            arguments["products"],
-            arguments["guides"],
-        ),
+        lambda: upstream.search(words, purpose, upstream.MAX_SEARCH_RESULTS, products, guides),
         "Searching the AWS documentation",
     )
     return {**answer, "search_results": answer["search_results"][:limit]}

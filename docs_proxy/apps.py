@@ -6,7 +6,9 @@ class DocsProxyConfig(AppConfig):
     verbose_name = "AWS documentation proxy"
 
     def ready(self) -> None:
-        from docs_proxy import tools
+        from awsmcp import background
+        from docs_proxy import housekeeping, tools
         from mcp_gateway.catalogue import catalogue
 
         tools.register(catalogue)
+        background.register("docs-housekeeping", housekeeping.run)

@@ -1,7 +1,7 @@
 """Documentation pages as the tools see them: fetched, converted and cached as one `Page`.
 
 A read looks in L1, then L2, then the origin; what the origin returns fills both. Concurrent misses
-share one fetch: in this process through a future, across processes through a short lock in L2
+share one fetch: in this process through a SingleFlight, across processes through a short lock in L2
 while the others watch L2 for the result. An expired entry with validators is revalidated with a
 conditional request (a 304 refreshes it without converting again); when the origin fails, a stale
 copy younger than DOCS_STALE_IF_ERROR is served and says so. Blocking work runs in pools of its own
@@ -14,111 +14,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from hashlib import sha1
-from typing import Any
-from urllib.parse import quote
 
 from django.conf import settings
 
+from awsmcp import background
 from awsmcp.pools import run_in
 from docs_proxy import workers
 from docs_proxy.addresses import DocAddress
-from docs_proxy.cache import MemoryCache, SharedCache
-from docs_proxy.convert import (
-    CONVERTER_VERSION,
-    Document,
-    Section,
-    Table,
-    UnreadablePage,
-    looks_like_html,
-)
+from docs_proxy.cache.layers import page_l1, shared
+from docs_proxy.cache.single_flight import SingleFlight
+from docs_proxy.convert import Document, UnreadablePage, looks_like_html
 from docs_proxy.fetch import FetchError, deadline_from_now, fetch_page, run_fetch
-from docs_proxy.housekeeping import ensure_housekeeping
+from docs_proxy.page import Page, cache_key
 from docs_proxy.stats import stats
 from mcp_gateway.catalogue import ToolError
 
 STALE_L1_TTL = 10.0  # a stale copy is kept in L1 this long, so a failing origin is not hammered
 WAIT_POLL = 0.1
-
-
-@dataclass(slots=True)
-class Page:
-    requested: DocAddress
-    served: DocAddress  # where redirects led
-    document: Document
-    fetched_at: float  # when the origin last confirmed this content (fetch or 304)
-    fresh_until: float
-    etag: str | None = None
-    last_modified: str | None = None
-    stale_reason: str | None = None  # set when served stale because the origin failed
-
-    @property
-    def substituted(self) -> bool:
-        return self.requested.path != self.served.path
-
-    def size(self) -> int:
-        doc = self.document
-        return 2 * len(doc.markdown) + sum(2 * sum(len(c) for row in t.rows for c in row) for t in doc.tables) + 512
-
-    def to_json(self) -> dict[str, Any]:
-        doc = self.document
-        return {
-            "served": self.served.path,
-            "fetched_at": self.fetched_at,
-            "fresh_until": self.fresh_until,
-            "etag": self.etag,
-            "last_modified": self.last_modified,
-            "title": doc.title,
-            "markdown": doc.markdown,
-            "sections": [[s.level, s.title, s.anchor, s.start, s.end] for s in doc.sections],
-            "tables": [[t.headings, t.columns, t.rows] for t in doc.tables],
-        }
-
-    @classmethod
-    def from_json(cls, requested: DocAddress, data: dict[str, Any]) -> Page:
-        document = Document(
-            data["title"],
-            data["markdown"],
-            [Section(*s) for s in data["sections"]],
-            [Table(*t) for t in data["tables"]],
-        )
-        served = DocAddress(requested.partition, data["served"])
-        return cls(
-            requested, served, document, data["fetched_at"], data["fresh_until"], data["etag"], data["last_modified"]
-        )
-
-
-@cache
-def page_l1() -> MemoryCache[Page]:
-    return MemoryCache(settings.DOCS_CACHE_L1_BYTES, settings.DOCS_CACHE_L1_TTL)
-
-
-@cache
-def shared() -> SharedCache:
-    return SharedCache("docs")
-
-
-_inflight: dict[str, asyncio.Future[Page]] = {}
-
-
-def path_key(path: str) -> str:
-    """The path as it stands in keys: no spaces, bounded length (long ones end in a digest)."""
-    quoted = quote(path, safe="/._-~")
-    if len(quoted) > 180:
-        quoted = quoted[:160] + "~" + sha1(quoted.encode()).hexdigest()[:16]
-    return quoted
-
-
-def cache_key(address: DocAddress) -> str:
-    return f"page:v{CONVERTER_VERSION}:{address.partition}:{path_key(address.path)}"
-
-
-def page_pattern(partition: str, path_prefix: str, exact: bool) -> str:
-    """The glob of a page's keys in every converter version (purges must not miss old versions)."""
-    return f"page:v*:{partition}:{path_key(path_prefix)}{'' if exact else '*'}"
+_loads: SingleFlight[Page] = SingleFlight(on_wait=lambda: stats.count("single_flight_waits"))
 
 
 # --- the blocking parts (pool threads) --------------------------------------------------------------
@@ -184,7 +98,7 @@ def l2_write(page: Page) -> None:
 # --- the read path ------------------------------------------------------------------------------
 async def get_page(address: DocAddress) -> Page:
     """The page, from L1, L2 or the origin; one fetch and one conversion per cache lifetime."""
-    ensure_housekeeping()
+    background.ensure("docs-housekeeping")
     key = cache_key(address)
     stats.read(address.url)
     page = page_l1().get(key)
@@ -196,25 +110,17 @@ async def get_page(address: DocAddress) -> Page:
     if known is not None:  # it failed to convert a moment ago: say so again without fetching it again
         raise ToolError(known)
     workers.conversion_pool().warm()  # a first page's fetch overlaps the start of the conversion workers
-    waiting = _inflight.get(key)
-    if waiting is not None:
-        stats.count("single_flight_waits")
-        return await asyncio.shield(waiting)
-    future: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
-    _inflight[key] = future
+    return await _loads.run(key, lambda: _load_remembering_failure(address, key))
+
+
+async def _load_remembering_failure(address: DocAddress, key: str) -> Page:
     try:
-        page = await _load(address, key)
-    except BaseException as exc:
-        cause = exc.__cause__ if isinstance(exc, ToolError) else None
+        return await _load(address, key)
+    except ToolError as exc:
+        cause = exc.__cause__
         if isinstance(cause, (UnreadablePage, workers.ConversionFailed)) and getattr(cause, "lasting", True):
             workers.failed_pages().remember(address.url, str(exc))  # the requested address too, after a redirect
-        future.set_exception(exc)
-        future.exception()  # retrieved: there may be no waiters
         raise
-    finally:
-        _inflight.pop(key, None)
-    future.set_result(page)
-    return page
 
 
 def _remember(key: str, page: Page) -> None:

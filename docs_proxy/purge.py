@@ -8,16 +8,26 @@ within DOCS_PURGE_POLL seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from urllib.parse import urlsplit
 
-from docs_proxy.addresses import PUBLIC_HOSTS, AddressError, parse_doc_url, partition_of_host
-from docs_proxy.answers import answer_l1
+from docs_proxy.addresses import PUBLIC_HOSTS, AddressError, DocAddress, parse_doc_url, partition_of_host
+from docs_proxy.cache.layers import l1_caches, shared
 from docs_proxy.housekeeping import GENERATION_KEY
-from docs_proxy.pages import page_l1, page_pattern, shared
+from docs_proxy.page import page_pattern
 from docs_proxy.stats import stats
 
 ANSWER_KINDS = ("search", "recommend")
 ALL_KINDS = ("page", "search", "recommend", "china-toc")
+
+
+class PurgeScope(Enum):
+    """What a purge removes; PAGE and PREFIX also take a target URL. The values are the admin form's choices."""
+
+    PAGE = "url"
+    PREFIX = "prefix"
+    ANSWERS = "search"
+    EVERYTHING = "all"
 
 
 class PurgeError(ValueError):
@@ -41,45 +51,40 @@ class PurgeReport:
         )
 
 
-def patterns_for(url: str | None, prefix: str | None, search: bool, everything: bool) -> tuple[str, list[str]]:
-    """What to purge, as a description and key patterns; raises PurgeError on a bad request."""
-    chosen = [
-        name for name, on in (("--url", url), ("--prefix", prefix), ("--search", search), ("--all", everything)) if on
-    ]
-    if len(chosen) != 1:
-        raise PurgeError("Choose exactly one of --url, --prefix, --search or --all.")
-    if everything:
-        return "everything", [f"{kind}:*" for kind in ALL_KINDS]
-    if search:
-        return "search and recommendation answers", [f"{kind}:*" for kind in ANSWER_KINDS]
-    if url:
-        address = None
-        for partition in PUBLIC_HOSTS:
-            try:
-                address = parse_doc_url(url, partition)
-                break
-            except AddressError:
-                continue
-        if address is None:
-            raise PurgeError(f"Not a documentation page URL: {url} (https://docs.aws.amazon.com/....html)")
-        return f"page {address.url}", [page_pattern(address.partition, address.path, exact=True)]
-    assert prefix is not None
+def _page_address(url: str) -> DocAddress:
+    for partition in PUBLIC_HOSTS:
+        try:
+            return parse_doc_url(url, partition)
+        except AddressError:
+            continue
+    raise PurgeError(f"Not a documentation page URL: {url} (https://docs.aws.amazon.com/....html)")
+
+
+def _prefix_pattern(prefix: str) -> str:
     parts = urlsplit(prefix.strip())
     partition = partition_of_host((parts.hostname or "").lower())
     if parts.scheme not in ("http", "https") or partition is None or not parts.path.startswith("/"):
         raise PurgeError(f"Not a documentation URL prefix: {prefix} (e.g. https://docs.aws.amazon.com/AmazonRDS/)")
-    return f"pages under {prefix}", [page_pattern(partition, parts.path, exact=False)]
+    return page_pattern(partition, parts.path, exact=False)
 
 
-def do_purge_docs_cache(
-    url: str | None = None,
-    prefix: str | None = None,
-    search: bool = False,
-    everything: bool = False,
-    dry_run: bool = False,
-) -> PurgeReport:
+def patterns_for(scope: PurgeScope, target: str = "") -> tuple[str, list[str]]:
+    """What to purge, as a description and key patterns; raises PurgeError on a bad request."""
+    if scope is PurgeScope.EVERYTHING:
+        return "everything", [f"{kind}:*" for kind in ALL_KINDS]
+    if scope is PurgeScope.ANSWERS:
+        return "search and recommendation answers", [f"{kind}:*" for kind in ANSWER_KINDS]
+    if not target:
+        raise PurgeError("Give the page URL or the URL prefix.")
+    if scope is PurgeScope.PAGE:
+        address = _page_address(target)
+        return f"page {address.url}", [page_pattern(address.partition, address.path, exact=True)]
+    return f"pages under {target}", [_prefix_pattern(target)]
+
+
+def purge(scope: PurgeScope, target: str = "", dry_run: bool = False) -> PurgeReport:
     """Remove cached pages or answers from both layers (blocking: call it in a thread from async code)."""
-    what, patterns = patterns_for(url, prefix, search, everything)
+    what, patterns = patterns_for(scope, target)
     report = PurgeReport(what, dry_run, patterns=patterns)
     store = shared()
     if not store.available():
@@ -87,10 +92,10 @@ def do_purge_docs_cache(
     for pattern in patterns:
         if dry_run:
             report.l2 += len(store.keys(pattern))
-            report.l1 += sum(len(c.matching(pattern)) for c in (page_l1(), answer_l1()))
+            report.l1 += sum(len(c.matching(pattern)) for c in l1_caches())
         else:
             report.l2 += store.delete_matching(pattern)
-            report.l1 += page_l1().delete_matching(pattern) + answer_l1().delete_matching(pattern)
+            report.l1 += sum(c.delete_matching(pattern) for c in l1_caches())
     if not dry_run:
         store.bump(GENERATION_KEY)
         stats.count("purges")

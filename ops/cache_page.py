@@ -10,9 +10,9 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from docs_proxy.cache.layers import shared
 from docs_proxy.housekeeping import fleet_stats
-from docs_proxy.pages import shared
-from docs_proxy.purge import PurgeError, do_purge_docs_cache
+from docs_proxy.purge import PurgeError, PurgeScope, purge
 
 CHART_WIDTH, CHART_HEIGHT = 720, 120
 
@@ -74,13 +74,7 @@ def cache_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         what, target = form.cleaned_data["what"], form.cleaned_data["target"].strip()
         try:
-            result = do_purge_docs_cache(
-                url=target if what == "url" else None,
-                prefix=target if what == "prefix" else None,
-                search=what == "search",
-                everything=what == "all",
-                dry_run=form.cleaned_data["dry_run"],
-            )
+            result = purge(PurgeScope(what), target, dry_run=form.cleaned_data["dry_run"])
             report = result.summary()
         except PurgeError as exc:
             form.add_error(None, str(exc))

@@ -1,128 +1,27 @@
-"""The docs cache's two layers: an in-process LRU (L1) and the shared Django cache `docs` (L2).
+"""L2: the shared Django cache `docs`, compressed JSON values, pattern listing, and a circuit breaker.
 
-L1 is bounded by bytes and time. L2 is Redis (django-redis) when `REDIS_URL` is set and otherwise a
-table in the SQLite file, so a management command reaches the same entries as the server. L2
-values are JSON compressed with zlib. Every L2 call is synchronous (run it in the "database" pool)
-and never raises: a failing L2 is skipped for a few seconds (the store's circuit breaker,
-`awsmcp.breaker`) and the caller carries on with L1 and the origin. On SQLite, L2 calls wait
-DOCS_CACHE_L2_TIMEOUT at most for a database locked by someone else, not the connection's long busy
-timeout.
+L2 is Redis (django-redis) when `REDIS_URL` is set and otherwise a table in the SQLite file, so a
+management command reaches the same entries as the server. Values are JSON compressed with zlib.
+Every call is synchronous (run it in the "database" pool) and never raises: a failing L2 is skipped
+for a few seconds (the store's circuit breaker, `awsmcp.breaker`) and the caller carries on with L1
+and the origin. Only idempotent operations are retried once (a lock `add` or a counter `incr` that
+reached the server before the error must not run twice).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import logging
-import time
 import zlib
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from django.conf import settings
 from django.core.cache import caches
-from django.db import connections, router
 
-from awsmcp.breaker import IDEMPOTENT, Breaker, breaker, store_of, timed_out
+from awsmcp.breaker import IDEMPOTENT, Breaker, breaker, store_of
+from docs_proxy.cache.backends import adapter_for
 from docs_proxy.stats import stats
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 _FAILED: Any = object()
-
-
-@dataclass(slots=True)
-class Entry(Generic[T]):
-    value: T
-    size: int
-    expires: float
-
-
-class MemoryCache(Generic[T]):
-    """L1: an LRU bounded by bytes, each entry with its own expiry (monotonic seconds)."""
-
-    def __init__(self, max_bytes: int, ttl: float) -> None:
-        self.max_bytes = max_bytes
-        self.ttl = ttl
-        self.entries: OrderedDict[str, Entry[T]] = OrderedDict()
-        self.bytes = 0
-
-    def get(self, key: str) -> T | None:
-        entry = self.entries.get(key)
-        if entry is None:
-            return None
-        if entry.expires < time.monotonic():
-            self._drop(key)
-            return None
-        self.entries.move_to_end(key)
-        return entry.value
-
-    def put(self, key: str, value: T, size: int, ttl: float | None = None) -> None:
-        ttl = self.ttl if ttl is None else min(ttl, self.ttl)
-        if size > self.max_bytes or ttl <= 0:
-            return
-        self._drop(key)
-        self.entries[key] = Entry(value, size, time.monotonic() + ttl)
-        self.bytes += size
-        while self.bytes > self.max_bytes and self.entries:
-            self._drop(next(iter(self.entries)))
-
-    def _drop(self, key: str) -> None:
-        entry = self.entries.pop(key, None)
-        if entry is not None:
-            self.bytes -= entry.size
-
-    def matching(self, pattern: str) -> list[str]:
-        return [key for key in self.entries if fnmatch.fnmatchcase(key, pattern)]
-
-    def delete_matching(self, pattern: str) -> int:
-        keys = self.matching(pattern)
-        for key in keys:
-            self._drop(key)
-        return len(keys)
-
-    def clear(self) -> int:
-        count = len(self.entries)
-        self.entries.clear()
-        self.bytes = 0
-        return count
-
-
-@contextmanager
-def bounded_database(backend: Any) -> Iterator[None]:
-    """Database L2 calls: on SQLite, wait at most DOCS_CACHE_L2_TIMEOUT for a lock held elsewhere (the
-    connection's own busy timeout is 20 s); and a lock timeout that DatabaseCache swallows (its add and
-    set answer False on any database error) is raised again, so the breaker sees it."""
-    connection = connections[router.db_for_write(backend.cache_model_class)]
-    usual: int | None = None
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA busy_timeout")
-            usual = int(cursor.fetchone()[0])
-            cursor.execute(f"PRAGMA busy_timeout = {int(settings.DOCS_CACHE_L2_TIMEOUT * 1000)}")
-    timeouts: list[Exception] = []
-
-    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        try:
-            return execute(sql, params, many, context)
-        except Exception as exc:
-            if timed_out(exc):
-                timeouts.append(exc)
-            raise
-
-    try:
-        with connection.execute_wrapper(watch):
-            yield
-    finally:
-        if usual is not None:
-            with connection.cursor() as cursor:
-                cursor.execute(f"PRAGMA busy_timeout = {usual}")
-    if timeouts:
-        raise timeouts[0]
 
 
 class SharedCache:
@@ -130,10 +29,12 @@ class SharedCache:
 
     def __init__(self, alias: str = "docs") -> None:
         self.alias = alias
+        # The backend's class is fixed by settings: how to guard and list it is chosen once, here.
+        self.adapter = adapter_for(caches[alias])
 
     @property
     def backend(self) -> Any:
-        return caches[self.alias]
+        return caches[self.alias]  # Django's handles are per thread: look it up in the calling thread
 
     @property
     def breaker(self) -> Breaker:
@@ -142,18 +43,18 @@ class SharedCache:
     def available(self) -> bool:
         return self.breaker.available()
 
-    def _call(self, operation: str, fn: Any, default: Any, one_trip: bool = True, patient: bool = False) -> Any:
+    def _call(
+        self, operation: str, fn: Callable[[], Any], default: Any, one_trip: bool = True, patient: bool = False
+    ) -> Any:
         if not self.breaker.available(mind_slow=not patient):
             return default
-        if self.backend.__class__.__name__ == "DatabaseCache":
-            inner = fn
 
-            def fn() -> Any:
-                with bounded_database(self.backend):
-                    return inner()
+        def guarded() -> Any:
+            with self.adapter.guarded(self.backend):
+                return fn()
 
         result = self.breaker.call(
-            f"docs cache L2 {operation}", fn, _FAILED, one_trip, patient, retry=operation in IDEMPOTENT
+            f"docs cache L2 {operation}", guarded, _FAILED, one_trip, patient, retry=operation in IDEMPOTENT
         )
         if result is _FAILED:
             stats.count("l2_errors")
@@ -197,33 +98,15 @@ class SharedCache:
         def incr() -> int:
             backend = self.backend
             backend.add(key, 0, None)
-            return backend.incr(key)
+            return int(backend.incr(key))
 
         return self._call("incr", incr, None)
 
     # --- listing -----------------------------------------------------------------------------------
     def keys(self, pattern: str) -> list[str]:
         """Our keys matching a glob (`*` only), whatever the backend."""
-        return self._call("keys", lambda: self._keys(pattern), [], one_trip=False)
-
-    def _keys(self, pattern: str) -> list[str]:
-        backend = self.backend
-        kind = backend.__class__.__name__
-        if kind == "RedisCache":
-            return [str(k) for k in backend.iter_keys(pattern)]
-        prefix = backend.make_key("")
-        if kind == "DatabaseCache":
-            like = backend.make_key(pattern).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            like = like.replace("*", "%")
-            connection = connections[router.db_for_read(backend.cache_model_class)]
-            table = connection.ops.quote_name(backend._table)
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT cache_key FROM {table} WHERE cache_key LIKE %s ESCAPE '\\'", [like])
-                return [row[0][len(prefix) :] for row in cursor.fetchall()]
-        if kind == "LocMemCache":
-            names = [k[len(prefix) :] for k in list(backend._cache.keys()) if k.startswith(prefix)]
-            return [k for k in names if fnmatch.fnmatchcase(k, pattern)]
-        raise NotImplementedError(f"listing keys of {kind}")
+        found: list[str] = self._call("keys", lambda: self.adapter.keys(self.backend, pattern), [], one_trip=False)
+        return found
 
     def delete_matching(self, pattern: str) -> int:
         keys = self.keys(pattern)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from docs_proxy.purge import PurgeError, do_purge_docs_cache
+from docs_proxy.purge import PurgeError, PurgeScope, purge
 
 
 class Command(BaseCommand):
@@ -26,13 +26,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            report = do_purge_docs_cache(
-                url=options["url"],
-                prefix=options["prefix"],
-                search=options["search"],
-                everything=options["everything"],
-                dry_run=options["dry_run"],
-            )
+            report = purge(*self.scope(options), dry_run=options["dry_run"])
         except PurgeError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(report.summary())
+
+    @staticmethod
+    def scope(options: dict[str, Any]) -> tuple[PurgeScope, str]:
+        """The one flag given (argparse makes them exclusive and requires one), as a scope and its target."""
+        if options["everything"]:
+            return PurgeScope.EVERYTHING, ""
+        if options["search"]:
+            return PurgeScope.ANSWERS, ""
+        if options["url"] is not None:
+            return PurgeScope.PAGE, options["url"]
+        return PurgeScope.PREFIX, options["prefix"] or ""

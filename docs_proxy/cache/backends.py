@@ -1,0 +1,106 @@
+"""What the shared layer must know about each Django cache backend, chosen once per SharedCache.
+
+Listing keys by pattern is not part of Django's cache API, so each backend gets its own way, and the
+database backend gets a bounded lock wait. The Django privates this needs are read here and nowhere
+else, written against Django==5.2.19 and django-redis==7.0.0 (requirements.txt pins both):
+`DatabaseCache._table` (the table's name) and `LocMemCache._cache` (the process's dict of entries).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from django.conf import settings
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import connections, router
+from django_redis.cache import RedisCache as DjangoRedisCache
+
+from awsmcp.breaker import timed_out
+
+
+class BackendAdapter:
+    """A backend we cannot list: calls run as they are, and listing fails (the breaker counts it)."""
+
+    def guarded(self, backend: Any) -> AbstractContextManager[None]:
+        """The context each call on the backend runs in."""
+        return nullcontext()
+
+    def keys(self, backend: Any, pattern: str) -> list[str]:
+        raise NotImplementedError(f"listing keys of {backend.__class__.__name__}")
+
+
+class RedisAdapter(BackendAdapter):
+    def keys(self, backend: Any, pattern: str) -> list[str]:
+        return [str(k) for k in backend.iter_keys(pattern)]
+
+
+class DatabaseAdapter(BackendAdapter):
+    def guarded(self, backend: Any) -> AbstractContextManager[None]:
+        return bounded_database(backend)
+
+    def keys(self, backend: Any, pattern: str) -> list[str]:
+        prefix = backend.make_key("")
+        like = backend.make_key(pattern).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = like.replace("*", "%")
+        connection = connections[router.db_for_read(backend.cache_model_class)]
+        table = connection.ops.quote_name(backend._table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT cache_key FROM {table} WHERE cache_key LIKE %s ESCAPE '\\'", [like])
+            return [row[0][len(prefix) :] for row in cursor.fetchall()]
+
+
+class LocMemAdapter(BackendAdapter):
+    def keys(self, backend: Any, pattern: str) -> list[str]:
+        prefix = backend.make_key("")
+        names = [k[len(prefix) :] for k in list(backend._cache.keys()) if k.startswith(prefix)]
+        return [k for k in names if fnmatch.fnmatchcase(k, pattern)]
+
+
+def adapter_for(backend: BaseCache) -> BackendAdapter:
+    """The adapter for a backend's class (subclasses included)."""
+    if isinstance(backend, DjangoRedisCache):
+        return RedisAdapter()
+    if isinstance(backend, DatabaseCache):
+        return DatabaseAdapter()
+    if isinstance(backend, LocMemCache):
+        return LocMemAdapter()
+    return BackendAdapter()
+
+
+@contextmanager
+def bounded_database(backend: Any) -> Iterator[None]:
+    """Database L2 calls: on SQLite, wait at most DOCS_CACHE_L2_TIMEOUT for a lock held elsewhere (the
+    connection's own busy timeout is 20 s); and a lock timeout that DatabaseCache swallows (its add and
+    set answer False on any database error) is raised again, so the breaker sees it."""
+    connection = connections[router.db_for_write(backend.cache_model_class)]
+    usual: int | None = None
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout")
+            usual = int(cursor.fetchone()[0])
+            cursor.execute(f"PRAGMA busy_timeout = {int(settings.DOCS_CACHE_L2_TIMEOUT * 1000)}")
+    timeouts: list[Exception] = []
+
+    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        try:
+            return execute(sql, params, many, context)
+        except Exception as exc:
+            if timed_out(exc):
+                timeouts.append(exc)
+            raise
+
+    try:
+        with connection.execute_wrapper(watch):
+            yield
+    finally:
+        if usual is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA busy_timeout = {usual}")
+    if timeouts:
+        raise timeouts[0]

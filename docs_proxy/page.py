@@ -1,0 +1,76 @@
+"""A documentation page as the cache holds it: the converted document, where it was served from,
+its freshness and validators, its JSON form for L2, and its cache keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from hashlib import sha1
+from typing import Any
+from urllib.parse import quote
+
+from docs_proxy.addresses import DocAddress
+from docs_proxy.convert import CONVERTER_VERSION, Document, Section, Table
+
+
+@dataclass(slots=True)
+class Page:
+    requested: DocAddress
+    served: DocAddress  # where redirects led
+    document: Document
+    fetched_at: float  # when the origin last confirmed this content (fetch or 304)
+    fresh_until: float
+    etag: str | None = None
+    last_modified: str | None = None
+    stale_reason: str | None = None  # set when served stale because the origin failed
+
+    @property
+    def substituted(self) -> bool:
+        return self.requested.path != self.served.path
+
+    def size(self) -> int:
+        doc = self.document
+        return 2 * len(doc.markdown) + sum(2 * sum(len(c) for row in t.rows for c in row) for t in doc.tables) + 512
+
+    def to_json(self) -> dict[str, Any]:
+        doc = self.document
+        return {
+            "served": self.served.path,
+            "fetched_at": self.fetched_at,
+            "fresh_until": self.fresh_until,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "title": doc.title,
+            "markdown": doc.markdown,
+            "sections": [[s.level, s.title, s.anchor, s.start, s.end] for s in doc.sections],
+            "tables": [[t.headings, t.columns, t.rows] for t in doc.tables],
+        }
+
+    @classmethod
+    def from_json(cls, requested: DocAddress, data: dict[str, Any]) -> Page:
+        document = Document(
+            data["title"],
+            data["markdown"],
+            [Section(*s) for s in data["sections"]],
+            [Table(*t) for t in data["tables"]],
+        )
+        served = DocAddress(requested.partition, data["served"])
+        return cls(
+            requested, served, document, data["fetched_at"], data["fresh_until"], data["etag"], data["last_modified"]
+        )
+
+
+def path_key(path: str) -> str:
+    """The path as it stands in keys: no spaces, bounded length (long ones end in a digest)."""
+    quoted = quote(path, safe="/._-~")
+    if len(quoted) > 180:
+        quoted = quoted[:160] + "~" + sha1(quoted.encode()).hexdigest()[:16]
+    return quoted
+
+
+def cache_key(address: DocAddress) -> str:
+    return f"page:v{CONVERTER_VERSION}:{address.partition}:{path_key(address.path)}"
+
+
+def page_pattern(partition: str, path_prefix: str, exact: bool) -> str:
+    """The glob of a page's keys in every converter version (purges must not miss old versions)."""
+    return f"page:v*:{partition}:{path_key(path_prefix)}{'' if exact else '*'}"
