@@ -34,6 +34,10 @@ class Command(CommandLineInterface):
     description = "awsmcp's server: Daphne with the request-body and unsent-output bounds (awsmcp.compat)"
     server_class = Server
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.parser.prog = "python -m awsmcp.serve"
+
     def load_asgi_app(self, asgi_app_path: str) -> Any:
         application = super().load_asgi_app(asgi_app_path)
         prepare()
