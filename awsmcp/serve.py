@@ -82,7 +82,10 @@ def freeze_startup_heap() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "awsmcp.settings")
-    Command().run(sys.argv[1:] if argv is None else argv)
+    try:
+        Command().run(sys.argv[1:] if argv is None else argv)
+    except compat.IncompatibleLibrary as refusal:  # the message says what to check; a traceback would bury it
+        sys.exit(f"awsmcp.serve: {refusal}")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,19 @@ def test_help_lists_daphnes_options() -> None:
         assert flag in done.stdout
 
 
+def test_a_library_version_it_was_not_written_for_refuses_to_start_with_a_message() -> None:
+    probe = (
+        "from awsmcp.compat import pins\n"
+        "pins.installed = lambda dist: '0.0'\n"
+        "from awsmcp import serve\n"
+        "serve.main(['--verbosity', '0', '-p', '0', 'awsmcp.asgi:application'])\n"
+    )
+    done = _python("-c", probe)
+    assert done.returncode == 1
+    assert "twisted 0.0 (written for 26.10.0)" in done.stderr and "will not start" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_importing_the_asgi_module_changes_nothing_process_wide() -> None:
     probe = (
         "import gc, daphne.server, daphne.http_protocol as h, daphne.ws_protocol as w\n"
