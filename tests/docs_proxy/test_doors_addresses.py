@@ -1,0 +1,122 @@
+"""URL rules down to what the model reads: each refusal's reason, the length bound, where pages are fetched from."""
+
+from __future__ import annotations
+
+import pytest
+from pytest_django.fixtures import Settings
+
+from docs_proxy.addresses import MAX_URL_LENGTH, AddressError, DocAddress, follow_redirect, origin_base, parse_doc_url
+
+AWS = "https://docs.aws.amazon.com"
+
+
+def refusal(url: object, partition: str = "aws") -> str:
+    with pytest.raises(AddressError) as refused:
+        parse_doc_url(url, partition)
+    return str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("", "The URL is empty: give the full address of a documentation page."),
+        (None, "The URL is empty: give the full address of a documentation page."),
+        (f"{AWS}/a b.html", "The URL contains spaces, control characters or backslashes."),
+        ("https://[::1/x.html", "The URL cannot be parsed: Invalid IPv6 URL"),
+        ("ftp://docs.aws.amazon.com/x.html", "Only https URLs on docs.aws.amazon.com can be read."),
+        ("https://me@docs.aws.amazon.com/x.html", "URLs with user names or passwords are not allowed."),
+        (
+            "https://docs.aws.amazon.com:443/x.html",
+            "URLs with a port are not allowed; use https://docs.aws.amazon.com/...",
+        ),
+        (
+            "https://evil-docs.aws.amazon.com/x.html",
+            "Only pages on docs.aws.amazon.com can be read; evil-docs.aws.amazon.com is not an AWS documentation host.",
+        ),
+        (
+            "https:///x.html",
+            "Only pages on docs.aws.amazon.com can be read; this URL is not an AWS documentation host.",
+        ),
+        (f"{AWS}/a%22b.html", "The URL path contains characters that are not allowed."),
+        (f"{AWS}/a//b.html", "The URL path contains characters that are not allowed."),
+        (f"{AWS}/a/../b.html", "The URL path must not contain '.' or '..' segments."),
+        (f"{AWS}/a/./b.html", "The URL path must not contain '.' or '..' segments."),
+        (f"{AWS}/a/b.htm", "The URL must point to an HTML page on docs.aws.amazon.com (a path ending in .html)."),
+    ],
+)
+def test_each_refusal_says_why(url: object, reason: str) -> None:
+    assert refusal(url) == reason
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{AWS}/a/..",  # normalises to /, caught by the segment rule, not only by the .html one
+        f"{AWS}/a/...html/../x.html",
+        f"{AWS}/./x.html",
+    ],
+)
+def test_dot_segments_are_refused_wherever_they_are(url: str) -> None:
+    assert refusal(url) == "The URL path must not contain '.' or '..' segments."
+
+
+def test_dots_inside_names_are_allowed() -> None:
+    assert parse_doc_url(f"{AWS}/a/..b/c..html", "aws").path == "/a/..b/c..html"
+
+
+def test_the_length_bound_is_inclusive() -> None:
+    base = f"{AWS}/"
+    exact = base + "a" * (MAX_URL_LENGTH - len(base) - len(".html")) + ".html"
+    assert len(exact) == MAX_URL_LENGTH
+    assert parse_doc_url(exact, "aws").url == exact
+    assert refusal(exact[:-5] + "a.html") == f"The URL is longer than {MAX_URL_LENGTH} characters."
+
+
+def test_other_partitions_host_is_named_with_its_partition() -> None:
+    assert refusal("https://docs.amazonaws.cn/x.html") == (
+        "docs.amazonaws.cn belongs to the aws-cn partition; this connection serves aws (docs.aws.amazon.com). "
+        "Connect with ?partition=aws-cn to read it."
+    )
+    assert refusal(f"{AWS}/x.html", "aws-cn").endswith("Connect with ?partition=aws to read it.")
+
+
+def test_an_address_keeps_partition_path_and_fragment() -> None:
+    address = parse_doc_url(f"{AWS}/a/b%20c.html#Sec%201", "aws")
+    assert address == DocAddress("aws", "/a/b c.html", "Sec 1")
+    assert address.url == f"{AWS}/a/b%20c.html"
+    assert address.url_with_fragment == f"{AWS}/a/b%20c.html#Sec 1"
+    assert parse_doc_url(f"{AWS}/a.html", "aws").url_with_fragment == f"{AWS}/a.html"
+
+
+@pytest.mark.django_db(databases=[])
+def test_pages_are_fetched_from_their_partitions_origin(settings: Settings) -> None:
+    settings.AWS_DOCS_ORIGIN = "http://127.0.0.1:8001/"
+    settings.AWS_CN_DOCS_ORIGIN = "http://127.0.0.1:8002//"
+    assert origin_base("aws") == "http://127.0.0.1:8001"
+    assert origin_base("aws-cn") == "http://127.0.0.1:8002"
+    assert parse_doc_url(f"{AWS}/a%20b.html", "aws").origin_url() == "http://127.0.0.1:8001/a%20b.html"
+    cn = parse_doc_url("https://docs.amazonaws.cn/c.html", "aws-cn")
+    assert cn.origin_url() == "http://127.0.0.1:8002/c.html"
+
+
+@pytest.mark.django_db(databases=[])
+def test_redirects_map_each_partitions_origin_back(settings: Settings) -> None:
+    settings.AWS_DOCS_ORIGIN = "http://127.0.0.1:8001"
+    settings.AWS_CN_DOCS_ORIGIN = "http://127.0.0.1:8002"
+    cn = parse_doc_url("https://docs.amazonaws.cn/a/b.html", "aws-cn")
+    assert follow_redirect(cn, " http://127.0.0.1:8002/c/d.html ").url == "https://docs.amazonaws.cn/c/d.html"
+    with pytest.raises(AddressError) as refused:
+        follow_redirect(cn, "http://127.0.0.1:8001/c/d.html")
+    assert str(refused.value) == (
+        "The page redirects somewhere that cannot be read (http://127.0.0.1:8001/c/d.html): "
+        "URLs with a port are not allowed; use https://docs.amazonaws.cn/..."
+    )
+
+
+@pytest.mark.django_db(databases=[])
+def test_a_redirect_refusal_quotes_at_most_200_characters_of_the_target(settings: Settings) -> None:
+    here = parse_doc_url(f"{AWS}/a.html", "aws")
+    target = "https://evil.example/" + "x" * 400 + ".html"
+    with pytest.raises(AddressError) as refused:
+        follow_redirect(here, target)
+    assert f"({target[:200]})" in str(refused.value)
