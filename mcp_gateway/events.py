@@ -13,7 +13,7 @@ import secrets
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from mcp_gateway import jsonrpc, replay
@@ -46,7 +46,8 @@ class EventStream:
         self._wakeup = asyncio.Event()
         self.recorder: replay.Recorder | None = None  # when events are kept in Redis too
         self._ping: tuple[int, dict[str, Any]] | None = None  # the newest ping in the buffer
-        self.on_close: Any = None  # told the stream once it closes (StreamSet keeps finished ones in order)
+        # Told the stream once it closes (StreamSet keeps finished ones in order).
+        self.on_close: Callable[[EventStream], None] | None = None
 
     def event_id(self, seq: int) -> str:
         return f"{self.id}_{seq}"
