@@ -20,7 +20,7 @@ CLIENT_REQUEST_TIMEOUT = 300.0
 Hangup = Callable[[], None]
 
 
-async def _drop(message: dict[str, Any]) -> None:
+async def drop_messages(message: dict[str, Any]) -> None:
     """Emit for answers that cannot carry in-call messages (JSON-only POST replies)."""
 
 
@@ -28,7 +28,7 @@ async def _drop(message: dict[str, Any]) -> None:
 class RequestContext:
     session: ServerSession
     request_id: RequestId | None
-    emit: Emit = _drop
+    emit: Emit = drop_messages
     progress_token: str | int | None = None
     # None sends no log messages (a 2026-07-28 request that did not opt in).
     log_level: str | None = "info"

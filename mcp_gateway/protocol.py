@@ -15,7 +15,7 @@ from typing import Any
 
 from mcp_gateway import jsonrpc, stateless
 from mcp_gateway.catalogue import Catalogue, ToolError
-from mcp_gateway.context import Hangup, RequestContext, _drop
+from mcp_gateway.context import Hangup, RequestContext, drop_messages
 from mcp_gateway.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -111,7 +111,7 @@ class McpServer:
 
     # --- entry points for transports ---------------------------------------------------------
     async def handle_payload(
-        self, session: ServerSession, payload: Payload, emit: Emit = _drop, hangup: Hangup | None = None
+        self, session: ServerSession, payload: Payload, emit: Emit = drop_messages, hangup: Hangup | None = None
     ) -> list[dict[str, Any]]:
         """Handle one frame or body; returns the replies (empty when nothing needs one)."""
         if payload.is_batch:
@@ -159,7 +159,7 @@ class McpServer:
         return bounded
 
     async def handle_message(
-        self, session: ServerSession, message: Message, emit: Emit = _drop, hangup: Hangup | None = None
+        self, session: ServerSession, message: Message, emit: Emit = drop_messages, hangup: Hangup | None = None
     ) -> dict[str, Any] | None:
         session.messages_in += 1
         session.touch()
