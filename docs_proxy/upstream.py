@@ -10,9 +10,11 @@ from typing import Any
 from urllib.parse import urljoin
 
 from django.conf import settings
+from pydantic import ValidationError
 
 from docs_proxy.addresses import origin_base
 from docs_proxy.fetch import FetchError, request_json
+from docs_proxy.search_answer import SearchAnswer
 from mcp_gateway.catalogue import ToolError
 
 NEURON_TERMS = ("neuron", "neuron sdk")
@@ -36,57 +38,16 @@ def search_body(phrase: str, product_types: list[str] | None, guide_types: list[
     }
 
 
-def _str_list(value: Any) -> list[str] | None:
-    if not isinstance(value, list):
-        return None
-    items = [item for item in value if isinstance(item, str) and item]
-    return items or None
-
-
 def parse_search(data: Any, limit: int) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ToolError("The search service sent an answer of an unexpected shape; try again later.")
-    results = []
-    suggestions = data.get("suggestions") or []
-    for rank, suggestion in enumerate(suggestions[:limit], start=1):
-        excerpt = suggestion.get("textExcerptSuggestion") if isinstance(suggestion, dict) else None
-        if not isinstance(excerpt, dict):
-            continue
-        metadata = excerpt.get("metadata") if isinstance(excerpt.get("metadata"), dict) else {}
-        context = excerpt.get("summary") if "summary" in excerpt else excerpt.get("suggestionBody")
-        result: dict[str, Any] = {
-            "rank_order": rank,
-            "url": excerpt.get("link", ""),
-            "title": excerpt.get("title", ""),
-            "context": context,
-            "recommended_sections": _str_list(metadata.get("recommended_sections")),
-            "sections": _str_list(metadata.get("sections")),
-            "metadata": None,
-        }
-        additional = metadata.get("additional_urls")
-        if isinstance(additional, list) and additional:
-            urls = [
-                {k: item[k] for k in ("url", "section_title", "section_anchor") if k in item}
-                for item in additional
-                if isinstance(item, dict) and isinstance(item.get("url"), str)
-            ]
-            if urls:
-                result["metadata"] = {"additional_urls": urls}
-        results.append(result)
-    facets_in = data.get("facets") if isinstance(data.get("facets"), dict) else {}
-    facets = {}
-    for key, name in (("aws-docs-search-product", "product_types"), ("aws-docs-search-guide", "guide_types")):
-        if isinstance(facets_in.get(key), list):
-            facets[name] = [str(v) for v in facets_in[key]]
-    response_meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    meta = {
-        k: response_meta[k] for k in ("discovered_services", "related_tasks", "relationships") if response_meta.get(k)
-    }
+    try:
+        answer = SearchAnswer.model_validate(data)
+    except ValidationError:
+        raise ToolError("The search service sent an answer of an unexpected shape; try again later.") from None
     return {
-        "search_results": results,
-        "facets": facets or None,
-        "query_id": str(data.get("queryId", "")),
-        "metadata": meta or None,
+        "search_results": answer.results(limit),
+        "facets": answer.facet_lists(),
+        "query_id": str(answer.query_id),
+        "metadata": answer.response_metadata(),
     }
 
 
