@@ -182,6 +182,30 @@ def test_a_reply_over_the_unsent_bound_cuts_the_connection_and_frees_the_buffer(
     assert twisted_buffer.unsent_bytes(descriptor) == 0
 
 
+async def test_both_protocols_cut_a_client_over_the_unsent_bound_instead_of_writing(
+    server: daphne_server.Server,
+) -> None:
+    bounds.unsent_bytes = 100
+    channel, _ = _channel(server, 1000)
+    channel.dataReceived(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+    [request] = _requests(server)
+    websocket = server.ws_factory.buildProtocol(None)
+    assert isinstance(websocket, daphne_server.WebSocketProtocol)
+    websocket.client_addr, websocket.path = ["127.0.0.1", 50000], b"/mcp/ws"  # what its handshake sets
+    for protocol, message in (
+        (request, {"type": "http.response.start", "status": 200}),
+        (websocket, {"type": "websocket.send", "text": "x"}),
+    ):
+        descriptor = abstract.FileDescriptor(reactor=object())  # type: ignore[arg-type]
+        descriptor.dataBuffer, descriptor.offset = b"x" * 101, 0
+        aborted: list[bool] = []
+        descriptor.abortConnection = lambda aborted=aborted: aborted.append(True)  # type: ignore[method-assign]
+        protocol.transport = descriptor
+        protocol.handle_reply(message)  # Daphne's own handler would raise or write; it is never reached
+        assert aborted == [True] and descriptor.dataBuffer == b""
+    await _finish(server)
+
+
 # --- reaping ------------------------------------------------------------------------------------
 async def test_a_finished_request_is_forgotten_at_once_but_failures_are_left_to_daphne(
     server: daphne_server.Server,
