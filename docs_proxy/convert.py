@@ -13,20 +13,24 @@ from __future__ import annotations
 import codecs
 import re
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
+import markdownify
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 from lxml import etree
-from markdownify import (
-    ATX,
-    MarkdownConverter,
-    re_extract_newlines,
-    re_html_heading,
-    should_remove_whitespace_inside,
-    should_remove_whitespace_outside,
-)
+from markdownify import ATX, MarkdownConverter
+
+# markdownify 1.2.3 internals that the copied process_tag needs and its type stub leaves out (pinned in
+# awsmcp.compat): read through Any here, so no other line reaches past the stub.
+_markdownify: Any = markdownify
+_MarkdownConverter: Any = MarkdownConverter
+re_extract_newlines: re.Pattern[str] = _markdownify.re_extract_newlines
+re_html_heading: re.Pattern[str] = _markdownify.re_html_heading
+should_remove_whitespace_inside: Callable[[Any], bool] = _markdownify.should_remove_whitespace_inside
+should_remove_whitespace_outside: Callable[[Any], bool] = _markdownify.should_remove_whitespace_outside
 
 # Bump on any change of output: cache keys carry it, so old conversions are never served.
 CONVERTER_VERSION = 1
@@ -196,7 +200,7 @@ def is_chrome(tag: Tag) -> bool:
     if classes and not CHROME_CLASSES.isdisjoint(classes):
         return True
     style = attrs.get("style")
-    if style and "none" in style and "display:none" in style.replace(" ", "").lower():
+    if isinstance(style, str) and "none" in style and "display:none" in style.replace(" ", "").lower():
         return True
     return name == "table" and attrs.get("summary") == "Breadcrumbs"
 
@@ -377,18 +381,13 @@ class _Converter(MarkdownConverter):
             child_tags.add("_inline")
         if node.name in ("pre", "code", "kbd", "samp"):
             child_tags.add("_noformat")
-        strings = [s for s in (self.process_element(el, parent_tags=child_tags) for el in children) if s]
+        strings = [
+            s for s in (_MarkdownConverter.process_element(self, el, parent_tags=child_tags) for el in children) if s
+        ]
         if node.name != "pre" and "pre" not in parent_tags:
-            collapsed = [""]
-            for string in strings:
-                leading, content, trailing = re_extract_newlines.match(string).groups()
-                if collapsed[-1] and leading:
-                    previous = collapsed.pop()
-                    leading = "\n" * min(2, max(len(previous), len(leading)))
-                collapsed.extend([leading, content, trailing])
-            strings = collapsed
+            strings = _collapse_newlines(strings)
         text = "".join(strings)
-        convert_fn = self.get_conv_fn_cached(node.name)
+        convert_fn = _MarkdownConverter.get_conv_fn_cached(self, node.name)
         if convert_fn is not None:
             text = convert_fn(node, text, parent_tags=parent_tags)
         return text
@@ -402,7 +401,7 @@ class _Converter(MarkdownConverter):
         text = text.replace("¶", "").strip()
         if not text:
             return ""
-        return super().convert_hN(n, el, text, parent_tags)
+        return str(_MarkdownConverter.convert_hN(self, n, el, text, parent_tags))
 
     def render_pre(self, pre: Tag) -> str:
         code = pre.get_text()
@@ -416,15 +415,7 @@ class _Converter(MarkdownConverter):
         grid, header_rows = self.table_grid(table)
         if not grid:
             return ""
-        width = max(len(row) for row in grid)
-        grid = [row + [""] * (width - len(row)) for row in grid]
-        if header_rows:
-            header = [
-                " / ".join(dict.fromkeys(c for c in column if c)) for column in zip(*grid[:header_rows], strict=True)
-            ]
-            body = grid[header_rows:]
-        else:
-            header, body = grid[0], grid[1:]
+        header, body = _header_and_body(grid, header_rows)
         if "_inline" in parent_tags:  # a table inside a table cell: flatten it
             return " ".join("; ".join(c for c in row if c) for row in [header, *body])
         self.document.tables.append(Table([title for _level, title in self.headings], header, body))
@@ -436,58 +427,96 @@ class _Converter(MarkdownConverter):
         lines.extend("| " + " | ".join(row) + " |" for row in shown)
         text = "\n".join(lines)
         if len(body) > TABLE_MAX_ROWS:
-            section = self.headings[-1][1] if self.headings else "<section>"
-            text += (
-                f"\n\nTable truncated (showing {TABLE_PREVIEW_ROWS} of {len(body)} rows). "
-                "Use the `search_table` tool to find specific rows.\n"
-                f'  Example: search_table(url="{self.page_url}", section_title="{section}", query="your search term")'
-            )
+            text += self._truncation_note(len(body))
         return f"\n\n{text}\n\n"
+
+    def _truncation_note(self, rows: int) -> str:
+        """Under a large table's preview: how to reach the other rows (the section names the table)."""
+        section = self.headings[-1][1] if self.headings else "<section>"
+        return (
+            f"\n\nTable truncated (showing {TABLE_PREVIEW_ROWS} of {rows} rows). "
+            "Use the `search_table` tool to find specific rows.\n"
+            f'  Example: search_table(url="{self.page_url}", section_title="{section}", query="your search term")'
+        )
 
     def table_grid(self, table: Tag) -> tuple[list[list[str]], int]:
         """Cells laid out on a grid, rowspan and colspan repeated; returns (grid, header row count)."""
-        rows: list[tuple[Tag, bool]] = []  # (tr, in thead), this table's own rows only
-        for part in table.children:
-            if not isinstance(part, Tag):
-                continue
-            if part.name == "tr":
-                rows.append((part, False))
-            elif part.name in ("thead", "tbody", "tfoot"):
-                rows.extend(
-                    (tr, part.name == "thead") for tr in part.children if isinstance(tr, Tag) and tr.name == "tr"
-                )
         grid: list[list[str]] = []
-        pending: dict[tuple[int, int], str] = {}
+        pending: dict[tuple[int, int], str] = {}  # (row, column) -> a cell spanning down into it
         header_rows = 0
         counting_header = True
-        for r, (tr, in_thead) in enumerate(rows):
-            row: list[str] = []
+        for r, (tr, in_thead) in enumerate(_table_rows(table)):
             cells = [c for c in tr.children if isinstance(c, Tag) and c.name in ("td", "th")]
-            all_th = bool(cells) and all(c.name == "th" for c in cells)
-            col = 0
-            for cell in cells:
-                while (r, col) in pending:
-                    row.append(pending.pop((r, col)))
-                    col += 1
-                text = _escape_cell(self.process_tag(cell, {"_inline", "td"}))
-                colspan = _span(cell, "colspan")
-                rowspan = _span(cell, "rowspan")
-                for c in range(colspan):
-                    row.append(text)
-                    for extra in range(1, rowspan):
-                        pending[(r + extra, col + c)] = text
-                col += colspan
-            while (r, col) in pending:
-                row.append(pending.pop((r, col)))
-                col += 1
+            row = self._grid_row(r, cells, pending)
             if not any(row):
                 continue
+            all_th = bool(cells) and all(c.name == "th" for c in cells)
             if counting_header and (in_thead or (all_th and r == header_rows)):
                 header_rows += 1
             else:
                 counting_header = False
             grid.append(row)
         return grid, header_rows
+
+    def _grid_row(self, r: int, cells: list[Tag], pending: dict[tuple[int, int], str]) -> list[str]:
+        """Row `r` of the grid: its cells, each repeated over its colspan, between cells spanning down from above."""
+        row: list[str] = []
+        col = _take_pending(row, pending, r, 0)
+        for cell in cells:
+            text = _escape_cell(self.process_tag(cell, {"_inline", "td"}))
+            colspan = _span(cell, "colspan")
+            rowspan = _span(cell, "rowspan")
+            for c in range(colspan):
+                row.append(text)
+                for extra in range(1, rowspan):
+                    pending[(r + extra, col + c)] = text
+            col = _take_pending(row, pending, r, col + colspan)
+        return row
+
+
+def _table_rows(table: Tag) -> list[tuple[Tag, bool]]:
+    """The table's own rows (not those of tables inside it), each with whether it is in <thead>."""
+    rows: list[tuple[Tag, bool]] = []
+    for part in table.children:
+        if not isinstance(part, Tag):
+            continue
+        if part.name == "tr":
+            rows.append((part, False))
+        elif part.name in ("thead", "tbody", "tfoot"):
+            rows.extend((tr, part.name == "thead") for tr in part.children if isinstance(tr, Tag) and tr.name == "tr")
+    return rows
+
+
+def _take_pending(row: list[str], pending: dict[tuple[int, int], str], r: int, col: int) -> int:
+    """Append the cells spanning down into row `r` from column `col` on; returns the next free column."""
+    while (r, col) in pending:
+        row.append(pending.pop((r, col)))
+        col += 1
+    return col
+
+
+def _header_and_body(grid: list[list[str]], header_rows: int) -> tuple[list[str], list[list[str]]]:
+    """Rows padded to one width; header rows merged into one (a column's distinct texts joined by " / ")."""
+    width = max(len(row) for row in grid)
+    grid = [row + [""] * (width - len(row)) for row in grid]
+    if not header_rows:
+        return grid[0], grid[1:]
+    header = [" / ".join(dict.fromkeys(c for c in column if c)) for column in zip(*grid[:header_rows], strict=True)]
+    return header, grid[header_rows:]
+
+
+def _collapse_newlines(strings: list[str]) -> list[str]:
+    """markdownify's join of children: newlines between two children merged, at most two."""
+    collapsed = [""]
+    for string in strings:
+        match = re_extract_newlines.match(string)
+        assert match is not None  # the pattern matches any string
+        leading, content, trailing = match.groups()
+        if collapsed[-1] and leading:
+            previous = collapsed.pop()
+            leading = "\n" * min(2, max(len(previous), len(leading)))
+        collapsed.extend([leading, content, trailing])
+    return collapsed
 
 
 def _span(cell: Tag, name: str) -> int:
@@ -498,74 +527,97 @@ def _span(cell: Tag, name: str) -> int:
 
 
 def _collect_sections(markdown: str, anchors: list[tuple[str, str | None]]) -> list[Section]:
-    """Find ATX headings outside code fences; pair them with the HTML headings' ids in order.
-
-    Each Markdown heading takes the first unused HTML heading of the same text at or after the
-    last one taken; positions are looked up by text, so 40,000 headings cost no more than linear time.
-    """
+    """Find ATX headings outside code fences; pair them with the HTML headings' ids in order."""
     sections: list[Section] = []
     offset = 0
     fence: str | None = None
-    positions: dict[str, list[int]] = {}
-    for index, (text, _ident) in enumerate(anchors):
-        positions.setdefault(text, []).append(index)
-    next_anchor = 0  # anchors before this one are used up
+    ids = _AnchorIds(anchors)
     for line in markdown.split("\n"):
-        stripped = line.strip()
-        fence_match = _FENCE.match(stripped)
+        fence_match = _FENCE.match(line.strip())
         if fence_match:
-            marker = fence_match.group(1)
-            if fence is None:
-                fence = marker
-            elif marker[0] == fence[0] and len(marker) >= len(fence):
-                fence = None
+            fence = _fence_after(fence, fence_match.group(1))
         elif fence is None:
             match = _MD_HEADING.match(line)
             if match:
                 title = match.group(2).strip()
-                anchor = None
-                candidates = positions.get(title)
-                if candidates:
-                    found = bisect_left(candidates, next_anchor)
-                    if found < len(candidates):
-                        anchor = anchors[candidates[found]][1]
-                        next_anchor = candidates[found] + 1
-                sections.append(Section(len(match.group(1)), title, anchor, offset))
+                sections.append(Section(len(match.group(1)), title, ids.take(title), offset))
         offset += len(line) + 1
-    open_sections: list[Section] = []  # each ends where the next heading of its level or higher starts
+    _close_sections(sections, len(markdown))
+    return sections
+
+
+def _fence_after(fence: str | None, marker: str) -> str | None:
+    """The open code fence after a fence line: it opens one, or closes the open one if it matches."""
+    if fence is None:
+        return marker
+    if marker[0] == fence[0] and len(marker) >= len(fence):
+        return None
+    return fence
+
+
+class _AnchorIds:
+    """Each Markdown heading takes the first unused HTML heading of the same text at or after the last
+    one taken; positions are looked up by text, so 40,000 headings cost no more than linear time."""
+
+    def __init__(self, anchors: list[tuple[str, str | None]]) -> None:
+        self.anchors = anchors
+        self.positions: dict[str, list[int]] = {}
+        for index, (text, _ident) in enumerate(anchors):
+            self.positions.setdefault(text, []).append(index)
+        self.next = 0  # anchors before this one are used up
+
+    def take(self, title: str) -> str | None:
+        candidates = self.positions.get(title)
+        if not candidates:
+            return None
+        found = bisect_left(candidates, self.next)
+        if found == len(candidates):
+            return None
+        self.next = candidates[found] + 1
+        return self.anchors[candidates[found]][1]
+
+
+def _close_sections(sections: list[Section], length: int) -> None:
+    """Each section ends where the next heading of its level or higher starts, or at the end."""
+    open_sections: list[Section] = []
     for section in sections:
         while open_sections and open_sections[-1].level >= section.level:
             open_sections.pop().end = section.start
         open_sections.append(section)
     for section in open_sections:
-        section.end = len(markdown)
-    return sections
+        section.end = length
 
 
 def _heading_anchors(article: Tag) -> list[tuple[str, str | None]]:
+    """Each heading's text and id (outside tables and code), in page order."""
     anchors = []
     for heading in article.find_all(_HEADING):
         if heading.find_parent(["table", "pre"]):
             continue
-        ident = heading.get("id")
-        if not ident:
-            previous = heading.find_previous_sibling()
-            if (
-                isinstance(previous, Tag)
-                and previous.name == "a"
-                and previous.get("id")
-                and not previous.get_text(strip=True)
-            ):
-                ident = previous["id"]
-            else:
-                inner = heading.find(attrs={"id": True})
-                ident = inner["id"] if isinstance(inner, Tag) else None
-        if not ident and heading.parent is not None and heading.parent.name in ("div", "section"):
-            parent_id = heading.parent.get("id")
-            if parent_id and heading.find_previous_sibling(_HEADING) is None:
-                ident = parent_id
-        anchors.append((_clean_heading(heading.get_text(" ", strip=True)), str(ident) if ident else None))
+        anchors.append((_clean_heading(heading.get_text(" ", strip=True)), _heading_id(heading)))
     return anchors
+
+
+def _heading_id(heading: Tag) -> str | None:
+    """A heading's id: its own, an empty <a id> just before it, one inside it, or its section's when it opens it."""
+    ident = heading.get("id")
+    if not ident:
+        previous = heading.find_previous_sibling()
+        if (
+            isinstance(previous, Tag)
+            and previous.name == "a"
+            and previous.get("id")
+            and not previous.get_text(strip=True)
+        ):
+            ident = previous["id"]
+        else:
+            inner = heading.find(id=True)
+            ident = inner["id"] if isinstance(inner, Tag) else None
+    if not ident and heading.parent is not None and heading.parent.name in ("div", "section"):
+        parent_id = heading.parent.get("id")
+        if parent_id and heading.find_previous_sibling(_HEADING) is None:
+            ident = parent_id
+    return str(ident) if ident else None
 
 
 def tidy(markdown: str) -> str:
