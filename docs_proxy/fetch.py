@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.poolmanager import PoolManager
-from urllib3.response import BaseHTTPResponse
+from urllib3.response import HTTPResponse
 from urllib3.util.retry import Retry
 
 from awsmcp.pools import run_in
@@ -34,6 +34,7 @@ from docs_proxy.addresses import AddressError, DocAddress, follow_redirect
 
 T = TypeVar("T")
 MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
 MAX_JSON_BYTES = 2 * 1024 * 1024
 # Bodies we can decode (urllib3 decodes them as they are read, so the size cap applies to the page itself).
@@ -136,23 +137,23 @@ def _release_when_done(work: asyncio.Future[Any], slots: asyncio.Semaphore) -> N
     work.add_done_callback(finished)
 
 
-class _Guarded:
-    """Registers the connection's socket with the fetch's deadline guard (see docs_proxy.watchdog)."""
+class _Guarded(HTTPConnection):
+    """Registers the connection's socket with the fetch's deadline guard (see docs_proxy.watchdog).
 
-    sock: socket.socket | None
+    A base of both guarded classes: for HTTPS, super() is HTTPSConnection (the MRO puts it before HTTPConnection)."""
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()  # type: ignore[misc]
+        sock = super()._new_conn()
         guard = watchdog.current()
         if guard is not None:
             guard.attach(sock)
         return sock
 
-    def getresponse(self) -> BaseHTTPResponse:
+    def getresponse(self) -> HTTPResponse:  # type: ignore[override]  # as urllib3's own override of http.client
         guard = watchdog.current()
         if guard is not None:
             guard.attach(self.sock)  # a kept-alive connection made by an earlier fetch
-        return super().getresponse()  # type: ignore[misc]
+        return super().getresponse()
 
 
 class GuardedHTTPConnection(_Guarded, HTTPConnection):
@@ -295,15 +296,7 @@ def fetch_page(
 def _fetch_page(
     address: DocAddress, etag: str | None, last_modified: str | None, guard: watchdog.Guard, started: float
 ) -> Fetched:
-    headers = {
-        "User-Agent": user_agent(),
-        "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
-        "Accept-Encoding": ACCEPT_ENCODING,
-    }
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
+    headers = _page_headers(etag, last_modified)
     current = address
     for _hop in range(MAX_REDIRECTS + 1):
         if guard.remaining() <= 0:
@@ -315,45 +308,72 @@ def _fetch_page(
         except requests.RequestException as exc:
             raise _unreachable("documentation site", exc) from None
         with response:
-            status = response.status_code
-            if status in (301, 302, 303, 307, 308):
-                location = response.headers.get("location")
-                if not location:
-                    raise FetchError("The documentation site sent a redirect without a location.", status)
-                try:
-                    current = follow_redirect(current, location)
-                except AddressError as exc:
-                    raise FetchError(str(exc), status) from None
+            if response.status_code in REDIRECTS:
+                current = _redirected(current, response)
                 continue
-            if status == 304:
-                return Fetched(current, status, elapsed=time.monotonic() - started)
-            if status == 404 or status == 410:
-                raise FetchError(
-                    f"Page not found: {current.url} does not exist. Check the URL, or use "
-                    "search_documentation to find the page.",
-                    status,
-                )
-            if status >= 500:
-                raise FetchError(
-                    f"The documentation site failed with HTTP {status}; try again later.", status, retryable=True
-                )
-            if status != 200:
-                raise FetchError(f"The documentation site answered HTTP {status} for {current.url}.", status)
-            try:
-                body = _read_capped(response, settings.DOCS_MAX_PAGE_BYTES, guard.deadline, "page")
-            except requests.RequestException:
-                raise FetchError("The page download was interrupted; try again later.", retryable=True) from None
-            return Fetched(
-                current,
-                status,
-                body,
-                content_type=response.headers.get("content-type", ""),
-                encoding=response.encoding if "charset" in response.headers.get("content-type", "") else None,
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
-                elapsed=time.monotonic() - started,
-            )
+            return _page_answer(current, response, guard, started)
     raise FetchError(f"The page redirects more than {MAX_REDIRECTS} times.")
+
+
+def _page_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {
+        "User-Agent": user_agent(),
+        "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+        "Accept-Encoding": ACCEPT_ENCODING,
+    }
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def _redirected(current: DocAddress, response: requests.Response) -> DocAddress:
+    """Where a redirect leads, if the address rules allow it there."""
+    location = response.headers.get("location")
+    if not location:
+        raise FetchError("The documentation site sent a redirect without a location.", response.status_code)
+    try:
+        return follow_redirect(current, location)
+    except AddressError as exc:
+        raise FetchError(str(exc), response.status_code) from None
+
+
+def _page_answer(current: DocAddress, response: requests.Response, guard: watchdog.Guard, started: float) -> Fetched:
+    """A final (not redirecting) answer: the page, a 304, or the FetchError its status means."""
+    status = response.status_code
+    if status == 304:
+        return Fetched(current, status, elapsed=time.monotonic() - started)
+    _refuse_status(current, status)
+    try:
+        body = _read_capped(response, settings.DOCS_MAX_PAGE_BYTES, guard.deadline, "page")
+    except requests.RequestException:
+        raise FetchError("The page download was interrupted; try again later.", retryable=True) from None
+    content_type = response.headers.get("content-type", "")
+    return Fetched(
+        current,
+        status,
+        body,
+        content_type=content_type,
+        encoding=response.encoding if "charset" in content_type else None,
+        etag=response.headers.get("etag"),
+        last_modified=response.headers.get("last-modified"),
+        elapsed=time.monotonic() - started,
+    )
+
+
+def _refuse_status(current: DocAddress, status: int) -> None:
+    """Raise the FetchError for any status but 200."""
+    if status == 404 or status == 410:
+        raise FetchError(
+            f"Page not found: {current.url} does not exist. Check the URL, or use "
+            "search_documentation to find the page.",
+            status,
+        )
+    if status >= 500:
+        raise FetchError(f"The documentation site failed with HTTP {status}; try again later.", status, retryable=True)
+    if status != 200:
+        raise FetchError(f"The documentation site answered HTTP {status} for {current.url}.", status)
 
 
 def request_json(

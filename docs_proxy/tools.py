@@ -273,8 +273,8 @@ def _sections_markdown(document: Document, titles: list[str]) -> tuple[str, list
     """The h2/h3 sections named by `titles` (in page order, a section inside a chosen one not repeated)
     and the titles not found; one pass over the sections, a dict lookup for each."""
     wanted: dict[str, int] = {}
-    for index, title in enumerate(titles):
-        wanted.setdefault(" ".join(title.strip().lower().split()), index)
+    for position, title in enumerate(titles):
+        wanted.setdefault(" ".join(title.strip().lower().split()), position)
     chosen: list[tuple[int, int]] = []
     chosen_until = -1  # sections come in page order: one starting before this lies inside a chosen one
     found: set[int] = set()
