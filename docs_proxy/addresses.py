@@ -89,22 +89,32 @@ def _parse_doc_url(url: str, partition: str) -> DocAddress:
         raise AddressError(f"The URL cannot be parsed: {exc}") from None
     if parts.scheme.lower() not in ("https", "http"):
         raise AddressError(f"Only https URLs on {host} can be read.")
-    netloc = parts.netloc.lower()
+    _check_host(parts.netloc.lower(), partition)
+    path = unquote(parts.path)
+    _check_path(path, host)
+    return DocAddress(partition, path, unquote(parts.fragment))
+
+
+def _check_host(netloc: str, partition: str) -> None:
+    """The URL's host must be the partition's docs host exactly: no user, no port, no look-alike."""
+    host = PUBLIC_HOSTS[partition]
     if "@" in netloc:
         raise AddressError("URLs with user names or passwords are not allowed.")
     if ":" in netloc:
         raise AddressError(f"URLs with a port are not allowed; use https://{host}/...")
-    if netloc != host:
-        other = partition_of_host(netloc)
-        if other is not None:
-            raise AddressError(
-                f"{netloc} belongs to the {other} partition; this connection serves {partition} ({host}). "
-                f"Connect with ?partition={other} to read it."
-            )
+    if netloc == host:
+        return
+    other = partition_of_host(netloc)
+    if other is not None:
         raise AddressError(
-            f"Only pages on {host} can be read; {netloc or 'this URL'} is not an AWS documentation host."
+            f"{netloc} belongs to the {other} partition; this connection serves {partition} ({host}). "
+            f"Connect with ?partition={other} to read it."
         )
-    path = unquote(parts.path)
+    raise AddressError(f"Only pages on {host} can be read; {netloc or 'this URL'} is not an AWS documentation host.")
+
+
+def _check_path(path: str, host: str) -> None:
+    """A decoded path of safe characters, already normal (no '.', '..' or empty segments), ending in .html."""
     if not _SAFE_PATH.match(path) or "//" in path:
         raise AddressError("The URL path contains characters that are not allowed.")
     normalised = posixpath.normpath(path)
@@ -112,7 +122,6 @@ def _parse_doc_url(url: str, partition: str) -> DocAddress:
         raise AddressError("The URL path must not contain '.' or '..' segments.")
     if not path.endswith(".html"):
         raise AddressError(f"The URL must point to an HTML page on {host} (a path ending in .html).")
-    return DocAddress(partition, path, unquote(parts.fragment))
 
 
 def follow_redirect(current: DocAddress, location: str) -> DocAddress:
