@@ -1,7 +1,7 @@
 """The documentation tools, registered into the gateway for the `aws` and `aws-cn` partitions.
 
 Names, parameters, defaults, bounds and text shapes follow the reference server
-(`awslabs-aws-documentation-mcp-server` 1.2.3); where we do better, DESIGN.md section 3 says so.
+(`awslabs-aws-documentation-mcp-server` 1.2.3); where we do better, the README's "The tools" says so.
 """
 
 from __future__ import annotations

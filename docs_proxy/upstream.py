@@ -1,7 +1,7 @@
 """AWS's documentation APIs: search, recommendations, and the China partition's service list.
 
-Requests and answers keep the shapes of the reference server (DESIGN.md section 4); failures
-raise ToolError so that clients see `isError: true`, never an error dressed up as a result.
+Requests and answers keep the shapes of the reference server (awslabs-aws-documentation-mcp-server
+1.2.3); failures raise ToolError so that clients see `isError: true`, never an error dressed up as a result.
 """
 
 from __future__ import annotations
