@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+from conformance_fixtures import fixtures
+from mcp_gateway.catalogue import catalogue
+
 
 class ConformanceFixturesConfig(AppConfig):
     """The conformance suite's fixture tools, resources and prompts; only with MCP_CONFORMANCE_FIXTURES=1."""
@@ -8,7 +11,4 @@ class ConformanceFixturesConfig(AppConfig):
     verbose_name = "MCP conformance fixtures"
 
     def ready(self) -> None:
-        from conformance_fixtures import fixtures
-        from mcp_gateway.catalogue import catalogue
-
         fixtures.register(catalogue)
