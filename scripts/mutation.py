@@ -4,7 +4,8 @@ mutmut reads its settings from `[tool.mutmut]` in pyproject.toml (which modules,
 decorated functions alone, and much of what guards the doors is cached (`@lru_cache`) or a property, so this
 script works on a copy of the project in `.mutation/` where those decorators are applied after the definition
 (`name = lru_cache(maxsize=...)(name)` at the end of the module, line numbers kept) and the caches are cleared
-before each test (`mutation_plugin.py`, so a result cached by the unmutated code cannot hide a mutant).
+before each test, as are in-process Django caches (`mutation_plugin.py`: a result cached, or a request counted,
+by an earlier run in the same process must not decide a mutant's fate).
 It runs mutmut there from a fresh copy (a reused one could keep verdicts from older tests), with mutmut's
 output in `.mutation/run.log`, then prints every surviving mutant with its line, to be checked against the
 accepted survivors in docs/mutation.md, and one row per module. It exits 1 when a module scores below target.
@@ -37,11 +38,15 @@ KILLED_CODES = {1, 3, 37}  # a failing test, pytest's internal error, the type c
 TIMEOUT_CODES = {24, -24, 36, 152, 255}
 SURVIVED_CODES = {0, 5, 33}  # no test failed, or no test reached the code: either way nothing noticed
 
-PLUGIN = """\"\"\"pytest plugin for mutation runs: clear the caches of the mutated modules before each test.\"\"\"
+# mutmut runs the tests several times in one process (and forks mutants from it): each test must start as it
+# would in `make test`, without results cached or requests counted by an earlier run.
+PLUGIN = """\"\"\"pytest plugin for mutation runs: each test starts without caches or counters of earlier runs.\"\"\"
 
 import sys
 
 import pytest
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 
 MODULES = {modules!r}
 
@@ -54,6 +59,9 @@ def _clear_mutated_caches():
             clear = getattr(value, "cache_clear", None)
             if callable(clear):
                 clear()
+    for cache in caches.all(initialized_only=True):
+        if isinstance(cache, LocMemCache):
+            cache.clear()
     yield
 """
 

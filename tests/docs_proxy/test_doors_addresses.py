@@ -90,11 +90,11 @@ def test_an_address_keeps_partition_path_and_fragment() -> None:
 
 @pytest.mark.django_db(databases=[])
 def test_pages_are_fetched_from_their_partitions_origin(settings: Settings) -> None:
-    settings.AWS_DOCS_ORIGIN = "http://127.0.0.1:8001/"
+    settings.AWS_DOCS_ORIGIN = "http://127.0.0.1:8001/mirrorX/"  # a mirror under a path: only slashes are trimmed
     settings.AWS_CN_DOCS_ORIGIN = "http://127.0.0.1:8002//"
-    assert origin_base("aws") == "http://127.0.0.1:8001"
+    assert origin_base("aws") == "http://127.0.0.1:8001/mirrorX"
     assert origin_base("aws-cn") == "http://127.0.0.1:8002"
-    assert parse_doc_url(f"{AWS}/a%20b.html", "aws").origin_url() == "http://127.0.0.1:8001/a%20b.html"
+    assert parse_doc_url(f"{AWS}/a%20b.html", "aws").origin_url() == "http://127.0.0.1:8001/mirrorX/a%20b.html"
     cn = parse_doc_url("https://docs.amazonaws.cn/c.html", "aws-cn")
     assert cn.origin_url() == "http://127.0.0.1:8002/c.html"
 
