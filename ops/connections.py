@@ -142,8 +142,10 @@ class ConnectionTable:
 def _queue(write: Callable[[Holder], None], holder: Holder) -> None:
     global _writer
     _pending.append((write, holder))
-    if _writer is None or _writer.done():
-        _writer = asyncio.get_running_loop().create_task(_write_soon())
+    loop = asyncio.get_running_loop()
+    # A writer of another event loop (one that has ended, in tests) will never run: start one on this loop.
+    if _writer is None or _writer.done() or _writer.get_loop() is not loop:
+        _writer = loop.create_task(_write_soon())
 
 
 async def _write_soon() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from mcp_gateway.gate import Gate, Refusal
 from mcp_gateway.transports.websocket import McpWebsocketConsumer
+from ops import connections
 
 pytestmark = pytest.mark.django_db(transaction=True)  # opening a session writes the connections table
 
@@ -49,6 +51,8 @@ async def ws(gate: type[SlowDownGate]) -> AsyncIterator[WebsocketCommunicator]:
     assert connected and subprotocol == "mcp"
     yield connection
     await connection.disconnect()
+    if connections._writer is not None:  # the session's row is written within WRITE_BEHIND: let it finish here
+        await asyncio.wait_for(asyncio.shield(connections._writer), 5)
 
 
 async def test_initialize_then_ping_over_one_connection(ws: WebsocketCommunicator) -> None:
