@@ -7,6 +7,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -21,11 +22,12 @@ from tests.support.witness import Witness
 
 SECRET = base_env()["SECRET_KEY"]
 RDS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
+LIMIT = 1024 * 1024  # MCP_MAX_BODY_BYTES of the server under attack
 
 
 @pytest.fixture(scope="module")
 def server(origin: OriginServer) -> Iterator[DaphneServer]:
-    with daphne(**origin.settings_env(), MCP_MAX_BODY_BYTES="1048576") as srv:
+    with daphne(None, **origin.settings_env(), MCP_MAX_BODY_BYTES=str(LIMIT)) as srv:
         yield srv
         assert srv.alive(), srv.log()
         assert '"status": 500' not in srv.log(), "a hostile request ended in HTTP 500"
@@ -78,10 +80,15 @@ async def test_malformed_bodies(server: DaphneServer, http: httpx.AsyncClient) -
             codes.append(reply.status_code)
     assert witness.answered > 0
     assert codes[0] == 400 and codes[9] == 400 and codes[10] == 400  # empty and deeply nested: parse errors
+    oversized = json.dumps(request("tools/call", {"name": "read_documentation", "arguments": {"url": "A" * LIMIT}}))
+    assert len(oversized) > LIMIT  # really over MCP_MAX_BODY_BYTES, unlike the near-limit case above
+    reply = await http.post(server.mcp_url, content=oversized, headers={**headers, "accept": "application/json"})
+    clean(reply)
+    assert reply.status_code == 413 and f"the limit is {LIMIT} bytes" in reply.json()["error"]["message"]
     assert (await http.post(server.mcp_url, json=request("ping"), headers=headers)).json()["result"] == {}
 
 
-TOOL_ARGUMENTS = {
+TOOL_ARGUMENTS: dict[str, dict[str, Any]] = {
     "read_documentation": {"url": RDS, "max_length": 100, "start_index": 0},
     "read_sections": {"url": RDS, "section_titles": ["Advantages of Amazon RDS"]},
     "search_table": {"url": RDS, "query": "backup", "section_title": None, "max_rows": 5},
@@ -97,7 +104,22 @@ TOOL_ARGUMENTS = {
 WRONG_VALUES = [None, True, -1, 10**30, 1.5, "", "x" * 10_000, [], {}, ["a", 1], {"nested": {"deep": [1, 2]}}]
 
 
+# Values of the right type that the schemas allow: these calls are answered, not refused.
+VALID_ODDITIES = {
+    ("read_documentation", "start_index", 10**30),  # past the end: "No more content available."
+    ("search_table", "section_title", ""),  # no section named: every table
+    ("search_documentation", "product_types", ()),  # an empty filter
+    ("search_documentation", "guide_types", ()),
+}
+
+
+def _key(wrong: object) -> object:
+    return tuple(wrong) if isinstance(wrong, list) else wrong if not isinstance(wrong, dict) else None
+
+
 async def test_wrong_types_in_every_tool_parameter(server: DaphneServer) -> None:
+    """Every wrong value is refused as a tool error that names the tool and the parameter (a wrong JSON type
+    always, by the tool's input schema), except the few right-typed values the schemas allow."""
     cases = 0
     async with open_session(server, "streamable-http") as session:
         for tool, good in TOOL_ARGUMENTS.items():
@@ -107,9 +129,16 @@ async def test_wrong_types_in_every_tool_parameter(server: DaphneServer) -> None
                         continue
                     result = await session.call_tool(tool, {**good, name: wrong})
                     cases += 1
-                    text = " ".join(c.text for c in result.content)
+                    text = " ".join(getattr(c, "text", "") for c in result.content)
                     assert "Traceback" not in text and SECRET not in text
-                    if result.is_error:
+                    if (tool, name, _key(wrong)) in VALID_ODDITIES:
+                        assert not result.is_error, (tool, name, wrong, text)
+                        continue
+                    assert result.is_error, (tool, name, wrong, text)  # refused, not served
+                    wrong_type = good[name] is not None and type(wrong) is not type(good[name])
+                    if wrong_type:
+                        assert text.startswith(f"Invalid arguments for tool {tool}: {name}: "), (tool, name, text)
+                    else:
                         assert text  # a message that says what is wrong
         unknown = await session.call_tool("read_documentation", {"url": RDS, "surprise": 1})
         assert not unknown.is_error  # unknown extra arguments are ignored, as JSON Schema allows
@@ -221,7 +250,7 @@ async def test_slow_loris_and_unread_streams(server: DaphneServer) -> None:
 @pytest.fixture(scope="module")
 def capped(origin: OriginServer) -> Iterator[DaphneServer]:
     """The default rules (100 concurrent streams per IP) enforced; request rates off, as for load."""
-    with daphne(**origin.settings_env(), MCP_MAX_CONNECTIONS="5000") as srv:
+    with daphne(None, **origin.settings_env(), MCP_MAX_CONNECTIONS="5000") as srv:
         yield srv
 
 
@@ -249,7 +278,7 @@ async def test_a_burst_of_a_thousand_streams_from_one_ip(capped: DaphneServer) -
     assert witness.answered > 0
     await asyncio.sleep(1.0)  # the slots are freed as the streams close
     status, writer = await open_stream()
-    assert status == 200
+    assert status == 200 and writer is not None
     writer.close()
 
 
