@@ -31,7 +31,8 @@ FOLLOW_BOUND = 600.0  # seconds a resumed stream is followed at most
 
 @cache
 def _client() -> Any:
-    """The process's Redis client for event copies (its own: a blocking XREAD must not hold a cache connection)."""
+    """The process's asyncio Redis client for event copies (the caches' clients block); its socket timeout outlasts
+    the one-second XREAD of `follow`."""
     return redis.asyncio.from_url(settings.REDIS_URL, socket_timeout=10, socket_connect_timeout=2)
 
 
