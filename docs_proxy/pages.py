@@ -40,7 +40,8 @@ def _convert(fetched_body: bytes, encoding: str | None, content_type: str, serve
     """Convert in a worker process (this thread waits); get_page remembers a failure, so it is not refetched."""
     if not looks_like_html(fetched_body, content_type):
         raise ToolError(
-            f"{served.url} is not an HTML page ({content_type or 'unknown type'}); only documentation pages can be read."
+            f"{served.url} is not an HTML page ({content_type or 'unknown type'}); "
+            "only documentation pages can be read."
         )
     try:
         document = workers.convert_page(fetched_body, encoding, served.url)
@@ -129,6 +130,7 @@ def _remember(key: str, page: Page) -> None:
 
 
 async def _load(address: DocAddress, key: str) -> Page:
+    """L2, else the origin: once across processes (an L2 lock; the others watch L2), stale on a failing origin."""
     stored = await run_in("database", l2_read, address)
     now = time.time()
     if stored is not None and stored.fresh_until > now:
@@ -139,35 +141,47 @@ async def _load(address: DocAddress, key: str) -> Page:
     lock = f"lock:{key}"
     bound = settings.DOCS_FETCH_DEADLINE + 5
     if await run_in("database", shared().add, lock, now, bound) is False:
-        # Another process is fetching this page: wait for its result in L2, with a bound.
-        stats.count("single_flight_waits")
-        deadline = time.monotonic() + bound
-        while time.monotonic() < deadline and shared().breaker.available(mind_slow=False):
-            await asyncio.sleep(WAIT_POLL)
-            fresh = await run_in("database", l2_read, address, True)
-            if fresh is not None and fresh.fresh_until > time.time():
-                _remember(key, fresh)
-                return fresh
-            if not await run_in("database", shared().get_plain, lock, True):
-                break  # the other fetch failed or gave up (or L2 went down): fetch ourselves
+        fresh = await _result_of_other_process(address, key, lock, bound)
+        if fresh is not None:
+            return fresh
     try:
-        try:
-            deadline = deadline_from_now()
-            page = await run_fetch(
-                origin_load, address, stored, deadline, deadline=deadline, after=settings.DOCS_CONVERT_TIMEOUT
-            )
-        except FetchError as exc:
-            if exc.retryable and stored is not None and now - stored.fetched_at < settings.DOCS_STALE_IF_ERROR:
-                stats.count("stale_served")
-                stored.stale_reason = exc.message
-                _remember(key, stored)
-                return stored
-            raise ToolError(exc.message) from None
-        await run_in("database", l2_write, page)
-        _remember(key, page)
-        return page
+        return await _from_origin(address, key, stored, now)
     finally:
         await run_in("database", shared().delete, lock)
+
+
+async def _result_of_other_process(address: DocAddress, key: str, lock: str, bound: float) -> Page | None:
+    """Another process is fetching this page: its result from L2, or None when it failed, gave up or took too long."""
+    stats.count("single_flight_waits")
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline and shared().breaker.available(mind_slow=False):
+        await asyncio.sleep(WAIT_POLL)
+        fresh = await run_in("database", l2_read, address, True)
+        if fresh is not None and fresh.fresh_until > time.time():
+            _remember(key, fresh)
+            return fresh
+        if not await run_in("database", shared().get_plain, lock, True):
+            break  # the other fetch failed or gave up (or L2 went down): fetch ourselves
+    return None
+
+
+async def _from_origin(address: DocAddress, key: str, stored: Page | None, now: float) -> Page:
+    """Fetch and convert into both layers; on a retryable failure, the stored copy while it may be served stale."""
+    try:
+        deadline = deadline_from_now()
+        page = await run_fetch(
+            origin_load, address, stored, deadline, deadline=deadline, after=settings.DOCS_CONVERT_TIMEOUT
+        )
+    except FetchError as exc:
+        if exc.retryable and stored is not None and now - stored.fetched_at < settings.DOCS_STALE_IF_ERROR:
+            stats.count("stale_served")
+            stored.stale_reason = exc.message
+            _remember(key, stored)
+            return stored
+        raise ToolError(exc.message) from None
+    await run_in("database", l2_write, page)
+    _remember(key, page)
+    return page
 
 
 def notes(page: Page) -> str:
