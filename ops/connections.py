@@ -23,7 +23,8 @@ from awsmcp.process import PROCESS_ID
 from mcp_gateway import directory
 from mcp_gateway.directory import Holder
 from ops import leases
-from ops.models import Connection
+from ops.keys import used_keys
+from ops.models import ApiKey, Connection
 
 log = logging.getLogger(__name__)
 FLUSHER = "connections-flusher"  # the background loop writing activity batches (registered in ops.apps)
@@ -112,9 +113,6 @@ def flush_activity(holders: list[Holder]) -> None:
 
 def flush_key_use() -> None:
     """API keys' last use, recorded in memory by every authenticated request, written in this batch."""
-    from ops.keys import used_keys
-    from ops.models import ApiKey
-
     while used_keys:
         name, when = used_keys.popitem()
         # .update() sends no post_save signal, so key caches are not reloaded for a timestamp.

@@ -8,6 +8,7 @@ import time
 from django.conf import settings
 
 from mcp_gateway.gate import Refusal
+from ops.models import TOKEN_PREFIX, hash_token
 from ops.rulebook import book, current
 
 BEARER = "bearer "
@@ -23,8 +24,6 @@ def _token(authorization: str | None) -> str:
 
 def authenticate(authorization: str | None) -> str | None:
     """The API key name for an `Authorization: Bearer <token>` header, or None (compared in constant time)."""
-    from ops.models import TOKEN_PREFIX, hash_token
-
     token = _token(authorization)
     if not token:
         return None

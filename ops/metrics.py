@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from docs_proxy.housekeeping import fleet_stats
 from mcp_gateway import protocol
 
 log = logging.getLogger("awsmcp.access")
@@ -104,8 +105,6 @@ class DocsCacheCollector:
     """The docs cache's fleet-wide figures, read from the shared cache at scrape time."""
 
     def collect(self) -> Iterator[Any]:
-        from docs_proxy.housekeeping import fleet_stats
-
         try:
             stats = fleet_stats()
         except Exception:  # the shared cache is down: report nothing rather than fail the scrape

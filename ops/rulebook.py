@@ -21,6 +21,7 @@ from django_ratelimit.core import _split_rate
 
 from awsmcp.breaker import cache_call
 from awsmcp.pools import run_in
+from ops.models import ApiKey, RateLimitRule, parse_allowlist
 
 GENERATION_KEY = "ops:rules-generation"
 # Rules that cap how many things a client holds at once, rather than how often it asks.
@@ -105,8 +106,6 @@ def read_generation() -> object:
 
 def load() -> tuple[list[Rule], dict[str, Key]]:
     """The enabled rules and the valid keys, from the database (blocking)."""
-    from ops.models import ApiKey, RateLimitRule, parse_allowlist
-
     close_old_connections()
     rules = [
         Rule(r.id, r.name, r.scope, r.endpoint.strip(), r.rate, parse_allowlist(r.allowlist))

@@ -17,6 +17,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from awsmcp.pools import run_in
+from ops.metrics import render
 
 READY_TIMEOUT = 3.0
 WRITE_WAIT_MS = 1000  # how long the database check waits for a write lock held elsewhere
@@ -102,7 +103,5 @@ async def readyz(request: HttpRequest) -> JsonResponse:
 
 
 async def metrics(request: HttpRequest) -> HttpResponse:
-    from ops.metrics import render
-
     body, content_type = await run_in("database", render)
     return HttpResponse(body, content_type=content_type)
