@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 
@@ -78,8 +79,6 @@ class HttpEndpoint:
 
     @property
     def query(self) -> dict[str, str]:
-        from urllib.parse import parse_qsl
-
         raw = self.scope.get("query_string", b"").decode("latin-1")
         return dict(parse_qsl(raw))
 
