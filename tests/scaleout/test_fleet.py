@@ -121,7 +121,9 @@ async def test_a_hundred_sessions_through_the_balancer(fleet, transport: str) ->
     _a, _b, balancer = fleet
 
     async def one(i: int) -> str:
-        async with open_session(balancer, transport, http_timeout=30, read_timeout_seconds=30) as session:
+        # A hundred SDK clients in this one process plus two servers, Redis and PostgreSQL share 2 cores: the
+        # clients' own CPU makes a reply wait. The bounds are for a hang, not for speed (bench.scaleout measures it).
+        async with open_session(balancer, transport, http_timeout=90, read_timeout_seconds=90) as session:
             result = await session.call_tool("read_documentation", {"url": BASE + PAGE, "max_length": 100 + i})
             assert not result.is_error
             await session.send_ping()
