@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from docs_proxy.addresses import origin_base
 from docs_proxy.fetch import FetchError, request_json
-from docs_proxy.search_answer import SearchAnswer
+from docs_proxy.upstream_models import RecommendationsAnswer, SearchAnswer
 from mcp_gateway.catalogue import ToolError
 
 NEURON_TERMS = ("neuron", "neuron sdk")
@@ -69,51 +69,11 @@ def search(
 
 
 def parse_recommendations(data: Any) -> list[dict[str, Any]]:
-    if not isinstance(data, dict):
-        raise ToolError("The recommendations service sent an answer of an unexpected shape; try again later.")
-    results: list[dict[str, Any]] = []
-
-    def items(group: str) -> list[Any]:
-        block = data.get(group)
-        found = block.get("items") if isinstance(block, dict) else None
-        return found if isinstance(found, list) else []
-
-    for journey in items("journey"):
-        if not isinstance(journey, dict):
-            continue
-        intent = journey.get("intent", "")
-        for url in journey.get("urls") or []:
-            if isinstance(url, dict):
-                results.append(
-                    {
-                        "url": url.get("url", ""),
-                        "title": url.get("assetTitle", ""),
-                        "context": f"Intent: {intent}" if intent else None,
-                        "category": "journey",
-                    }
-                )
-    for item in items("new"):
-        if isinstance(item, dict):
-            created = item.get("dateCreated")
-            results.append(
-                {
-                    "url": item.get("url", ""),
-                    "title": item.get("assetTitle", ""),
-                    "context": f"New content added on {created}" if created else "New content",
-                    "category": "new",
-                }
-            )
-    for item in items("similar"):
-        if isinstance(item, dict):
-            results.append(
-                {
-                    "url": item.get("url", ""),
-                    "title": item.get("assetTitle", ""),
-                    "context": item.get("abstract", "Similar content"),
-                    "category": "similar",
-                }
-            )
-    return results
+    try:
+        answer = RecommendationsAnswer.model_validate(data)
+    except ValidationError:
+        raise ToolError("The recommendations service sent an answer of an unexpected shape; try again later.") from None
+    return answer.results()
 
 
 def recommendations(page_url: str) -> list[dict[str, Any]]:

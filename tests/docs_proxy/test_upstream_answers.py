@@ -1,4 +1,4 @@
-"""Reading the search API's answer: the reference's result shape, and parts of the wrong shape read as absent."""
+"""Reading the search and recommendation APIs' answers: the reference's shapes; parts of the wrong shape read as absent."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from docs_proxy.upstream import parse_search
+from docs_proxy.upstream import parse_recommendations, parse_search
 from mcp_gateway.catalogue import ToolError
 
 
@@ -103,3 +103,44 @@ def test_snake_case_names_are_not_the_answer_s_own() -> None:
 def test_an_answer_that_is_not_an_object_is_a_tool_error(answer: Any) -> None:
     with pytest.raises(ToolError, match="unexpected shape"):
         parse_search(answer, 5)
+
+
+# --- recommendations ------------------------------------------------------------------------------
+def test_recommendations_keep_the_reference_shape_and_order() -> None:
+    answer = {
+        "similar": {"items": [{"url": "s", "assetTitle": "S", "abstract": "About S"}, {"url": "t"}, "x"]},
+        "new": {"items": [{"url": "n", "assetTitle": "N", "dateCreated": "2026-01-02"}, {"url": "m"}]},
+        "journey": {
+            "items": [
+                {"intent": "Learn", "urls": [{"url": "j", "assetTitle": "J"}, 3, {"url": "k"}]},
+                {"urls": [{"url": "l", "assetTitle": "L"}]},
+                {"intent": "No list", "urls": 7},
+                "not a journey",
+            ]
+        },
+    }
+    assert parse_recommendations(answer) == [
+        {"url": "j", "title": "J", "context": "Intent: Learn", "category": "journey"},
+        {"url": "k", "title": "", "context": "Intent: Learn", "category": "journey"},
+        {"url": "l", "title": "L", "context": None, "category": "journey"},
+        {"url": "n", "title": "N", "context": "New content added on 2026-01-02", "category": "new"},
+        {"url": "m", "title": "", "context": "New content", "category": "new"},
+        {"url": "s", "title": "S", "context": "About S", "category": "similar"},
+        {"url": "t", "title": "", "context": "Similar content", "category": "similar"},
+    ]
+
+
+def test_a_null_abstract_stays_null() -> None:
+    (similar,) = parse_recommendations({"similar": {"items": [{"url": "s", "abstract": None}]}})
+    assert similar["context"] is None
+
+
+def test_groups_of_the_wrong_shape_read_as_empty() -> None:
+    assert parse_recommendations({}) == []
+    assert parse_recommendations({"journey": [], "new": {"items": {}}, "similar": "x"}) == []
+
+
+@pytest.mark.parametrize("answer", [None, [], "text"])
+def test_recommendations_that_are_not_an_object_are_a_tool_error(answer: Any) -> None:
+    with pytest.raises(ToolError, match="unexpected shape"):
+        parse_recommendations(answer)

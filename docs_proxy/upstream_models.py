@@ -1,13 +1,14 @@
-"""The search API's answer as pydantic models, read leniently: a part of the wrong shape reads as absent.
+"""The search and recommendation APIs' answers as pydantic models, read leniently: a part of the wrong shape
+reads as absent.
 
-AWS's answer is not ours to trust, so no shape error fails a search: a suggestion that is not an
+AWS's answer is not ours to trust, so no shape error fails a call: a suggestion that is not an
 excerpt is skipped (its rank still counts, as the reference's does), a list of the wrong type reads
-as no list. Values the tool passes through untouched (titles, links, summaries) are not checked here.
+as no list. Values the tools pass through untouched (titles, links, summaries) are not checked here.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -121,3 +122,60 @@ class SearchAnswer(_Model):
         given = self.metadata or {}
         meta = {key: given[key] for key in RESPONSE_METADATA if given.get(key)}
         return meta or None
+
+
+# --- recommendations ------------------------------------------------------------------------------
+class RecommendedPage(_Model):
+    url: Any = ""
+    asset_title: Any = Field("", alias="assetTitle")
+
+    def result(self, context: Any, category: str) -> dict[str, Any]:
+        return {"url": self.url, "title": self.asset_title, "context": context, "category": category}
+
+
+class Journey(_Model):
+    intent: Any = ""
+    urls: Lenient[list[Lenient[RecommendedPage]]] = None
+
+    def results(self) -> list[dict[str, Any]]:
+        context = f"Intent: {self.intent}" if self.intent else None
+        return [page.result(context, "journey") for page in self.urls or () if page is not None]
+
+
+class NewPage(RecommendedPage):
+    date_created: Any = Field(None, alias="dateCreated")
+
+    def results(self) -> list[dict[str, Any]]:
+        created = self.date_created
+        return [self.result(f"New content added on {created}" if created else "New content", "new")]
+
+
+class SimilarPage(RecommendedPage):
+    abstract: Any = "Similar content"
+
+    def results(self) -> list[dict[str, Any]]:
+        return [self.result(self.abstract, "similar")]
+
+
+class Group(_Model, Generic[T]):
+    """One kind of recommendation: its items that fit the kind."""
+
+    items: Lenient[list[Lenient[T]]] = None
+
+    def entries(self) -> list[T]:
+        return [item for item in self.items or () if item is not None]
+
+
+class RecommendationsAnswer(_Model):
+    """The whole answer; only its being a JSON object is required."""
+
+    journey: Lenient[Group[Journey]] = None
+    new: Lenient[Group[NewPage]] = None
+    similar: Lenient[Group[SimilarPage]] = None
+
+    def results(self) -> list[dict[str, Any]]:
+        """Journeys, then new pages, then similar ones, in the answer's order within each."""
+        groups: tuple[Group[Any] | None, ...] = (self.journey, self.new, self.similar)
+        return [
+            result for group in groups if group is not None for entry in group.entries() for result in entry.results()
+        ]
