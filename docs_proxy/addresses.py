@@ -41,10 +41,6 @@ class DocAddress:
         """The canonical public URL, without fragment (cache keys, answers)."""
         return f"https://{self.host}{_quoted(self.path)}"
 
-    @property
-    def url_with_fragment(self) -> str:
-        return f"{self.url}#{self.fragment}" if self.fragment else self.url
-
     def origin_url(self) -> str:
         """Where this page is actually fetched from."""
         return origin_base(self.partition) + _quoted(self.path)
