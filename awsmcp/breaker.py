@@ -20,7 +20,9 @@ from typing import Any, TypeVar
 
 from django.core.cache import caches
 from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.redis import RedisCache
 from django.db import OperationalError
+from django_redis.cache import RedisCache as DjangoRedisCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -146,12 +148,6 @@ def store_of(alias: str) -> str:
 
 
 def _is_redis(backend: object) -> bool:
-    try:
-        from django_redis.cache import RedisCache as DjangoRedisCache
-    except ImportError:  # pragma: no cover - django-redis is a requirement
-        DjangoRedisCache = ()  # type: ignore[assignment,misc]
-    from django.core.cache.backends.redis import RedisCache
-
     return isinstance(backend, (RedisCache, DjangoRedisCache))
 
 
