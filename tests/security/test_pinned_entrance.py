@@ -93,6 +93,14 @@ async def test_a_loopback_origin_and_host_are_let_in(plain: DaphneServer) -> Non
             assert reply.status_code == 200, (host, reply.text)
 
 
+def test_without_tls_there_is_no_hsts_and_cookies_are_not_secure(plain: DaphneServer) -> None:
+    """The counterpart of tests/security/test_pinned_settings.py: these follow MCP_BEHIND_TLS, off here."""
+    page = httpx.get(f"{plain.base}/admin/login/", headers={"x-forwarded-proto": "https"}, timeout=10)
+    assert page.status_code == 200
+    assert "strict-transport-security" not in page.headers
+    assert "; secure" not in page.headers["set-cookie"].lower()
+
+
 # --- the two body caps, each on its own path ---------------------------------------------------------
 def _post_head(port: int, framing: str) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)

@@ -72,18 +72,3 @@ def test_behind_tls_cookies_are_secure_and_httponly_and_hsts_is_sent(behind_tls:
         assert login.status_code == 302, login.text[:300]
         session = _cookies(login)["sessionid"]
         assert "; secure" in session and "; httponly" in session and "samesite=lax" in session
-
-
-def test_without_tls_no_hsts_and_the_session_cookie_is_still_httponly(database: Path) -> None:
-    with daphne(database) as plain, httpx.Client(base_url=plain.base, timeout=10) as http:
-        create_staff(plain)
-        page = http.get("/admin/login/")
-        assert "strict-transport-security" not in page.headers
-        assert "; secure" not in _cookies(page)["csrftoken"]
-        login = http.post(
-            "/admin/login/?next=/admin/",
-            data={"username": STAFF_USER, "password": STAFF_PASSWORD, "csrfmiddlewaretoken": csrf_token(page.text)},
-            headers={"referer": f"{plain.base}/admin/login/"},
-        )
-        assert login.status_code == 302, login.text[:300]
-        assert "; httponly" in _cookies(login)["sessionid"]
