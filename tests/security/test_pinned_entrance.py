@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -95,10 +96,21 @@ async def test_a_loopback_origin_and_host_are_let_in(plain: DaphneServer) -> Non
 
 def test_without_tls_there_is_no_hsts_and_cookies_are_not_secure(plain: DaphneServer) -> None:
     """The counterpart of tests/security/test_pinned_settings.py: these follow MCP_BEHIND_TLS, off here."""
-    page = httpx.get(f"{plain.base}/admin/login/", headers={"x-forwarded-proto": "https"}, timeout=10)
-    assert page.status_code == 200
-    assert "strict-transport-security" not in page.headers
-    assert "; secure" not in page.headers["set-cookie"].lower()
+    forged = {"x-forwarded-proto": "https"}  # believed only behind TLS (from a trusted proxy)
+    with httpx.Client(base_url=plain.base, timeout=10) as http:
+        page = http.get("/admin/login/", headers=forged)
+        assert page.status_code == 200
+        assert "strict-transport-security" not in page.headers
+        assert "; secure" not in page.headers["set-cookie"].lower()
+        # Were the request taken for HTTPS, Django's CSRF check would demand a Referer (403 without one).
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token is not None
+        login = http.post(
+            "/admin/login/",
+            data={"username": "nobody", "password": "wrong", "csrfmiddlewaretoken": token.group(1)},
+            headers=forged,
+        )
+        assert login.status_code == 200 and "correct username and password" in login.text, login.status_code
 
 
 # --- the two body caps, each on its own path ---------------------------------------------------------
