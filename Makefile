@@ -23,8 +23,12 @@ run: install
 test-deps: install
 	scripts/install-test-tools.sh
 
+# ruff (rules and formatting) and mypy (check_untyped_defs; config in pyproject.toml). Layers, import circles and
+# complexity are checked by tests/test_architecture.py.
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 test: test-deps lint
 	$(PY) -m pytest

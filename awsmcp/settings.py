@@ -134,7 +134,7 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 # redis-py 8's 5 s socket timeout races the layer's 5 s blocking read and loses messages;
-                # a longer timeout and a larger pool fix it (ENGINEERING-NOTES, channels_redis 422).
+                # a longer timeout and a larger pool fix it (docs/architecture.md; channels_redis issue 422).
                 "hosts": [
                     {"address": REDIS_URL, "socket_timeout": 10, "socket_connect_timeout": 2, "max_connections": 2000}
                 ],

@@ -37,7 +37,9 @@ def setup() -> object:
 
 async def measure(rounds: int) -> dict[str, list[float]]:
     from docs_proxy.addresses import parse_doc_url
-    from docs_proxy.pages import cache_key, get_page, page_l1, shared
+    from docs_proxy.cache.layers import page_l1, shared
+    from docs_proxy.page import cache_key
+    from docs_proxy.pages import get_page
 
     address = parse_doc_url(LARGEST, "aws")
     key = cache_key(address)

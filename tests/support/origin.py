@@ -1,7 +1,7 @@
 """A stand-in for AWS's documentation origins, on loopback: the only thing tests and benchmarks mock.
 
 It serves the real captured pages of tests/fixtures at their public paths, answers the search
-and recommendations APIs with JSON of the upstream shapes (DESIGN.md section 4), serves a China
+and recommendations APIs with JSON of the upstream shapes (docs_proxy/upstream_models.py reads them), serves a China
 services page and TOC under /cn, and has paths that misbehave on purpose (redirects, 5xx, a hang,
 a huge body, binary content). It counts requests per path so tests can tell cache hits from fetches.
 
