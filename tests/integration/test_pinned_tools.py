@@ -110,6 +110,30 @@ async def test_cold_reads_beyond_the_fetch_limit_wait_their_turn(
     assert counting.state.most_in_flight == FETCH_LIMIT  # reached, never passed
 
 
+# --- look-alike hosts -------------------------------------------------------------------------------------
+LOOK_ALIKES = [
+    f"https://evil-docs.aws.amazon.com{RDS_PATH}",
+    f"https://xdocs.aws.amazon.com{RDS_PATH}",
+    f"https://docs.aws.amazon.com.evil.com{RDS_PATH}",
+    f"https://docs.aws.amazon.com@evil.com{RDS_PATH}",
+    f"https://evil.com#@docs.aws.amazon.com{RDS_PATH}",
+]
+
+
+async def test_the_read_tool_refuses_look_alike_hosts_without_fetching(
+    server: DaphneServer, counting: CountingOrigin
+) -> None:
+    seen = len(counting.state.requests)
+    async with open_session(server, "streamable-http") as session:
+        for url in LOOK_ALIKES:
+            result = await session.call_tool("read_documentation", {"url": url})
+            assert result.is_error, url
+            assert "is not an AWS documentation host" in text_of(result) or "user names" in text_of(result), url
+        china = await session.call_tool("read_documentation", {"url": "https://xdocs.amazonaws.cn/en_us/a.html"})
+        assert china.is_error
+    assert counting.state.requests[seen:] == []  # nothing was fetched for any of them
+
+
 # --- recommend ----------------------------------------------------------------------------------------
 async def test_recommend_sends_the_page_url_encoded(server: DaphneServer, counting: CountingOrigin) -> None:
     url = f"{PUBLIC}/AmazonRDS/latest/UserGuide/a&b=c+d%20e;f.html#frag"
