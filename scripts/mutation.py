@@ -4,8 +4,9 @@ mutmut reads its settings from `[tool.mutmut]` in pyproject.toml (which modules,
 decorated functions alone, and much of what guards the doors is cached (`@lru_cache`) or a property, so this
 script works on a copy of the project in `.mutation/` where those decorators are applied after the definition
 (`name = lru_cache(maxsize=...)(name)` at the end of the module, line numbers kept) and the caches are cleared
-before each test, as are in-process Django caches (`mutation_plugin.py`: a result cached, or a request counted,
-by an earlier run in the same process must not decide a mutant's fate).
+before each test, as are in-process Django caches, and a forked run makes its own thread pools
+(`mutation_plugin.py`: a result cached, a request counted or a pool thread lost by an earlier run in the same
+process must not decide a mutant's fate).
 It runs mutmut there from a fresh copy (a reused one could keep verdicts from older tests), with mutmut's
 output in `.mutation/run.log`, then prints every surviving mutant with its line, to be checked against the
 accepted survivors in docs/mutation.md, and one row per module. It exits 1 when a module scores below target.
@@ -42,13 +43,20 @@ SURVIVED_CODES = {0, 5, 33}  # no test failed, or no test reached the code: eith
 # would in `make test`, without results cached or requests counted by an earlier run.
 PLUGIN = """\"\"\"pytest plugin for mutation runs: each test starts without caches or counters of earlier runs.\"\"\"
 
+import os
 import sys
 
 import pytest
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
+from awsmcp import pools
+
 MODULES = {modules!r}
+
+# mutmut forks each mutant's run from a process whose thread pools had threads: the child inherits the pools
+# without them, and work sent there would wait forever (a false "timeout"). The child makes its own.
+os.register_at_fork(after_in_child=pools._pools.clear)
 
 
 @pytest.fixture(autouse=True)

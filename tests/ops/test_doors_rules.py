@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -87,6 +88,25 @@ async def test_a_bump_makes_this_process_reload_at_once(monkeypatch: pytest.Monk
     rulebook.bump_generation()
     await rulebook.book()
     assert len(loads) == 2
+
+
+async def test_readers_arriving_together_load_the_book_once(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    settings.OPS_RULES_POLL = 3600
+    loads: list[int] = []
+
+    def slow_load() -> tuple[list[rulebook.Rule], dict[str, rulebook.Key]]:
+        time.sleep(0.2)
+        loads.append(1)
+        return [], {}
+
+    monkeypatch.setattr(rulebook, "load", slow_load)
+    monkeypatch.setattr(rulebook, "read_generation", lambda: 1)
+    monkeypatch.setattr(rulebook, "_book", rulebook.RuleBook())
+    monkeypatch.setattr(rulebook, "_reload_lock", None)  # as in a new process
+    await asyncio.gather(*(rulebook.book() for _ in range(3)))
+    assert len(loads) == 1
 
 
 async def test_an_ip_rule_counts_each_address_apart(book: rulebook.RuleBook) -> None:
