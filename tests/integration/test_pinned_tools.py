@@ -110,6 +110,28 @@ async def test_cold_reads_beyond_the_fetch_limit_wait_their_turn(
     assert counting.state.most_in_flight == FETCH_LIMIT  # reached, never passed
 
 
+# --- paging ------------------------------------------------------------------------------------------------
+async def test_following_the_hints_of_later_chunks_reads_the_page_in_order(server: DaphneServer) -> None:
+    """Each chunk's hint names the start of the next (the second and third too), and the chunks join up."""
+    header = f"AWS Documentation from {RDS}:\n\n"
+    async with open_session(server, "streamable-http") as session:
+        whole = text_of(await session.call_tool("read_documentation", {"url": RDS, "max_length": 30_000}))
+        start, hints, joined = 0, [], ""
+        for _chunk in range(3):
+            text = text_of(
+                await session.call_tool("read_documentation", {"url": RDS, "max_length": 700, "start_index": start})
+            )
+            found = re.search(
+                r"\n\n<e>Content truncated. Call the read_documentation tool with start_index=(\d+) ", text
+            )
+            assert text.startswith(header) and found is not None, text[-300:]
+            joined += text[len(header) : found.start()]
+            start = int(found.group(1))
+            hints.append(start)
+    assert hints == [700, 1400, 2100]
+    assert whole[len(header) :].startswith(joined)
+
+
 # --- look-alike hosts -------------------------------------------------------------------------------------
 LOOK_ALIKES = [
     f"https://evil-docs.aws.amazon.com{RDS_PATH}",
