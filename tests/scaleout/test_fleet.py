@@ -6,6 +6,7 @@ PostgreSQL (rules, keys, the connections table), chosen by REDIS_URL and DATABAS
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from tests.docs_proxy.test_cache import BASE, read
+from tests.support.admin import logged_in, post_form
 from tests.support.balancer import Balancer
 from tests.support.clients import open_session
 from tests.support.origin import OriginServer
@@ -114,6 +116,55 @@ async def test_a_stream_resumed_on_the_other_process(fleet) -> None:  # type: ig
             messages = [m async for m in sse_messages(response)]
     assert messages[-1]["id"] == 42
     assert messages[-1]["result"]["content"][0]["text"] == "Reconnection test completed successfully"
+
+
+async def test_an_operator_on_b_closes_sessions_held_by_a(fleet) -> None:  # type: ignore[no-untyped-def]
+    """The admin's Close connection, served by B, ends A's legacy stream (through its channel) and A's Streamable
+    HTTP session (through the control group): the stream ends, and the session is unknown on both processes."""
+    a, b, _ = fleet
+    admin = await logged_in(b)
+    async with httpx.AsyncClient(timeout=15) as http, LegacySse(http, a.sse_url) as sse:
+        await sse.initialize()
+        legacy_id = sse.post_url.rsplit("=", 1)[1]
+        headers = await streamable_session(http, a.mcp_url)
+        streamable_id = headers["mcp-session-id"]
+        rows: list[str] = []
+        for _ in range(50):  # the connections table is written behind, within OPS_ACTIVITY_FLUSH
+            listing = await admin.get("/admin/ops/connection/?state__exact=active")
+            rows = [
+                key
+                for session_id in (legacy_id, streamable_id)
+                for key in re.findall(
+                    r'name="_selected_action" value="(\d+)"[^>]*>\s*</td>\s*<th class="field-short_id"><a[^>]*>'
+                    + re.escape(session_id[:12]),
+                    listing.text,
+                )
+            ]
+            if len(rows) == 2:
+                break
+            await asyncio.sleep(0.2)
+        assert len(rows) == 2, "both sessions listed in B's admin"
+        closed = await post_form(
+            admin,
+            "/admin/ops/connection/?state__exact=active",
+            {"action": "close_connections", "_selected_action": rows, "index": "0"},
+        )
+        assert "Asked 2 session(s) to close" in closed.text
+
+        async def drain() -> None:
+            async for _event in sse.events:
+                pass
+
+        await asyncio.wait_for(drain(), 10)  # A's legacy stream ends
+        ping = request("ping", msg_id=7)
+        for server in (a, b):
+            for _ in range(50):
+                gone = await http.post(server.mcp_url, json=ping, headers=headers)
+                if gone.status_code == 404:
+                    break
+                await asyncio.sleep(0.2)
+            assert gone.status_code == 404, (server.port, gone.status_code, gone.text)
+    await admin.aclose()
 
 
 @pytest.mark.parametrize("transport", ["sse", "streamable-http"])
