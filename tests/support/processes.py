@@ -106,7 +106,7 @@ def migrate(db_path: Path, env: dict[str, str]) -> None:
 
 
 @contextmanager
-def daphne(db_path: Path | None = None, **env_overrides: str) -> Iterator[DaphneServer]:
+def daphne(*, db_path: Path | None = None, **env_overrides: str) -> Iterator[DaphneServer]:
     """Start the server (`python -m awsmcp.serve ... awsmcp.asgi:application`) on a free port; a fresh SQLite
     database unless one is given (several servers given the same file share the docs cache's shared layer)."""
     workdir = Path(tempfile.mkdtemp(prefix="awsmcp-test-"))
