@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.admin import logged_in, post_form
+from tests.support.admin import connection_rows, logged_in, post_form
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, daphne
 from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, streamable_session
@@ -42,12 +42,8 @@ async def test_a_live_session_is_listed_and_closed_from_admin(server: DaphneServ
         listing = await admin.get("/admin/ops/connection/?state__exact=active")
         assert session_id[:12] in listing.text
         assert "raw-test" in listing.text  # the client name from initialize
-        row = re.search(
-            r'name="_selected_action" value="(\d+)"[^>]*>\s*</td>\s*<th class="field-short_id"><a[^>]*>'
-            + re.escape(session_id[:12]),
-            listing.text,
-        )
-        primary_key = row.group(1) if row else re.findall(r'name="_selected_action" value="(\d+)"', listing.text)[0]
+        rows = connection_rows(listing.text, [session_id])
+        primary_key = rows[0] if rows else re.findall(r'name="_selected_action" value="(\d+)"', listing.text)[0]
         closed = await post_form(
             admin,
             "/admin/ops/connection/?state__exact=active",

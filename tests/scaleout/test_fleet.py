@@ -6,7 +6,6 @@ PostgreSQL (rules, keys, the connections table), chosen by REDIS_URL and DATABAS
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ import httpx
 import pytest
 
 from tests.docs_proxy.test_cache import BASE, read
-from tests.support.admin import logged_in, post_form
+from tests.support.admin import connection_rows, logged_in, post_form
 from tests.support.balancer import Balancer
 from tests.support.clients import open_session
 from tests.support.origin import OriginServer
@@ -131,15 +130,7 @@ async def test_an_operator_on_b_closes_sessions_held_by_a(fleet) -> None:  # typ
         rows: list[str] = []
         for _ in range(50):  # the connections table is written behind, within OPS_ACTIVITY_FLUSH
             listing = await admin.get("/admin/ops/connection/?state__exact=active")
-            rows = [
-                key
-                for session_id in (legacy_id, streamable_id)
-                for key in re.findall(
-                    r'name="_selected_action" value="(\d+)"[^>]*>\s*</td>\s*<th class="field-short_id"><a[^>]*>'
-                    + re.escape(session_id[:12]),
-                    listing.text,
-                )
-            ]
+            rows = connection_rows(listing.text, [legacy_id, streamable_id])
             if len(rows) == 2:
                 break
             await asyncio.sleep(0.2)

@@ -53,3 +53,16 @@ async def post_form(client: httpx.AsyncClient, path: str, data: dict[str, object
         data={**data, "csrfmiddlewaretoken": csrf_token(page.text)},
         headers={"referer": str(page.url)},
     )
+
+
+def connection_rows(listing_html: str, session_ids: list[str]) -> list[str]:
+    """The admin's row keys (for `_selected_action`) of these sessions on a Connections list page."""
+    return [
+        key
+        for session_id in session_ids
+        for key in re.findall(
+            r'name="_selected_action" value="(\d+)"[^>]*>\s*</td>\s*<th class="field-short_id"><a[^>]*>'
+            + re.escape(session_id[:12]),
+            listing_html,
+        )
+    ]
