@@ -14,22 +14,14 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from ops import rates, rulebook
-from ops.models import ApiKey, RateLimitRule, parse_allowlist
+from ops.models import ApiKey, RateLimitRule
+from tests.ops.conftest import rule
 
 
-def rule(rule_id: int, scope: str, rate: str, endpoint: str = "*", allowlist: str = "") -> rulebook.Rule:
-    return rulebook.Rule(rule_id, f"rule-{rule_id}", scope, endpoint, rate, parse_allowlist(allowlist))
-
-
-@pytest.fixture
-def book() -> Iterator[rulebook.RuleBook]:
-    """Rules in force without a database: the book is marked fresh, so nothing reloads it."""
-    saved = (rulebook._book.rules, rulebook._book.keys, rulebook._book.loaded, rulebook._book.checked_at)
-    rulebook._book.rules, rulebook._book.keys = [], {}
-    rulebook._book.loaded, rulebook._book.checked_at = True, time.monotonic() + 3600
+@pytest.fixture(autouse=True)
+def rates_on() -> Iterator[None]:
     with override_settings(MCP_RATELIMIT_ENABLED=True):
-        yield rulebook._book
-    rulebook._book.rules, rulebook._book.keys, rulebook._book.loaded, rulebook._book.checked_at = saved
+        yield
 
 
 def test_a_rule_without_endpoint_covers_every_endpoint() -> None:

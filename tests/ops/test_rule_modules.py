@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.test import override_settings
 
 from ops import keys, leases, rates, rulebook
-from ops.models import TOKEN_PREFIX, hash_token, parse_allowlist
+from ops.models import TOKEN_PREFIX, hash_token
+from tests.ops.conftest import rule
 
 TOKEN = f"{TOKEN_PREFIX}abcdefgh0123456789secret"
-
-
-def rule(rule_id: int, scope: str, rate: str, endpoint: str = "*", allowlist: str = "") -> rulebook.Rule:
-    return rulebook.Rule(rule_id, f"rule-{rule_id}", scope, endpoint, rate, parse_allowlist(allowlist))
-
-
-@pytest.fixture
-def book() -> Iterator[rulebook.RuleBook]:
-    """Rules and keys in force without a database: the book is marked fresh, so nothing reloads it."""
-    saved = (rulebook._book.rules, rulebook._book.keys, rulebook._book.loaded, rulebook._book.checked_at)
-    rulebook._book.rules, rulebook._book.keys = [], {}
-    rulebook._book.loaded, rulebook._book.checked_at = True, time.monotonic() + 3600
-    yield rulebook._book
-    rulebook._book.rules, rulebook._book.keys, rulebook._book.loaded, rulebook._book.checked_at = saved
 
 
 def test_split_rate_reads_count_and_period() -> None:

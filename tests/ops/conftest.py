@@ -1,0 +1,25 @@
+"""Rules and keys in force without a database, for the ops modules' in-process tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ops import rulebook
+from ops.models import parse_allowlist
+
+
+def rule(rule_id: int, scope: str, rate: str, endpoint: str = "*", allowlist: str = "") -> rulebook.Rule:
+    return rulebook.Rule(rule_id, f"rule-{rule_id}", scope, endpoint, rate, parse_allowlist(allowlist))
+
+
+@pytest.fixture
+def book() -> Iterator[rulebook.RuleBook]:
+    """An empty book marked fresh, so nothing reloads it; tests put rules and keys in it."""
+    saved = (rulebook._book.rules, rulebook._book.keys, rulebook._book.loaded, rulebook._book.checked_at)
+    rulebook._book.rules, rulebook._book.keys = [], {}
+    rulebook._book.loaded, rulebook._book.checked_at = True, time.monotonic() + 3600
+    yield rulebook._book
+    rulebook._book.rules, rulebook._book.keys, rulebook._book.loaded, rulebook._book.checked_at = saved
