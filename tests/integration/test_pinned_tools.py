@@ -45,7 +45,6 @@ def counting() -> Iterator[CountingOrigin]:
 @pytest.fixture(scope="module")
 def server(counting: CountingOrigin) -> Iterator[DaphneServer]:
     with daphne(
-        None,
         **counting.settings_env(),
         DOCS_MAX_CONCURRENT_FETCHES=str(FETCH_LIMIT),
         DOCS_STATS_FLUSH="0.2",

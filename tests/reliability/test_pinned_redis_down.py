@@ -26,7 +26,7 @@ RateLimitRule.objects.create(name="pinned-open", scope="ip", endpoint="streamabl
 def stack(origin: OriginServer) -> Iterator[tuple[DaphneServer, RedisServer]]:
     with (
         redis_server() as store,
-        daphne(None, **origin.settings_env(), REDIS_URL=store.url, MCP_RATELIMIT_ENABLED="true") as server,
+        daphne(**origin.settings_env(), REDIS_URL=store.url, MCP_RATELIMIT_ENABLED="true") as server,
     ):
         made = server.manage("shell", "-c", RULE)
         assert made.returncode == 0, made.stderr

@@ -27,7 +27,7 @@ LIMIT = 1024 * 1024  # MCP_MAX_BODY_BYTES of the server under attack
 
 @pytest.fixture(scope="module")
 def server(origin: OriginServer) -> Iterator[DaphneServer]:
-    with daphne(None, **origin.settings_env(), MCP_MAX_BODY_BYTES=str(LIMIT)) as srv:
+    with daphne(**origin.settings_env(), MCP_MAX_BODY_BYTES=str(LIMIT)) as srv:
         yield srv
         assert srv.alive(), srv.log()
         assert '"status": 500' not in srv.log(), "a hostile request ended in HTTP 500"
@@ -251,7 +251,7 @@ async def test_slow_loris_and_unread_streams(server: DaphneServer) -> None:
 @pytest.fixture(scope="module")
 def capped(origin: OriginServer) -> Iterator[DaphneServer]:
     """The default rules (100 concurrent streams per IP) enforced; request rates off, as for load."""
-    with daphne(None, **origin.settings_env(), MCP_MAX_CONNECTIONS="5000") as srv:
+    with daphne(**origin.settings_env(), MCP_MAX_CONNECTIONS="5000") as srv:
         yield srv
 
 

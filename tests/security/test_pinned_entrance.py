@@ -30,9 +30,7 @@ RATE_LIMITED = -32029
 @pytest.fixture(scope="module")
 def plain(origin: OriginServer) -> Iterator[DaphneServer]:
     """No keys, no request rates; a small body limit and a per-process cap of four streams."""
-    with daphne(
-        None, **origin.settings_env(), MCP_MAX_BODY_BYTES=str(LIMIT), MCP_MAX_CONNECTIONS=str(STREAM_CAP)
-    ) as srv:
+    with daphne(**origin.settings_env(), MCP_MAX_BODY_BYTES=str(LIMIT), MCP_MAX_CONNECTIONS=str(STREAM_CAP)) as srv:
         yield srv
         assert srv.alive(), srv.log()
 
@@ -49,7 +47,7 @@ call_command("create_api_key", "pinned-agent")
 @pytest.fixture(scope="module")
 def guarded(origin: OriginServer) -> Iterator[tuple[DaphneServer, str]]:
     """API keys required and request rates on: 3 a minute on Streamable HTTP, 6 a minute on the WebSocket."""
-    with daphne(None, **origin.settings_env(), MCP_AUTH_REQUIRED="true", MCP_RATELIMIT_ENABLED="true") as srv:
+    with daphne(**origin.settings_env(), MCP_AUTH_REQUIRED="true", MCP_RATELIMIT_ENABLED="true") as srv:
         made = srv.manage("shell", "-c", RULES)  # one Django start for the rules and the key
         assert made.returncode == 0, made.stderr
         time.sleep(1.5)  # the rule book reloads within OPS_RULES_POLL (1 s)

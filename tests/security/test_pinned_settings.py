@@ -29,12 +29,14 @@ def database() -> Path:
 @pytest.fixture(scope="module")
 def behind_tls(database: Path) -> Iterator[DaphneServer]:
     """A developer's start without SECRET_KEY (AWSMCP_DEV), behind a TLS proxy on loopback."""
-    with daphne(database, SECRET_KEY="", AWSMCP_DEV="1", MCP_BEHIND_TLS="true", TRUSTED_PROXIES="127.0.0.1") as srv:
+    with daphne(
+        db_path=database, SECRET_KEY="", AWSMCP_DEV="1", MCP_BEHIND_TLS="true", TRUSTED_PROXIES="127.0.0.1"
+    ) as srv:
         yield srv
 
 
 def test_without_secret_key_the_server_refuses_to_start(database: Path) -> None:
-    with pytest.raises(RuntimeError, match="exited"), daphne(database, SECRET_KEY=""):
+    with pytest.raises(RuntimeError, match="exited"), daphne(db_path=database, SECRET_KEY=""):
         pass
 
 
