@@ -31,7 +31,7 @@ SLOW_CALL = 0.25  # a store call running longer than this makes the others skip 
 QUICK_FAILURE_SECONDS = 1.0  # the store is skipped this long after a failure that cost no wait
 # Django cache operations that can be repeated without changing the outcome: only these are retried once
 # on a stale pooled connection (an `add` or `incr` that reached the server before the error must not run twice).
-IDEMPOTENT = frozenset({"get", "get_many", "has_key", "set", "set_many", "delete", "delete_many", "touch"})
+IDEMPOTENT = frozenset({"get", "get_many", "has_key", "keys", "set", "set_many", "delete", "delete_many", "touch"})
 
 
 def timed_out(exc: BaseException) -> bool:

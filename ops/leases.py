@@ -14,10 +14,11 @@ from typing import Any
 from django.conf import settings
 
 from awsmcp.breaker import breaker, redis_call
+from awsmcp.compat.ratelimit import split_rate
 from awsmcp.pools import run_in
 from mcp_gateway.gate import Refusal, SessionCap
 from mcp_gateway.sessions import ServerSession
-from ops.rulebook import book, split_rate
+from ops.rulebook import book
 
 local_streams: dict[str, set[str]] = {}  # ip -> stream slots held by this process
 local_sessions: dict[str, set[str]] = {}  # group ("ip:<address>", "key:<name>") -> sessions begun here
@@ -87,13 +88,13 @@ async def _fleet_count(key: str) -> int | None:
 async def _lease(leases: dict[str, list[str]]) -> None:
     if settings.REDIS_URL:
         with contextlib.suppress(Exception):
-            await run_in("database", redis_call, "leases", _renew, leases)
+            await run_in("database", redis_call, "leases", _renew, leases, retry=True)  # zadd/expire: idempotent
 
 
 async def _unlease(keys: list[str], member: str) -> None:
     if settings.REDIS_URL:
         with contextlib.suppress(Exception):
-            await run_in("database", redis_call, "leases", _drop, keys, member)
+            await run_in("database", redis_call, "leases", _drop, keys, member, retry=True)  # zrem: idempotent
 
 
 def renew_leases() -> None:
@@ -103,7 +104,7 @@ def renew_leases() -> None:
     leases = {_stream_key(ip): list(slots) for ip, slots in list(local_streams.items())}
     leases.update({_group_key(group): list(sessions) for group, sessions in list(local_sessions.items())})
     if leases and settings.REDIS_URL:
-        breaker("redis").call("stream and session leases", lambda: _renew(leases), None, one_trip=False)
+        breaker("redis").call("stream and session leases", lambda: _renew(leases), None, one_trip=False, retry=True)
 
 
 # --- open streams --------------------------------------------------------------------------------------

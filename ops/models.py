@@ -9,7 +9,8 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django_ratelimit.core import _split_rate
+
+from awsmcp.compat.ratelimit import split_rate
 
 TOKEN_PREFIX = "amcp_"
 
@@ -17,7 +18,7 @@ TOKEN_PREFIX = "amcp_"
 def validate_rate(value: str) -> None:
     """`1000/h`, `5/m`, `10/30s`: what django-ratelimit understands."""
     try:
-        count, period = _split_rate(value)
+        count, period = split_rate(value)
     except (ValueError, KeyError, TypeError, AttributeError):  # the parser raises AttributeError on garbage
         raise ValidationError(f"{value!r} is not a rate: write it like 1000/h, 5/m or 10/30s.") from None
     if count < 0 or period <= 0:

@@ -13,9 +13,10 @@ from django.core.cache.backends.locmem import LocMemCache
 from django_ratelimit.core import is_ratelimited
 
 from awsmcp.breaker import redis_call
+from awsmcp.compat.ratelimit import split_rate
 from awsmcp.pools import run_in
 from mcp_gateway.gate import Refusal
-from ops.rulebook import COUNTED_SCOPES, Rule, RuleBook, book, split_rate
+from ops.rulebook import COUNTED_SCOPES, Rule, RuleBook, book
 
 log = logging.getLogger(__name__)
 Check = tuple[Rule, str, str]  # a rule, the value counted (ip, key name or "all"), the rate in force

@@ -17,7 +17,6 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import close_old_connections
-from django_ratelimit.core import _split_rate
 
 from awsmcp.breaker import cache_call
 from awsmcp.pools import run_in
@@ -26,15 +25,6 @@ from ops.models import ApiKey, RateLimitRule, parse_allowlist
 GENERATION_KEY = "ops:rules-generation"
 # Rules that cap how many things a client holds at once, rather than how often it asks.
 COUNTED_SCOPES = frozenset({"streams_per_ip", "sessions_per_ip", "sessions_per_key"})
-
-
-def split_rate(rate: str) -> tuple[int, int]:
-    """(count, period in seconds) of a rate such as "100/m".
-
-    The one use of django-ratelimit's private `_split_rate` (written against django-ratelimit==4.1.0), so that a
-    change of that function is mended here only."""
-    count, period = _split_rate(rate)
-    return int(count), int(period)
 
 
 @dataclass(slots=True)

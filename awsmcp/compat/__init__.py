@@ -19,7 +19,8 @@ version differs or an attribute is gone; those modules keep working or fail on t
 - `docs_proxy/cache/backends.py`: lists keys through Django's cache backends' privates,
   `DatabaseCache._table` and `LocMemCache._cache` (Django 5.2.19).
 - `ops/metrics.py`: walks `prometheus_client`'s `REGISTRY._collector_to_names` (prometheus-client 0.26.0).
-- `ops/rulebook.py` (and `ops/models.py`): django-ratelimit's private `_split_rate` (django-ratelimit 4.1.0).
+- `awsmcp/compat/ratelimit.py`: django-ratelimit's private `_split_rate` (django-ratelimit 4.1.0), read by the rule
+  form (`ops/models.py`) and the counters (`ops/rulebook.py` and the modules that use it).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ OTHER_PINS = (
     Pin("docs_proxy.convert (copied process_tag)", {"markdownify": "1.2.3"}, _markdownify),
     Pin("docs_proxy.cache.backends (cache backend privates)", {"django": "5.2.19"}, _django_caches),
     Pin("ops.metrics (registry privates)", {"prometheus-client": "0.26.0"}, _prometheus),
-    Pin("ops.rulebook (_split_rate)", {"django-ratelimit": "4.1.0"}, _ratelimit),
+    Pin("awsmcp.compat.ratelimit (_split_rate)", {"django-ratelimit": "4.1.0"}, _ratelimit),
 )
 
 

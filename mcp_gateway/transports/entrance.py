@@ -71,15 +71,16 @@ async def check_entrance(caller: Caller, endpoint: str, *, rate: bool = True, pa
     refusal = entrance_refusal(caller.headers)
     if refusal is not None:
         return Entry(denied=Denied(*refusal))
+    # The partition before the gate: a request for no such partition is refused without counting against a rate.
+    chosen = choose_partition(caller.query) if partition else None
+    if partition and chosen is None:
+        return Entry(denied=unknown_partition())
     gate = get_gate()
     key_name, refused = await gate.check_key(caller.headers.get("authorization"))
     if refused is None and rate:
         refused = await gate.check_rate(caller.client_ip, key_name, endpoint)
     if refused is not None:
         return Entry(denied=denied(refused))
-    chosen = choose_partition(caller.query) if partition else None
-    if partition and chosen is None:
-        return Entry(denied=unknown_partition())
     return Entry(key_name, chosen)
 
 

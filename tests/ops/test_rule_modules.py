@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
+from awsmcp.compat.ratelimit import split_rate
 from ops import keys, leases, rates, rulebook
 from ops.models import TOKEN_PREFIX, hash_token
 from tests.ops.conftest import rule
@@ -15,9 +16,9 @@ TOKEN = f"{TOKEN_PREFIX}abcdefgh0123456789secret"
 
 
 def test_split_rate_reads_count_and_period() -> None:
-    assert rulebook.split_rate("100/m") == (100, 60)
-    assert rulebook.split_rate("5/h") == (5, 3600)
-    assert rulebook.split_rate("2/10s") == (2, 10)
+    assert split_rate("100/m") == (100, 60)
+    assert split_rate("5/h") == (5, 3600)
+    assert split_rate("2/10s") == (2, 10)
 
 
 def test_a_rule_covers_its_endpoint_and_exempts_its_allowlist() -> None:
