@@ -61,15 +61,28 @@ class LocMemAdapter(BackendAdapter):
         return [k for k in names if fnmatch.fnmatchcase(k, pattern)]
 
 
+_adapters: dict[type[BaseCache], BackendAdapter] = {}
+
+
+def adapter_for_class(kind: type[BaseCache]) -> BackendAdapter:
+    """The adapter for a backend class (subclasses included), chosen once per class."""
+    found = _adapters.get(kind)
+    if found is None:
+        if issubclass(kind, DjangoRedisCache):
+            found = RedisAdapter()
+        elif issubclass(kind, DatabaseCache):
+            found = DatabaseAdapter()
+        elif issubclass(kind, LocMemCache):
+            found = LocMemAdapter()
+        else:
+            found = BackendAdapter()
+        _adapters[kind] = found
+    return found
+
+
 def adapter_for(backend: BaseCache) -> BackendAdapter:
-    """The adapter for a backend's class (subclasses included)."""
-    if isinstance(backend, DjangoRedisCache):
-        return RedisAdapter()
-    if isinstance(backend, DatabaseCache):
-        return DatabaseAdapter()
-    if isinstance(backend, LocMemCache):
-        return LocMemAdapter()
-    return BackendAdapter()
+    """The adapter for a backend."""
+    return adapter_for_class(type(backend))
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from typing import Any
 from django.core.cache import caches
 
 from awsmcp.breaker import IDEMPOTENT, Breaker, breaker, store_of
-from docs_proxy.cache.backends import adapter_for
+from docs_proxy.cache.backends import BackendAdapter, adapter_for_class
 from docs_proxy.stats import stats
 
 _FAILED: Any = object()
@@ -29,8 +29,12 @@ class SharedCache:
 
     def __init__(self, alias: str = "docs") -> None:
         self.alias = alias
-        # The backend's class is fixed by settings: how to guard and list it is chosen once, here.
-        self.adapter = adapter_for(caches[alias])
+
+    @property
+    def adapter(self) -> BackendAdapter:
+        """How to guard and list this backend, chosen once per backend class (settings fix the class; a test
+        that swaps CACHES gets the adapter of the class it swapped in)."""
+        return adapter_for_class(type(self.backend))
 
     @property
     def backend(self) -> Any:
