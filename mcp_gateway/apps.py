@@ -1,4 +1,9 @@
+import logging
+
 from django.apps import AppConfig
+from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 
 class McpGatewayConfig(AppConfig):
@@ -8,6 +13,10 @@ class McpGatewayConfig(AppConfig):
     def ready(self) -> None:
         from awsmcp import background
         from mcp_gateway import control, warden
+        from mcp_gateway.gate import ALLOW_ALL, get_gate
 
         background.register("control-listener", control.listen)
         background.register("session-warden", warden.run)
+        # Loaded now, so that a wrong MCP_GATE stops the start instead of failing the first request.
+        if get_gate() is ALLOW_ALL and settings.MCP_AUTH_REQUIRED:
+            log.warning("MCP_GATE is empty: every client is let in, without API keys, rates or stream caps")

@@ -14,7 +14,7 @@ from pathlib import Path
 from radon.complexity import cc_visit
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("awsmcp", "mcp_gateway", "docs_proxy", "ops")
+APPS = ("awsmcp", "mcp_gateway", "docs_proxy", "ops", "conformance_fixtures")
 MAX_COMPLEXITY = 15
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from mcp_gateway.gate import get_gate
 from mcp_gateway.transports import entrance
-from mcp_gateway.transports.entrance import Caller, Denied, choose_partition
+from mcp_gateway.transports.entrance import Caller, Denied
 from mcp_gateway.transports.http import HttpEndpoint
-
-__all__ = ["admit", "choose_partition", "claim_stream", "release_stream", "send_denied"]
 
 
 def caller_of(endpoint: HttpEndpoint) -> Caller:

@@ -12,11 +12,8 @@ from django.conf import settings
 
 from mcp_gateway.catalogue import catalogue
 from mcp_gateway.gate import Refusal, get_gate
+from mcp_gateway.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, RATE_LIMITED
 from mcp_gateway.transports.security import entrance_refusal
-
-RATE_LIMITED = -32029  # the JSON-RPC code of a 429
-INVALID_REQUEST = -32600
-INTERNAL_ERROR = -32603
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from mcp_gateway.jsonrpc import JsonRpcError, Payload, Request
 from mcp_gateway.keepalive import ping_until_silent
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.common import admit, choose_partition, claim_stream, release_stream, send_denied
-from mcp_gateway.transports.entrance import INTERNAL_ERROR, denied
+from mcp_gateway.transports.common import admit, claim_stream, release_stream, send_denied
+from mcp_gateway.transports.entrance import INTERNAL_ERROR, choose_partition, denied
 from mcp_gateway.transports.http import ClientGone, HttpEndpoint
 from mcp_gateway.versions import KNOWN_VERSIONS, is_version_at_least
 

@@ -1,4 +1,4 @@
-"""Request bodies over MCP_MAX_BODY_BYTES are refused where Twisted receives them (awsmcp.serving), against
+"""Request bodies over MCP_MAX_BODY_BYTES are refused where Twisted receives them (awsmcp.compat), against
 a real Daphne: a declared length from the headers, a chunked body as soon as it passes the limit.
 
 Measured: the time to the 413 (the server answers before the client has sent the body), the bytes the

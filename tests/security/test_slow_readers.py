@@ -1,5 +1,5 @@
 """A client that stops reading cannot make the server hold its answers: past MCP_STREAM_BUFFER_BYTES unsent
-bytes its connection is cut (awsmcp.serving), on every transport, against a real Daphne.
+bytes its connection is cut (awsmcp.compat), on every transport, against a real Daphne.
 
 Each attack is a raw client whose socket has a small receive buffer and is never read, while it asks for
 calls with large answers (read_documentation of a large fixture page with a large max_length). Measured:
