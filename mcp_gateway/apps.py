@@ -12,11 +12,12 @@ class McpGatewayConfig(AppConfig):
 
     def ready(self) -> None:
         from awsmcp import background
-        from mcp_gateway import control, warden
+        from mcp_gateway import control, directory, warden
         from mcp_gateway.gate import ALLOW_ALL, get_gate
 
         background.register("control-listener", control.listen)
         background.register("session-warden", warden.run)
+        background.register("session-records", directory.keep_records)
         # Loaded now, so that a wrong MCP_GATE stops the start instead of failing the first request.
         if get_gate() is ALLOW_ALL and settings.MCP_AUTH_REQUIRED:
             log.warning("MCP_GATE is empty: every client is let in, without API keys, rates or stream caps")

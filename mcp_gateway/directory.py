@@ -8,14 +8,16 @@ so a process that dies leaves no ghosts.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.core.cache import caches
 
 from awsmcp import background
-from awsmcp.breaker import cache_call
+from awsmcp.breaker import breaker, cache_call, store_of
 from awsmcp.pools import run_in
 from mcp_gateway.sessions import ServerSession
 
@@ -52,8 +54,9 @@ def local(session_id: str) -> Holder | None:
 
 def adopt(holder: Holder) -> None:
     """Serve here a session that began on another process (its shared record says who it is); no
-    listeners are told, since it was opened (and is counted) where it began."""
+    listeners are told, since it was opened (and is counted) where it began, which keeps its record."""
     _local[holder.session.id] = holder
+    _written[holder.session.id] = float("inf")
 
 
 def local_sessions() -> list[Holder]:
@@ -76,6 +79,11 @@ def _ttl() -> int:
     return settings.MCP_SESSION_TTL
 
 
+# Records this process holds, and when each was last written to the shared cache (monotonic seconds).
+_written: dict[str, float] = {}
+RECORD_UPKEEP = 1.0  # seconds between retries of records the shared cache did not take
+
+
 async def _shared(operation: str, *args: Any) -> Any:
     """A call on the shared cache that never fails the request: sessions of this process still work."""
     # Through the store's breaker (which retries a stale pooled connection once, and logs): None when down.
@@ -84,7 +92,7 @@ async def _shared(operation: str, *args: Any) -> Any:
 
 
 # Loops every process runs once it serves a session (registered in McpGatewayConfig.ready()).
-SESSION_LOOPS = ("control-listener", "session-warden")
+SESSION_LOOPS = ("control-listener", "session-warden", "session-records")
 
 
 async def add(holder: Holder) -> None:
@@ -96,12 +104,38 @@ async def add(holder: Holder) -> None:
         await listener.opened(holder)
 
 
-async def save(holder: Holder) -> None:
-    await _shared("set", RECORD_PREFIX + holder.session.id, record(holder), _ttl())
+async def save(holder: Holder) -> bool:
+    """Write the session's shared record; False when the shared cache did not take it (keep_records retries)."""
+    session_id = holder.session.id
+    written = await run_in("database", _set_record, session_id, record(holder), _ttl())
+    if written and session_id in _local:
+        _written[session_id] = time.monotonic()
+    return written
+
+
+def _set_record(session_id: str, data: dict[str, Any], ttl: int) -> bool:
+    def write() -> bool:
+        caches["default"].set(RECORD_PREFIX + session_id, data, ttl)
+        return True
+
+    return breaker(store_of("default")).call("session record", write, False, patient=True, retry=True)
+
+
+async def keep_records() -> None:
+    """The "session-records" loop: writes the records the shared cache did not take (it was away: until then
+    other processes answer this session's requests 404), and renews records before they expire, so a stream
+    open longer than MCP_SESSION_TTL stays reachable from every process."""
+    while True:
+        await asyncio.sleep(RECORD_UPKEEP)
+        renew_before = time.monotonic() - _ttl() / 2
+        for session_id, holder in list(_local.items()):
+            if _written.get(session_id, float("-inf")) < renew_before:
+                await save(holder)
 
 
 async def remove(session_id: str) -> None:
     holder = _local.pop(session_id, None)
+    _written.pop(session_id, None)
     await _shared("delete", RECORD_PREFIX + session_id)
     if holder is not None:
         for listener in listeners:

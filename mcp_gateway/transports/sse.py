@@ -22,6 +22,8 @@ from mcp_gateway.transports.http import HttpEndpoint
 from mcp_gateway.transports.link import SessionLink
 
 TRANSPORT = "sse"
+INBOX_END = "mcp.inbox_end"
+INBOX_END_WAIT = 5.0  # seconds a closing stream waits for its inbox to take the end message
 log = logging.getLogger(__name__)
 
 
@@ -54,16 +56,14 @@ class LegacySseStream(HttpEndpoint):
         # which must already find the session's record.
         await directory.add(self)
         await self.send_event(f"/mcp/message?session_id={self.session.id}", event="endpoint")
-        loops = [
-            asyncio.create_task(self._inbox(layer)),
-            asyncio.create_task(self.keepalive_comments()),
-            asyncio.create_task(self.link.keepalive()),
-        ]
+        inbox = asyncio.create_task(self._inbox(layer))
+        loops = [asyncio.create_task(self.keepalive_comments()), asyncio.create_task(self.link.keepalive())]
         try:
             await self.closing.wait()
         finally:
             for task in loops:
                 task.cancel()
+            await self._end_inbox(layer, inbox)
             for task in loops:
                 with contextlib.suppress(BaseException):
                     await task
@@ -86,12 +86,31 @@ class LegacySseStream(HttpEndpoint):
                 await asyncio.sleep(1.0)
                 continue
             kind = event.get("type")
+            if kind == INBOX_END:
+                return
             if kind == "mcp.message" and event.get("refuse"):
                 self.link.refuse(event["payload"], event["refuse"])
             elif kind == "mcp.message":
                 self.link.feed(event["payload"])
             elif kind == "mcp.close":
                 await self.close_session(event.get("reason", "closed by the server"))
+
+    async def _end_inbox(self, layer: Any, inbox: asyncio.Task[None]) -> None:
+        """End the inbox with a message of its own rather than by cancelling it: the process's streams share
+        one Redis pop (channels-redis), and a receive cancelled while it pops loses a message meant for another
+        stream of this process. Cancelled only if the end message cannot come through in time."""
+        try:
+            await layer.send(self.channel_name, {"type": INBOX_END})
+            await asyncio.wait_for(asyncio.shield(inbox), INBOX_END_WAIT)
+            return
+        except asyncio.CancelledError:
+            inbox.cancel()
+            raise
+        except Exception as exc:  # the layer is away or slow: nothing can be lost through it now
+            log.info("stream %s inbox ended by cancel: %s", self.session.id[:8], exc.__class__.__name__)
+        inbox.cancel()
+        with contextlib.suppress(BaseException):
+            await inbox
 
     async def close_session(self, reason: str) -> None:
         self.closing.set()

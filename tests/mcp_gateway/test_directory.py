@@ -3,6 +3,7 @@ listeners and the background loops a first session starts."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -32,6 +33,7 @@ def clean_directory(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     assert caches["default"].__class__.__name__ == "LocMemCache"
     caches["default"].clear()
     monkeypatch.setattr(directory, "_local", {})
+    monkeypatch.setattr(directory, "_written", {})
     monkeypatch.setattr(directory, "listeners", [])
     ensured: list[str] = []
     monkeypatch.setattr(directory.background, "ensure", ensured.append)
@@ -62,7 +64,7 @@ async def test_add_serves_it_here_shares_its_record_and_tells_listeners(ensured:
 
 async def test_add_starts_the_session_loops(ensured: list[str]) -> None:
     await directory.add(holder())
-    assert ensured == ["control-listener", "session-warden"]
+    assert ensured == ["control-listener", "session-warden", "session-records"]
 
 
 async def test_adopt_serves_it_here_without_listeners_loops_or_record(ensured: list[str]) -> None:
@@ -113,3 +115,47 @@ async def test_lookup_of_an_unknown_or_overlong_id_is_none() -> None:
     long_id = "x" * 129
     caches["default"].set(directory.RECORD_PREFIX + long_id, {"id": long_id})
     assert await directory.lookup(long_id) is None  # never sent to the store
+
+
+async def test_a_record_the_shared_cache_did_not_take_is_written_by_the_upkeep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that failed at add (one timeout on a busy machine) must not leave the session unknown to every
+    other process for its whole life: the "session-records" loop writes it once the store answers."""
+    from awsmcp import breaker
+
+    monkeypatch.setitem(breaker._breakers, "cache:default", breaker.Breaker("cache:default"))
+    failing = {"on": True}
+    kind = type(caches["default"])  # Django's cache handles are per thread: patch the class the pool thread uses
+    real_set = kind.set
+
+    def set_or_fail(self: object, *args: object, **kwargs: object) -> object:
+        if failing["on"]:
+            raise ConnectionError("store away")
+        return real_set(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kind, "set", set_or_fail)
+    monkeypatch.setattr(directory, "RECORD_UPKEEP", 0.01)
+    held = holder()
+    await directory.add(held)
+    assert caches["default"].get(directory.RECORD_PREFIX + held.session.id) is None
+    failing["on"] = False
+    upkeep = asyncio.create_task(directory.keep_records())
+    try:
+        for _ in range(200):
+            if caches["default"].get(directory.RECORD_PREFIX + held.session.id) is not None:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        upkeep.cancel()
+    assert (await directory.lookup(held.session.id) or {}).get("id") == held.session.id
+
+
+async def test_the_upkeep_renews_records_before_they_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(directory, "RECORD_UPKEEP", 0.01)
+    held = holder()
+    await directory.add(held)
+    caches["default"].delete(directory.RECORD_PREFIX + held.session.id)  # as if its TTL ran out
+    directory._written[held.session.id] -= 10 * directory._ttl()
+    upkeep = asyncio.create_task(directory.keep_records())
+    await asyncio.sleep(0.1)
+    upkeep.cancel()
+    assert await directory.lookup(held.session.id) is not None

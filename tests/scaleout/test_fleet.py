@@ -6,6 +6,7 @@ PostgreSQL (rules, keys, the connections table), chosen by REDIS_URL and DATABAS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -156,6 +157,35 @@ async def test_an_operator_on_b_closes_sessions_held_by_a(fleet) -> None:  # typ
                 await asyncio.sleep(0.2)
             assert gone.status_code == 404, (server.port, gone.status_code, gone.text)
     await admin.aclose()
+
+
+async def test_streams_closing_on_a_lose_no_message_meant_for_its_other_streams(fleet) -> None:  # type: ignore[no-untyped-def]
+    """A's legacy streams share one Redis pop of the channel layer; streams that end while messages for the others
+    are being routed from B must not take any of those messages with them."""
+    a, b, _ = fleet
+    async with contextlib.AsyncExitStack() as stack, httpx.AsyncClient(timeout=30) as http:
+        kept = [await stack.enter_async_context(LegacySse(http, a.sse_url)) for _ in range(10)]
+        for sse in kept:
+            await sse.initialize()
+        on_b = [sse.post_url.replace(f":{a.port}/", f":{b.port}/") for sse in kept]
+
+        async def churn() -> None:  # streams open and end on A all along
+            for _ in range(15):
+                async with httpx.AsyncClient(timeout=30) as other, LegacySse(other, a.sse_url) as short:
+                    await short.initialize()
+
+        async def pings(index: int) -> list[int]:
+            answered = []
+            for n in range(15):
+                body = request("ping", msg_id=1000 + n)
+                reply = await http.post(on_b[index], json=body)
+                assert reply.status_code == 202, reply.text
+                answered.append((await kept[index].next_message(timeout=20))["id"])
+            return answered
+
+        results = await asyncio.gather(churn(), churn(), churn(), *(pings(i) for i in range(len(kept))))
+        for answered in results[3:]:
+            assert answered == [1000 + n for n in range(15)]
 
 
 @pytest.mark.parametrize("transport", ["sse", "streamable-http"])
