@@ -16,6 +16,8 @@ from radon.complexity import cc_visit
 ROOT = Path(__file__).resolve().parents[1]
 APPS = ("awsmcp", "mcp_gateway", "docs_proxy", "ops", "conformance_fixtures")
 MAX_COMPLEXITY = 15
+# Documents outside the repository (the team's shared folder); spelled in pieces so this file names none of them.
+OUTSIDE = ("../" + "shared", "ENGINEERING" + "-NOTES", "DESIGN" + ".md")
 
 
 def modules() -> Iterator[tuple[str, Path]]:
@@ -154,10 +156,10 @@ def test_nothing_refers_outside_the_repository() -> None:
         path = ROOT / name
         if path.suffix not in {".py", ".md", ".txt", ".toml", ".cfg", ".sh", ".yml", ".conf", ".service", ""}:
             continue
-        if not path.is_file() or name == "tests/test_architecture.py":
+        if not path.is_file():
             continue
         text = path.read_text(errors="replace")
-        for needle in ("../shared", "ENGINEERING-NOTES", "DESIGN.md"):
+        for needle in OUTSIDE:
             if needle in text:
                 outside.append(f"{name}: {needle}")
     assert outside == []
