@@ -83,8 +83,10 @@ _writing = threading.Lock()
 
 
 def flush_activity(holders: list[Holder]) -> None:
-    """One batch, in one transaction: the process's heartbeat in one statement, the sessions whose
-    activity changed since the last batch, then ghosts of dead processes.
+    """One batch: in one transaction the process's heartbeat in one statement and the sessions whose activity
+    changed since the last batch; then, in a transaction of its own, ghosts of dead processes. Sweeping inside
+    the first transaction deadlocked on PostgreSQL: each process held its own rows while its sweep waited for
+    the other's.
 
     Writing every session each time would cost 10,000 idle streams 10,000 UPDATEs (and commits) per batch.
     """
@@ -99,6 +101,7 @@ def flush_activity(holders: list[Holder]) -> None:
             if _written.get(holder.session.id) != fields:
                 live.filter(session_id=holder.session.id).update(**fields)
                 written[holder.session.id] = fields
+    with _writing, transaction.atomic():
         lease = timedelta(seconds=settings.OPS_CONNECTION_LEASE)
         live.filter(heartbeat__lt=now - lease).update(state=Connection.State.CLOSED, closed_at=now)
         keep = timedelta(seconds=settings.OPS_CONNECTION_HISTORY)

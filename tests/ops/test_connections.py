@@ -1,4 +1,4 @@
-"""The connections catalogue's activity batch: one transaction, only sessions with news, ghosts closed."""
+"""The connections table's activity batch: own rows in one transaction, only sessions with news, ghosts closed."""
 
 from __future__ import annotations
 
