@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.admin import connection_rows, logged_in, post_form
+from tests.support.admin import close_from_admin, connection_rows, logged_in, post_form
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, daphne
 from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, streamable_session
@@ -44,18 +44,9 @@ async def test_a_live_session_is_listed_and_closed_from_admin(server: DaphneServ
         assert "raw-test" in listing.text  # the client name from initialize
         rows = connection_rows(listing.text, [session_id])
         primary_key = rows[0] if rows else re.findall(r'name="_selected_action" value="(\d+)"', listing.text)[0]
-        closed = await post_form(
-            admin,
-            "/admin/ops/connection/?state__exact=active",
-            {"action": "close_connections", "_selected_action": primary_key, "index": "0"},
-        )
+        closed = await close_from_admin(admin, [primary_key])
         assert "Asked 1 session(s) to close" in closed.text
-
-        async def drain() -> None:
-            async for _event in sse.events:
-                pass
-
-        await asyncio.wait_for(drain(), 5)  # the client's stream ends
+        await sse.until_closed(5)  # the client's stream ends
     await asyncio.sleep(1.0)
     history = await admin.get("/admin/ops/connection/?state__exact=closed")
     assert session_id[:12] in history.text

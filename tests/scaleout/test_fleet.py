@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.docs_proxy.test_cache import BASE, read
-from tests.support.admin import connection_rows, logged_in, post_form
+from tests.support.admin import close_from_admin, connection_rows, logged_in
 from tests.support.balancer import Balancer
 from tests.support.clients import open_session
 from tests.support.origin import OriginServer
@@ -136,18 +136,9 @@ async def test_an_operator_on_b_closes_sessions_held_by_a(fleet) -> None:  # typ
                 break
             await asyncio.sleep(0.2)
         assert len(rows) == 2, "both sessions listed in B's admin"
-        closed = await post_form(
-            admin,
-            "/admin/ops/connection/?state__exact=active",
-            {"action": "close_connections", "_selected_action": rows, "index": "0"},
-        )
+        closed = await close_from_admin(admin, rows)
         assert "Asked 2 session(s) to close" in closed.text
-
-        async def drain() -> None:
-            async for _event in sse.events:
-                pass
-
-        await asyncio.wait_for(drain(), 10)  # A's legacy stream ends
+        await sse.until_closed(10)  # A's legacy stream ends
         ping = request("ping", msg_id=7)
         for server in (a, b):
             for _ in range(50):

@@ -66,3 +66,12 @@ def connection_rows(listing_html: str, session_ids: list[str]) -> list[str]:
             listing_html,
         )
     ]
+
+
+async def close_from_admin(admin: httpx.AsyncClient, row_keys: list[str]) -> httpx.Response:
+    """The Connections page's "Close connection" action on these rows, as an operator runs it."""
+    return await post_form(
+        admin,
+        "/admin/ops/connection/?state__exact=active",
+        {"action": "close_connections", "_selected_action": row_keys, "index": "0"},
+    )

@@ -100,6 +100,16 @@ class LegacySse:
 
         return await asyncio.wait_for(read(), timeout)
 
+    async def until_closed(self, timeout: float) -> None:
+        """Wait for the server to end the stream (TimeoutError past `timeout`)."""
+        import asyncio
+
+        async def drain() -> None:
+            async for _event in self.events:
+                pass
+
+        await asyncio.wait_for(drain(), timeout)
+
     async def initialize(self) -> dict[str, Any]:
         assert (await self.post(initialize_request("2024-11-05"))).status_code == 202
         reply = await self.next_message()
