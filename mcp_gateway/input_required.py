@@ -98,12 +98,13 @@ class Round:
     asked: int = 0
     max_asks: int = MAX_ASKS
 
-    def next_key(self) -> str:
-        """Keys by order of asking: a handler that runs again from the start asks under the same keys."""
+    def count(self) -> int:
+        """Counts every ask of this run against the bound; the count also names unnamed asks, in the order made,
+        so a handler that runs again from the start asks under the same keys."""
         self.asked += 1
         if self.asked > self.max_asks:
             raise JsonRpcError(INVALID_REQUEST, f"a request may ask the client at most {self.max_asks} times")
-        return f"input-{self.asked}"
+        return self.asked
 
     def lookup(self, key: str, method: str, params: dict[str, Any] | None) -> tuple[bool, Any]:
         """(True, answer) when answered; else notes the ask as missing."""
@@ -120,14 +121,18 @@ class Round:
         return False, None
 
     def answer(self, key: str | None, method: str, params: dict[str, Any] | None) -> Any:
-        found, answer = self.lookup(key or self.next_key(), method, params)
+        number = self.count()
+        found, answer = self.lookup(key or f"input-{number}", method, params)
         if not found:
             raise InputRequired
         return answer
 
     def answer_all(self, asks: Mapping[str, tuple[str, dict[str, Any] | None]]) -> dict[str, Any]:
         """Several asks in one round: every one still open goes out together."""
-        answers = {key: self.lookup(key, method, params)[1] for key, (method, params) in asks.items()}
+        answers = {}
+        for key, (method, params) in asks.items():
+            self.count()
+            answers[key] = self.lookup(key, method, params)[1]
         if self.missing:
             raise InputRequired
         return answers

@@ -122,8 +122,9 @@ def test_logs_only_for_a_request_that_asked_for_a_level(
 
 @pytest.fixture(scope="module")
 def bounded_server() -> Iterator[DaphneServer]:
-    """States expire at once and may be at most 600 bytes long."""
-    with daphne(MCP_CONFORMANCE_FIXTURES="1", MCP_REQUEST_STATE_TTL="-1", MCP_REQUEST_STATE_MAX_BYTES="600") as srv:
+    """States expire at once and may be at most 600 bytes long; a request may ask twice."""
+    bounds = {"MCP_REQUEST_STATE_TTL": "-1", "MCP_REQUEST_STATE_MAX_BYTES": "600", "MCP_MAX_INPUT_REQUESTS": "2"}
+    with daphne(MCP_CONFORMANCE_FIXTURES="1", **bounds) as srv:
         yield srv
         assert srv.alive(), srv.log()
 
@@ -135,6 +136,15 @@ def test_an_expired_state_is_refused(bounded_server: DaphneServer) -> None:
     refused = post(bounded_server, "tools/call", {**params, "requestState": r1["requestState"]})
     assert refused.status_code == 400
     assert "expired" in refused.json()["error"]["message"]
+
+
+def test_a_request_asks_at_most_the_bound(bounded_server: DaphneServer) -> None:
+    params = {"name": "test_input_required_result_multiple_inputs", "arguments": {}}  # three asks
+    refused = post(bounded_server, "tools/call", params)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == "a request may ask the client at most 2 times"
+    two = call(bounded_server, "test_input_required_result_multi_round")
+    assert two["result"]["resultType"] == "input_required"
 
 
 def test_an_oversized_state_is_refused(bounded_server: DaphneServer) -> None:
