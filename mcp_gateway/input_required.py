@@ -79,10 +79,11 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def binding(method: str, params: Mapping[str, Any], key_name: str) -> str:
-    """What a state is good for: this method on this tool, prompt or resource with these arguments, for this key."""
+def binding(method: str, params: Mapping[str, Any], caller: str) -> str:
+    """What a state is good for: this method on this tool, prompt or resource with these arguments, for this
+    caller (the partition and API key name)."""
     target = params.get("name", params.get("uri"))
-    what = json.dumps([method, target, params.get("arguments"), key_name], sort_keys=True, default=str)
+    what = json.dumps([method, target, params.get("arguments"), caller], sort_keys=True, default=str)
     return hashlib.sha256(what.encode()).hexdigest()[:32]
 
 
@@ -148,8 +149,8 @@ class Rounds:
         self.max_state_bytes = max_state_bytes
         self.max_asks = max_asks
 
-    def open(self, method: str, params: Mapping[str, Any], key_name: str) -> Round:
-        bound_to = binding(method, params, key_name)
+    def open(self, method: str, params: Mapping[str, Any], caller: str) -> Round:
+        bound_to = binding(method, params, caller)
         responses = params.get("inputResponses", {})
         if not isinstance(responses, dict):
             raise JsonRpcError(INVALID_PARAMS, '"inputResponses" must be an object of answers keyed as asked')
