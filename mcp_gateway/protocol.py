@@ -226,7 +226,7 @@ class McpServer:
                 if result is _CANCELLED:
                     return None
             else:
-                result = await handler(request.params, ctx)
+                result = await self._rounds(handler, ctx)
         except JsonRpcError as exc:
             return jsonrpc.error_message(request.id, exc)
         except Exception:
