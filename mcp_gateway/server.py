@@ -6,6 +6,7 @@ from functools import cache
 
 from django.conf import settings
 
+from mcp_gateway import subscriptions
 from mcp_gateway.catalogue import catalogue
 from mcp_gateway.protocol import McpServer
 
@@ -18,7 +19,7 @@ def instructions_for(partition: str) -> str:
 @cache
 def get_server() -> McpServer:
     """Built on first use, after every app's ready() has registered its tools."""
-    return McpServer(
+    server = McpServer(
         catalogue,
         title=catalogue.title,
         version=settings.VERSION,
@@ -26,3 +27,5 @@ def get_server() -> McpServer:
         max_batch=settings.MCP_MAX_BATCH,
         max_batch_answer_bytes=settings.MCP_MAX_BATCH_ANSWER_BYTES,
     )
+    subscriptions.install(server, catalogue, settings.MCP_LISTEN_MAX_QUEUED, settings.MCP_LISTEN_MAX_RESOURCE_URIS)
+    return server
