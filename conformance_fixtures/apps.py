@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from conformance_fixtures import fixtures
+from conformance_fixtures import fixtures, listen
 from mcp_gateway.catalogue import catalogue
 
 
@@ -12,3 +12,4 @@ class ConformanceFixturesConfig(AppConfig):
 
     def ready(self) -> None:
         fixtures.register(catalogue)
+        listen.register(catalogue)
