@@ -38,7 +38,8 @@ def mismatch(message: str) -> JsonRpcError:
 
 
 def duplicated(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
-    """A routing header sent twice (readers of the first and of the last copy would disagree), or None."""
+    """A routing or Mcp-Param-* header sent twice (readers of the first and of the last copy would disagree),
+    or None."""
     seen: set[str] = set()
     for name, _ in raw:
         key = name.decode("latin-1").lower()
