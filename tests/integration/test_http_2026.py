@@ -106,6 +106,7 @@ CASES = [
     ("Mcp-Param sent for an absent argument", call("test_custom_headers", {"region": "a"}), {"mcp_param_region": "a", "mcp_param_priority": "1"}, 400, -32020),
     ("Mcp-Param names are case-insensitive", REGION_ONLY, {"MCP-PARAM-REGION": "Hello"}, 200, None),
     ("Mcp-Session-Id is ignored", modern("tools/list"), {"mcp_session_id": "no-such-session"}, 200, None),
+    ("Last-Event-ID is ignored", modern("tools/list"), {"last_event_id": "abc_3"}, 200, None),
 ]  # fmt: skip
 
 

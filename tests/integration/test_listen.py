@@ -8,8 +8,11 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
+from mcp.client import Client
+from mcp.shared.subscriptions import ToolsListChanged
 
 from tests.support.processes import DaphneServer, daphne
 from tests.support.raw import ACCEPT_BOTH, initialize_request, request, sse_messages
@@ -178,3 +181,14 @@ async def test_listen_streams_count_against_the_stream_cap_and_free_it_when_the_
             pytest.fail("the listen stream's slot was never given back")
     assert ack["method"] == "notifications/subscriptions/acknowledged"
     assert capped.alive()
+
+
+async def test_the_python_sdk_client_listens_and_hears_a_change(server: DaphneServer) -> None:
+    """A client no one here wrote (mcp 2.3 `Client.listen`) gets its acknowledgement and a typed change event."""
+    async with Client(server.mcp_url) as client, client.listen(tools_list_changed=True) as subscription:
+        assert subscription.honored.tools_list_changed is True
+        assert not subscription.honored.prompts_list_changed
+        await client.call_tool("test_trigger_tool_change", {})
+        with anyio.fail_after(10):
+            event = await anext(aiter(subscription))
+    assert isinstance(event, ToolsListChanged)
