@@ -222,6 +222,10 @@ MCP_SESSION_IDLE_SWEEP = env_float("MCP_SESSION_IDLE_SWEEP", 30.0)  # how often 
 MCP_MAX_BATCH = env_int("MCP_MAX_BATCH", 32)  # requests in one JSON-RPC batch
 MCP_MAX_BATCH_ANSWER_BYTES = env_int("MCP_MAX_BATCH_ANSWER_BYTES", 16 * 1024 * 1024)
 MCP_STREAM_BUFFER_BYTES = env_int("MCP_STREAM_BUFFER_BYTES", 16 * 1024 * 1024)  # unread output per connection
+# subscriptions/listen (2026-07-28): changes queued unsent per listen stream before the stream is ended (the
+# client listens again and refetches), and resource URIs one listen stream may subscribe to.
+MCP_LISTEN_MAX_QUEUED = env_int("MCP_LISTEN_MAX_QUEUED", 64)
+MCP_LISTEN_MAX_RESOURCE_URIS = env_int("MCP_LISTEN_MAX_RESOURCE_URIS", 100)
 MCP_KEY_REVOCATION_POLL = env_float("MCP_KEY_REVOCATION_POLL", 2.0)
 # Blocking work runs in pools of its own, so a full one delays nothing else.
 MCP_DATABASE_THREADS = env_int("MCP_DATABASE_THREADS", 8)  # database and shared-cache calls

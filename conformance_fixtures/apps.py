@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from conformance_fixtures import fixtures, mrtr
+from conformance_fixtures import fixtures, listen, mrtr
 from mcp_gateway.catalogue import catalogue
 
 
@@ -13,3 +13,4 @@ class ConformanceFixturesConfig(AppConfig):
     def ready(self) -> None:
         fixtures.register(catalogue)
         mrtr.register(catalogue)
+        listen.register(catalogue)

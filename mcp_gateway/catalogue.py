@@ -1,11 +1,14 @@
 """What the server offers: tools, resources, resource templates, prompts and completions.
 
 Apps register into the process-wide `catalogue` from their AppConfig.ready(); the protocol core
-reads it. Descriptions are built once, so tools/list costs a dict lookup.
+reads it. Descriptions are built once, so tools/list costs a dict lookup. Changes after start-up are told
+to `listeners` (subscriptions/listen streams): the catalogue is code, so a change is per process, never
+fleet-wide.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,10 +20,18 @@ from jsonschema import Draft202012Validator, ValidationError
 if TYPE_CHECKING:
     from mcp_gateway.context import RequestContext
 
+log = logging.getLogger(__name__)
+
 ToolHandler = Callable[[dict[str, Any], "RequestContext"], Awaitable[dict[str, Any]]]
 ResourceReader = Callable[[str, dict[str, str], "RequestContext"], Awaitable[list[dict[str, Any]]]]
 PromptRenderer = Callable[[dict[str, str], "RequestContext"], Awaitable[dict[str, Any]]]
 Completer = Callable[[str, str, dict[str, str]], Awaitable[list[str]]]
+# Told (kind, uri) when the catalogue changes: kind is "tools", "prompts", "resources" (the lists) or
+# "resource" (the resource at uri was replaced).
+ChangeListener = Callable[[str, str], None]
+# A parameter a client mirrors into a header (SEP-2243): its path of property names, the header's
+# suffix (Mcp-Param-<suffix>) and its JSON type.
+HeaderParam = tuple[tuple[str, ...], str, str]
 
 
 class ToolError(Exception):
@@ -44,8 +55,11 @@ class Tool:
     validator: Draft202012Validator = field(init=False)
     accepts: Callable[[Any], Any] | None = field(init=False)
     listing: dict[str, Any] = field(init=False)
+    header_params: tuple[HeaderParam, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        # A malformed x-mcp-header makes clients drop the tool: refuse it here, at start-up, instead.
+        self.header_params = header_params(self.input_schema)
         self.validator = Draft202012Validator(self.input_schema)
         # Compiled to plain Python: ~30x cheaper than jsonschema on the hot path of valid calls;
         # jsonschema still writes the messages when a call is invalid.
@@ -102,6 +116,49 @@ def _short(error: ValidationError) -> str:
         return _SIZE_MESSAGES[str(error.validator)].format(error.validator_value)
     message = error.message
     return message if len(message) <= MAX_ERROR_CHARS else message[:MAX_ERROR_CHARS] + "..."
+
+
+# x-mcp-header (SEP-2243): an RFC 9110 token on a string, integer or boolean property reached from the
+# root through `properties` only, unique without regard to case.
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_HEADER_TYPES = frozenset({"string", "integer", "boolean"})
+# Keywords whose values are data, not schemas: an "x-mcp-header" key inside them is not an annotation.
+_DATA_KEYWORDS = frozenset({"default", "examples", "const", "enum"})
+
+
+def _annotations(schema: Any, path: tuple[str, ...] | None) -> Iterable[tuple[tuple[str, ...] | None, dict[str, Any]]]:
+    """Every schema object holding x-mcp-header, with its `properties` path (None off the static chain)."""
+    if isinstance(schema, list):
+        for item in schema:
+            yield from _annotations(item, None)
+        return
+    if not isinstance(schema, dict):
+        return
+    if "x-mcp-header" in schema:
+        yield path, schema
+    for keyword, value in schema.items():
+        if keyword == "properties" and isinstance(value, dict) and path is not None:
+            for name, sub in value.items():
+                yield from _annotations(sub, (*path, name))
+        elif keyword not in _DATA_KEYWORDS:
+            yield from _annotations(value, None)
+
+
+def header_params(schema: dict[str, Any]) -> tuple[HeaderParam, ...]:
+    """The parameters a client mirrors as Mcp-Param-* headers; ValueError for a malformed annotation."""
+    found: dict[str, HeaderParam] = {}
+    for path, where in _annotations(schema, ()):
+        suffix, kind = where["x-mcp-header"], where.get("type")
+        if not path:
+            raise ValueError("x-mcp-header only on a property reached through `properties` alone")
+        if not isinstance(suffix, str) or not _TOKEN.fullmatch(suffix):
+            raise ValueError(f"x-mcp-header {suffix!r} of {'.'.join(path)} is not an HTTP token")
+        if kind not in _HEADER_TYPES:
+            raise ValueError(f"x-mcp-header of {'.'.join(path)} needs type string, integer or boolean")
+        if suffix.lower() in found:
+            raise ValueError(f"x-mcp-header {suffix!r} is used twice")
+        found[suffix.lower()] = (path, suffix, str(kind))
+    return tuple(found.values())
 
 
 # Keywords newer than draft-07, which fastjsonschema would silently ignore (and so accept too much).
@@ -214,6 +271,15 @@ class Catalogue:
         # The human name of the server (serverInfo.title), set by the app that gives it its purpose.
         self.title: str | None = None
         self._tool_listings: dict[str, list[dict[str, Any]]] = {}
+        self.listeners: list[ChangeListener] = []
+
+    def changed(self, kind: str, uri: str = "") -> None:
+        """Tell the listeners; one that raises does not keep the change from the others."""
+        for listener in list(self.listeners):
+            try:
+                listener(kind, uri)
+            except Exception:
+                log.exception("catalogue listener failed")
 
     def add_partition(self, name: str, instructions: str) -> None:
         """Offer a partition: a named set of tools a client picks with `?partition=` (the docs app adds
@@ -231,16 +297,38 @@ class Catalogue:
         for partition in tool.partitions:
             self.tools[(partition, tool.name)] = tool
         self._tool_listings.clear()
+        self.changed("tools")
         return tool
 
+    def remove_tool(self, name: str) -> bool:
+        """Withdraw a tool from every partition; False when there was none."""
+        keys = [key for key in self.tools if key[1] == name]
+        for key in keys:
+            del self.tools[key]
+        found = self.everywhere.pop(name, None) is not None or bool(keys)
+        if found:
+            self._tool_listings.clear()
+            self.changed("tools")
+        return found
+
     def add_resource(self, resource: Resource) -> None:
+        replaced = resource.uri in self.resources
         self.resources[resource.uri] = resource
+        self.changed("resource" if replaced else "resources", resource.uri)
 
     def add_template(self, template: ResourceTemplate) -> None:
         self.templates.append(template)
+        self.changed("resources")
 
     def add_prompt(self, prompt: Prompt) -> None:
         self.prompts[prompt.name] = prompt
+        self.changed("prompts")
+
+    def remove_prompt(self, name: str) -> bool:
+        found = self.prompts.pop(name, None) is not None
+        if found:
+            self.changed("prompts")
+        return found
 
     def add_completer(self, ref_type: str, ref_name: str, completer: Completer) -> None:
         """ref_type is "ref/prompt" or "ref/resource"; ref_name the prompt name or template URI."""

@@ -228,7 +228,7 @@ class McpServer:
             else:
                 result = await self._rounds(handler, ctx)
         except JsonRpcError as exc:
-            return jsonrpc.error_message(request.id, exc)
+            return jsonrpc.error_message(request.id, stateless.revise_error(exc) if modern else exc)
         except Exception:
             log.exception("internal error handling %s", method)
             return jsonrpc.error_message(request.id, JsonRpcError(INTERNAL_ERROR, "Internal error"))

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 
+from mcp_gateway import subscriptions
 from mcp_gateway.catalogue import catalogue
 from mcp_gateway.input_required import Rounds, StateRejected
 from mcp_gateway.protocol import McpServer
@@ -44,7 +45,7 @@ def instructions_for(partition: str) -> str:
 @cache
 def get_server() -> McpServer:
     """Built on first use, after every app's ready() has registered its tools."""
-    return McpServer(
+    server = McpServer(
         catalogue,
         title=catalogue.title,
         version=settings.VERSION,
@@ -57,3 +58,5 @@ def get_server() -> McpServer:
             max_asks=settings.MCP_MAX_INPUT_REQUESTS,
         ),
     )
+    subscriptions.install(server, catalogue, settings.MCP_LISTEN_MAX_QUEUED, settings.MCP_LISTEN_MAX_RESOURCE_URIS)
+    return server

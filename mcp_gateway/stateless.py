@@ -22,6 +22,7 @@ from mcp_gateway.jsonrpc import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
+    RESOURCE_NOT_FOUND,
     JsonRpcError,
     Payload,
     Request,
@@ -73,19 +74,25 @@ def unsupported(requested: Any) -> JsonRpcError:
     )
 
 
-def adopt_envelope(session: ServerSession, request: Request) -> str | None:
-    """Check the request's `_meta` envelope and apply it to the session; returns its log level."""
+def envelope_version(request: Request) -> Any:
+    """The protocol version the request's `_meta` envelope names; INVALID_PARAMS when the envelope is malformed."""
     meta = request.params.get("_meta")
     if not isinstance(meta, dict):
         raise JsonRpcError(INVALID_PARAMS, f"params._meta must carry {PROTOCOL_VERSION_META_KEY!r}")
     missing = [k for k in (PROTOCOL_VERSION_META_KEY, CLIENT_CAPABILITIES_META_KEY) if k not in meta]
     if missing:
         raise JsonRpcError(INVALID_PARAMS, f"params._meta is missing {', '.join(missing)}")
-    version = meta[PROTOCOL_VERSION_META_KEY]
+    return meta[PROTOCOL_VERSION_META_KEY]
+
+
+def adopt_envelope(session: ServerSession, request: Request) -> str | None:
+    """Check the request's `_meta` envelope and apply it to the session; returns its log level."""
+    version = envelope_version(request)
     if not isinstance(version, str):
         raise JsonRpcError(INVALID_PARAMS, f"{PROTOCOL_VERSION_META_KEY} must be a string")
     if version not in STATELESS_VERSIONS:
         raise unsupported(version)
+    meta = request.params["_meta"]
     capabilities = meta.get(CLIENT_CAPABILITIES_META_KEY)
     info = meta.get(CLIENT_INFO_META_KEY)
     session.protocol_version = version
@@ -98,13 +105,21 @@ def adopt_envelope(session: ServerSession, request: Request) -> str | None:
 
 
 def check_version_header(request: Request, header: str | None) -> None:
-    """Over HTTP, MCP-Protocol-Version must agree with the envelope."""
-    meta = request.params.get("_meta")
-    version = meta.get(PROTOCOL_VERSION_META_KEY) if isinstance(meta, dict) else None
-    if header is not None and version is not None and header != version:
+    """Over HTTP, MCP-Protocol-Version must be sent and agree with the envelope (SEP-2243: a missing
+    required header is a mismatch too)."""
+    version = envelope_version(request)
+    if header != version:
         raise JsonRpcError(
             HEADER_MISMATCH, f"MCP-Protocol-Version header {header!r} does not match _meta version {version!r}"
         )
+
+
+def revise_error(error: JsonRpcError) -> JsonRpcError:
+    """An error as this revision spells it: an unknown resource is invalid params (SEP-2164), where
+    2025-11-25 and earlier said -32002."""
+    if error.code == RESOURCE_NOT_FOUND:
+        return JsonRpcError(INVALID_PARAMS, error.message, error.data)
+    return error
 
 
 def finish_result(method: str, result: Any) -> Any:

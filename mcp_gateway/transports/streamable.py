@@ -4,6 +4,12 @@ POST carries client messages and is answered with one JSON body or a `text/event
 in-call messages ending with the reply; GET opens the session's server-to-client stream; DELETE
 ends the session. Every SSE event has an id, and a stream outlives its connection for a while, so
 a client can resume with `Last-Event-ID`.
+
+A 2026-07-28 request (its MCP-Protocol-Version header or its `_meta` envelope says so) has no session:
+its headers are checked against its body (`mcp_headers`), its errors map onto HTTP statuses even when
+the answer could have been a stream (the stream is begun only once there is something to send before
+the reply), GET and DELETE are 405, `Mcp-Session-Id` and `Last-Event-ID` are ignored, and
+`subscriptions/listen` keeps its POST's stream open.
 """
 
 from __future__ import annotations
@@ -23,16 +29,20 @@ from mcp_gateway.jsonrpc import JsonRpcError, Payload, Request
 from mcp_gateway.keepalive import ping_until_silent
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
+from mcp_gateway.transports import mcp_headers
 from mcp_gateway.transports.common import admit, claim_stream, release_stream, send_denied
 from mcp_gateway.transports.entrance import INTERNAL_ERROR, choose_partition, denied
 from mcp_gateway.transports.http import ClientGone, HttpEndpoint
-from mcp_gateway.versions import KNOWN_VERSIONS, is_version_at_least
+from mcp_gateway.versions import KNOWN_VERSIONS, STATELESS_VERSIONS, is_version_at_least
 
 TRANSPORT = "streamable-http"
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"
 # Calls that may send progress, logs or server-to-client requests: answered as SSE when allowed.
-STREAMED_METHODS = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
+STREAMED_METHODS = frozenset(
+    {"tools/call", "resources/read", "prompts/get", "completion/complete", "subscriptions/listen"}
+)
+LISTEN = "subscriptions/listen"  # answered with a stream that stays open (2026-07-28)
 STATE_METHODS = frozenset({"initialize", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"})
 RETRY_MS = 1000  # how long a client waits before resuming a stream we closed
 
@@ -110,6 +120,10 @@ class StreamableEndpoint(HttpEndpoint):
         if version is not None and version not in KNOWN_VERSIONS:
             await self.refuse_version(body, version)
             return
+        if self.method in ("GET", "DELETE") and version in STATELESS_VERSIONS:
+            # That revision has no GET stream and no session to end (its Mcp-Session-Id is ignored).
+            await self.send_error(405, "Method Not Allowed: 2026-07-28 requests are POSTs", headers=[("allow", "POST")])
+            return
         if self.method == "POST":
             await self.post(body)
         elif self.method == "GET":
@@ -171,9 +185,9 @@ class StreamableEndpoint(HttpEndpoint):
         """The session a POST belongs to: a throw-away one (stateless), a new one (initialize) or the one named by
         Mcp-Session-Id; None after answering the refusal."""
         requests = [m for m in payload.messages if isinstance(m, Request)]
-        self.initializing = any(r.method == "initialize" for r in requests)
         if stateless.is_stateless(payload, self.headers.get(VERSION_HEADER)):
-            return await self.stateless_holder(requests)
+            return await self.stateless_holder(payload, requests)
+        self.initializing = any(r.method == "initialize" for r in requests)
         if self.initializing:
             return await self.begin_session(payload)
         return await self.session_from_header()
@@ -182,29 +196,57 @@ class StreamableEndpoint(HttpEndpoint):
         """Answer the requests as one JSON body, or as a stream when they may talk back (or the client prefers it)."""
         requests = [m for m in payload.messages if isinstance(m, Request)]
         streamed = any(_may_talk_back(holder.session.partition, r) for r in requests)
-        if accepts.sse and (streamed or not accepts.json or accepts.prefers_sse):
-            await self.answer_stream(holder, payload, detached=not holder.ephemeral)
+        sse = accepts.sse and (streamed or not accepts.json or accepts.prefers_sse)
+        if holder.ephemeral:
+            await self.respond_stateless(holder, payload, accepts, sse)
+        elif sse:
+            await self.answer_stream(holder, payload, detached=True)
         else:
             await self.answer_json(holder, payload)
 
-    async def stateless_holder(self, requests: list[Request]) -> StreamableSession | None:
-        """A throw-away session for one stateless (2026-07-28) POST; never registered."""
+    async def respond_stateless(self, holder: StreamableSession, payload: Payload, accepts: Accepts, sse: bool) -> None:
+        listen = any(isinstance(m, Request) and m.method == LISTEN for m in payload.messages)
+        if listen and not accepts.sse:
+            await self.send_error(406, "Not Acceptable: subscriptions/listen is answered with a text/event-stream")
+        elif listen and not await claim_stream(self, f"listen:{holder.session.id}", TRANSPORT):
+            return  # counted with the client's other streams: refused (429 or 503) when it holds its share
+        elif sse:
+            await self.answer_deferred(holder, payload, json_ok=accepts.json)
+        else:
+            await self.answer_json(holder, payload)
+
+    async def stateless_holder(self, payload: Payload, requests: list[Request]) -> StreamableSession | None:
+        """A throw-away session for one stateless (2026-07-28) POST, never registered; None after refusing
+        a request whose headers disagree with its body."""
         partition = choose_partition(self.query)
         if partition is None:
             await self.send_error(400, "Bad Request: unknown partition")
             return None
-        for request in requests:
-            try:
-                stateless.check_version_header(request, self.headers.get(VERSION_HEADER))
-            except JsonRpcError as exc:
-                await self.send_json(400, jsonrpc.error_message(request.id, exc))
-                return None
+        if not payload.is_batch:  # a batch is refused whole right after (this revision has none)
+            for request in requests:
+                try:
+                    self.check_headers(request, partition)
+                except JsonRpcError as exc:
+                    status = stateless.HTTP_STATUS.get(exc.code, 400)
+                    await self.send_json(status, jsonrpc.error_message(request.id, exc))
+                    return None
         session = ServerSession(
             new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip, key_name=self.key_name
         )
         holder = StreamableSession(session)
         holder.ephemeral = True
         return holder
+
+    def check_headers(self, request: Request, partition: str) -> None:
+        """The envelope (-32602), then every mirrored header against the body (-32020), in the order the
+        spec's validation runs, so that a client told about one fault is not told about the next."""
+        stateless.check_version_header(request, self.headers.get(VERSION_HEADER))
+        twice = mcp_headers.duplicated(self.scope.get("headers", ()))
+        if twice is not None:
+            raise mcp_headers.mismatch(f"the {twice} header is sent more than once")
+        name = request.params.get("name")
+        tool = get_server().catalogue.tool(name, partition) if isinstance(name, str) else None
+        mcp_headers.check(request, self.headers, tool)
 
     async def begin_session(self, payload: Payload) -> StreamableSession | None:
         if payload.is_batch:
@@ -266,12 +308,61 @@ class StreamableEndpoint(HttpEndpoint):
         if self.initializing and "result" not in replies[0]:
             await self.send_json(200, replies[0])
             return
+        await self.send_replies(holder, payload, replies)
+
+    async def send_replies(self, holder: StreamableSession, payload: Payload, replies: list[dict[str, Any]]) -> None:
         body: Any = replies if payload.is_batch else replies[0]
         status = 200
         if holder.ephemeral and not payload.is_batch and "error" in body:
             # The stateless revision maps request errors onto HTTP statuses (SEP-2575).
             status = stateless.HTTP_STATUS.get(body["error"]["code"], 200)
         holder.session.bytes_out += await self.send_json(status, body, self.session_headers(holder))
+
+    async def answer_deferred(self, holder: StreamableSession, payload: Payload, json_ok: bool) -> None:
+        """A stateless answer that may stream: begun as SSE only when the work sends something before its
+        reply, so that a request refused at once still gets its HTTP status (404, 400) in plain JSON. Not
+        resumable (the revision has no Last-Event-ID); the client closing the stream cancels the work."""
+        stream = EventStream(settings.MCP_EVENT_REPLAY)
+        talked = asyncio.Event()
+
+        async def emit(message: Any) -> None:
+            holder.session.messages_out += 1
+            stream.publish(message)
+            talked.set()
+
+        work = asyncio.create_task(get_server().handle_payload(holder.session, payload, emit))
+        waiter = asyncio.ensure_future(talked.wait())
+        try:
+            await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if work.done() and not talked.is_set() and json_ok:
+                replies = work.result()
+                if replies:
+                    holder.session.messages_out += len(replies)
+                    await self.send_replies(holder, payload, replies)
+                else:
+                    await self.send_response(202, [])
+                return
+            await self.start_stream((), b": stream\n\n")
+            ender = asyncio.create_task(self._end_with_reply(work, stream, payload.is_batch))
+            keepalive = asyncio.create_task(self.keepalive_comments())
+            try:
+                await self.pump(stream, 0, ids=False)
+            finally:
+                ender.cancel()
+                keepalive.cancel()
+        finally:
+            waiter.cancel()
+            work.cancel()
+
+    @staticmethod
+    async def _end_with_reply(work: asyncio.Task[list[dict[str, Any]]], stream: EventStream, batch: bool) -> None:
+        try:
+            replies = await work
+            if replies:
+                reply: Any = replies if batch else replies[0]
+                stream.publish(reply)
+        finally:
+            stream.close()
 
     async def answer_stream(self, holder: StreamableSession, payload: Payload, detached: bool) -> None:
         stream = holder.streams.open()
@@ -314,9 +405,11 @@ class StreamableEndpoint(HttpEndpoint):
             return f"id: {stream.event_id(0)}\nretry: {RETRY_MS}\ndata: \n\n".encode()
         return b": connected\n\n"
 
-    async def pump(self, stream: EventStream, after: int, hangup: asyncio.Event | None = None) -> None:
+    async def pump(
+        self, stream: EventStream, after: int, hangup: asyncio.Event | None = None, ids: bool = True
+    ) -> None:
         """Copy the stream's events to the response until it closes (or the call hangs up on us)."""
-        copy = asyncio.ensure_future(self._copy(stream, after))
+        copy = asyncio.ensure_future(self._copy(stream, after, ids))
         if hangup is None:
             await copy
         else:
@@ -328,14 +421,14 @@ class StreamableEndpoint(HttpEndpoint):
                     task.cancel()
         await self.finish()
 
-    async def _copy(self, stream: EventStream, after: int) -> None:
+    async def _copy(self, stream: EventStream, after: int, ids: bool = True) -> None:
         async for event_id, message in stream.read(after):
             data = jsonrpc.dumps(message)
             if self.holder is not None:
                 self.holder.session.bytes_out += len(data)
             # The stream's final event ends the response in the same write.
             last = stream.closed and event_id == stream.event_id(stream.seq)
-            await self.send_event(data, event_id=event_id, last=last)
+            await self.send_event(data, event_id=event_id if ids else None, last=last)
 
     # --- GET ---------------------------------------------------------------------------------
     async def get(self) -> None:

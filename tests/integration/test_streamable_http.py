@@ -162,7 +162,7 @@ async def test_stateless_discover_over_http(server: DaphneServer, http: httpx.As
     reply = await http.post(
         server.mcp_url,
         json=request("server/discover", {"_meta": meta}),
-        headers={"accept": ACCEPT_BOTH, "mcp-protocol-version": "2026-07-28"},
+        headers={"accept": ACCEPT_BOTH, "mcp-protocol-version": "2026-07-28", "mcp-method": "server/discover"},
     )
     assert reply.status_code == 200 and "mcp-session-id" not in reply.headers
     assert "2026-07-28" in reply.json()["result"]["supportedVersions"]

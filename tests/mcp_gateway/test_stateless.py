@@ -97,13 +97,22 @@ def test_a_body_is_stateless_by_its_header_or_by_a_modern_request() -> None:
     assert stateless.is_stateless(modern, None)
 
 
-def test_the_version_header_must_agree_with_the_envelope() -> None:
+def test_the_version_header_must_be_sent_and_agree_with_the_envelope() -> None:
     stateless.check_version_header(request(envelope()), MODERN)
-    stateless.check_version_header(request(envelope()), None)
-    stateless.check_version_header(request(), "2025-11-25")  # no envelope: nothing to disagree with
-    with pytest.raises(JsonRpcError) as info:
-        stateless.check_version_header(request(envelope()), "2025-11-25")
-    assert info.value.code == HEADER_MISMATCH
+    for header in (None, "2025-11-25"):  # a missing required header is a mismatch too (SEP-2243)
+        with pytest.raises(JsonRpcError) as info:
+            stateless.check_version_header(request(envelope()), header)
+        assert info.value.code == HEADER_MISMATCH
+    with pytest.raises(JsonRpcError) as info:  # no envelope: the envelope's fault comes first
+        stateless.check_version_header(request(), MODERN)
+    assert info.value.code == INVALID_PARAMS
+
+
+def test_an_unknown_resource_is_invalid_params_in_this_revision() -> None:
+    error = stateless.revise_error(JsonRpcError(-32002, "Resource not found: x", {"uri": "x"}))
+    assert (error.code, error.data) == (INVALID_PARAMS, {"uri": "x"})
+    other = JsonRpcError(-32601, "Method not found")
+    assert stateless.revise_error(other) is other
 
 
 def test_results_gain_their_type_and_cacheable_ones_their_scope() -> None:
