@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from conformance_fixtures import fixtures
+from conformance_fixtures import tasks as task_fixtures
 from mcp_gateway.catalogue import catalogue
 
 
@@ -12,3 +13,4 @@ class ConformanceFixturesConfig(AppConfig):
 
     def ready(self) -> None:
         fixtures.register(catalogue)
+        task_fixtures.register(catalogue)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 
+from awsmcp.breaker import cache_call
+from awsmcp.pools import run_in
+from mcp_gateway import tasks
 from mcp_gateway.catalogue import catalogue
 from mcp_gateway.protocol import McpServer
+from mcp_gateway.tasks.manager import TaskLimits
+from mcp_gateway.tasks.store import CacheStore
 
 
 def instructions_for(partition: str) -> str:
@@ -15,10 +21,15 @@ def instructions_for(partition: str) -> str:
     return catalogue.instructions.get(partition) or "List the tools to see what this server offers."
 
 
+async def _shared_cache(operation: str, *args: Any) -> Any:
+    """One call on the default cache (Redis in a fleet) off the event loop, through its breaker; None when down."""
+    return await run_in("database", cache_call, "default", operation, *args, patient=True)
+
+
 @cache
 def get_server() -> McpServer:
     """Built on first use, after every app's ready() has registered its tools."""
-    return McpServer(
+    server = McpServer(
         catalogue,
         title=catalogue.title,
         version=settings.VERSION,
@@ -26,3 +37,6 @@ def get_server() -> McpServer:
         max_batch=settings.MCP_MAX_BATCH,
         max_batch_answer_bytes=settings.MCP_MAX_BATCH_ANSWER_BYTES,
     )
+    # Tasks (SEP-2663) on the default cache, so that any process of a fleet answers tasks/get.
+    tasks.install(server, TaskLimits.from_settings(settings), CacheStore(_shared_cache))
+    return server
