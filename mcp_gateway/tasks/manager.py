@@ -167,7 +167,7 @@ class TaskManager:
         if record["status"] == "failed":
             error = record["error"]
             raise JsonRpcError(error["code"], error["message"], error.get("data"))
-        return dict(record["result"])
+        return {k: v for k, v in record["result"].items() if k != "resultType"}  # the core adds its own
 
     async def _execute(self, run: _Run) -> None:
         watcher = asyncio.create_task(self._watch(run)) if self.store.shared else None
