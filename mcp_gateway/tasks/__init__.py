@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from mcp_gateway.protocol import McpServer
 
 EXTENSION = "io.modelcontextprotocol/tasks"
-TASK_METHODS = ("tasks/get", "tasks/update", "tasks/cancel")
 
 Support = Literal["optional", "required"]
 ToolWork = Callable[[RequestContext], Awaitable[dict[str, Any]]]
@@ -82,14 +81,6 @@ def owner_of(session: ServerSession) -> str:
     if session.protocol_version in STATEFUL_VERSIONS:
         return f"session:{session.id}"
     return f"ip:{session.remote_ip}"
-
-
-def routing_name(method: str, params: dict[str, Any]) -> str | None:
-    """The Mcp-Name a tasks method must carry over Streamable HTTP (SEP-2663): its taskId; None for other methods."""
-    if method not in TASK_METHODS:
-        return None
-    task_id = params.get("taskId")
-    return task_id if isinstance(task_id, str) else None
 
 
 async def start(

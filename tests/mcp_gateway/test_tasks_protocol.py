@@ -144,9 +144,3 @@ def test_owners_are_the_key_else_the_session_else_the_address() -> None:
     assert tasks.owner_of(keyed) == "key:team-a"
     assert tasks.owner_of(stateful) == "session:s2"
     assert tasks.owner_of(stateless) == "ip:192.0.2.1"
-
-
-def test_the_routing_name_of_a_tasks_method_is_its_task_id() -> None:
-    assert tasks.routing_name("tasks/get", {"taskId": "abc"}) == "abc"
-    assert tasks.routing_name("tasks/cancel", {"taskId": 7}) is None
-    assert tasks.routing_name("tools/call", {"taskId": "abc", "name": "x"}) is None
