@@ -121,6 +121,15 @@ class TaskManager:
     def answer_key(task_id: str, key: str) -> str:
         return f"mcp:task:{task_id}:answer:{key}"
 
+    @staticmethod
+    def alive_key(task_id: str) -> str:
+        return f"mcp:task:{task_id}:alive"
+
+    @property
+    def liveness(self) -> float:
+        """How long the mark of a running task outlives its last renewal (renewed every poll_interval)."""
+        return max(5.0, 3 * self.limits.poll_interval)
+
     def running(self) -> int:
         return len(self._running)
 
@@ -142,6 +151,8 @@ class TaskManager:
         }
         run = _Run(owner, record, now + lifetime)
         await self._claim(run)
+        if self.store.shared:
+            await self.store.set(self.alive_key(run.task_id), True, self.liveness)
         if not await self._save(run, confirm=True):
             await self._release(run)
             raise TaskRefused("the task store is not available")
@@ -275,8 +286,14 @@ class TaskManager:
         if run is not None:
             return self._envelope(run.record)
         record = await self._load(owner, task_id)
-        if record["status"] == "input_required" and self.store.shared:
-            record = await self._with_answers_left_out(record)
+        if record["status"] not in TERMINAL and self.store.shared:
+            if not await self.store.get(self.alive_key(task_id)):
+                record.pop("inputRequests", None)
+                record.update(
+                    _failed(INTERNAL_ERROR, "The server process running this task stopped before it finished.")
+                )
+            elif record["status"] == "input_required":
+                record = await self._with_answers_left_out(record)
         return self._envelope(record)
 
     async def update(self, owner: str, task_id: str, responses: dict[str, Any]) -> None:
@@ -348,10 +365,12 @@ class TaskManager:
 
     # --- a task running here, told of what other processes wrote --------------------------------
     async def _watch(self, run: _Run) -> None:
-        """On a shared store: picks up answers and cancel requests other processes left in the inbox."""
+        """On a shared store: marks the task alive (a process that dies leaves its tasks failed, not working for
+        ever) and picks up the answers and cancel requests other processes left in the inbox."""
         task_id = run.task_id
         while True:
             await asyncio.sleep(self.limits.poll_interval)
+            await self.store.set(self.alive_key(task_id), True, self.liveness)
             keys = {self.answer_key(task_id, key): key for key in run.waiting}
             found = await self.store.get_many([self.cancel_key(task_id), *keys])
             if found.get(self.cancel_key(task_id)):

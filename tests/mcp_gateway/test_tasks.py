@@ -340,3 +340,19 @@ async def test_another_process_answers_get_update_and_cancel() -> None:
     assert (await settled(there, endless))["status"] == "cancelled"
     with pytest.raises(JsonRpcError):
         await there.get("key:mallory", endless)
+
+
+async def test_a_task_whose_process_died_shows_as_failed_elsewhere() -> None:
+    clock = Clock()
+    store = SharedMemory(clock=clock)
+    here, there = manager(store), manager(store)
+    task_id = (await here.create(OWNER, blocked(asyncio.Event())))["taskId"]
+    assert (await there.get(OWNER, task_id))["status"] == "working"
+    runner = here._running[task_id].runner
+    assert runner is not None
+    runner.cancel()  # the process stops: no final record, no more renewals of the task's mark
+    await asyncio.wait({runner})
+    assert (await there.get(OWNER, task_id))["status"] == "working"
+    clock.now += here.liveness + 1
+    gone = await there.get(OWNER, task_id)
+    assert gone["status"] == "failed" and "stopped before it finished" in gone["error"]["message"]
