@@ -187,10 +187,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s%(trace)s"},
         "json": {"()": "ops.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # The W3C trace context of the request being handled (SEP-414) goes on every line logged meanwhile.
+    "filters": {"trace": {"()": "mcp_gateway.tracing.TraceFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["trace"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"awsmcp.access": {"level": env_str("ACCESS_LOG_LEVEL", "INFO")}},
 }
@@ -223,6 +225,11 @@ MCP_STREAM_BUFFER_BYTES = env_int("MCP_STREAM_BUFFER_BYTES", 16 * 1024 * 1024)  
 MCP_KEY_REVOCATION_POLL = env_float("MCP_KEY_REVOCATION_POLL", 2.0)
 # Blocking work runs in pools of its own, so a full one delays nothing else.
 MCP_DATABASE_THREADS = env_int("MCP_DATABASE_THREADS", 8)  # database and shared-cache calls
+# Input-required rounds (SEP-2322): the signed requestState a client echoes between rounds expires after this
+# many seconds, may be at most this long, and one request may ask the client at most this many times.
+MCP_REQUEST_STATE_TTL = env_float("MCP_REQUEST_STATE_TTL", 600.0)
+MCP_REQUEST_STATE_MAX_BYTES = env_int("MCP_REQUEST_STATE_MAX_BYTES", 64 * 1024)
+MCP_MAX_INPUT_REQUESTS = env_int("MCP_MAX_INPUT_REQUESTS", 16)
 
 # Tasks (SEP-2663): a tools/call may answer with a task the client polls (tasks/get) on any process.
 MCP_MAX_TASKS = env_int("MCP_MAX_TASKS", 100)  # unfinished tasks per API key (else session, else address)

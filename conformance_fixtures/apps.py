@@ -1,6 +1,6 @@
 from django.apps import AppConfig
 
-from conformance_fixtures import fixtures
+from conformance_fixtures import fixtures, mrtr
 from conformance_fixtures import tasks as task_fixtures
 from mcp_gateway.catalogue import catalogue
 
@@ -13,4 +13,5 @@ class ConformanceFixturesConfig(AppConfig):
 
     def ready(self) -> None:
         fixtures.register(catalogue)
+        mrtr.register(catalogue)
         task_fixtures.register(catalogue)

@@ -13,9 +13,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mcp_gateway import jsonrpc, stateless
+from mcp_gateway import jsonrpc, stateless, tracing
 from mcp_gateway.catalogue import Catalogue, ToolError
 from mcp_gateway.context import Hangup, RequestContext, drop_messages
+from mcp_gateway.input_required import INPUT_REQUIRED_METHODS, InputRequired, Rounds
 from mcp_gateway.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -78,8 +79,11 @@ class McpServer:
         instructions: Callable[[str], str] | None = None,
         max_batch: int = 32,
         max_batch_answer_bytes: int = 16 * 1024 * 1024,
+        rounds: Rounds | None = None,
     ) -> None:
         self.catalogue = catalogue
+        # Input-required rounds of 2026-07-28 requests (the state codec and its bounds).
+        self.rounds = rounds or Rounds()
         # One small batch could otherwise ask for hundreds of page-sized answers at once.
         self.max_batch = max_batch
         self.max_batch_answer_bytes = max_batch_answer_bytes
@@ -202,25 +206,23 @@ class McpServer:
     async def _handle_request(
         self, session: ServerSession, request: Request, emit: Emit, hangup: Hangup | None = None
     ) -> dict[str, Any] | None:
+        meta = request.params.get("_meta")
+        trace = tracing.current.set(tracing.parse(meta))
+        try:
+            return await self._answer(session, request, emit, hangup)
+        finally:
+            tracing.current.reset(trace)
+
+    async def _answer(
+        self, session: ServerSession, request: Request, emit: Emit, hangup: Hangup | None
+    ) -> dict[str, Any] | None:
         method = request.method
-        handler = self.methods.get(method)
         modern = stateless.is_modern(request)
         try:
-            if modern:
-                log_level = stateless.adopt_envelope(session, request)
-                if method in stateless.REMOVED:
-                    handler = None
-            else:
-                log_level = session.log_level
-            if handler is None:
-                raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
-            if not session.initialized and method not in _BEFORE_INIT:
-                raise JsonRpcError(INVALID_REQUEST, "Invalid Request: the session is not initialized yet")
-            meta = request.params.get("_meta")
-            token = meta.get("progressToken") if isinstance(meta, dict) else None
-            ctx = RequestContext(session, request.id, emit, token, log_level, hangup)
+            ctx = self._context(session, request, emit, hangup, modern)
+            handler = self.methods[method]
             if method in _CANCELLABLE:
-                result = await self._run_cancellable(session, request, handler(request.params, ctx))
+                result = await self._run_cancellable(session, request, self._rounds(handler, ctx))
                 if result is _CANCELLED:
                     return None
             else:
@@ -233,6 +235,41 @@ class McpServer:
         if modern:
             result = stateless.finish_result(method, result)
         return jsonrpc.result_message(request.id, result)
+
+    def _context(
+        self, session: ServerSession, request: Request, emit: Emit, hangup: Hangup | None, modern: bool
+    ) -> RequestContext:
+        """Check the request may be handled (envelope, method, lifecycle) and make its context."""
+        method = request.method
+        handler = self.methods.get(method)
+        if modern:
+            log_level = stateless.adopt_envelope(session, request)
+            if method in stateless.REMOVED:
+                handler = None
+        else:
+            log_level = session.log_level
+        if handler is None:
+            raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+        if not session.initialized and method not in _BEFORE_INIT:
+            raise JsonRpcError(INVALID_REQUEST, "Invalid Request: the session is not initialized yet")
+        meta = request.params.get("_meta")
+        meta = meta if isinstance(meta, dict) else {}
+        ctx = RequestContext(
+            session, request.id, emit, meta.get("progressToken"), log_level, hangup,
+            request_params=request.params, request_meta=meta,
+        )  # fmt: skip
+        if modern and method in INPUT_REQUIRED_METHODS:
+            ctx.round = self.rounds.open(method, request.params, session.key_name)
+        return ctx
+
+    async def _rounds(self, handler: Handler, ctx: RequestContext) -> Any:
+        """Run the handler; on a 2026-07-28 request whose asks are not all answered, answer input_required."""
+        try:
+            return await handler(ctx.request_params, ctx)
+        except InputRequired:
+            if ctx.round is None:  # raised by hand outside a round: nothing to ask the client for
+                raise JsonRpcError(INTERNAL_ERROR, "Internal error") from None
+            return self.rounds.result(ctx.round)
 
     async def _run_cancellable(self, session: ServerSession, request: Request, work: Awaitable[Any]) -> Any:
         task = asyncio.ensure_future(work)
@@ -318,7 +355,7 @@ class McpServer:
             return await tool.handler(arguments, ctx)
         except ToolError as exc:
             return tool_error_result(str(exc))
-        except JsonRpcError:
+        except (JsonRpcError, InputRequired):
             raise
         except asyncio.CancelledError:
             raise

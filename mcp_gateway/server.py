@@ -6,14 +6,39 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core import signing
 
 from awsmcp.breaker import cache_call
 from awsmcp.pools import run_in
 from mcp_gateway import tasks
 from mcp_gateway.catalogue import catalogue
+from mcp_gateway.input_required import Rounds, StateRejected
 from mcp_gateway.protocol import McpServer
 from mcp_gateway.tasks.manager import TaskLimits
 from mcp_gateway.tasks.store import CacheStore
+
+# Keeps requestState signatures apart from every other use of SECRET_KEY (sessions, password resets).
+REQUEST_STATE_SALT = "mcp_gateway.input_required.request-state"
+
+
+class SignedStateCodec:
+    """Seals requestState with Django's signing under a key derived from SECRET_KEY: every process of a fleet
+    opens the states any other sealed, and a state older than `ttl` seconds is refused."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+
+    def seal(self, payload: dict[str, Any]) -> str:
+        return signing.dumps(payload, salt=REQUEST_STATE_SALT, compress=True)
+
+    def unseal(self, token: str) -> dict[str, Any]:
+        try:
+            payload: dict[str, Any] = signing.loads(token, salt=REQUEST_STATE_SALT, max_age=self.ttl)
+        except signing.SignatureExpired:
+            raise StateRejected("requestState has expired; send the request again without it") from None
+        except (signing.BadSignature, ValueError):
+            raise StateRejected("requestState integrity check failed") from None
+        return payload
 
 
 def instructions_for(partition: str) -> str:
@@ -36,6 +61,11 @@ def get_server() -> McpServer:
         instructions=instructions_for,
         max_batch=settings.MCP_MAX_BATCH,
         max_batch_answer_bytes=settings.MCP_MAX_BATCH_ANSWER_BYTES,
+        rounds=Rounds(
+            SignedStateCodec(settings.MCP_REQUEST_STATE_TTL),
+            max_state_bytes=settings.MCP_REQUEST_STATE_MAX_BYTES,
+            max_asks=settings.MCP_MAX_INPUT_REQUESTS,
+        ),
     )
     # Tasks (SEP-2663) on the default cache, so that any process of a fleet answers tasks/get.
     tasks.install(server, TaskLimits.from_settings(settings), CacheStore(_shared_cache))

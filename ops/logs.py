@@ -6,7 +6,10 @@ import json
 import logging
 from datetime import UTC, datetime
 
-FIELDS = ("event", "transport", "method", "path", "status", "latency_ms", "session", "client_ip", "tool", "outcome")
+FIELDS = (
+    "event", "transport", "method", "path", "status", "latency_ms", "session", "client_ip", "tool", "outcome",
+    "trace_id", "span_id",
+)  # fmt: skip
 
 
 class JsonFormatter(logging.Formatter):
