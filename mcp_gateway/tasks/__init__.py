@@ -104,10 +104,12 @@ async def start(
     tasks = _manager
 
     def run(asker: Asker) -> Awaitable[dict[str, Any]]:
-        # Nothing streams back from a task: progress and log messages have no request to ride on.
-        quiet = dataclasses.replace(ctx, emit=drop_messages, progress_token=None, log_level=None, hangup=None)
-        fields = {f.name for f in dataclasses.fields(quiet)}  # TEMPORARY until RequestContext.asker lands (mrtr)
-        return work(dataclasses.replace(quiet, **({"asker": asker} if "asker" in fields else {})))
+        # Nothing streams back from a task (progress and log messages have no request to ride on), and its
+        # questions go through the task, not an input-required round of the request that made it.
+        task_ctx = dataclasses.replace(
+            ctx, emit=drop_messages, progress_token=None, log_level=None, hangup=None, asker=asker, round=None
+        )
+        return work(task_ctx)
 
     try:
         return await tasks.create(

@@ -144,3 +144,27 @@ def test_owners_are_the_key_else_the_session_else_the_address() -> None:
     assert tasks.owner_of(keyed) == "key:team-a"
     assert tasks.owner_of(stateful) == "session:s2"
     assert tasks.owner_of(stateless) == "ip:192.0.2.1"
+
+
+async def test_a_tool_asking_from_a_task_asks_through_the_task(installed: TaskManager, server: McpServer) -> None:
+    """ctx.ask_client in work that runs as a task: the question shows on tasks/get, tasks/update answers it."""
+    tasks.offer("asker", inline=0)
+    follows = {"elicitation": {}, **EXTENSIONS}
+    created = (await modern(server, "tools/call", {"name": "asker", "arguments": {}}, caps=follows))["result"]
+    task_id = created["taskId"]
+    for _ in range(1000):
+        got = (await modern(server, "tasks/get", {"taskId": task_id}, caps=follows))["result"]
+        if got["status"] == "input_required":
+            break
+        await asyncio.sleep(0.005)
+    ((key, asked),) = got["inputRequests"].items()
+    assert asked == {"method": "elicitation/create", "params": {"message": "name?", "requestedSchema": {}}}
+    answer = {"action": "accept", "content": {"name": "Bob"}}
+    update = {"taskId": task_id, "inputResponses": {key: answer}}
+    assert (await modern(server, "tasks/update", update, caps=follows))["result"] == {"resultType": "complete"}
+    for _ in range(1000):
+        got = (await modern(server, "tasks/get", {"taskId": task_id}, caps=follows))["result"]
+        if got["status"] != "working":
+            break
+        await asyncio.sleep(0.005)
+    assert got["status"] == "completed" and got["result"]["content"][0]["text"] == "got Bob"

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import DaphneServer, RedisServer, daphne, redis_server
+from tests.support.processes import DaphneServer, daphne, redis_server
 from tests.support.raw import request
 
 TASKS = "io.modelcontextprotocol/tasks"
