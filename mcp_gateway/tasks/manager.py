@@ -56,7 +56,7 @@ class TaskLimits:
             "max_result_bytes": "MCP_TASK_MAX_RESULT_BYTES",
             "poll_interval": "MCP_TASK_POLL_INTERVAL",
             "inline_seconds": "MCP_TASK_INLINE_SECONDS",
-            "max_input_requests": "MCP_TASK_MAX_INPUT_REQUESTS",
+            "max_input_requests": "MCP_MAX_INPUT_REQUESTS",  # the same bound as an input-required round
         }
         defaults = cls()
         return cls(**{field_: getattr(settings, name, getattr(defaults, field_)) for field_, name in names.items()})

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from mcp_gateway.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, JsonRpcError
 from mcp_gateway.tasks.manager import Asker, TaskLimits, TaskManager, TaskRefused
@@ -356,3 +357,14 @@ async def test_a_task_whose_process_died_shows_as_failed_elsewhere() -> None:
     clock.now += here.liveness + 1
     gone = await there.get(OWNER, task_id)
     assert gone["status"] == "failed" and "stopped before it finished" in gone["error"]["message"]
+
+
+def test_the_limits_come_from_the_settings() -> None:
+    limits = TaskLimits.from_settings(settings)
+    assert limits.max_tasks == settings.MCP_MAX_TASKS
+    assert limits.max_running == settings.MCP_MAX_RUNNING_TASKS
+    assert limits.ttl == settings.MCP_TASK_TTL and limits.max_ttl == settings.MCP_TASK_MAX_TTL
+    assert limits.max_result_bytes == settings.MCP_TASK_MAX_RESULT_BYTES
+    assert limits.poll_interval == settings.MCP_TASK_POLL_INTERVAL
+    assert limits.inline_seconds == settings.MCP_TASK_INLINE_SECONDS
+    assert limits.max_input_requests == settings.MCP_MAX_INPUT_REQUESTS
