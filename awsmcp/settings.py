@@ -237,9 +237,10 @@ MCP_MAX_TASKS = env_int("MCP_MAX_TASKS", 100)  # unfinished tasks per API key (e
 MCP_MAX_RUNNING_TASKS = env_int("MCP_MAX_RUNNING_TASKS", 1000)  # tasks running in one process
 MCP_TASK_TTL = env_float("MCP_TASK_TTL", 3600.0)  # seconds a task and its result live (its work stops then)
 MCP_TASK_MAX_TTL = env_float("MCP_TASK_MAX_TTL", 86400.0)  # the longest TTL a tool may ask for its tasks
-MCP_TASK_MAX_RESULT_BYTES = env_int("MCP_TASK_MAX_RESULT_BYTES", 4 * 1024 * 1024)  # a result kept for tasks/get
+MCP_TASK_MAX_RESULT_BYTES = env_int("MCP_TASK_MAX_RESULT_BYTES", 2 * 1024 * 1024)  # a result kept for tasks/get
 MCP_TASK_POLL_INTERVAL = env_float("MCP_TASK_POLL_INTERVAL", 1.0)  # pollIntervalMs hint; inbox reads in a fleet
 MCP_TASK_INLINE_SECONDS = env_float("MCP_TASK_INLINE_SECONDS", 1.0)  # a docs call done this soon gets no task
+MCP_TASK_MEMORY_BYTES = env_int("MCP_TASK_MEMORY_BYTES", 256 * 1024 * 1024)  # task records, without Redis
 
 # --- ops -------------------------------------------------------------------------------------
 OPS_ACTIVITY_FLUSH = env_float("OPS_ACTIVITY_FLUSH", 5.0)

@@ -15,7 +15,7 @@ from mcp_gateway.catalogue import catalogue
 from mcp_gateway.input_required import Rounds, StateRejected
 from mcp_gateway.protocol import McpServer
 from mcp_gateway.tasks.manager import TaskLimits
-from mcp_gateway.tasks.store import CacheStore
+from mcp_gateway.tasks.store import CacheStore, MemoryStore
 
 # Keeps requestState signatures apart from every other use of SECRET_KEY (sessions, password resets).
 REQUEST_STATE_SALT = "mcp_gateway.input_required.request-state"
@@ -67,6 +67,7 @@ def get_server() -> McpServer:
             max_asks=settings.MCP_MAX_INPUT_REQUESTS,
         ),
     )
-    # Tasks (SEP-2663) on the default cache, so that any process of a fleet answers tasks/get.
-    tasks.install(server, TaskLimits.from_settings(settings), CacheStore(_shared_cache))
+    # Tasks (SEP-2663): in a fleet on Redis (the default cache), so that any process answers tasks/get.
+    store = CacheStore(_shared_cache) if settings.REDIS_URL else MemoryStore(settings.MCP_TASK_MEMORY_BYTES)
+    tasks.install(server, TaskLimits.from_settings(settings), store)
     return server

@@ -41,7 +41,7 @@ class TaskLimits:
     max_running: int = 1000  # tasks running in this process
     ttl: float = 3600.0  # seconds a task lives from its creation (its work is stopped then)
     max_ttl: float = 86400.0  # no tool may ask for a longer TTL
-    max_result_bytes: int = 4 * 1024 * 1024  # a result kept for tasks/get
+    max_result_bytes: int = 2 * 1024 * 1024  # a result kept for tasks/get
     poll_interval: float = 1.0  # the pollIntervalMs hint; also how often a task reads its inbox on a shared store
     inline_seconds: float = 1.0  # a call that finishes this soon is answered directly, no task
     max_input_requests: int = 16  # questions one task may have open at once

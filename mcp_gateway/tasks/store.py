@@ -12,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
+from mcp_gateway.jsonrpc import dumps_bytes
+
 
 class TaskStore(Protocol):
     """Values are JSON-like; `ttl` is in seconds. A store that is down answers None / {} / False."""
@@ -31,24 +33,34 @@ class TaskStore(Protocol):
 
 
 class MemoryStore:
-    """Records of one process, expired lazily on read and swept as the table grows."""
+    """Records of one process (no Redis), expired lazily on read and swept as the table grows.
+
+    Bounded by `max_bytes` (their JSON size): past it a confirmed write (a new task) is refused, so the call runs
+    without a task, while the tasks already made may still finish and keep their results."""
 
     shared = False
     SWEEP_EVERY = 1024  # writes between sweeps of expired entries
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, max_bytes: int = 256 * 1024 * 1024, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_bytes = max_bytes
         self._clock = clock
-        self._items: dict[str, tuple[float, Any]] = {}
+        self._items: dict[str, tuple[float, Any, int]] = {}
         self._writes = 0
+        self.bytes = 0
 
     def _live(self, key: str) -> Any | None:
         item = self._items.get(key)
         if item is None:
             return None
         if item[0] <= self._clock():
-            del self._items[key]
+            self._drop(key)
             return None
         return item[1]
+
+    def _drop(self, key: str) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self.bytes -= item[2]
 
     async def get(self, key: str) -> Any | None:
         return self._live(key)
@@ -59,15 +71,20 @@ class MemoryStore:
 
     async def set(self, key: str, value: Any, ttl: float, confirm: bool = False) -> bool:
         self._writes += 1
-        if self._writes % self.SWEEP_EVERY == 0:
+        if self._writes % self.SWEEP_EVERY == 0 or (confirm and self.bytes > self.max_bytes):
             now = self._clock()
-            for stale in [k for k, (expires, _) in self._items.items() if expires <= now]:
-                del self._items[stale]
-        self._items[key] = (self._clock() + ttl, value)
+            for stale in [k for k, (expires, _, _) in self._items.items() if expires <= now]:
+                self._drop(stale)
+        size = len(dumps_bytes(value))
+        if confirm and self.bytes + size > self.max_bytes:
+            return False
+        self._drop(key)
+        self._items[key] = (self._clock() + ttl, value, size)
+        self.bytes += size
         return True
 
     async def delete(self, key: str) -> None:
-        self._items.pop(key, None)
+        self._drop(key)
 
     def __len__(self) -> int:
         return len(self._items)

@@ -4,6 +4,7 @@ of the tasks methods, and the same read answered directly to a client that canno
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -90,3 +91,23 @@ async def test_the_tasks_methods_refuse_clients_that_did_not_declare_them(
     assert reply.json()["error"]["code"] == -32021
     unknown = await post(http, server.mcp_url, "tasks/get", {"taskId": "nope"}, {"extensions": {TASKS: {}}}, "nope")
     assert unknown.status_code == 400 and unknown.json()["error"]["code"] == -32602
+
+
+def test_a_full_task_memory_answers_calls_directly() -> None:
+    """Without Redis the records live in the process, up to MCP_TASK_MEMORY_BYTES: past it a call gets its answer
+    directly instead of a task (here the bound is smaller than one record)."""
+    with daphne(MCP_CONFORMANCE_FIXTURES="1", MCP_TASK_MEMORY_BYTES="10") as srv:
+        follows = {"extensions": {TASKS: {}}}
+        call = {"name": "slow_compute", "arguments": {"seconds": 0}}
+        reply = asyncio.run(_post_once(srv.mcp_url, "tools/call", call, follows, "slow_compute"))
+        assert reply["resultType"] == "complete" and "taskId" not in reply
+        assert reply["content"][0]["text"].startswith("Computed")
+
+
+async def _post_once(url: str, method: str, params: dict[str, Any], caps: dict[str, Any], name: str) -> Any:
+    async with httpx.AsyncClient(timeout=20) as http:
+        reply = await post(http, url, method, params, caps, name)
+    if reply.headers["content-type"].startswith("text/event-stream"):
+        data = [line[5:] for line in reply.text.splitlines() if line.startswith("data:")]
+        return json.loads(data[-1])["result"]
+    return reply.json()["result"]

@@ -368,3 +368,15 @@ def test_the_limits_come_from_the_settings() -> None:
     assert limits.poll_interval == settings.MCP_TASK_POLL_INTERVAL
     assert limits.inline_seconds == settings.MCP_TASK_INLINE_SECONDS
     assert limits.max_input_requests == settings.MCP_MAX_INPUT_REQUESTS
+
+
+async def test_without_redis_task_records_are_bounded_by_their_bytes() -> None:
+    store = MemoryStore(max_bytes=1200)
+    tasks = manager(store)
+    first = (await tasks.create(OWNER, returning(text("x" * 1500))))["taskId"]
+    assert (await settled(tasks, first))["status"] == "completed"  # a made task finishes, even past the bound
+    with pytest.raises(TaskRefused, match="store is not available"):
+        await tasks.create(OWNER, returning(text("y")))
+    await store.delete(TaskManager.record_key(first))
+    assert store.bytes < 1000
+    await tasks.create(OWNER, returning(text("z")))  # room again
