@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from mcp_types.jsonrpc import MISSING_REQUIRED_CLIENT_CAPABILITY
 
 from mcp_gateway.context import RequestContext, drop_messages
-from mcp_gateway.jsonrpc import INVALID_REQUEST, JsonRpcError, invalid_params
+from mcp_gateway.jsonrpc import INVALID_REQUEST, JsonRpcError, invalid_params, notification_message
 from mcp_gateway.sessions import ServerSession
 from mcp_gateway.tasks.manager import Asker, TaskLimits, TaskManager, TaskRefused
 from mcp_gateway.tasks.store import TaskStore
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mcp_gateway.protocol import McpServer
 
 EXTENSION = "io.modelcontextprotocol/tasks"
+STATUS_NOTIFICATION = "notifications/tasks"
 
 Support = Literal["optional", "required"]
 ToolWork = Callable[[RequestContext], Awaitable[dict[str, Any]]]
@@ -56,8 +57,17 @@ def offer(
 
 
 def manager() -> TaskManager | None:
-    """The process's task manager once installed (subscriptions add their status listener to it)."""
+    """The process's task manager once installed; a listen stream adds its listener to `manager().listeners`."""
     return _manager
+
+
+def status_notification(task: dict[str, Any], meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`notifications/tasks` for a task a listener heard of: the task as tasks/get shows it (SEP-2663), with the
+    listen stream's `_meta` (its subscription id)."""
+    params = {k: v for k, v in task.items() if k != "resultType"}
+    if meta:
+        params["_meta"] = meta
+    return notification_message(STATUS_NOTIFICATION, params)
 
 
 def declared(ctx: RequestContext) -> bool:

@@ -168,3 +168,27 @@ async def test_a_tool_asking_from_a_task_asks_through_the_task(installed: TaskMa
             break
         await asyncio.sleep(0.005)
     assert got["status"] == "completed" and got["result"]["content"][0]["text"] == "got Bob"
+
+
+async def test_status_changes_reach_listeners_as_notifications(installed: TaskManager, server: McpServer) -> None:
+    """The hook a subscriptions/listen stream uses: each new state of a task, with its owner."""
+    heard: list[tuple[str, dict[str, Any]]] = []
+
+    async def listener(owner: str, task: dict[str, Any]) -> None:
+        heard.append((owner, tasks.status_notification(task, {"io.modelcontextprotocol/subscriptionId": 9})))
+
+    manager = tasks.manager()
+    assert manager is installed
+    manager.listeners.append(listener)
+    created = (await modern(server, "tools/call", {"name": "echo", "arguments": {"text": "hi"}}))["result"]
+    for _ in range(1000):
+        if heard:
+            break
+        await asyncio.sleep(0.005)
+    ((owner, note),) = heard
+    assert owner == "ip:192.0.2.7"
+    assert note["method"] == "notifications/tasks"
+    params = note["params"]
+    assert params["taskId"] == created["taskId"] and params["status"] == "completed"
+    assert params["result"]["content"] == [{"type": "text", "text": "hi"}]
+    assert params["_meta"] == {"io.modelcontextprotocol/subscriptionId": 9} and "resultType" not in params
