@@ -367,18 +367,27 @@ class TaskManager:
     async def _watch(self, run: _Run) -> None:
         """On a shared store: marks the task alive (a process that dies leaves its tasks failed, not working for
         ever) and picks up the answers and cancel requests other processes left in the inbox."""
-        task_id = run.task_id
         while True:
             await asyncio.sleep(self.limits.poll_interval)
-            await self.store.set(self.alive_key(task_id), True, self.liveness)
-            keys = {self.answer_key(task_id, key): key for key in run.waiting}
-            found = await self.store.get_many([self.cancel_key(task_id), *keys])
-            if found.get(self.cancel_key(task_id)):
-                self._stop(run)
-                return
-            changed = [self._answer(run, keys[k], v["answer"]) for k, v in found.items() if k in keys]
-            if any(changed):
-                await self._changed(run)
+            try:
+                if await self._read_inbox(run):
+                    return
+            except Exception:  # keeps watching: a bad round must not leave the task deaf to cancels
+                log.exception("task %s: reading its inbox failed", run.task_id)
+
+    async def _read_inbox(self, run: _Run) -> bool:
+        """One look at the inbox; True once the task was asked to stop."""
+        task_id = run.task_id
+        await self.store.set(self.alive_key(task_id), True, self.liveness)
+        keys = {self.answer_key(task_id, key): key for key in run.waiting}
+        found = await self.store.get_many([self.cancel_key(task_id), *keys])
+        if found.get(self.cancel_key(task_id)):
+            self._stop(run)
+            return True
+        changed = [self._answer(run, keys[k], v["answer"]) for k, v in found.items() if k in keys]
+        if any(changed):
+            await self._changed(run)
+        return False
 
     # --- the store ------------------------------------------------------------------------------
     async def _save(self, run: _Run, confirm: bool = False) -> bool:

@@ -380,3 +380,24 @@ async def test_without_redis_task_records_are_bounded_by_their_bytes() -> None:
     await store.delete(TaskManager.record_key(first))
     assert store.bytes < 1000
     await tasks.create(OWNER, returning(text("z")))  # room again
+
+
+class Flaky(SharedMemory):
+    """A shared store whose first inbox read fails."""
+
+    failed = False
+
+    async def get_many(self, keys: Any) -> dict[str, Any]:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("the store went away for a moment")
+        return await super().get_many(keys)
+
+
+async def test_a_failed_inbox_read_does_not_leave_the_task_deaf() -> None:
+    store = Flaky()
+    here, there = manager(store, poll_interval=0.01), manager(store, poll_interval=0.01)
+    task_id = (await here.create(OWNER, blocked(asyncio.Event())))["taskId"]
+    await there.cancel(OWNER, task_id)
+    assert (await settled(there, task_id))["status"] == "cancelled"
+    assert store.failed
