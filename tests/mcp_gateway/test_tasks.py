@@ -12,7 +12,7 @@ from django.conf import settings
 
 from mcp_gateway.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, JsonRpcError
 from mcp_gateway.tasks.manager import Asker, TaskLimits, TaskManager, TaskRefused
-from mcp_gateway.tasks.store import MemoryStore
+from mcp_gateway.tasks.store import CacheStore, MemoryStore
 
 OWNER = "key:alice"
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
@@ -401,3 +401,33 @@ async def test_a_failed_inbox_read_does_not_leave_the_task_deaf() -> None:
     await there.cancel(OWNER, task_id)
     assert (await settled(there, task_id))["status"] == "cancelled"
     assert store.failed
+
+
+async def test_the_cache_store_confirms_a_new_task_by_reading_it_back() -> None:
+    """CacheStore over a cache reached through `call` (None when the store is down): whole seconds, rounded up,
+    and a confirmed write is True only once the value can be read."""
+    kept: dict[str, Any] = {}
+    calls: list[tuple[Any, ...]] = []
+    down = False
+
+    async def call(operation: str, *args: Any) -> Any:
+        calls.append((operation, *args))
+        if down:
+            return None
+        if operation == "set":
+            kept[args[0]] = args[1]
+            return None
+        if operation == "get_many":
+            return {k: kept[k] for k in args[0] if k in kept}
+        return kept.get(args[0]) if operation == "get" else kept.pop(args[0], None)
+
+    store = CacheStore(call)
+    assert await store.set("a", {"x": 1}, 2.2, confirm=True)
+    assert calls[0] == ("set", "a", {"x": 1}, 3)
+    assert await store.get_many(["a", "b"]) == {"a": {"x": 1}}
+    down = True
+    assert not await store.set("b", 1, 10, confirm=True)
+    assert await store.get_many(["a"]) == {}
+    down = False
+    await store.delete("a")
+    assert await store.get("a") is None
