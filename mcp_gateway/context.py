@@ -17,7 +17,7 @@ from mcp_types import PROTOCOL_VERSION_META_KEY
 from mcp_types.jsonrpc import MISSING_REQUIRED_CLIENT_CAPABILITY
 
 from mcp_gateway.input_required import Round
-from mcp_gateway.jsonrpc import JsonRpcError, RequestId, notification_message
+from mcp_gateway.jsonrpc import INTERNAL_ERROR, JsonRpcError, RequestId, notification_message
 from mcp_gateway.sessions import LOG_LEVELS, Emit, ServerSession
 
 CLIENT_REQUEST_TIMEOUT = 300.0
@@ -45,6 +45,7 @@ class RequestContext:
     log_level: str | None = "info"
     hangup: Hangup | None = None
     asker: Asker | None = None
+    request_method: str = ""
     request_params: dict[str, Any] = field(default_factory=dict)
     request_meta: dict[str, Any] = field(default_factory=dict)
     # Set by the core on a 2026-07-28 request that may answer input_required.
@@ -118,6 +119,8 @@ class RequestContext:
             return await self.asker(method, params, timeout)
         if self.round is not None:
             return self.round.answer(key, method, params)
+        if self.modern:  # 2026-07-28 sends no request of its own on a response stream
+            raise JsonRpcError(INTERNAL_ERROR, f"{self.request_method or 'this request'} cannot ask the client")
         return await self.session.request(self.emit, method, params, timeout)
 
     async def ask_client_all(

@@ -79,10 +79,11 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def binding(method: str, params: Mapping[str, Any], key_name: str) -> str:
-    """What a state is good for: this method on this tool, prompt or resource with these arguments, for this key."""
+def binding(method: str, params: Mapping[str, Any], caller: str) -> str:
+    """What a state is good for: this method on this tool, prompt or resource with these arguments, for this
+    caller (the partition and API key name)."""
     target = params.get("name", params.get("uri"))
-    what = json.dumps([method, target, params.get("arguments"), key_name], sort_keys=True, default=str)
+    what = json.dumps([method, target, params.get("arguments"), caller], sort_keys=True, default=str)
     return hashlib.sha256(what.encode()).hexdigest()[:32]
 
 
@@ -98,12 +99,13 @@ class Round:
     asked: int = 0
     max_asks: int = MAX_ASKS
 
-    def next_key(self) -> str:
-        """Keys by order of asking: a handler that runs again from the start asks under the same keys."""
+    def count(self) -> int:
+        """Counts every ask of this run against the bound; the count also names unnamed asks, in the order made,
+        so a handler that runs again from the start asks under the same keys."""
         self.asked += 1
         if self.asked > self.max_asks:
             raise JsonRpcError(INVALID_REQUEST, f"a request may ask the client at most {self.max_asks} times")
-        return f"input-{self.asked}"
+        return self.asked
 
     def lookup(self, key: str, method: str, params: dict[str, Any] | None) -> tuple[bool, Any]:
         """(True, answer) when answered; else notes the ask as missing."""
@@ -120,14 +122,18 @@ class Round:
         return False, None
 
     def answer(self, key: str | None, method: str, params: dict[str, Any] | None) -> Any:
-        found, answer = self.lookup(key or self.next_key(), method, params)
+        number = self.count()
+        found, answer = self.lookup(key or f"input-{number}", method, params)
         if not found:
             raise InputRequired
         return answer
 
     def answer_all(self, asks: Mapping[str, tuple[str, dict[str, Any] | None]]) -> dict[str, Any]:
         """Several asks in one round: every one still open goes out together."""
-        answers = {key: self.lookup(key, method, params)[1] for key, (method, params) in asks.items()}
+        answers = {}
+        for key, (method, params) in asks.items():
+            self.count()
+            answers[key] = self.lookup(key, method, params)[1]
         if self.missing:
             raise InputRequired
         return answers
@@ -143,8 +149,8 @@ class Rounds:
         self.max_state_bytes = max_state_bytes
         self.max_asks = max_asks
 
-    def open(self, method: str, params: Mapping[str, Any], key_name: str) -> Round:
-        bound_to = binding(method, params, key_name)
+    def open(self, method: str, params: Mapping[str, Any], caller: str) -> Round:
+        bound_to = binding(method, params, caller)
         responses = params.get("inputResponses", {})
         if not isinstance(responses, dict):
             raise JsonRpcError(INVALID_PARAMS, '"inputResponses" must be an object of answers keyed as asked')

@@ -226,7 +226,7 @@ class McpServer:
                 if result is _CANCELLED:
                     return None
             else:
-                result = await handler(request.params, ctx)
+                result = await self._rounds(handler, ctx)
         except JsonRpcError as exc:
             return jsonrpc.error_message(request.id, exc)
         except Exception:
@@ -256,10 +256,10 @@ class McpServer:
         meta = meta if isinstance(meta, dict) else {}
         ctx = RequestContext(
             session, request.id, emit, meta.get("progressToken"), log_level, hangup,
-            request_params=request.params, request_meta=meta,
+            request_method=method, request_params=request.params, request_meta=meta,
         )  # fmt: skip
         if modern and method in INPUT_REQUIRED_METHODS:
-            ctx.round = self.rounds.open(method, request.params, session.key_name)
+            ctx.round = self.rounds.open(method, request.params, f"{session.partition}/{session.key_name}")
         return ctx
 
     async def _rounds(self, handler: Handler, ctx: RequestContext) -> Any:

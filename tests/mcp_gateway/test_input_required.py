@@ -235,6 +235,9 @@ async def test_a_state_is_good_only_for_its_own_request(server: McpServer, sessi
     )
     prompt = await send(server, session, "prompts/get", {"name": "one", "requestState": state})
     await assert_refused(prompt, "another request")
+    other_partition = ServerSession("sid3", "test", "aws-cn", key_name="alice")
+    reply = await tool(server, other_partition, "one", arguments={"n": 1}, requestState=state)
+    await assert_refused(reply, "another request")
 
 
 async def test_the_state_size_is_bounded_both_ways(server: McpServer, session: ServerSession) -> None:
@@ -273,6 +276,19 @@ async def test_a_prompt_asks_in_rounds_too(server: McpServer, session: ServerSes
     params = {"name": "asking_prompt", "inputResponses": {"ctx": accepted("docs")}, "requestState": r1["requestState"]}
     r2 = await send(server, session, "prompts/get", params)
     assert r2["result"]["messages"][0]["content"]["text"] == "docs"
+
+
+async def test_a_modern_request_that_cannot_answer_input_required_sends_no_request_either(
+    server: McpServer, session: ServerSession
+) -> None:
+    async def asks(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        return dict(await ctx.ask_client("roots/list", {}))
+
+    server.methods["custom/asks"] = asks
+    emit = Recorder()
+    reply = await send(server, session, "custom/asks", {}, emit)
+    assert reply["error"] == {"code": jsonrpc.INTERNAL_ERROR, "message": "custom/asks cannot ask the client"}
+    assert emit.sent == []
 
 
 async def test_lists_never_answer_input_required(server: McpServer, session: ServerSession) -> None:

@@ -1,0 +1,38 @@
+"""The server's requestState codec: Django signing under a key derived from SECRET_KEY."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import signing
+
+from mcp_gateway.input_required import StateRejected
+from mcp_gateway.server import SignedStateCodec
+
+PAYLOAD = {"b": "bound", "a": {"input-1": {"action": "accept"}}}
+
+
+def test_a_sealed_state_opens_again() -> None:
+    codec = SignedStateCodec(ttl=600)
+    assert codec.unseal(codec.seal(PAYLOAD)) == PAYLOAD
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda token: token + "x",
+        lambda token: "x" + token,
+        lambda token: "",
+        lambda token: "no signature at all",
+        lambda token: signing.dumps(PAYLOAD),  # signed with SECRET_KEY, but for another purpose (salt)
+    ],
+)
+def test_anything_else_fails_the_integrity_check(forge: object) -> None:
+    codec = SignedStateCodec(ttl=600)
+    with pytest.raises(StateRejected, match="integrity"):
+        codec.unseal(forge(codec.seal(PAYLOAD)))  # type: ignore[operator]
+
+
+def test_an_old_state_has_expired() -> None:
+    token = SignedStateCodec(ttl=600).seal(PAYLOAD)
+    with pytest.raises(StateRejected, match="expired"):
+        SignedStateCodec(ttl=-1).unseal(token)
