@@ -86,7 +86,9 @@ class _Run:
     waiting: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
     cancel_requested: bool = False
     asked: int = 0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    persisted: bool = False  # its record is in the store (an inline wait writes nothing until it gives up)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one write of the record at a time
+    gate: asyncio.Lock = field(default_factory=asyncio.Lock)  # making it known vs. its end
 
     @property
     def task_id(self) -> str:
@@ -136,7 +138,8 @@ class TaskManager:
     # --- creating and running -------------------------------------------------------------------
     async def create(self, owner: str, work: Work, *, ttl: float | None = None, inline: float = 0.0) -> dict[str, Any]:
         """Start `work` as a task of `owner`: the CreateTaskResult once the record can be read back, or the
-        plain result when the work finished within `inline` seconds. Raises TaskRefused."""
+        plain result when the work finished within `inline` seconds (then nothing was written). Raises
+        TaskRefused (no work was started)."""
         if len(self._running) >= self.limits.max_running:
             raise TaskRefused(f"this server already runs {len(self._running)} tasks; try again later")
         lifetime = min(ttl or self.limits.ttl, self.limits.max_ttl)
@@ -150,12 +153,8 @@ class TaskManager:
             "pollIntervalMs": max(1, int(self.limits.poll_interval * 1000)),
         }
         run = _Run(owner, record, now + lifetime)
-        await self._claim(run)
-        if self.store.shared:
-            await self.store.set(self.alive_key(run.task_id), True, self.liveness)
-        if not await self._save(run, confirm=True):
-            await self._release(run)
-            raise TaskRefused("the task store is not available")
+        if inline <= 0:
+            await self._persist(run)
         self._running[run.task_id] = run
         run.work = asyncio.ensure_future(work(self._asker(run)))
         run.runner = asyncio.create_task(self._execute(run), name=f"mcp-task-{run.task_id[:8]}")
@@ -163,18 +162,35 @@ class TaskManager:
             return await self._inline(run, inline)
         return created(record)
 
+    async def _persist(self, run: _Run) -> None:
+        """Makes the task known: counted against its owner, its record readable (from any process on a shared
+        store) before anyone is told its id. Raises TaskRefused."""
+        async with run.gate:
+            await self._claim(run)
+            if self.store.shared:
+                await self.store.set(self.alive_key(run.task_id), True, self.liveness)
+            run.persisted = True
+            if not await self._save(run, confirm=True):
+                run.persisted = False
+                await self._release(run)
+                raise TaskRefused("the task store is not available")
+
     async def _inline(self, run: _Run, seconds: float) -> dict[str, Any]:
-        """The immediate-result shortcut: the work's own answer when it came within `seconds`."""
+        """The immediate-result shortcut: the work's own answer when it came within `seconds`, else a task (or,
+        when no task may be made, the answer whenever it comes: inline waits suit tools that ask nothing)."""
         assert run.runner is not None
         try:
             await asyncio.wait({run.runner}, timeout=seconds)
-        except asyncio.CancelledError:  # the client left before it knew the task: nobody will ask for it
-            await self.cancel(run.owner, run.task_id)
+            if not run.runner.done():
+                try:
+                    await self._persist(run)
+                    return created(run.record)
+                except TaskRefused:
+                    await asyncio.shield(run.runner)
+        except asyncio.CancelledError:  # the client left before it knew of a task: nobody will ask for it
+            self._stop(run)
             raise
         record = run.record
-        if not run.runner.done() or record["status"] not in ("completed", "failed"):
-            return created(record)
-        await self.store.delete(self.record_key(run.task_id))
         if record["status"] == "failed":
             error = record["error"]
             raise JsonRpcError(error["code"], error["message"], error.get("data"))
@@ -186,13 +202,15 @@ class TaskManager:
             outcome = await self._outcome(run)
             if watcher is not None:
                 watcher.cancel()
-            async with run.lock:
-                run.record.pop("inputRequests", None)
-                run.record.update(outcome)
-                run.record["lastUpdatedAt"] = iso(self.clock())
-            await self._save(run)
-            await self._release(run)
-            await self._publish(run)
+            async with run.gate:  # not while the task is being made known: it is either known or not
+                async with run.lock:
+                    run.record.pop("inputRequests", None)
+                    run.record.update(outcome)
+                    run.record["lastUpdatedAt"] = iso(self.clock())
+                if run.persisted:
+                    await self._save(run)
+                    await self._release(run)
+                    await self._publish(run)
         finally:
             if watcher is not None:
                 watcher.cancel()
@@ -377,6 +395,8 @@ class TaskManager:
 
     async def _read_inbox(self, run: _Run) -> bool:
         """One look at the inbox; True once the task was asked to stop."""
+        if not run.persisted:
+            return False  # nobody knows the task yet
         task_id = run.task_id
         await self.store.set(self.alive_key(task_id), True, self.liveness)
         keys = {self.answer_key(task_id, key): key for key in run.waiting}
@@ -399,8 +419,9 @@ class TaskManager:
             )
 
     async def _changed(self, run: _Run) -> None:
-        await self._save(run)
-        await self._publish(run)
+        if run.persisted:
+            await self._save(run)
+            await self._publish(run)
 
     async def _claim(self, run: _Run) -> None:
         """Counts the task against its owner's MCP_MAX_TASKS (read-modify-write: across processes, two

@@ -431,3 +431,37 @@ async def test_the_cache_store_confirms_a_new_task_by_reading_it_back() -> None:
     down = False
     await store.delete("a")
     assert await store.get("a") is None
+
+
+async def test_a_question_asked_during_the_inline_wait_shows_once_the_task_is_made() -> None:
+    store = MemoryStore()
+    tasks = manager(store)
+
+    async def confirm(ask: Asker) -> dict[str, Any]:
+        answer = await ask("elicitation/create", {"message": "Go?"}, 30)
+        return text(answer["action"])
+
+    created = await tasks.create(OWNER, confirm, inline=0.01)
+    assert created["resultType"] == "task" and "inputRequests" not in created
+    waiting = await tasks.get(OWNER, created["taskId"])
+    assert waiting["status"] == "input_required"
+    stored = await store.get(TaskManager.record_key(created["taskId"]))
+    assert stored["task"]["inputRequests"] == waiting["inputRequests"]  # the record was written with the question
+    await tasks.update(OWNER, created["taskId"], {next(iter(waiting["inputRequests"])): {"action": "accept"}})
+    assert (await settled(tasks, created["taskId"]))["result"]["content"][0]["text"] == "accept"
+
+
+async def test_past_the_inline_wait_an_owner_at_max_tasks_gets_the_answer_directly() -> None:
+    tasks, gate, release = manager(max_tasks=1), asyncio.Event(), asyncio.Event()
+    await tasks.create(OWNER, blocked(gate))  # alice's one task
+
+    async def slow(ask: Asker) -> dict[str, Any]:
+        await release.wait()
+        return text("late but direct")
+
+    answer = asyncio.ensure_future(tasks.create(OWNER, slow, inline=0.01))
+    await asyncio.sleep(0.2)  # well past the inline wait: had a task been made, its answer would be here
+    assert not answer.done()  # none may be (alice is at her bound): the call waits for the work itself
+    release.set()
+    assert await answer == text("late but direct")
+    gate.set()
