@@ -379,7 +379,7 @@ class TaskManager:
 
     @staticmethod
     def _envelope(record: dict[str, Any]) -> dict[str, Any]:
-        return {"resultType": "complete", **{k: v for k, v in record.items() if not k.startswith("_")}}
+        return {"resultType": "complete", **snapshot(record)}
 
     # --- a task running here, told of what other processes wrote --------------------------------
     async def _watch(self, run: _Run) -> None:
@@ -413,7 +413,7 @@ class TaskManager:
     async def _save(self, run: _Run, confirm: bool = False) -> bool:
         """Writes the record as it is now; one write at a time per task, so a late write never undoes a newer one."""
         async with run.lock:
-            stored = {"task": dict(run.record), "owner": run.owner, "expires": run.expires}
+            stored = {"task": snapshot(run.record), "owner": run.owner, "expires": run.expires}
             return await self.store.set(
                 self.record_key(run.task_id), stored, max(1.0, run.expires - self.clock()), confirm=confirm
             )
@@ -450,16 +450,23 @@ class TaskManager:
                 await self.store.delete(key)
 
     async def _publish(self, run: _Run) -> None:
-        task = {k: v for k, v in run.record.items() if not k.startswith("_")}
         for listener in self.listeners:
             try:
-                await listener(run.owner, dict(task))
+                await listener(run.owner, snapshot(run.record))
             except Exception:
                 log.exception("task status listener failed")
 
 
 # What a CreateTaskResult carries: the task's own fields, never its result, error or questions (tasks/get shows those).
 TASK_FIELDS = ("taskId", "status", "statusMessage", "createdAt", "lastUpdatedAt", "ttlMs", "pollIntervalMs")
+
+
+def snapshot(record: dict[str, Any]) -> dict[str, Any]:
+    """The task as it is now, apart from the live record (whose open questions change as they are answered)."""
+    copy = {k: v for k, v in record.items() if not k.startswith("_")}
+    if "inputRequests" in copy:
+        copy["inputRequests"] = dict(copy["inputRequests"])
+    return copy
 
 
 def created(record: dict[str, Any]) -> dict[str, Any]:

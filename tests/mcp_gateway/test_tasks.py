@@ -180,6 +180,7 @@ async def test_answering_one_of_two_questions_leaves_the_other_open() -> None:
     first, second = waiting["inputRequests"]
     assert first != second
     await tasks.update(OWNER, task_id, {first: {"n": 1}})
+    assert list(waiting["inputRequests"]) == [first, second]  # an answer already given is a snapshot
     after = await tasks.get(OWNER, task_id)  # no wait: the ack comes after the record changed
     assert after["status"] == "input_required" and list(after["inputRequests"]) == [second]
     await tasks.update(OWNER, task_id, {second: {"n": 2}})
