@@ -235,6 +235,17 @@ MCP_REQUEST_STATE_TTL = env_float("MCP_REQUEST_STATE_TTL", 600.0)
 MCP_REQUEST_STATE_MAX_BYTES = env_int("MCP_REQUEST_STATE_MAX_BYTES", 64 * 1024)
 MCP_MAX_INPUT_REQUESTS = env_int("MCP_MAX_INPUT_REQUESTS", 16)
 
+# Tasks (SEP-2663): a tools/call may answer with a task the client polls (tasks/get) on any process; a task keeps
+# at most MCP_MAX_INPUT_REQUESTS questions to the client open at once.
+MCP_MAX_TASKS = env_int("MCP_MAX_TASKS", 100)  # unfinished tasks per API key (else session, else address)
+MCP_MAX_RUNNING_TASKS = env_int("MCP_MAX_RUNNING_TASKS", 1000)  # tasks running in one process
+MCP_TASK_TTL = env_float("MCP_TASK_TTL", 3600.0)  # seconds a task and its result live (its work stops then)
+MCP_TASK_MAX_TTL = env_float("MCP_TASK_MAX_TTL", 86400.0)  # the longest TTL a tool may ask for its tasks
+MCP_TASK_MAX_RESULT_BYTES = env_int("MCP_TASK_MAX_RESULT_BYTES", 2 * 1024 * 1024)  # a result kept for tasks/get
+MCP_TASK_POLL_INTERVAL = env_float("MCP_TASK_POLL_INTERVAL", 1.0)  # pollIntervalMs hint; inbox reads in a fleet
+MCP_TASK_INLINE_SECONDS = env_float("MCP_TASK_INLINE_SECONDS", 1.0)  # a docs call done this soon gets no task
+MCP_TASK_MEMORY_BYTES = env_int("MCP_TASK_MEMORY_BYTES", 256 * 1024 * 1024)  # task records, without Redis
+
 # --- ops -------------------------------------------------------------------------------------
 OPS_ACTIVITY_FLUSH = env_float("OPS_ACTIVITY_FLUSH", 5.0)
 OPS_CONNECTION_LEASE = env_float("OPS_CONNECTION_LEASE", 30.0)

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from conformance_fixtures import fixtures, listen, mrtr
+from conformance_fixtures import tasks as task_fixtures
 from mcp_gateway.catalogue import catalogue
 
 
@@ -14,3 +15,4 @@ class ConformanceFixturesConfig(AppConfig):
         fixtures.register(catalogue)
         mrtr.register(catalogue)
         listen.register(catalogue)
+        task_fixtures.register(catalogue)

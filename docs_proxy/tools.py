@@ -19,6 +19,7 @@ from docs_proxy.convert import Document
 from docs_proxy.pages import get_page, notes
 from docs_proxy.paging import format_documentation_result, reading_start
 from docs_proxy.tables import quoted_list, search_tables
+from mcp_gateway import tasks
 from mcp_gateway.catalogue import Catalogue, Tool, ToolError
 from mcp_gateway.context import RequestContext
 
@@ -421,6 +422,16 @@ Pages are on docs.amazonaws.cn.
 ANCHOR_NOTE = "\n\nA URL may end with `#anchor` (a section id): reading then starts at that section."
 
 
+DOCS_TOOL_NAMES = (
+    "read_documentation",
+    "read_sections",
+    "search_table",
+    "search_documentation",
+    "recommend",
+    "get_available_services",
+)
+
+
 def register(catalogue: Catalogue) -> None:
     aws, cn = ("aws",), ("aws-cn",)
     catalogue.add_tool(
@@ -510,6 +521,10 @@ def register(catalogue: Catalogue) -> None:
             quiet=True,
         )
     )
+    # A client that can follow tasks (SEP-2663) gets one for a call not answered within MCP_TASK_INLINE_SECONDS
+    # (a page fetched and converted from the origin); cached pages are answered directly.
+    for name in DOCS_TOOL_NAMES:
+        tasks.offer(name)
     catalogue.title = "AWS Documentation (awsmcp)"
     catalogue.add_partition("aws", AWS_INSTRUCTIONS)
     catalogue.add_partition("aws-cn", CN_INSTRUCTIONS)

@@ -8,10 +8,14 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 
-from mcp_gateway import subscriptions
+from awsmcp.breaker import cache_call
+from awsmcp.pools import run_in
+from mcp_gateway import subscriptions, tasks
 from mcp_gateway.catalogue import catalogue
 from mcp_gateway.input_required import Rounds, StateRejected
 from mcp_gateway.protocol import McpServer
+from mcp_gateway.tasks.manager import TaskLimits
+from mcp_gateway.tasks.store import CacheStore, MemoryStore
 
 # Keeps requestState signatures apart from every other use of SECRET_KEY (sessions, password resets).
 REQUEST_STATE_SALT = "mcp_gateway.input_required.request-state"
@@ -42,6 +46,11 @@ def instructions_for(partition: str) -> str:
     return catalogue.instructions.get(partition) or "List the tools to see what this server offers."
 
 
+async def _shared_cache(operation: str, *args: Any) -> Any:
+    """One call on the default cache (Redis in a fleet) off the event loop, through its breaker; None when down."""
+    return await run_in("database", cache_call, "default", operation, *args, patient=True)
+
+
 @cache
 def get_server() -> McpServer:
     """Built on first use, after every app's ready() has registered its tools."""
@@ -59,4 +68,7 @@ def get_server() -> McpServer:
         ),
     )
     subscriptions.install(server, catalogue, settings.MCP_LISTEN_MAX_QUEUED, settings.MCP_LISTEN_MAX_RESOURCE_URIS)
+    # Tasks (SEP-2663): in a fleet on Redis (the default cache), so that any process answers tasks/get.
+    store = CacheStore(_shared_cache) if settings.REDIS_URL else MemoryStore(settings.MCP_TASK_MEMORY_BYTES)
+    tasks.install(server, TaskLimits.from_settings(settings), store)
     return server
