@@ -17,7 +17,15 @@ import pytest
 from mcp.client import Client
 from mcp.client.session import ClientRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp_types import ElicitRequestParams, ElicitResult, ErrorData
+from mcp_types import (
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    ElicitRequestFormParams,
+    ElicitRequestParams,
+    ElicitResult,
+    ErrorData,
+    TextContent,
+)
 
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, daphne
@@ -151,3 +159,42 @@ async def test_input_required_round_needs_the_elicitation_capability(server: Dap
         with pytest.raises(MCPError) as info:
             await client.call_tool("test_input_required_result_elicitation", {})
     assert info.value.error.code == MISSING_REQUIRED_CLIENT_CAPABILITY
+
+
+async def test_input_required_sampling_round_carries_the_callbacks_answer(server: DaphneServer) -> None:
+    """`test_input_required_result_sampling` asks the client's model a question and answers with its reply."""
+    asked: list[CreateMessageRequestParams] = []
+
+    async def sample(
+        context: ClientRequestContext, params: CreateMessageRequestParams
+    ) -> CreateMessageResult | ErrorData:
+        asked.append(params)
+        reply = TextContent(type="text", text="Paris, on the Seine")
+        return CreateMessageResult(role="assistant", content=reply, model="test-model", stop_reason="endTurn")
+
+    async with Client(server.mcp_url, sampling_callback=sample) as client:
+        result = await client.call_tool("test_input_required_result_sampling", {})
+    assert not result.is_error, text_of(result)
+    assert result.result_type == "complete"
+    assert "Paris, on the Seine" in text_of(result)
+    assert len(asked) == 1
+    assert "capital of France" in str(asked[0].messages[0].content)
+
+
+async def test_multi_round_input_required_is_driven_to_the_end(server: DaphneServer) -> None:
+    """`test_input_required_result_multi_round` asks twice (a name, then a colour), each round with a new
+    requestState; the SDK answers each round through the callback and retries until the result is complete."""
+    asked: list[str] = []
+    answers = {"name": "Ada", "color": "teal"}
+
+    async def answer(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult | ErrorData:
+        assert isinstance(params, ElicitRequestFormParams), params
+        asked.append(params.message)
+        fields = params.requested_schema["properties"]
+        return ElicitResult(action="accept", content={field: answers[field] for field in fields})
+
+    async with Client(server.mcp_url, elicitation_callback=answer) as client:
+        result = await client.call_tool("test_input_required_result_multi_round", {})
+    assert not result.is_error, text_of(result)
+    assert result.result_type == "complete"
+    assert asked == ["Step 1: What is your name?", "Step 2: What is your favorite color?"]
