@@ -2,7 +2,8 @@
 
 fastmcp 4 connects in "auto" mode: `server/discover`, then stateless 2026-07-28 requests that ask for debug
 logs and a progress token on every call. It lists the tools, keeps their output schemas and hydrates
-structured results against them (`result.data`), and raises `ToolError` on a tool's error result.
+structured results against them (`result.data`), raises `ToolError` on a tool's error result, and answers an
+input-required round through its elicitation handler (the data it returns is an accepted answer).
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ STRUCTURED = {"search_table", "search_documentation", "recommend"}
 @pytest.fixture(scope="module")
 def server(origin: OriginServer) -> Iterator[DaphneServer]:
     with daphne(**origin.settings_env()) as srv:
+        yield srv
+        assert srv.alive(), srv.log()
+
+
+@pytest.fixture(scope="module")
+def fixture_server() -> Iterator[DaphneServer]:
+    """The conformance fixture tools, for an input-required round."""
+    with daphne(MCP_CONFORMANCE_FIXTURES="1") as srv:
         yield srv
         assert srv.alive(), srv.log()
 
@@ -88,3 +97,16 @@ async def test_china_partition(server: DaphneServer) -> None:
     assert names == {"read_documentation", "get_available_services"}
     assert f"- [Amazon S3]({CN_S3})" in text_of(services)
     assert "# Amazon S3 in the China Regions" in text_of(page)
+
+
+async def test_an_input_required_round_is_answered_by_the_elicitation_handler(fixture_server: DaphneServer) -> None:
+    asked: list[str] = []
+
+    async def handler(message: str, response_type: Any, params: Any, context: Any) -> dict[str, Any]:
+        asked.append(message)
+        return {"name": "Grace Hopper"}
+
+    async with Client(fixture_server.mcp_url, elicitation_handler=handler) as client:
+        result = await client.call_tool("test_input_required_result_elicitation", {})
+    assert text_of(result) == "Hello, Grace Hopper!"
+    assert asked == ["What is your name?"]
