@@ -149,3 +149,27 @@ def test_conformance_suite(run: Run, tmp_path: Path) -> None:
     if bad:
         pytest.fail(f"{len(bad)} checks did not pass (scenario | check | status | message):\n{report}")
     assert successes >= run.full_marks, f"{successes} checks passed, {run.full_marks} expected\n{report}"
+
+
+def test_the_verdict_counts_warnings_and_skips_as_failures(tmp_path: Path) -> None:
+    """The reading of checks.json itself: a WARNING, a skip the suite does not always make and an empty
+    scenario are reported; SUCCESS, INFO and the suite's own skip are not."""
+    checks = {
+        "server-tools-list-2026-11-29T06-01-30-389Z": [{"id": "a", "status": "SUCCESS"}, {"id": "b", "status": "INFO"}],
+        "server-caching-2026-11-29T06-01-30-946Z": [{"id": "c", "status": "WARNING", "errorMessage": "stale"}],
+        "server-server-stateless-2026-11-29T06-01-29-963Z": [{"id": "d", "status": "SKIPPED"}],
+        "server-tasks-status-notifications-2026-11-29T06-01-31-270Z": [
+            {"id": "tasks-status-notifications", "status": "SKIPPED"}
+        ],
+        "server-ping-2026-11-29T06-01-31-000Z": [],
+    }
+    for name, content in checks.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "checks.json").write_text(json.dumps(content))
+    results = read_checks(tmp_path)
+    assert set(results) == {"tools-list", "caching", "server-stateless", "tasks-status-notifications", "ping"}
+    assert problems(results) == [
+        "caching | c | WARNING | stale",
+        "ping | - | NO CHECKS | the scenario recorded no checks",
+        "server-stateless | d | SKIPPED | ",
+    ]
