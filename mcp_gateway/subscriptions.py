@@ -4,19 +4,29 @@ It replaces the GET stream and `resources/subscribe` of earlier revisions. The h
 sends every catalogue change the client's filter lets through, each tagged with the subscription id (the listen
 request's id), until the client leaves. The registry hears of changes from the catalogue of this process only:
 the catalogue is code, so in a fleet every process changes (or not) on its own.
+
+Task status (the tasks extension, SEP-2663): a client that declares the extension may list `taskIds`; the
+acknowledgement names those that are its own (same owner as tasks/get: API key, else session, else address),
+their current state follows at once, then each change as `notifications/tasks`. The changes come from the task
+manager of this process only: in a fleet a stream hears the tasks that run on its own process; of a task running
+elsewhere it gets the state read from the shared store when it listens, and no later change (the store has no
+change feed, so following it would mean polling each record; clients poll tasks/get for those).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mcp_gateway import tasks
 from mcp_gateway.catalogue import Catalogue
 from mcp_gateway.context import RequestContext
 from mcp_gateway.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, invalid_params, notification_message
+from mcp_gateway.tasks.manager import TaskManager
 from mcp_gateway.versions import STATELESS_VERSIONS
 
 if TYPE_CHECKING:
@@ -31,9 +41,12 @@ LIST_FLAGS = {
     "resourcesListChanged": ("resources", "notifications/resources/list_changed"),
 }
 RESOURCE_UPDATED = "notifications/resources/updated"
+TASK = "task"  # the kind of a task's status change; its event names the task id
 
-# A change: (kind, uri); uri is "" for the list changes, the resource's URI for kind "resource".
+# A change: (kind, uri); uri is "" for the list changes, the resource's URI for kind "resource", the task id for
+# kind "task" (whose latest state rides along with it in the queue).
 Event = tuple[str, str]
+Task = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,60 +55,84 @@ class Filter:
 
     kinds: frozenset[str]
     uris: frozenset[str]
+    task_ids: frozenset[str] = frozenset()
 
     @classmethod
-    def parse(cls, notifications: Any, max_uris: int) -> Filter:
+    def parse(cls, notifications: Any, max_uris: int, max_task_ids: int | None = None) -> Filter:
         if not isinstance(notifications, dict):
             raise invalid_params('subscriptions/listen needs "notifications" (an object)')
         kinds = frozenset(kind for flag, (kind, _) in LIST_FLAGS.items() if notifications.get(flag) is True)
-        uris = notifications.get("resourceSubscriptions") or []
-        if not isinstance(uris, list) or not all(isinstance(uri, str) for uri in uris):
-            raise invalid_params('"resourceSubscriptions" must be a list of URIs')
-        if len(uris) > max_uris:
-            raise invalid_params(f'"resourceSubscriptions" holds at most {max_uris} URIs; listen on more streams')
-        return cls(kinds, frozenset(uris))
+        uris = _strings(notifications, "resourceSubscriptions", max_uris, "URIs")
+        task_ids = _strings(notifications, "taskIds", max_uris if max_task_ids is None else max_task_ids, "task ids")
+        return cls(kinds, uris, task_ids)
 
     def wants(self, event: Event) -> bool:
-        kind, uri = event
-        return uri in self.uris if kind == "resource" else kind in self.kinds
+        kind, name = event
+        if kind == "resource":
+            return name in self.uris
+        if kind == TASK:
+            return name in self.task_ids
+        return kind in self.kinds
 
     def wire(self) -> dict[str, Any]:
         honoured: dict[str, Any] = {flag: True for flag, (kind, _) in LIST_FLAGS.items() if kind in self.kinds}
         if self.uris:
             honoured["resourceSubscriptions"] = sorted(self.uris)
+        if self.task_ids:
+            honoured["taskIds"] = sorted(self.task_ids)
         return honoured
 
 
-class Listener:
-    """One open stream's queue of changes not yet sent: the same change is queued once (clients refetch),
-    and a stream that falls `max_queued` changes behind is ended rather than let grow."""
+def _strings(notifications: dict[str, Any], field: str, most: int, what: str) -> frozenset[str]:
+    values = notifications.get(field) or []
+    if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+        raise invalid_params(f'"{field}" must be a list of {what}')
+    if len(values) > most:
+        raise invalid_params(f'"{field}" holds at most {most} {what}; listen on more streams')
+    return frozenset(values)
 
-    def __init__(self, wanted: Filter, max_queued: int) -> None:
+
+class Listener:
+    """One open stream's queue of changes not yet sent: the same change is queued once (clients refetch; a task's
+    queued state is replaced by its newer one, as each carries the whole task), and a stream that falls
+    `max_queued` changes behind is ended rather than let grow. `owner` is whose tasks it may hear of."""
+
+    def __init__(self, wanted: Filter, max_queued: int, owner: str | None = None) -> None:
         self.filter = wanted
         self.max_queued = max_queued
-        self.pending: dict[Event, None] = {}  # ordered, without repeats
+        self.owner = owner
+        self.pending: dict[Event, Task | None] = {}  # ordered, without repeats
         self.overflowed = False
         self._wakeup = asyncio.Event()
 
-    def deliver(self, event: Event) -> None:
-        if not self.filter.wants(event) or event in self.pending:
+    def deliver(self, event: Event, task: Task | None = None) -> None:
+        if not self.filter.wants(event):
+            return
+        if event in self.pending:
+            if task is not None:
+                self.pending[event] = task
             return
         if len(self.pending) >= self.max_queued:
             self.overflowed = True
         else:
-            self.pending[event] = None
+            self.pending[event] = task
         self._wakeup.set()
 
-    async def next(self) -> Event | None:
-        """The next change to send; None once the stream fell too far behind (it then ends)."""
+    def deliver_task(self, owner: str, task: Task) -> None:
+        """A task's new state, heard only by a stream of the task's owner that listed it."""
+        if owner == self.owner:
+            self.deliver((TASK, str(task.get("taskId"))), task)
+
+    async def next(self) -> tuple[Event, Task | None] | None:
+        """The next change to send (with the task's state for a task); None once the stream fell too far behind
+        (it then ends)."""
         while not self.pending and not self.overflowed:
             self._wakeup.clear()
             await self._wakeup.wait()
         if self.overflowed:
             return None
         event = next(iter(self.pending))
-        del self.pending[event]
-        return event
+        return event, self.pending.pop(event)
 
 
 class Registry:
@@ -103,14 +140,26 @@ class Registry:
 
     def __init__(self) -> None:
         self.listeners: set[Listener] = set()
+        self._heard: TaskManager | None = None
 
     def publish(self, kind: str, uri: str = "") -> None:
         for listener in list(self.listeners):
             listener.deliver((kind, uri))
 
+    async def publish_task(self, owner: str, task: Task) -> None:
+        """The task manager's status listener: queues the new state on its owner's streams that asked for it."""
+        for listener in list(self.listeners):
+            listener.deliver_task(owner, task)
+
+    def hear(self, manager: TaskManager) -> None:
+        """Listen to the task manager's status changes (once; the manager is installed after this registry)."""
+        if self._heard is not manager:
+            manager.listeners.append(self.publish_task)
+            self._heard = manager
+
     @contextlib.contextmanager
-    def listen(self, wanted: Filter, max_queued: int) -> Iterator[Listener]:
-        listener = Listener(wanted, max_queued)
+    def listen(self, wanted: Filter, max_queued: int, owner: str | None = None) -> Iterator[Listener]:
+        listener = Listener(wanted, max_queued, owner)
         self.listeners.add(listener)
         try:
             yield listener
@@ -118,8 +167,10 @@ class Registry:
             self.listeners.discard(listener)
 
 
-def notification_for(event: Event, meta: dict[str, Any]) -> dict[str, Any]:
+def notification_for(event: Event, meta: dict[str, Any], task: Task | None = None) -> dict[str, Any]:
     kind, uri = event
+    if kind == TASK and task is not None:
+        return tasks.status_notification(task, meta)
     if kind == "resource":
         return notification_message(RESOURCE_UPDATED, {"uri": uri, "_meta": meta})
     method = next(method for flag_kind, method in LIST_FLAGS.values() if flag_kind == kind)
@@ -129,31 +180,67 @@ def notification_for(event: Event, meta: dict[str, Any]) -> dict[str, Any]:
 class ListenHandler:
     """The `subscriptions/listen` method: runs as long as its stream is open (the client leaving cancels it)."""
 
-    def __init__(self, registry: Registry, max_queued: int, max_uris: int) -> None:
+    def __init__(self, registry: Registry, max_queued: int, max_uris: int, max_task_ids: int | None = None) -> None:
         self.registry = registry
         self.max_queued = max_queued
         self.max_uris = max_uris
+        # Each listed task's current state is queued at once: more ids than the queue holds would end the stream.
+        self.max_task_ids = min(max_queued, max_uris if max_task_ids is None else max_task_ids)
 
     async def __call__(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         if ctx.session.protocol_version not in STATELESS_VERSIONS:
             # Sessions of earlier revisions have their GET stream and resources/subscribe instead.
             raise JsonRpcError(METHOD_NOT_FOUND, "Method not found: subscriptions/listen")
-        wanted = Filter.parse(params.get("notifications"), self.max_uris)
+        wanted = Filter.parse(params.get("notifications"), self.max_uris, self.max_task_ids)
+        if wanted.task_ids and not tasks.declared(ctx):
+            raise tasks.missing_capability()  # SEP-2663: task notifications only for clients that follow tasks
         meta = {SUBSCRIPTION_ID: ctx.request_id}
+        owner = tasks.owner_of(ctx.session)
         # Listening before the acknowledgement is sent, so a change meanwhile is queued, not lost.
-        with self.registry.listen(wanted, self.max_queued) as listener:
-            await ctx.emit(notification_message(ACKNOWLEDGED, {"notifications": wanted.wire(), "_meta": meta}))
-            while (event := await listener.next()) is not None:
-                await ctx.emit(notification_for(event, meta))
+        with self.registry.listen(wanted, self.max_queued, owner) as listener:
+            current = await self._own_tasks(listener, owner)
+            await ctx.emit(notification_message(ACKNOWLEDGED, {"notifications": listener.filter.wire(), "_meta": meta}))
+            for now in current:  # the state each listed task is in now, unless a newer one is already queued
+                if (TASK, now["taskId"]) not in listener.pending:
+                    listener.deliver((TASK, now["taskId"]), now)
+            while (change := await listener.next()) is not None:
+                event, state = change
+                await ctx.emit(notification_for(event, meta, state))
         # Reached only when the stream fell behind: the result tells the client it ended on purpose.
         return {"_meta": meta}
 
+    async def _own_tasks(self, listener: Listener, owner: str) -> list[Task]:
+        """Narrows the stream's task ids to the owner's known tasks (what it is acknowledged with) and answers their
+        current states, as tasks/get shows them; unknown ids, other owners' and those of a server without the tasks
+        extension are left out."""
+        wanted = listener.filter
+        manager = tasks.manager()
+        if not wanted.task_ids or manager is None:
+            listener.filter = dataclasses.replace(wanted, task_ids=frozenset())
+            return []
+        self.registry.hear(manager)
+        current: list[Task] = []
+        for task_id in sorted(wanted.task_ids):
+            try:
+                task = await manager.get(owner, task_id)
+            except JsonRpcError:
+                continue  # not found, expired or not this owner's: the same answer tasks/get gives
+            current.append({k: v for k, v in task.items() if k != "resultType"})
+        listener.filter = dataclasses.replace(wanted, task_ids=frozenset(task["taskId"] for task in current))
+        for event in [event for event in listener.pending if not listener.filter.wants(event)]:
+            del listener.pending[event]
+        return current
 
-def install(server: McpServer, catalogue: Catalogue, max_queued: int, max_uris: int) -> Registry:
-    """Serve subscriptions/listen on `server` and advertise, in server/discover, the list changes it delivers."""
+
+def install(
+    server: McpServer, catalogue: Catalogue, max_queued: int, max_uris: int, max_task_ids: int | None = None
+) -> Registry:
+    """Serve subscriptions/listen on `server` and advertise, in server/discover, the list changes it delivers.
+
+    `max_task_ids`: task ids one stream may list (default `max_uris`; never more than `max_queued`)."""
     registry = Registry()
     catalogue.listeners.append(registry.publish)
-    server.methods["subscriptions/listen"] = ListenHandler(registry, max_queued, max_uris)
+    server.methods["subscriptions/listen"] = ListenHandler(registry, max_queued, max_uris, max_task_ids)
     discover = server.methods["server/discover"]
 
     async def discover_with_listen(params: dict[str, Any], ctx: RequestContext) -> Any:
