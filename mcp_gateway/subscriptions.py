@@ -93,35 +93,53 @@ def _strings(notifications: dict[str, Any], field: str, most: int, what: str) ->
 
 
 class Listener:
-    """One open stream's queue of changes not yet sent: the same change is queued once (clients refetch; a task's
-    queued state is replaced by its newer one, as each carries the whole task), and a stream that falls
-    `max_queued` changes behind is ended rather than let grow. `owner` is whose tasks it may hear of."""
+    """One open stream's queue of changes not yet sent, ended rather than let grow past `max_queued` (the client
+    listens again and refetches). A catalogue change is queued once (clients refetch); each state of a task is
+    queued in order (each carries the whole task), a state the same as the last one queued of it only once.
+    `owner` is whose tasks the stream may hear of."""
 
     def __init__(self, wanted: Filter, max_queued: int, owner: str | None = None) -> None:
         self.filter = wanted
         self.max_queued = max_queued
         self.owner = owner
-        self.pending: dict[Event, Task | None] = {}  # ordered, without repeats
+        # Ordered; keyed by the event (catalogue changes) or by (TASK, task id, n) (task states).
+        self.pending: dict[tuple[Any, ...], tuple[Event, Task | None]] = {}
         self.overflowed = False
+        self._states = 0
         self._wakeup = asyncio.Event()
 
     def deliver(self, event: Event, task: Task | None = None) -> None:
         if not self.filter.wants(event):
             return
-        if event in self.pending:
-            if task is not None:
-                self.pending[event] = task
+        if event[0] == TASK:
+            if task is None or self.last_queued(event[1]) == task:
+                return
+            self._states += 1
+            key: tuple[Any, ...] = (*event, self._states)
+        elif event in self.pending:
             return
+        else:
+            key = event
         if len(self.pending) >= self.max_queued:
             self.overflowed = True
         else:
-            self.pending[event] = task
+            self.pending[key] = (event, task)
         self._wakeup.set()
 
     def deliver_task(self, owner: str, task: Task) -> None:
         """A task's new state, heard only by a stream of the task's owner that listed it."""
         if owner == self.owner:
             self.deliver((TASK, str(task.get("taskId"))), task)
+
+    def last_queued(self, task_id: str) -> Task | None:
+        """The newest state of this task waiting to be sent, if any."""
+        states = [task for (kind, name), task in self.pending.values() if kind == TASK and name == task_id]
+        return states[-1] if states else None
+
+    def drop_unwanted(self) -> None:
+        """Forget what was queued that the (narrowed) filter no longer lets through."""
+        for key in [key for key, (event, _) in self.pending.items() if not self.filter.wants(event)]:
+            del self.pending[key]
 
     async def next(self) -> tuple[Event, Task | None] | None:
         """The next change to send (with the task's state for a task); None once the stream fell too far behind
@@ -131,8 +149,7 @@ class Listener:
             await self._wakeup.wait()
         if self.overflowed:
             return None
-        event = next(iter(self.pending))
-        return event, self.pending.pop(event)
+        return self.pending.pop(next(iter(self.pending)))
 
 
 class Registry:
@@ -201,7 +218,7 @@ class ListenHandler:
             current = await self._own_tasks(listener, owner)
             await ctx.emit(notification_message(ACKNOWLEDGED, {"notifications": listener.filter.wire(), "_meta": meta}))
             for now in current:  # the state each listed task is in now, unless a newer one is already queued
-                if (TASK, now["taskId"]) not in listener.pending:
+                if listener.last_queued(now["taskId"]) is None:
                     listener.deliver((TASK, now["taskId"]), now)
             while (change := await listener.next()) is not None:
                 event, state = change
@@ -227,8 +244,7 @@ class ListenHandler:
                 continue  # not found, expired or not this owner's: the same answer tasks/get gives
             current.append({k: v for k, v in task.items() if k != "resultType"})
         listener.filter = dataclasses.replace(wanted, task_ids=frozenset(task["taskId"] for task in current))
-        for event in [event for event in listener.pending if not listener.filter.wants(event)]:
-            del listener.pending[event]
+        listener.drop_unwanted()
         return current
 
 

@@ -161,25 +161,25 @@ async def test_task_ids_are_bounded_and_never_past_the_queue(monkeypatch: pytest
     assert "at most 1 task ids" in replies[0]["error"]["message"]
 
 
-async def test_a_queued_task_state_is_replaced_by_its_newer_one_and_others_tasks_are_not_queued() -> None:
-    wanted = subscriptions.Filter(frozenset(), frozenset(), frozenset({"t1", "t2"}))
-    listener = subscriptions.Listener(wanted, max_queued=2, owner="key:alice")
-    listener.deliver_task("key:bob", {"taskId": "t1", "status": "working"})  # same id, another owner: not heard
+async def test_each_state_is_queued_in_order_once_within_the_bound_and_others_tasks_not_at_all() -> None:
+    wanted = subscriptions.Filter(frozenset({"tools"}), frozenset(), frozenset({"t1", "t2"}))
+    listener = subscriptions.Listener(wanted, max_queued=3, owner="key:alice")
+    listener.deliver_task("key:bob", {"taskId": "t1", "status": "working"})  # a listed id, another owner: not heard
     assert not listener.pending
     listener.deliver_task("key:alice", {"taskId": "t1", "status": "working"})
-    listener.deliver_task("key:alice", {"taskId": "t2", "status": "working"})
-    listener.deliver_task("key:alice", {"taskId": "t1", "status": "completed"})  # replaces; the queue stays at 2
+    listener.deliver_task("key:alice", {"taskId": "t1", "status": "working"})  # the same state again: once
     listener.deliver_task("key:alice", {"taskId": "t3", "status": "working"})  # not listed
+    listener.deliver(("tools", ""))
+    listener.deliver_task("key:alice", {"taskId": "t1", "status": "completed"})
     assert not listener.overflowed
-    first = await listener.next()
-    assert first == (("task", "t1"), {"taskId": "t1", "status": "completed"})
-    listener.deliver(("task", "t1"), {"taskId": "t1", "status": "completed"})
-    listener.deliver(("task", "t3"), {"taskId": "t3", "status": "working"})
-    assert (await listener.next()) == (("task", "t2"), {"taskId": "t2", "status": "working"})
-    listener.deliver_task("key:alice", {"taskId": "t2", "status": "completed"})
-    listener.deliver_task("key:alice", {"taskId": "t2", "status": "completed"})
-    listener.deliver(("tools", ""))  # not asked for
-    assert len(listener.pending) == 2
+    assert await listener.next() == (("task", "t1"), {"taskId": "t1", "status": "working"})
+    assert await listener.next() == (("tools", ""), None)
+    assert await listener.next() == (("task", "t1"), {"taskId": "t1", "status": "completed"})
+    for status in ("working", "input_required", "working"):
+        listener.deliver_task("key:alice", {"taskId": "t2", "status": status})
+    assert not listener.overflowed
+    listener.deliver_task("key:alice", {"taskId": "t2", "status": "completed"})  # one past MCP_LISTEN_MAX_QUEUED
+    assert listener.overflowed and await listener.next() is None
 
 
 async def test_a_server_without_tasks_acknowledges_no_task_ids(monkeypatch: pytest.MonkeyPatch) -> None:
