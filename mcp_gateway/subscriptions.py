@@ -8,9 +8,11 @@ the catalogue is code, so in a fleet every process changes (or not) on its own.
 Task status (the tasks extension, SEP-2663): a client that declares the extension may list `taskIds`; the
 acknowledgement names those that are its own (same owner as tasks/get: API key, else session, else address),
 their current state follows at once, then each change as `notifications/tasks`. The changes come from the task
-manager of this process only: in a fleet a stream hears the tasks that run on its own process; of a task running
-elsewhere it gets the state read from the shared store when it listens, and no later change (the store has no
-change feed, so following it would mean polling each record; clients poll tasks/get for those).
+manager of this process. In a fleet (tasks on the shared store) a stream hears the changes of the tasks running on
+its own process as they happen; those running on other processes it reads back from the store every
+MCP_TASK_POLL_INTERVAL, one round trip for all of them (the store has no change feed), so it hears their changes
+that late, and a state that lasted less than the interval may be missed (never the last one: each notification is
+the whole task).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,11 +29,13 @@ from mcp_gateway import tasks
 from mcp_gateway.catalogue import Catalogue
 from mcp_gateway.context import RequestContext
 from mcp_gateway.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, invalid_params, notification_message
-from mcp_gateway.tasks.manager import TaskManager
+from mcp_gateway.tasks.manager import TERMINAL, TaskManager
 from mcp_gateway.versions import STATELESS_VERSIONS
 
 if TYPE_CHECKING:
     from mcp_gateway.protocol import McpServer
+
+log = logging.getLogger(__name__)
 
 SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 ACKNOWLEDGED = "notifications/subscriptions/acknowledged"
@@ -220,9 +225,14 @@ class ListenHandler:
             for now in current:  # the state each listed task is in now, unless a newer one is already queued
                 if listener.last_queued(now["taskId"]) is None:
                     listener.deliver((TASK, now["taskId"]), now)
-            while (change := await listener.next()) is not None:
-                event, state = change
-                await ctx.emit(notification_for(event, meta, state))
+            follower = follow_elsewhere(listener, owner, current)
+            try:
+                while (change := await listener.next()) is not None:
+                    event, state = change
+                    await ctx.emit(notification_for(event, meta, state))
+            finally:
+                if follower is not None:
+                    follower.cancel()
         # Reached only when the stream fell behind: the result tells the client it ended on purpose.
         return {"_meta": meta}
 
@@ -246,6 +256,39 @@ class ListenHandler:
         listener.filter = dataclasses.replace(wanted, task_ids=frozenset(task["taskId"] for task in current))
         listener.drop_unwanted()
         return current
+
+
+def follow_elsewhere(listener: Listener, owner: str, current: list[Task]) -> asyncio.Task[None] | None:
+    """On a shared store, the listed tasks that run on other processes (whose changes this process is never told
+    of) are read back every poll interval, one store round trip for all of them, and each new state queued, until
+    they end or the stream does. None when there are none (or no shared store)."""
+    manager = tasks.manager()
+    if manager is None or not manager.store.shared:
+        return None
+    elsewhere = {
+        task["taskId"]: task
+        for task in current
+        if task["status"] not in TERMINAL and not manager.runs_here(task["taskId"])
+    }
+    if not elsewhere:
+        return None
+    return asyncio.create_task(_follow(listener, manager, owner, elsewhere), name="mcp-listen-follow")
+
+
+async def _follow(listener: Listener, manager: TaskManager, owner: str, last: dict[str, Task]) -> None:
+    while last:
+        await asyncio.sleep(manager.limits.poll_interval)
+        try:
+            found = await manager.peek(owner, sorted(last))
+        except Exception:  # a bad round (the store away) is no news: the next one tries again
+            log.exception("following tasks for a listen stream failed")
+            continue
+        for task_id, state in found.items():
+            if state != last[task_id]:
+                listener.deliver((TASK, task_id), state)
+                last[task_id] = state
+            if state["status"] in TERMINAL:
+                del last[task_id]
 
 
 def install(

@@ -92,6 +92,12 @@ async def listening(
         yield sse_messages(response)
 
 
+async def heard(stream: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:
+    """The stream's next message; a guard (not a measure) so that a notification that never comes fails the test
+    instead of hanging it on the stream's keep-alives."""
+    return await asyncio.wait_for(anext(stream), 60)
+
+
 async def test_only_the_owner_that_listed_a_task_hears_its_states(
     locked: DaphneServer, keys: dict[str, str], http: httpx.AsyncClient
 ) -> None:
@@ -106,14 +112,14 @@ async def test_only_the_owner_that_listed_a_task_hears_its_states(
         listening(http, url, bob, {"taskIds": [task_id], "toolsListChanged": True}, "bob") as other,
         listening(http, url, alice, {"toolsListChanged": True}, "alice-lists") as opted_out,
     ):
-        ack = await anext(owner)
+        ack = await heard(owner)
         assert ack["method"] == "notifications/subscriptions/acknowledged"
         assert ack["params"] == {"notifications": {"taskIds": [task_id]}, "_meta": {SUB: "alice-tasks"}}
         # Bob listed Alice's task: he is acknowledged without it, as tasks/get would not show it to him either.
-        assert (await anext(other))["params"]["notifications"] == {"toolsListChanged": True}
-        assert (await anext(opted_out))["params"]["notifications"] == {"toolsListChanged": True}
+        assert (await heard(other))["params"]["notifications"] == {"toolsListChanged": True}
+        assert (await heard(opted_out))["params"]["notifications"] == {"toolsListChanged": True}
 
-        asking = await anext(owner)  # the state the task is in now: waiting for Alice's answer
+        asking = await heard(owner)  # the state the task is in now: waiting for Alice's answer
         assert asking["method"] == "notifications/tasks"
         assert asking["params"]["taskId"] == task_id and asking["params"]["status"] == "input_required"
         assert asking["params"]["_meta"] == {SUB: "alice-tasks"}
@@ -121,17 +127,17 @@ async def test_only_the_owner_that_listed_a_task_hears_its_states(
         answer = {"taskId": task_id, "inputResponses": {key: {"action": "accept", "content": {"confirm": True}}}}
         assert (await post(http, url, alice, "tasks/update", answer, task_id)).status_code == 200
 
-        working = await anext(owner)
+        working = await heard(owner)
         assert working["params"]["status"] == "working" and "inputRequests" not in working["params"]
-        completed = await anext(owner)
+        completed = await heard(owner)
         assert completed["params"]["status"] == "completed" and completed["params"]["_meta"] == {SUB: "alice-tasks"}
         assert completed["params"]["result"]["content"] == [{"type": "text", "text": "Deleted notes.txt"}]
 
         trigger = {"name": "test_trigger_tool_change", "arguments": {}}
         assert (await post(http, url, alice, "tools/call", trigger, "test_trigger_tool_change")).status_code == 200
         # Messages come in order: any notification of the task on these streams would have come first.
-        assert (await anext(other))["method"] == "notifications/tools/list_changed"
-        assert (await anext(opted_out))["method"] == "notifications/tools/list_changed"
+        assert (await heard(other))["method"] == "notifications/tools/list_changed"
+        assert (await heard(opted_out))["method"] == "notifications/tools/list_changed"
 
 
 async def test_a_slow_task_is_heard_working_then_completed(
@@ -142,10 +148,10 @@ async def test_a_slow_task_is_heard_working_then_completed(
     call = {"name": "slow_compute", "arguments": {"seconds": 2, "label": "notes"}}
     task_id = (await post(http, url, bob, "tools/call", call, "slow_compute")).json()["result"]["taskId"]
     async with listening(http, url, bob, {"taskIds": [task_id]}, "bob-tasks") as stream:
-        await anext(stream)
-        states = [await anext(stream)]
+        await heard(stream)
+        states = [await heard(stream)]
         if states[0]["params"]["status"] != "completed":  # listening took longer than the work: only its end
-            states.append(await anext(stream))
+            states.append(await heard(stream))
     assert [state["params"]["status"] for state in states][-1] == "completed"
     assert states[-1]["params"]["result"]["content"] == [{"type": "text", "text": "Computed notes after 2 s"}]
     assert all(state["params"]["taskId"] == task_id for state in states)
