@@ -158,7 +158,7 @@ class Listener:
 
 
 class Registry:
-    """The open listen streams of this process; the catalogue tells it of changes."""
+    """The open listen streams of this process; the catalogue and the task manager tell it of changes."""
 
     def __init__(self) -> None:
         self.listeners: set[Listener] = set()
