@@ -226,6 +226,9 @@ MCP_STREAM_BUFFER_BYTES = env_int("MCP_STREAM_BUFFER_BYTES", 16 * 1024 * 1024)  
 # client listens again and refetches), and resource URIs one listen stream may subscribe to.
 MCP_LISTEN_MAX_QUEUED = env_int("MCP_LISTEN_MAX_QUEUED", 64)
 MCP_LISTEN_MAX_RESOURCE_URIS = env_int("MCP_LISTEN_MAX_RESOURCE_URIS", 100)
+# Task ids one listen stream may follow (tasks extension); each one's state is queued at once, so at most
+# MCP_LISTEN_MAX_QUEUED are taken.
+MCP_LISTEN_MAX_TASK_IDS = env_int("MCP_LISTEN_MAX_TASK_IDS", 32)
 MCP_KEY_REVOCATION_POLL = env_float("MCP_KEY_REVOCATION_POLL", 2.0)
 # Blocking work runs in pools of its own, so a full one delays nothing else.
 MCP_DATABASE_THREADS = env_int("MCP_DATABASE_THREADS", 8)  # database and shared-cache calls

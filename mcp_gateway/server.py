@@ -67,7 +67,13 @@ def get_server() -> McpServer:
             max_asks=settings.MCP_MAX_INPUT_REQUESTS,
         ),
     )
-    subscriptions.install(server, catalogue, settings.MCP_LISTEN_MAX_QUEUED, settings.MCP_LISTEN_MAX_RESOURCE_URIS)
+    subscriptions.install(
+        server,
+        catalogue,
+        settings.MCP_LISTEN_MAX_QUEUED,
+        settings.MCP_LISTEN_MAX_RESOURCE_URIS,
+        settings.MCP_LISTEN_MAX_TASK_IDS,
+    )
     # Tasks (SEP-2663): in a fleet on Redis (the default cache), so that any process answers tasks/get.
     store = CacheStore(_shared_cache) if settings.REDIS_URL else MemoryStore(settings.MCP_TASK_MEMORY_BYTES)
     tasks.install(server, TaskLimits.from_settings(settings), store)

@@ -345,6 +345,33 @@ class TaskManager:
             run.cancel_requested = True
             run.work.cancel()
 
+    def runs_here(self, task_id: str) -> bool:
+        """Whether this process runs the task (its changes then reach `listeners`)."""
+        return task_id in self._running
+
+    async def peek(self, owner: str, task_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The states of `owner`'s tasks as tasks/get on this process would show them (without `resultType`), read
+        in one store round trip (two for a task waiting for input): how a listen stream follows the tasks of other
+        processes. Tasks unknown, expired or not `owner`'s are left out."""
+        wanted = [task_id for task_id in task_ids if len(task_id) <= MAX_TASK_ID]
+        keys = [self.record_key(task_id) for task_id in wanted] + [self.alive_key(task_id) for task_id in wanted]
+        found = await self.store.get_many(keys)
+        states: dict[str, dict[str, Any]] = {}
+        for task_id in wanted:
+            stored = found.get(self.record_key(task_id))
+            if not isinstance(stored, dict) or stored.get("owner") != owner:
+                continue
+            record = dict(stored["task"])
+            if record["status"] not in TERMINAL and self.store.shared and not found.get(self.alive_key(task_id)):
+                record.pop("inputRequests", None)
+                record.update(
+                    _failed(INTERNAL_ERROR, "The server process running this task stopped before it finished.")
+                )
+            elif record["status"] == "input_required" and self.store.shared:
+                record = await self._with_answers_left_out(record)
+            states[task_id] = snapshot(record)
+        return states
+
     def _local(self, owner: str, task_id: str) -> _Run | None:
         run = self._running.get(task_id)
         return run if run is not None and run.owner == owner else None
