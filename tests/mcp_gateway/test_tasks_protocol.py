@@ -49,7 +49,26 @@ async def test_the_extension_is_advertised(installed: TaskManager, server: McpSe
     discovered = (await modern(server, "server/discover", {}))["result"]
     assert discovered["capabilities"]["extensions"] == {tasks.EXTENSION: {}}
     assert "tasks" not in discovered["capabilities"]
-    assert (await initialize(server, session))["result"]["capabilities"]["extensions"] == {tasks.EXTENSION: {}}
+    # The extension is for 2026-07-28: initialize (the stateful revisions) advertises what it did before.
+    assert "extensions" not in (await initialize(server, session))["result"]["capabilities"]
+
+
+async def test_a_stateful_session_has_no_tasks(
+    installed: TaskManager, server: McpServer, session: ServerSession
+) -> None:
+    """Even a 2025-11-25 client that declares the extension: the tasks methods do not exist there (-32601, as
+    before the extension) and a tool offered for tasks answers the call itself."""
+    hello = {
+        "protocolVersion": "2025-11-25",
+        "capabilities": EXTENSIONS,
+        "clientInfo": {"name": "pytest", "version": "1"},
+    }
+    assert "result" in await call(server, session, "initialize", hello)
+    for method in ("tasks/get", "tasks/update", "tasks/cancel"):
+        params = {"taskId": "t", "inputResponses": {}}
+        assert (await call(server, session, method, params))["error"]["code"] == jsonrpc.METHOD_NOT_FOUND
+    direct = (await call(server, session, "tools/call", {"name": "echo", "arguments": {"text": "x"}}))["result"]
+    assert direct["content"] == [{"type": "text", "text": "x"}] and "taskId" not in direct
 
 
 async def test_a_declaring_request_gets_a_task_and_can_follow_it(installed: TaskManager, server: McpServer) -> None:
