@@ -549,8 +549,24 @@ async def test_a_question_asked_during_the_inline_wait_shows_once_the_task_is_ma
     assert (await settled(tasks, created["taskId"]))["result"]["content"][0]["text"] == "accept"
 
 
+class Refusals(TaskManager):
+    """Tells when a task could not be made known (past its inline wait)."""
+
+    def __init__(self, store: MemoryStore, limits: TaskLimits) -> None:
+        super().__init__(store, limits)
+        self.refused = asyncio.Event()
+
+    async def _persist(self, run: Any) -> None:
+        try:
+            await super()._persist(run)
+        except TaskRefused:
+            self.refused.set()
+            raise
+
+
 async def test_past_the_inline_wait_an_owner_at_max_tasks_gets_the_answer_directly() -> None:
-    tasks, gate, release = manager(max_tasks=1), asyncio.Event(), asyncio.Event()
+    store, gate, release = MemoryStore(), asyncio.Event(), asyncio.Event()
+    tasks = Refusals(store, TaskLimits(max_tasks=1))
     await tasks.create(OWNER, blocked(gate))  # alice's one task
 
     async def slow(ask: Asker) -> dict[str, Any]:
@@ -558,8 +574,10 @@ async def test_past_the_inline_wait_an_owner_at_max_tasks_gets_the_answer_direct
         return text("late but direct")
 
     answer = asyncio.ensure_future(tasks.create(OWNER, slow, inline=0.01))
-    await asyncio.sleep(0.2)  # well past the inline wait: had a task been made, its answer would be here
-    assert not answer.done()  # none may be (alice is at her bound): the call waits for the work itself
+    await tasks.refused.wait()  # past the inline wait, the task was refused (alice is at her bound)
+    assert not answer.done()  # so the call waits for the work itself ...
+    assert tasks.running() == 2 and len(store) == 2  # ... which runs unrecorded: alice's record and index
     release.set()
     assert await answer == text("late but direct")
+    assert tasks.running() == 1 and len(store) == 2
     gate.set()
