@@ -241,6 +241,7 @@ MCP_MAX_INPUT_REQUESTS = env_int("MCP_MAX_INPUT_REQUESTS", 16)
 # Tasks (SEP-2663): a tools/call may answer with a task the client polls (tasks/get) on any process; a task keeps
 # at most MCP_MAX_INPUT_REQUESTS questions to the client open at once.
 MCP_MAX_TASKS = env_int("MCP_MAX_TASKS", 100)  # unfinished tasks per API key (else session, else address)
+MCP_MAX_KEPT_TASKS = env_int("MCP_MAX_KEPT_TASKS", 1000)  # finished tasks per owner whose results are kept (TTL)
 MCP_MAX_RUNNING_TASKS = env_int("MCP_MAX_RUNNING_TASKS", 1000)  # tasks running in one process
 MCP_TASK_TTL = env_float("MCP_TASK_TTL", 3600.0)  # seconds a task and its result live (its work stops then)
 MCP_TASK_MAX_TTL = env_float("MCP_TASK_MAX_TTL", 86400.0)  # the longest TTL a tool may ask for its tasks

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from mcp_types.jsonrpc import MISSING_REQUIRED_CLIENT_CAPABILITY
 
 from mcp_gateway.context import RequestContext, drop_messages
-from mcp_gateway.jsonrpc import INVALID_REQUEST, JsonRpcError, invalid_params, notification_message
+from mcp_gateway.jsonrpc import (
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    JsonRpcError,
+    invalid_params,
+    notification_message,
+)
 from mcp_gateway.sessions import ServerSession
 from mcp_gateway.tasks.manager import Asker, TaskLimits, TaskManager, TaskRefused
 from mcp_gateway.tasks.store import TaskStore
@@ -71,7 +77,10 @@ def status_notification(task: dict[str, Any], meta: dict[str, Any] | None = None
 
 
 def declared(ctx: RequestContext) -> bool:
-    """Whether this request's client can follow a task (per request in 2026-07-28, per session before)."""
+    """Whether this request's client can follow a task: a 2026-07-28 request that declares the extension (the
+    extension is not offered to the stateful revisions)."""
+    if ctx.session.protocol_version in STATEFUL_VERSIONS:
+        return False
     extensions = ctx.session.client_capabilities.get("extensions")
     return isinstance(extensions, dict) and EXTENSION in extensions
 
@@ -132,11 +141,18 @@ async def start(
 
 
 def install(server: McpServer, limits: TaskLimits, store: TaskStore) -> TaskManager:
-    """Adds the extension to `server`: its capability, the tasks methods, tools/call that may answer a task."""
+    """Adds the extension to `server`: its capability in server/discover (2026-07-28 only: `initialize` is left as
+    it was), the tasks methods, tools/call that may answer a task."""
     global _manager
     tasks = _manager = TaskManager(store, limits)
-    server.capabilities.setdefault("extensions", {})[EXTENSION] = {}
     plain_call = server.methods["tools/call"]
+    discover = server.methods["server/discover"]
+
+    async def discover_with_tasks(params: dict[str, Any], ctx: RequestContext) -> Any:
+        result = await discover(params, ctx)
+        capabilities = result["capabilities"]  # a copy of the server's; its extensions are copied before adding
+        capabilities["extensions"] = {**capabilities.get("extensions", {}), EXTENSION: {}}
+        return result
 
     async def tools_call(params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         name = params.get("name")
@@ -168,6 +184,7 @@ def install(server: McpServer, limits: TaskLimits, store: TaskStore) -> TaskMana
         await tasks.cancel(owner_of(ctx.session), _task_id(params, ctx))
         return {"resultType": "complete"}
 
+    server.methods["server/discover"] = discover_with_tasks
     server.methods["tools/call"] = tools_call
     server.methods["tasks/get"] = tasks_get
     server.methods["tasks/update"] = tasks_update
@@ -176,7 +193,10 @@ def install(server: McpServer, limits: TaskLimits, store: TaskStore) -> TaskMana
 
 
 def _task_id(params: dict[str, Any], ctx: RequestContext) -> str:
-    """The request's taskId, once the client has shown it can follow tasks (-32021 before anything else)."""
+    """The request's taskId, once the client has shown it can follow tasks (-32021 before anything else; the
+    stateful revisions have no tasks methods: -32601, as before the extension)."""
+    if ctx.session.protocol_version in STATEFUL_VERSIONS:
+        raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {ctx.request_method}")
     if not declared(ctx):
         raise missing_capability()
     task_id = params.get("taskId")

@@ -38,6 +38,7 @@ class TaskLimits:
     """Bounds and pacing of tasks; `from_settings` reads them from the MCP_* settings."""
 
     max_tasks: int = 100  # unfinished tasks per owner (API key, session or address)
+    max_kept: int = 1000  # finished tasks per owner whose results are kept (until their TTL)
     max_running: int = 1000  # tasks running in this process
     ttl: float = 3600.0  # seconds a task lives from its creation (its work is stopped then)
     max_ttl: float = 86400.0  # no tool may ask for a longer TTL
@@ -50,6 +51,7 @@ class TaskLimits:
     def from_settings(cls, settings: Any) -> TaskLimits:
         names = {
             "max_tasks": "MCP_MAX_TASKS",
+            "max_kept": "MCP_MAX_KEPT_TASKS",
             "max_running": "MCP_MAX_RUNNING_TASKS",
             "ttl": "MCP_TASK_TTL",
             "max_ttl": "MCP_TASK_MAX_TTL",
@@ -68,6 +70,9 @@ class TaskRefused(Exception):
 
 def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+MEMORY_FULL = "The result was not kept: the server's task memory is full."
 
 
 def not_found() -> JsonRpcError:
@@ -116,6 +121,10 @@ class TaskManager:
         return f"mcp:tasks-of:{owner}"
 
     @staticmethod
+    def kept_key(owner: str) -> str:
+        return f"mcp:tasks-kept-of:{owner}"
+
+    @staticmethod
     def cancel_key(task_id: str) -> str:
         return f"mcp:task:{task_id}:cancel"
 
@@ -154,7 +163,7 @@ class TaskManager:
         }
         run = _Run(owner, record, now + lifetime)
         if inline <= 0:
-            await self._persist(run)
+            await self._persist(run)  # TaskRefused: nothing was started
         self._running[run.task_id] = run
         run.work = asyncio.ensure_future(work(self._asker(run)))
         run.runner = asyncio.create_task(self._execute(run), name=f"mcp-task-{run.task_id[:8]}")
@@ -164,16 +173,24 @@ class TaskManager:
 
     async def _persist(self, run: _Run) -> None:
         """Makes the task known: counted against its owner, its record readable (from any process on a shared
-        store) before anyone is told its id. Raises TaskRefused."""
+        store) before anyone is told its id. Raises TaskRefused, also when the store fails in a way of its own (the
+        caller then stops the work or answers it directly: no work runs unrecorded)."""
         async with run.gate:
             await self._claim(run)
-            if self.store.shared:
-                await self.store.set(self.alive_key(run.task_id), True, self.liveness)
-            run.persisted = True
-            if not await self._save(run, confirm=True):
+            try:
+                if self.store.shared:
+                    await self.store.set(self.alive_key(run.task_id), True, self.liveness)
+                run.persisted = True
+                saved = await self._save(run, confirm=True)
+            except Exception as exc:
+                log.exception("task %s could not be recorded", run.task_id)
                 run.persisted = False
-                await self._release(run)
-                raise TaskRefused("the task store is not available")
+                await self._unclaim(run)
+                raise TaskRefused("the task store failed") from exc
+            if not saved:
+                run.persisted = False
+                await self._unclaim(run)
+                raise TaskRefused("the task store is not available (or the server's task memory is full)")
 
     async def _inline(self, run: _Run, seconds: float) -> dict[str, Any]:
         """The immediate-result shortcut: the work's own answer when it came within `seconds`, else a task (or,
@@ -208,7 +225,7 @@ class TaskManager:
                     run.record.update(outcome)
                     run.record["lastUpdatedAt"] = iso(self.clock())
                 if run.persisted:
-                    await self._save(run)
+                    await self._keep(run)
                     await self._release(run)
                     await self._publish(run)
         finally:
@@ -246,6 +263,18 @@ class TaskManager:
                 f"The result is {size} bytes, over the {self.limits.max_result_bytes} bytes a task keeps; ask for less.",
             )
         return {"status": "completed", "result": {"resultType": "complete", **result}}
+
+    async def _keep(self, run: _Run) -> None:
+        """Writes the finished record; when the store refuses it (memory full), the task is kept as failed without
+        its result, and when even that is refused its record is dropped (tasks/get then finds no such task)."""
+        if await self._save(run):
+            return
+        async with run.lock:
+            run.record.pop("result", None)
+            run.record.update(_failed(INTERNAL_ERROR, MEMORY_FULL))
+        if not await self._save(run):
+            log.warning("task %s: no room even for its failure; its record is dropped", run.task_id)
+            await self.store.delete(self.record_key(run.task_id))
 
     # --- questions to the client ----------------------------------------------------------------
     def _asker(self, run: _Run) -> Asker:
@@ -300,6 +329,8 @@ class TaskManager:
 
     # --- tasks/get, tasks/update, tasks/cancel --------------------------------------------------
     async def get(self, owner: str, task_id: str) -> dict[str, Any]:
+        """tasks/get: the task as it is now, from the running task here (freshest) or the store (any process);
+        a task whose process stopped shows as failed, not working for ever. -32602 when not `owner`'s."""
         run = self._local(owner, task_id)
         if run is not None:
             return self._envelope(run.record)
@@ -315,6 +346,12 @@ class TaskManager:
         return self._envelope(record)
 
     async def update(self, owner: str, task_id: str, responses: dict[str, Any]) -> None:
+        """tasks/update: answers to the task's open questions, given to the work here or left in its inbox for the
+        process running it. Answers to questions not open are ignored, as the spec allows; an answer that is not
+        an object is -32602 (as in an input-required round), before any answer is used."""
+        bad = sorted(key for key, value in responses.items() if not isinstance(value, dict))
+        if bad:
+            raise JsonRpcError(INVALID_PARAMS, f"Each input response must be an object; not so for: {', '.join(bad)}")
         run = self._local(owner, task_id)
         if run is not None:
             changed = [self._answer(run, key, value) for key, value in responses.items()]
@@ -329,6 +366,8 @@ class TaskManager:
                 await self.store.set(self.answer_key(task_id, key), {"answer": value}, remaining)
 
     async def cancel(self, owner: str, task_id: str) -> None:
+        """tasks/cancel: stops the work here, or asks the process running it through its inbox; a finished task
+        is left as it is (the ack is the same, as the spec asks)."""
         run = self._local(owner, task_id)
         if run is not None:
             self._stop(run)
@@ -451,30 +490,58 @@ class TaskManager:
             await self._publish(run)
 
     async def _claim(self, run: _Run) -> None:
-        """Counts the task against its owner's MCP_MAX_TASKS (read-modify-write: across processes, two
-        creations at the same moment may both pass the last free place)."""
+        """Counts the task against its owner's MCP_MAX_TASKS (unfinished) and MCP_MAX_KEPT_TASKS (finished, result
+        kept until the TTL). Read-modify-write: across processes, two creations at the same moment may both pass
+        the last free place."""
         async with self._index_lock:
-            key, now = self.owner_key(run.owner), self.clock()
-            index = await self.store.get(key) or {}
-            index = {task_id: expires for task_id, expires in index.items() if expires > now}
+            now = self.clock()
+            kept = await self._index(self.kept_key(run.owner), now)
+            if len(kept) >= self.limits.max_kept:
+                raise TaskRefused(
+                    f"this client already has {len(kept)} finished tasks whose results are kept (the most allowed); "
+                    "wait for their time to live to pass"
+                )
+            index = await self._index(self.owner_key(run.owner), now)
             if len(index) >= self.limits.max_tasks:
                 raise TaskRefused(
                     f"this client already has {len(index)} unfinished tasks (the most allowed); "
                     "wait for one to finish or cancel one"
                 )
             index[run.task_id] = run.expires
-            await self.store.set(key, index, max(index.values()) - now)
+            await self._write_index(self.owner_key(run.owner), index, now)
 
     async def _release(self, run: _Run) -> None:
+        """A finished task: no longer unfinished, but kept (counted against MCP_MAX_KEPT_TASKS) until its TTL."""
         async with self._index_lock:
-            key, now = self.owner_key(run.owner), self.clock()
-            index = await self.store.get(key) or {}
-            index = {task_id: expires for task_id, expires in index.items() if expires > now}
+            now = self.clock()
+            index = await self._index(self.owner_key(run.owner), now)
             index.pop(run.task_id, None)
-            if index:
-                await self.store.set(key, index, max(index.values()) - now)
-            else:
-                await self.store.delete(key)
+            await self._write_index(self.owner_key(run.owner), index, now)
+            kept = await self._index(self.kept_key(run.owner), now)
+            kept[run.task_id] = run.expires
+            await self._write_index(self.kept_key(run.owner), kept, now)
+
+    async def _unclaim(self, run: _Run) -> None:
+        """A task that was never made known: its place is given back (best effort: the store may be failing)."""
+        try:
+            async with self._index_lock:
+                now = self.clock()
+                index = await self._index(self.owner_key(run.owner), now)
+                index.pop(run.task_id, None)
+                await self._write_index(self.owner_key(run.owner), index, now)
+        except Exception:
+            log.exception("task %s: its place could not be given back", run.task_id)
+
+    async def _index(self, key: str, now: float) -> dict[str, float]:
+        found = await self.store.get(key)
+        index = found if isinstance(found, dict) else {}
+        return {task_id: expires for task_id, expires in index.items() if expires > now}
+
+    async def _write_index(self, key: str, index: dict[str, float], now: float) -> None:
+        if index:
+            await self.store.set(key, index, max(index.values()) - now)
+        else:
+            await self.store.delete(key)
 
     async def _publish(self, run: _Run) -> None:
         for listener in self.listeners:

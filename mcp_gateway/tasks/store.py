@@ -35,14 +35,22 @@ class TaskStore(Protocol):
 class MemoryStore:
     """Records of one process (no Redis), expired lazily on read and swept as the table grows.
 
-    Bounded by `max_bytes` (their JSON size): past it a confirmed write (a new task) is refused, so the call runs
-    without a task, while the tasks already made may still finish and keep their results."""
+    Bounded exactly by `max_bytes` (their JSON size): a write that would take the table past it is refused
+    (answers False), whatever it writes. A confirmed write (a new task) must also leave `reserve` bytes free
+    (default a sixteenth), kept for the tasks already made: their questions, and their failure when a result
+    does not fit (the manager then keeps the task as failed, saying so)."""
 
     shared = False
     SWEEP_EVERY = 1024  # writes between sweeps of expired entries
 
-    def __init__(self, max_bytes: int = 256 * 1024 * 1024, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_bytes: int = 256 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
+        reserve: int | None = None,
+    ) -> None:
         self.max_bytes = max_bytes
+        self.reserve = max_bytes // 16 if reserve is None else reserve
         self._clock = clock
         self._items: dict[str, tuple[float, Any, int]] = {}
         self._writes = 0
@@ -71,12 +79,13 @@ class MemoryStore:
 
     async def set(self, key: str, value: Any, ttl: float, confirm: bool = False) -> bool:
         self._writes += 1
-        if self._writes % self.SWEEP_EVERY == 0 or (confirm and self.bytes > self.max_bytes):
+        size = len(dumps_bytes(value))
+        limit = self.max_bytes - self.reserve if confirm else self.max_bytes
+        if self._writes % self.SWEEP_EVERY == 0 or self._after(key, size) > limit:
             now = self._clock()
             for stale in [k for k, (expires, _, _) in self._items.items() if expires <= now]:
                 self._drop(stale)
-        size = len(dumps_bytes(value))
-        if confirm and self.bytes + size > self.max_bytes:
+        if self._after(key, size) > limit:
             return False
         self._drop(key)
         self._items[key] = (self._clock() + ttl, value, size)
@@ -85,6 +94,11 @@ class MemoryStore:
 
     async def delete(self, key: str) -> None:
         self._drop(key)
+
+    def _after(self, key: str, size: int) -> int:
+        """The table's bytes once `key` holds a value of `size` bytes (its old value replaced)."""
+        old = self._items.get(key)
+        return self.bytes - (old[2] if old is not None else 0) + size
 
     def __len__(self) -> int:
         return len(self._items)

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from mcp_gateway.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, JsonRpcError
-from mcp_gateway.tasks.manager import Asker, TaskLimits, TaskManager, TaskRefused
+from mcp_gateway.tasks.manager import MEMORY_FULL, Asker, TaskLimits, TaskManager, TaskRefused
 from mcp_gateway.tasks.store import CacheStore, MemoryStore
 
 OWNER = "key:alice"
@@ -362,7 +362,7 @@ async def test_a_task_whose_process_died_shows_as_failed_elsewhere() -> None:
 
 def test_the_limits_come_from_the_settings() -> None:
     limits = TaskLimits.from_settings(settings)
-    assert limits.max_tasks == settings.MCP_MAX_TASKS
+    assert limits.max_tasks == settings.MCP_MAX_TASKS and limits.max_kept == settings.MCP_MAX_KEPT_TASKS
     assert limits.max_running == settings.MCP_MAX_RUNNING_TASKS
     assert limits.ttl == settings.MCP_TASK_TTL and limits.max_ttl == settings.MCP_TASK_MAX_TTL
     assert limits.max_result_bytes == settings.MCP_TASK_MAX_RESULT_BYTES
@@ -371,16 +371,113 @@ def test_the_limits_come_from_the_settings() -> None:
     assert limits.max_input_requests == settings.MCP_MAX_INPUT_REQUESTS
 
 
+class Watched(MemoryStore):
+    """A memory store that remembers the most bytes it ever held."""
+
+    peak = 0
+
+    async def set(self, key: str, value: Any, ttl: float, confirm: bool = False) -> bool:
+        written = await super().set(key, value, ttl, confirm)
+        self.peak = max(self.peak, self.bytes)
+        return written
+
+
 async def test_without_redis_task_records_are_bounded_by_their_bytes() -> None:
-    store = MemoryStore(max_bytes=1200)
+    store = Watched(max_bytes=1200, reserve=400)  # new tasks leave 400 bytes for the states of those made
     tasks = manager(store)
-    first = (await tasks.create(OWNER, returning(text("x" * 1500))))["taskId"]
-    assert (await settled(tasks, first))["status"] == "completed"  # a made task finishes, even past the bound
-    with pytest.raises(TaskRefused, match="store is not available"):
-        await tasks.create(OWNER, returning(text("y")))
-    await store.delete(TaskManager.record_key(first))
-    assert store.bytes < 1000
+    big = (await tasks.create(OWNER, returning(text("x" * 1500))))["taskId"]
+    failed = await settled(tasks, big)  # a result that does not fit is not kept: the task fails, and says why
+    assert failed["status"] == "failed" and "result" not in failed
+    assert failed["error"] == {"code": INTERNAL_ERROR, "message": MEMORY_FULL}
+    made = []
+    with pytest.raises(TaskRefused, match="task memory is full"):
+        for _ in range(100):
+            made.append((await tasks.create(OWNER, returning(text("y"))))["taskId"])
+            assert (await settled(tasks, made[-1]))["status"] == "completed"
+    assert made and store.peak <= 1200  # never past the bound, not even by one write
+    assert store.bytes > 800  # the reserve is used by the tasks made, not by new ones
+    await store.delete(TaskManager.record_key(big))
     await tasks.create(OWNER, returning(text("z")))  # room again
+
+
+async def test_a_finished_task_with_no_room_even_for_its_failure_is_dropped() -> None:
+    store, gate = Watched(), asyncio.Event()
+    tasks = manager(store)
+    task_id = (await tasks.create(OWNER, blocked(gate)))["taskId"]
+    store.max_bytes = store.bytes  # full: the working record fits, nothing bigger does
+    gate.set()
+    await polled_until(lambda: tasks.running() == 0)
+    with pytest.raises(JsonRpcError) as caught:
+        await tasks.get(OWNER, task_id)
+    assert caught.value.code == INVALID_PARAMS
+    assert store.bytes <= store.max_bytes
+
+
+async def polled_until(done: Callable[[], bool]) -> None:
+    for _ in range(2000):
+        if done():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("never happened")
+
+
+async def test_an_owner_keeps_at_most_max_kept_finished_tasks() -> None:
+    clock = Clock()
+    tasks = TaskManager(MemoryStore(clock=clock), TaskLimits(max_kept=2, ttl=100), clock=clock)
+    for _ in range(2):
+        await settled(tasks, (await tasks.create(OWNER, returning(text("kept"))))["taskId"])
+    with pytest.raises(TaskRefused, match="already has 2 finished tasks whose results are kept"):
+        await tasks.create(OWNER, returning(text("one more")))
+    await tasks.create("key:bob", returning(text("x")))  # others are not counted against alice
+    clock.now += 101  # their TTL passed: their results are gone, and so are their places
+    await tasks.create(OWNER, returning(text("room again")))
+
+
+async def test_answers_that_are_not_objects_are_invalid_params() -> None:
+    store = SharedMemory()
+    here, there = manager(store), manager(store)
+
+    async def confirm(ask: Asker) -> dict[str, Any]:
+        answer = await ask("elicitation/create", {"message": "Go?"}, 30)
+        return text(answer["action"])
+
+    task_id = (await here.create(OWNER, confirm))["taskId"]
+    key = next(iter((await until_status(here, task_id, "input_required"))["inputRequests"]))
+    for tasks in (here, there):  # answered on the process running it, or on another one
+        for answer in ("accept", None, ["accept"], 12345):
+            with pytest.raises(JsonRpcError) as caught:
+                await tasks.update(OWNER, task_id, {key: answer})
+            assert caught.value.code == INVALID_PARAMS
+    assert (await here.get(OWNER, task_id))["status"] == "input_required"  # nothing was taken as an answer
+    await here.update(OWNER, task_id, {key: {"action": "accept"}})
+    assert (await settled(here, task_id))["result"]["content"][0]["text"] == "accept"
+
+
+class Broken(MemoryStore):
+    """A store that raises on the write that makes a task known (not the polite False of a store that is down)."""
+
+    async def set(self, key: str, value: Any, ttl: float, confirm: bool = False) -> bool:
+        if confirm:
+            raise ConnectionError("the store broke")
+        return await super().set(key, value, ttl, confirm)
+
+
+async def test_a_store_that_breaks_while_a_task_is_made_leaves_no_work_unrecorded() -> None:
+    store, gate = Broken(), asyncio.Event()
+    tasks = manager(store)
+    with pytest.raises(TaskRefused, match="the task store failed"):  # the caller answers directly or refuses
+        await tasks.create(OWNER, blocked(gate))
+    assert tasks.running() == 0 and len(store) == 0  # nothing started, its place given back
+
+    async def slow(ask: Asker) -> dict[str, Any]:
+        await gate.wait()
+        return text("direct")
+
+    answer = asyncio.ensure_future(tasks.create(OWNER, slow, inline=0.01))  # past the inline wait: no task made
+    await polled_until(lambda: len(store) == 0 and tasks.running() == 1)
+    gate.set()
+    assert await answer == text("direct")  # the work's own answer, as when a bound refuses the task
+    assert tasks.running() == 0 and len(store) == 0
 
 
 class Flaky(SharedMemory):
@@ -452,8 +549,24 @@ async def test_a_question_asked_during_the_inline_wait_shows_once_the_task_is_ma
     assert (await settled(tasks, created["taskId"]))["result"]["content"][0]["text"] == "accept"
 
 
+class Refusals(TaskManager):
+    """Tells when a task could not be made known (past its inline wait)."""
+
+    def __init__(self, store: MemoryStore, limits: TaskLimits) -> None:
+        super().__init__(store, limits)
+        self.refused = asyncio.Event()
+
+    async def _persist(self, run: Any) -> None:
+        try:
+            await super()._persist(run)
+        except TaskRefused:
+            self.refused.set()
+            raise
+
+
 async def test_past_the_inline_wait_an_owner_at_max_tasks_gets_the_answer_directly() -> None:
-    tasks, gate, release = manager(max_tasks=1), asyncio.Event(), asyncio.Event()
+    store, gate, release = MemoryStore(), asyncio.Event(), asyncio.Event()
+    tasks = Refusals(store, TaskLimits(max_tasks=1))
     await tasks.create(OWNER, blocked(gate))  # alice's one task
 
     async def slow(ask: Asker) -> dict[str, Any]:
@@ -461,8 +574,10 @@ async def test_past_the_inline_wait_an_owner_at_max_tasks_gets_the_answer_direct
         return text("late but direct")
 
     answer = asyncio.ensure_future(tasks.create(OWNER, slow, inline=0.01))
-    await asyncio.sleep(0.2)  # well past the inline wait: had a task been made, its answer would be here
-    assert not answer.done()  # none may be (alice is at her bound): the call waits for the work itself
+    await tasks.refused.wait()  # past the inline wait, the task was refused (alice is at her bound)
+    assert not answer.done()  # so the call waits for the work itself ...
+    assert tasks.running() == 2 and len(store) == 2  # ... which runs unrecorded: alice's record and index
     release.set()
     assert await answer == text("late but direct")
+    assert tasks.running() == 1 and len(store) == 2
     gate.set()

@@ -49,7 +49,26 @@ async def test_the_extension_is_advertised(installed: TaskManager, server: McpSe
     discovered = (await modern(server, "server/discover", {}))["result"]
     assert discovered["capabilities"]["extensions"] == {tasks.EXTENSION: {}}
     assert "tasks" not in discovered["capabilities"]
-    assert (await initialize(server, session))["result"]["capabilities"]["extensions"] == {tasks.EXTENSION: {}}
+    # The extension is for 2026-07-28: initialize (the stateful revisions) advertises what it did before.
+    assert "extensions" not in (await initialize(server, session))["result"]["capabilities"]
+
+
+async def test_a_stateful_session_has_no_tasks(
+    installed: TaskManager, server: McpServer, session: ServerSession
+) -> None:
+    """Even a 2025-11-25 client that declares the extension: the tasks methods do not exist there (-32601, as
+    before the extension) and a tool offered for tasks answers the call itself."""
+    hello = {
+        "protocolVersion": "2025-11-25",
+        "capabilities": EXTENSIONS,
+        "clientInfo": {"name": "pytest", "version": "1"},
+    }
+    assert "result" in await call(server, session, "initialize", hello)
+    for method in ("tasks/get", "tasks/update", "tasks/cancel"):
+        params = {"taskId": "t", "inputResponses": {}}
+        assert (await call(server, session, method, params))["error"]["code"] == jsonrpc.METHOD_NOT_FOUND
+    direct = (await call(server, session, "tools/call", {"name": "echo", "arguments": {"text": "x"}}))["result"]
+    assert direct["content"] == [{"type": "text", "text": "x"}] and "taskId" not in direct
 
 
 async def test_a_declaring_request_gets_a_task_and_can_follow_it(installed: TaskManager, server: McpServer) -> None:
@@ -192,3 +211,24 @@ async def test_status_changes_reach_listeners_as_notifications(installed: TaskMa
     assert params["taskId"] == created["taskId"] and params["status"] == "completed"
     assert params["result"]["content"] == [{"type": "text", "text": "hi"}]
     assert params["_meta"] == {"io.modelcontextprotocol/subscriptionId": 9} and "resultType" not in params
+
+
+async def test_past_max_kept_tasks_an_optional_tool_answers_directly_and_a_required_one_is_refused(
+    server: McpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finished task keeps its result until its TTL: MCP_MAX_KEPT_TASKS bounds how many one owner has."""
+    monkeypatch.setattr(tasks, "_manager", None)
+    monkeypatch.setattr(tasks, "offers", {})
+    tasks.offer("echo", inline=0)
+    tasks.offer("chatty", "required", inline=0)
+    tasks.install(server, TaskLimits(max_kept=1), MemoryStore())
+    task_id = (await modern(server, "tools/call", {"name": "echo", "arguments": {"text": "kept"}}))["result"]["taskId"]
+    for _ in range(1000):
+        if (await modern(server, "tasks/get", {"taskId": task_id}))["result"]["status"] == "completed":
+            break
+        await asyncio.sleep(0.005)
+    direct = (await modern(server, "tools/call", {"name": "echo", "arguments": {"text": "x"}}))["result"]
+    assert direct == {"content": [{"type": "text", "text": "x"}], "resultType": "complete"}
+    refused = (await modern(server, "tools/call", {"name": "chatty", "arguments": {}}))["error"]
+    assert refused["code"] == jsonrpc.INVALID_REQUEST
+    assert "already has 1 finished tasks whose results are kept" in refused["message"]
