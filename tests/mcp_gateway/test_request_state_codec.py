@@ -36,3 +36,18 @@ def test_an_old_state_has_expired() -> None:
     token = SignedStateCodec(ttl=600).seal(PAYLOAD)
     with pytest.raises(StateRejected, match="expired"):
         SignedStateCodec(ttl=-1).unseal(token)
+
+
+def test_a_state_is_not_compressed_so_its_length_bounds_what_it_holds() -> None:
+    """The server bounds the token's length; compressed, a short token could open to megabytes on every replay."""
+    codec = SignedStateCodec(ttl=600)
+    payload = {"b": "bound", "a": {"input-1": {"action": "accept", "content": {"name": "a" * 10_000}}}}
+    token = codec.seal(payload)
+    assert len(token) > 10_000
+    assert codec.unseal(token) == payload
+
+
+def test_a_compressed_token_signed_by_someone_else_is_refused_before_it_is_expanded() -> None:
+    forged = signing.dumps({"b": "bound", "a": {"x": "a" * 100_000}}, salt="another", compress=True)
+    with pytest.raises(StateRejected, match="integrity"):
+        SignedStateCodec(ttl=600).unseal(forged)
