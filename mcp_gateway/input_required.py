@@ -40,7 +40,8 @@ class StateRejected(Exception):
 
 class StateCodec(Protocol):
     """Seals the state of a request between rounds; `unseal` raises StateRejected for anything it did not seal
-    unmodified within its time to live."""
+    unmodified within its time to live. No compression: `Rounds` bounds a token's length so as to bound what it
+    holds, and the work of opening it on every round."""
 
     def seal(self, payload: dict[str, Any]) -> str: ...
 

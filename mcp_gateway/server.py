@@ -23,13 +23,17 @@ REQUEST_STATE_SALT = "mcp_gateway.input_required.request-state"
 
 class SignedStateCodec:
     """Seals requestState with Django's signing under a key derived from SECRET_KEY: every process of a fleet
-    opens the states any other sealed, and a state older than `ttl` seconds is refused."""
+    opens the states any other sealed, and a state older than `ttl` seconds is refused.
+
+    Not compressed: the core bounds a token's length, which then bounds what it holds (at most
+    MCP_REQUEST_STATE_MAX_BYTES to sign, check and parse per round); compressed, a short token of repetitive
+    answers would expand to megabytes on every replay."""
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
 
     def seal(self, payload: dict[str, Any]) -> str:
-        return signing.dumps(payload, salt=REQUEST_STATE_SALT, compress=True)
+        return signing.dumps(payload, salt=REQUEST_STATE_SALT, compress=False)
 
     def unseal(self, token: str) -> dict[str, Any]:
         try:

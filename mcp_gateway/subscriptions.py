@@ -101,7 +101,12 @@ class Listener:
     """One open stream's queue of changes not yet sent, ended rather than let grow past `max_queued` (the client
     listens again and refetches). A catalogue change is queued once (clients refetch); each state of a task is
     queued in order (each carries the whole task), a state the same as the last one queued of it only once.
-    `owner` is whose tasks the stream may hear of."""
+    `owner` is whose tasks the stream may hear of.
+
+    Over HTTP the queue is drained at every wakeup, because a send never waits (it only adds to the transport's
+    output): `max_queued` then bounds only a burst that arrives within one turn of the event loop, and what bounds
+    a client that stops reading is the transport's unsent output, MCP_STREAM_BUFFER_BYTES (the connection is cut
+    past it)."""
 
     def __init__(self, wanted: Filter, max_queued: int, owner: str | None = None) -> None:
         self.filter = wanted

@@ -30,7 +30,9 @@ NAMED_IF_SENT = {"tasks/get": "taskId", "tasks/update": "taskId", "tasks/cancel"
 
 _SENTINEL = re.compile(r"=\?base64\?(?P<payload>.*)\?=", re.DOTALL)
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")  # RFC 9110 field-value characters (visible ASCII, space, tab)
-_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# A number compared as a number: at most 20 integer digits (a JSON-safe integer has 16; int() refuses past 4,300,
+# which is a ValueError, not a mismatch). A longer one is compared as text.
+_DECIMAL = re.compile(r"-?[0-9]{1,20}(\.[0-9]+)?")
 
 
 def mismatch(message: str) -> JsonRpcError:

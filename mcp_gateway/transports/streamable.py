@@ -205,12 +205,21 @@ class StreamableEndpoint(HttpEndpoint):
             await self.answer_json(holder, payload)
 
     async def respond_stateless(self, holder: StreamableSession, payload: Payload, accepts: Accepts, sse: bool) -> None:
+        """A 2026-07-28 POST. A subscriptions/listen stream counts with the client's other streams.
+
+        Its notifications are sent as they come: a send only adds to the transport's output, so the listener's
+        queue (MCP_LISTEN_MAX_QUEUED) holds only what arrives between two wakeups of the sender and is, over
+        HTTP, practically never full. What bounds a client that stops reading is the transport's unsent output,
+        MCP_STREAM_BUFFER_BYTES, past which the connection is cut (awsmcp.compat)."""
         listen = any(isinstance(m, Request) and m.method == LISTEN for m in payload.messages)
-        if listen and not accepts.sse:
-            await self.send_error(406, "Not Acceptable: subscriptions/listen is answered with a text/event-stream")
-        elif listen and not await claim_stream(self, f"listen:{holder.session.id}", TRANSPORT):
-            return  # counted with the client's other streams: refused (429 or 503) when it holds its share
-        elif sse:
+        if listen:
+            if not accepts.sse:
+                await self.send_error(406, "Not Acceptable: subscriptions/listen is answered with a text/event-stream")
+                return
+            claimed = await claim_stream(self, f"listen:{holder.session.id}", TRANSPORT)
+            if not claimed:
+                return  # claim_stream has answered 429 or 503: the client holds its share of streams
+        if sse:
             await self.answer_deferred(holder, payload, json_ok=accepts.json)
         else:
             await self.answer_json(holder, payload)

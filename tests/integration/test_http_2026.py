@@ -96,6 +96,7 @@ CASES = [
     ("Mcp-Name of resources/read", modern("resources/read", {"uri": "test://static-text"}), {}, 200, None),
     ("Mcp-Param headers agree", CUSTOM, {"mcp_param_region": "us-west1", "mcp_param_priority": "42", "mcp_param_verbose": "true"}, 200, None),
     ("an integer compares as a number", CUSTOM, {"mcp_param_region": "us-west1", "mcp_param_priority": "42.0", "mcp_param_verbose": "true"}, 200, None),
+    ("a 5,000-digit integer is a mismatch, not a crash", CUSTOM, {"mcp_param_region": "us-west1", "mcp_param_priority": "4" * 5000, "mcp_param_verbose": "true"}, 400, -32020),
     ("a boolean is lower case", CUSTOM, {"mcp_param_region": "us-west1", "mcp_param_priority": "42", "mcp_param_verbose": "True"}, 400, -32020),
     ("Mcp-Param missing", CUSTOM, {"mcp_param_region": "us-west1", "mcp_param_priority": "42"}, 400, -32020),
     ("Mcp-Param disagrees", REGION_ONLY, {"mcp_param_region": "World"}, 400, -32020),

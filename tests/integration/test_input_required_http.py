@@ -152,12 +152,24 @@ def test_an_oversized_state_is_refused(bounded_server: DaphneServer) -> None:
     refused = post(bounded_server, "tools/call", params)
     assert refused.status_code == 400
     assert "longer than 600 bytes" in refused.json()["error"]["message"]
-    incompressible = "".join(hashlib.sha256(str(n).encode()).hexdigest() for n in range(40))  # compress=True
+    incompressible = "".join(hashlib.sha256(str(n).encode()).hexdigest() for n in range(40))
     big = {"step1": {"action": "accept", "content": {"name": incompressible}}}
     too_much = post(
         bounded_server, "tools/call", {"name": "test_input_required_result_multi_round", "inputResponses": big}
     )
     assert "over 600 bytes" in too_much.json()["error"]["message"]
+
+
+def test_a_compressible_answer_over_the_bound_is_refused_like_any_other(bounded_server: DaphneServer) -> None:
+    """The bound is on the state's plaintext: 100 KB of one character would seal small if compressed, and every
+    replay would then expand it to the full size again."""
+    answers = {"step1": {"action": "accept", "content": {"name": "a" * 100_000}}}
+    refused = post(
+        bounded_server, "tools/call", {"name": "test_input_required_result_multi_round", "inputResponses": answers}
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["code"] == -32602
+    assert "over 600 bytes" in refused.json()["error"]["message"]
 
 
 async def test_a_stateful_session_gets_a_real_elicitation_from_the_same_tool(server: DaphneServer) -> None:

@@ -45,6 +45,11 @@ PARAMS = [(("n",), "N", "integer"), (("flag",), "Flag", "boolean"), (("where", "
         ({"n": 42}, {"mcp-param-n": "42.5"}, False),
         ({"n": -7}, {"mcp-param-n": "-7"}, True),
         ({"n": 42}, {"mcp-param-n": "4.2e1"}, False),
+        ({"n": 42}, {"mcp-param-n": "9" * 5000}, False),  # past int()'s 4,300 digits: a mismatch, not ValueError
+        ({"n": 42}, {"mcp-param-n": "-" + "0" * 5000 + "42"}, False),  # no number needs that many digits
+        ({"n": 42}, {"mcp-param-n": "42." + "0" * 5000}, True),  # the fraction is only checked to be zeros
+        ({"n": 10**24}, {"mcp-param-n": str(10**24)}, True),  # beyond 20 digits the text must be the same
+        ({"n": 42}, {"mcp-param-n": "1e99999"}, False),
         ({"flag": False}, {"mcp-param-flag": "false"}, True),
         ({"flag": False}, {"mcp-param-flag": "0"}, False),
         ({"where": {"region": "eu"}}, {"mcp-param-region": "eu"}, True),
