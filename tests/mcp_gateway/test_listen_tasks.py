@@ -19,24 +19,12 @@ from mcp_gateway.protocol import McpServer
 from mcp_gateway.sessions import ServerSession
 from mcp_gateway.tasks.manager import TaskLimits, TaskManager
 from mcp_gateway.tasks.store import MemoryStore
+from tests.mcp_gateway.streams import Stream
 
 MODERN = "2026-07-28"
 FOLLOWS = {"extensions": {tasks.EXTENSION: {}}}
 EMPTY: dict[str, Any] = {"type": "object", "properties": {}}
 SUB = subscriptions.SUBSCRIPTION_ID
-
-
-class Stream:
-    """An emit that hands every message to the test as it comes."""
-
-    def __init__(self) -> None:
-        self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-    async def __call__(self, message: dict[str, Any]) -> None:
-        await self.messages.put(message)
-
-    async def next(self) -> dict[str, Any]:
-        return await asyncio.wait_for(self.messages.get(), 10)
 
 
 class Core:

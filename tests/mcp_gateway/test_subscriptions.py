@@ -16,6 +16,7 @@ from mcp_gateway.context import RequestContext
 from mcp_gateway.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpcError, Payload, Request
 from mcp_gateway.protocol import McpServer
 from mcp_gateway.sessions import ServerSession
+from tests.mcp_gateway.streams import Stream
 
 MODERN = "2026-07-28"
 ENVELOPE = {PROTOCOL_VERSION_META_KEY: MODERN, CLIENT_CAPABILITIES_META_KEY: {}}
@@ -32,19 +33,6 @@ async def no_prompt(arguments: dict[str, str], ctx: RequestContext) -> dict[str,
 
 async def no_resource(uri: str, variables: dict[str, str], ctx: RequestContext) -> list[dict[str, Any]]:
     return []
-
-
-class Stream:
-    """An emit that hands every message to the test as it comes."""
-
-    def __init__(self) -> None:
-        self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-    async def __call__(self, message: dict[str, Any]) -> None:
-        await self.messages.put(message)
-
-    async def next(self) -> dict[str, Any]:
-        return await asyncio.wait_for(self.messages.get(), 10)
 
 
 def served(max_queued: int = 8) -> tuple[McpServer, Catalogue]:

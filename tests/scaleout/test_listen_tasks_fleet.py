@@ -4,62 +4,29 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.processes import DaphneServer, daphne, redis_server
-from tests.support.raw import request, sse_messages
+from tests.scaleout.task_fleet import message, rpc, task_pair
+from tests.support.processes import DaphneServer
+from tests.support.raw import sse_messages
 
-TASKS = "io.modelcontextprotocol/tasks"
-FOLLOWS = {"elicitation": {}, "extensions": {TASKS: {}}}
 SUB = "io.modelcontextprotocol/subscriptionId"
 
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[tuple[DaphneServer, DaphneServer]]:
-    with redis_server() as redis:
-        db = Path(tempfile.mkdtemp(prefix="awsmcp-listen-fleet-")) / "db.sqlite3"
-        env = {"REDIS_URL": redis.url, "MCP_CONFORMANCE_FIXTURES": "1", "MCP_TASK_POLL_INTERVAL": "0.2"}
-        with daphne(db_path=db, **env) as a, daphne(db_path=db, **env) as b:
-            yield a, b
+    with task_pair("awsmcp-listen-fleet-") as servers:
+        yield servers
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=20) as client:
         yield client
-
-
-def message(method: str, params: dict[str, Any], msg_id: int | str = 1) -> tuple[dict[str, Any], dict[str, str]]:
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": FOLLOWS,
-    }
-    name = params.get("taskId") or params.get("name")
-    headers = {
-        "accept": "application/json, text/event-stream",
-        "mcp-protocol-version": "2026-07-28",
-        "mcp-method": method,
-        **({"mcp-name": name} if name else {}),
-    }
-    return request(method, {**params, "_meta": meta}, msg_id), headers
-
-
-async def rpc(http: httpx.AsyncClient, server: DaphneServer, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    body, headers = message(method, params)
-    reply = await http.post(server.mcp_url, json=body, headers=headers)
-    if reply.headers["content-type"].startswith("text/event-stream"):
-        answer = json.loads([line for line in reply.text.splitlines() if line.startswith("data:")][-1][5:])
-    else:
-        answer = reply.json()
-    assert "result" in answer, answer
-    return dict(answer["result"])
 
 
 async def heard(stream: AsyncIterator[dict[str, Any]]) -> dict[str, Any]:

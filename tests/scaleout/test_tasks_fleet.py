@@ -5,57 +5,26 @@ process running the work picks them up)."""
 from __future__ import annotations
 
 import asyncio
-import json
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.processes import DaphneServer, daphne, redis_server
-from tests.support.raw import request
-
-TASKS = "io.modelcontextprotocol/tasks"
-FOLLOWS = {"elicitation": {}, "extensions": {TASKS: {}}}
+from tests.scaleout.task_fleet import rpc, task_pair
+from tests.support.processes import DaphneServer
 
 
 @pytest.fixture(scope="module")
 def pair() -> Iterator[tuple[DaphneServer, DaphneServer]]:
-    with redis_server() as redis:
-        db = Path(tempfile.mkdtemp(prefix="awsmcp-tasks-fleet-")) / "db.sqlite3"
-        env = {"REDIS_URL": redis.url, "MCP_CONFORMANCE_FIXTURES": "1", "MCP_TASK_POLL_INTERVAL": "0.2"}
-        with daphne(db_path=db, **env) as a, daphne(db_path=db, **env) as b:
-            yield a, b
+    with task_pair("awsmcp-tasks-fleet-") as servers:
+        yield servers
 
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=20) as client:
         yield client
-
-
-async def rpc(http: httpx.AsyncClient, server: DaphneServer, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    """One stateless request to `server`; its result (the test fails on an error)."""
-    meta = {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": FOLLOWS,
-    }
-    name = params.get("taskId") or params.get("name")
-    headers = {
-        "accept": "application/json, text/event-stream",
-        "mcp-protocol-version": "2026-07-28",
-        "mcp-method": method,
-        **({"mcp-name": name} if name else {}),
-    }
-    reply = await http.post(server.mcp_url, json=request(method, {**params, "_meta": meta}), headers=headers)
-    if reply.headers["content-type"].startswith("text/event-stream"):  # a tool that may talk back streams its answer
-        body = json.loads([line for line in reply.text.splitlines() if line.startswith("data:")][-1][5:])
-    else:
-        body = reply.json()
-    assert "result" in body, body
-    return dict(body["result"])
 
 
 async def until(http: httpx.AsyncClient, server: DaphneServer, task_id: str, *statuses: str) -> dict[str, Any]:
