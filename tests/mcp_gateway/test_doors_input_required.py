@@ -64,7 +64,7 @@ def test_a_state_opens_whatever_its_answers(clock: Clock) -> None:
     codec = HmacCodec(KEY, clock=clock)
     for n in range(12):  # every length of the encoded body modulo 4, so with and without stripped padding
         clock.now = 1000.0 + n
-        payload = {"b": "bound", "a": {"input-1": {"action": "accept", "content": {"name": "é" * n + "~?>"}}}}
+        payload = {"b": "bound", "a": {"input-1": {"action": "accept", "content": {"name": "a" * n + "é~?>"}}}}
         assert codec.unseal(codec.seal(payload)) == payload
 
 
