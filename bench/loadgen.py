@@ -243,11 +243,19 @@ def parse_ws_frame(buffer: bytearray) -> tuple[int, tuple[int, bytes]] | None:
 class HttpSession:
     """Streamable HTTP (or any plain POST endpoint): answers as JSON or as an SSE body."""
 
-    def __init__(self, port: int, path: str, call: bytes, sse: bool = False, initialize: bool = True) -> None:
+    def __init__(
+        self,
+        port: int,
+        path: str,
+        call: bytes,
+        sse: bool = False,
+        initialize: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.port, self.path, self.call_body, self.initialize = port, path, call, initialize
         # Both kinds are listed, as the spec asks; awsmcp answers in the kind listed first.
         accept = "text/event-stream, application/json" if sse else "application/json, text/event-stream"
-        self.headers = {"accept": accept, "content-type": "application/json"}
+        self.headers = {"accept": accept, "content-type": "application/json", **(headers or {})}
 
     async def open(self) -> None:
         self.conn = await connect(self.port)
@@ -440,16 +448,27 @@ def alternate(
     return firsts, seconds_
 
 
-def tools_call(url: str, max_length: int = 5000, msg_id: int = 1) -> bytes:
+def tools_call(url: str, max_length: int = 5000, msg_id: int = 1, meta: dict[str, Any] | None = None) -> bytes:
+    params: dict[str, Any] = {"name": "read_documentation", "arguments": {"url": url, "max_length": max_length}}
+    if meta is not None:
+        params["_meta"] = meta
     return json.dumps(
-        {
-            "jsonrpc": "2.0",
-            "id": msg_id,
-            "method": "tools/call",
-            "params": {"name": "read_documentation", "arguments": {"url": url, "max_length": max_length}},
-        },
+        {"jsonrpc": "2.0", "id": msg_id, "method": "tools/call", "params": params},
         separators=(",", ":"),
     ).encode()
+
+
+# A 2026-07-28 client: no session; each request carries its envelope, and its headers mirror the body (SEP-2243).
+STATELESS_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "0"},
+}
+STATELESS_HEADERS = {
+    "mcp-protocol-version": "2026-07-28",
+    "mcp-method": "tools/call",
+    "mcp-name": "read_documentation",
+}
 
 
 if __name__ == "__main__":  # a quick manual check: python -m bench.loadgen PORT

@@ -29,6 +29,7 @@ from tests.support.processes import base_env, daphne, free_port, stop, wait_for_
 
 PAGE = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
 CALL = loadgen.tools_call(PAGE)
+STATELESS_CALL = loadgen.tools_call(PAGE, meta=loadgen.STATELESS_META)
 RESULTS = ROOT / "bench" / "results"
 QUIET = {"LOG_LEVEL": "WARNING", "ACCESS_LOG_LEVEL": "WARNING"}
 
@@ -36,6 +37,12 @@ QUIET = {"LOG_LEVEL": "WARNING", "ACCESS_LOG_LEVEL": "WARNING"}
 TRANSPORTS: dict[str, tuple[Callable[[int], Any], str]] = {
     "streamable-json": (lambda port: loadgen.HttpSession(port, "/mcp", CALL), "http"),
     "streamable-sse": (lambda port: loadgen.HttpSession(port, "/mcp", CALL, sse=True), "http"),
+    "streamable-2026": (
+        lambda port: loadgen.HttpSession(
+            port, "/mcp", STATELESS_CALL, initialize=False, headers=loadgen.STATELESS_HEADERS
+        ),
+        "http",
+    ),
     "legacy-sse": (lambda port: loadgen.LegacySseSession(port, CALL), "http"),
     "websocket": (lambda port: loadgen.WebSocketSession(port, "/mcp/ws", CALL), "websocket"),
 }
