@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Python packages, idempotently:
 #  - redis-server from Debian's packages (if the machine has none);
-#  - Node 22 and the MCP conformance suites from npm, into .tools/ (the machine's node may be older).
+#  - Node 22 and the MCP conformance suites from npm, into .tools/ (the machine's node may be older);
+#  - the OAuth clients the authorization tests drive: mcp-remote and the MCP Inspector CLI, pinned, into .tools/.
 # With --servers-only (make bench), only the Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=.tools
 NODE_VERSION=22
 CONFORMANCE_VERSIONS=(0.1.16 0.2.0-alpha.12)
+# npm package@version -> its .tools directory; installed without lifecycle scripts (none is needed to run them)
+OAUTH_CLIENTS=("mcp-remote@0.15.1" "@modelcontextprotocol/inspector@2.12.0")
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
@@ -35,5 +38,16 @@ for version in "${CONFORMANCE_VERSIONS[@]}"; do
     mkdir -p "$dir"
     (cd "$dir" && npm init -y >/dev/null && \
       npm install --silent --no-audit --no-fund "@modelcontextprotocol/conformance@$version")
+  fi
+done
+for package in "${OAUTH_CLIENTS[@]}"; do
+  name="${package%@*}"
+  dir="$TOOLS/$(basename "$name")-${package##*@}"
+  if [ ! -d "$dir/node_modules/$name" ]; then
+    echo "installing $package from npm into $dir"
+    mkdir -p "$dir"
+    (cd "$dir" && npm init -y >/dev/null && \
+      PATH="$PWD/../node/node_modules/node/bin:$PATH" \
+      npm install --silent --no-audit --no-fund --ignore-scripts "$package")
   fi
 done
