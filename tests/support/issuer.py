@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.support.oauth_browser import PASSWORD, USER, create_user
+from tests.support.oauth_browser import PASSWORD, USER, create_users
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, daphne
 
@@ -27,17 +27,13 @@ def oauth_env(origin: OriginServer | None = None, **overrides: str) -> dict[str,
 
 @contextmanager
 def oauth_server(
-    origin: OriginServer | None = None, users: tuple[tuple[str, str], ...] = ((USER, PASSWORD),), **overrides: str
+    origin: OriginServer | None = None, users: dict[str, str] | None = None, **overrides: str
 ) -> Iterator[DaphneServer]:
-    """A Daphne with `MCP_AUTH=oauth` (unless overridden) and these people able to sign in."""
+    """A Daphne with `MCP_AUTH=oauth` (unless overridden) and these people (name -> password; by default the
+    browser helper's one) able to sign in."""
     with daphne(**oauth_env(origin, **overrides)) as server:
-        create_users(server, users)
+        create_users(server, users or {USER: PASSWORD})
         yield server
-
-
-def create_users(server: DaphneServer, users: tuple[tuple[str, str], ...]) -> None:
-    for username, password in users:
-        create_user(server, username, password)
 
 
 @contextmanager
