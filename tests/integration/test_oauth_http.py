@@ -24,7 +24,7 @@ from tests.support.issuer import issuer_of, oauth_server
 from tests.support.oauth_browser import Browser, Grant, create_users, metadata, mint, pkce, register, set_active
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, daphne
-from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, sse_events
+from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request
 from tests.support.witness import RDS, RDS_TEXT, Witness, while_witnessed
 
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "wendy")
