@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.integration.test_oauth_sdk import Memory, read_rds, signed_in
-from tests.support.issuer import POLL, issuer_of, oauth_env
-from tests.support.oauth_browser import PASSWORD, USER, Browser, create_users, metadata, mint
+from tests.support.issuer import POLL, daphne_at, issuer_for, issuer_of, oauth_env
+from tests.support.oauth_browser import USER, Browser, metadata, mint
 from tests.support.origin import OriginServer
-from tests.support.processes import DaphneServer, daphne
+from tests.support.processes import DaphneServer
 from tests.support.raw import ACCEPT_BOTH, initialize_request, request
 from tests.support.witness import RDS, RDS_TEXT
 
@@ -73,9 +73,8 @@ class TestJwks:
     @pytest.fixture(scope="class")
     def pair(self, origin: OriginServer) -> Iterator[tuple[DaphneServer, DaphneServer, rsa.RSAPrivateKey]]:
         key, pem = signing_key()
-        with daphne(**oauth_env(MCP_OAUTH_JWT_ACCESS_TOKENS="true", MCP_OAUTH_SIGNING_KEY=pem)) as issuer:
-            create_users(issuer, {USER: PASSWORD})
-            with daphne(**oauth_env(origin, MCP_OAUTH_ISSUER=issuer_of(issuer))) as protected:
+        with issuer_for(MCP_OAUTH_JWT_ACCESS_TOKENS="true", MCP_OAUTH_SIGNING_KEY=pem) as (issuer, port):
+            with daphne_at(port, **oauth_env(origin, MCP_OAUTH_ISSUER=issuer_of(issuer))) as protected:
                 yield issuer, protected, key
                 assert protected.alive(), protected.log()[-3000:]
             assert issuer.alive(), issuer.log()[-3000:]
@@ -180,13 +179,13 @@ class TestJwks:
 class TestIntrospection:
     @pytest.fixture(scope="class")
     def pair(self, origin: OriginServer) -> Iterator[tuple[DaphneServer, DaphneServer]]:
-        with daphne(**oauth_env()) as issuer:
-            create_users(issuer, {USER: PASSWORD})
+        with issuer_for() as (issuer, port):
             client_id, secret = confidential_client(issuer)
             introspect = httpx.get(f"{issuer.base}/.well-known/oauth-authorization-server/oauth", timeout=10).json()[
                 "introspection_endpoint"
             ]
-            with daphne(
+            with daphne_at(
+                port,
                 **oauth_env(
                     origin,
                     MCP_OAUTH_ISSUER=issuer_of(issuer),
@@ -194,7 +193,7 @@ class TestIntrospection:
                     MCP_OAUTH_INTROSPECTION_CLIENT_ID=client_id,
                     MCP_OAUTH_INTROSPECTION_CLIENT_SECRET=secret,
                     MCP_OAUTH_TOKEN_CACHE_SECONDS=str(POLL),
-                )
+                ),
             ) as protected:
                 yield issuer, protected
                 assert protected.alive(), protected.log()[-3000:]

@@ -5,11 +5,12 @@ Daphne of the same code playing an organisation's "external" issuer (the issue a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from unittest import mock
 
 from tests.support.oauth_browser import PASSWORD, USER, create_users
 from tests.support.origin import OriginServer
-from tests.support.processes import DaphneServer, daphne
+from tests.support.processes import DaphneServer, daphne, free_port
 
 POLL = 0.5  # MCP_KEY_REVOCATION_POLL and OPS_RULES_POLL of these servers: revocations are seen within seconds
 
@@ -37,12 +38,24 @@ def oauth_server(
 
 
 @contextmanager
-def external_issuer(**overrides: str) -> Iterator[DaphneServer]:
-    """Another awsmcp process used only as an authorization server, issuing JWT access tokens (RS256, its JWKS
-    at /oauth/.well-known/jwks.json) unless told otherwise. Its own MCP endpoints are not used."""
-    env = {"MCP_OAUTH_JWT_ACCESS_TOKENS": "true", **overrides}
-    with oauth_server(**env) as server:
+def daphne_at(port: int, **env: str) -> Iterator[DaphneServer]:
+    """`daphne()` on a port chosen beforehand: an issuer must be told the resource it issues tokens for (its
+    MCP_RESOURCE_URL) before the protected server, which must be told the issuer, is started."""
+    with ExitStack() as stack:
+        with mock.patch("tests.support.processes.free_port", return_value=port):
+            server = stack.enter_context(daphne(**env))
         yield server
+
+
+@contextmanager
+def issuer_for(users: dict[str, str] | None = None, **overrides: str) -> Iterator[tuple[DaphneServer, int]]:
+    """Another awsmcp process used only as the organisation's authorization server, issuing tokens for the
+    resource `http://127.0.0.1:PORT/mcp`; yields it and PORT, where the protected server must then be started
+    (`daphne_at`). Its own MCP endpoints are not used."""
+    port = free_port()
+    with daphne(**oauth_env(MCP_RESOURCE_URL=f"http://127.0.0.1:{port}/mcp", **overrides)) as server:
+        create_users(server, users or {USER: PASSWORD})
+        yield server, port
 
 
 def issuer_of(server: DaphneServer) -> str:
