@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.integration.test_oauth_sdk import Memory, read_rds, signed_in
-from tests.support.issuer import POLL, daphne_at, issuer_for, issuer_of, oauth_env
+from tests.support.issuer import POLL, issuer_for, issuer_of, oauth_server
 from tests.support.oauth_browser import USER, Browser, metadata, mint
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer
@@ -74,7 +74,7 @@ class TestJwks:
     def pair(self, origin: OriginServer) -> Iterator[tuple[DaphneServer, DaphneServer, rsa.RSAPrivateKey]]:
         key, pem = signing_key()
         with issuer_for(MCP_OAUTH_JWT_ACCESS_TOKENS="true", MCP_OAUTH_SIGNING_KEY=pem) as (issuer, port):
-            with daphne_at(port, **oauth_env(origin, MCP_OAUTH_ISSUER=issuer_of(issuer))) as protected:
+            with oauth_server(origin, port=port, MCP_OAUTH_ISSUER=issuer_of(issuer)) as protected:
                 yield issuer, protected, key
                 assert protected.alive(), protected.log()[-3000:]
             assert issuer.alive(), issuer.log()[-3000:]
@@ -184,16 +184,14 @@ class TestIntrospection:
             introspect = httpx.get(f"{issuer.base}/.well-known/oauth-authorization-server/oauth", timeout=10).json()[
                 "introspection_endpoint"
             ]
-            with daphne_at(
-                port,
-                **oauth_env(
-                    origin,
-                    MCP_OAUTH_ISSUER=issuer_of(issuer),
-                    MCP_OAUTH_INTROSPECTION_URL=introspect,
-                    MCP_OAUTH_INTROSPECTION_CLIENT_ID=client_id,
-                    MCP_OAUTH_INTROSPECTION_CLIENT_SECRET=secret,
-                    MCP_OAUTH_TOKEN_CACHE_SECONDS=str(POLL),
-                ),
+            with oauth_server(
+                origin,
+                port=port,
+                MCP_OAUTH_ISSUER=issuer_of(issuer),
+                MCP_OAUTH_INTROSPECTION_URL=introspect,
+                MCP_OAUTH_INTROSPECTION_CLIENT_ID=client_id,
+                MCP_OAUTH_INTROSPECTION_CLIENT_SECRET=secret,
+                MCP_OAUTH_TOKEN_CACHE_SECONDS=str(POLL),
             ) as protected:
                 yield issuer, protected
                 assert protected.alive(), protected.log()[-3000:]

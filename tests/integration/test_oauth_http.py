@@ -19,11 +19,11 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.support.admin import logged_in, post_form
-from tests.support.issuer import issuer_of, oauth_server
-from tests.support.oauth_browser import Browser, Grant, create_users, metadata, mint, pkce, register, set_active
+from tests.support.admin import csrf_token, post_form
+from tests.support.issuer import STAFF, access_token_ids, issuer_of, oauth_server, set_active
+from tests.support.oauth_browser import PASSWORD, Browser, Grant, metadata, mint, pkce, register
 from tests.support.origin import OriginServer
-from tests.support.processes import DaphneServer, daphne
+from tests.support.processes import DaphneServer
 from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request
 from tests.support.witness import RDS, RDS_TEXT, Witness, while_witnessed
 
@@ -31,19 +31,15 @@ PEOPLE = ("alice", "bob", "carol", "dave", "erin", "wendy")
 ENDED_WITHIN = 6.0  # an ended grant's streams close within this (two polls of 0.5 s, a reload, and slack)
 
 
-def password(name: str) -> str:
-    return f"{name}-password-for-tests-0123"
-
-
 @pytest.fixture(scope="module")
 def protected(origin: OriginServer) -> Iterator[DaphneServer]:
-    with oauth_server(origin, users={name: password(name) for name in PEOPLE}) as server:
+    with oauth_server(origin, people=dict.fromkeys(PEOPLE, PASSWORD)) as server:
         yield server
         assert server.alive(), server.log()[-3000:]
 
 
 async def token_for(server: DaphneServer, name: str, scope: str = "docs:read docs:search") -> Grant:
-    browser = Browser(name, password(name))
+    browser = Browser(name, PASSWORD)
     try:
         return await mint(browser, issuer_of(server), server.mcp_url, scope=scope)
     finally:
@@ -202,7 +198,7 @@ async def test_authorization_refusals(protected: DaphneServer) -> None:
     _verifier, challenge_s256 = pkce()
     common = {"response_type": "code", "client_id": client_id, "state": "s1", "resource": protected.mcp_url}
     common["scope"] = "docs:read"
-    browser = Browser("alice", password("alice"))
+    browser = Browser("alice", PASSWORD)
     seen: dict[str, httpx.Response] = {}
     try:
         seen["pkce missing"] = await browser.authorize(await authorize_url(protected, **common, redirect_uri=redirect))
@@ -239,7 +235,7 @@ async def test_a_code_and_a_refresh_token_work_once(protected: DaphneServer) -> 
     meta = await metadata(issuer)
     client_id = await register(issuer, redirect)
     verifier, challenge_s256 = pkce()
-    browser = Browser("alice", password("alice"))
+    browser = Browser("alice", PASSWORD)
     try:
         got = await browser.code(
             await authorize_url(
@@ -290,6 +286,19 @@ async def test_a_code_and_a_refresh_token_work_once(protected: DaphneServer) -> 
 # --- the end of open streams ------------------------------------------------------------------------------------
 
 
+async def staff_browser(server: DaphneServer) -> httpx.AsyncClient:
+    """An httpx client signed in to the admin as the prepared database's superuser."""
+    client = httpx.AsyncClient(base_url=server.base, timeout=15, follow_redirects=True)
+    page = await client.get("/admin/login/")
+    reply = await client.post(
+        "/admin/login/?next=/admin/",
+        data={"username": STAFF, "password": PASSWORD, "csrfmiddlewaretoken": csrf_token(page.text)},
+        headers={"referer": f"{server.base}/admin/login/"},
+    )
+    assert reply.status_code == 200 and "logout" in reply.text.lower(), reply.text[:500]
+    return client
+
+
 @contextlib.asynccontextmanager
 async def websocket_session(server: DaphneServer, token: str) -> AsyncIterator[object]:
     async with connect(server.ws_url, subprotocols=["mcp"], additional_headers=bearer(token)) as ws:  # type: ignore[list-item]
@@ -316,8 +325,8 @@ async def streams_end(server: DaphneServer, grant: Grant, end: object) -> float:
         await ws.send(json.dumps(request("tools/list", msg_id=2)))  # type: ignore[attr-defined]
         assert "result" in json.loads(await ws.recv())  # type: ignore[attr-defined]
 
-        await end()  # type: ignore[operator]
         started = time.monotonic()
+        await end()  # type: ignore[operator]
 
         async def ws_closed() -> None:
             with pytest.raises(ConnectionClosed):
@@ -357,15 +366,8 @@ async def test_revoking_the_grant_rfc7009_ends_open_streams(protected: DaphneSer
 
 async def test_revoking_tokens_in_the_admin_ends_open_streams(protected: DaphneServer) -> None:
     grant = await token_for(protected, "dave")
-    admin = await logged_in(protected)
-    found = protected.manage(
-        "shell",
-        "-c",
-        "from oauth2_provider.models import get_access_token_model\n"
-        "print(list(get_access_token_model().objects.filter(user__username='dave').values_list('pk', flat=True)))",
-    )
-    assert found.returncode == 0, found.stderr
-    pks = json.loads(found.stdout.strip().splitlines()[-1])
+    admin = await staff_browser(protected)
+    pks = access_token_ids(protected, "dave")
     assert pks
 
     async def revoke() -> None:
@@ -387,7 +389,7 @@ async def test_disabling_the_person_ends_open_streams(protected: DaphneServer) -
     grant = await token_for(protected, "erin")
 
     async def disable() -> None:
-        await asyncio.to_thread(set_active, protected, "erin", False)
+        set_active(protected, "erin", False)
 
     elapsed = await streams_end(protected, grant, disable)
     print(f"user disabled: streams ended after {elapsed:.2f} s")
@@ -397,15 +399,11 @@ async def test_disabling_the_person_ends_open_streams(protected: DaphneServer) -
 
 
 async def test_keys_and_oauth_both_open_the_door(origin: OriginServer) -> None:
-    with daphne(**origin.settings_env(), MCP_AUTH="keys+oauth") as server:
-        create_users(server, {"alice": password("alice")})
-        made = server.manage("create_api_key", "ci-robot")
-        assert made.returncode == 0, made.stderr
-        key = re.search(r"amcp_\S+", made.stdout)
-        assert key, made.stdout
+    with oauth_server(origin, keys=("ci-robot",), MCP_AUTH="keys+oauth") as server:
+        key = server.env["AWSMCP_TEST_KEY_ci-robot"]
         grant = await token_for(server, "alice")
         async with httpx.AsyncClient(timeout=30) as http:
-            for token in (key.group(0), grant.access_token):
+            for token in (key, grant.access_token):
                 headers = await session_of(http, server, token)
                 answer = await http.post(server.mcp_url, json=read_call(), headers=headers)
                 assert answer.status_code == 200 and RDS_TEXT in answer.text, answer.text[:300]

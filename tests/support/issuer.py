@@ -1,18 +1,33 @@
 """Real awsmcp processes in OAuth modes: a protected server with its built-in authorization server, and a second
 Daphne of the same code playing an organisation's "external" issuer (the issue asks for a real issuer, not a mock).
+
+Starting Django costs seconds on a busy machine, so the database is migrated once per test run and copied, and
+people and API keys are written straight into the copy, as the admin would store them (a PBKDF2 password hash,
+a SHA-256 key hash), instead of through a `manage.py` process each.
 """
 
 from __future__ import annotations
 
+import atexit
+import base64
+import functools
+import hashlib
+import secrets
+import shutil
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 from unittest import mock
 
-from tests.support.oauth_browser import PASSWORD, USER, create_users
+from tests.support.oauth_browser import PASSWORD, USER
 from tests.support.origin import OriginServer
-from tests.support.processes import DaphneServer, daphne, free_port
+from tests.support.processes import DaphneServer, base_env, daphne, free_port, migrate
 
 POLL = 0.5  # MCP_KEY_REVOCATION_POLL and OPS_RULES_POLL of these servers: revocations are seen within seconds
+STAFF = "operator"  # a superuser in every prepared database, for the admin
 
 
 def oauth_env(origin: OriginServer | None = None, **overrides: str) -> dict[str, str]:
@@ -26,35 +41,106 @@ def oauth_env(origin: OriginServer | None = None, **overrides: str) -> dict[str,
     return env
 
 
+@functools.cache
+def _template() -> Path:
+    workdir = Path(tempfile.mkdtemp(prefix="awsmcp-oauth-template-"))
+    atexit.register(shutil.rmtree, workdir, True)
+    db = workdir / "db.sqlite3"
+    migrate(db, base_env(SQLITE_PATH=str(db)))
+    return db
+
+
+@functools.cache
+def password_hash(password: str) -> str:
+    """What Django stores for this password (its default hasher and work factor, so no upgrade at sign-in)."""
+    iterations, salt = 1_000_000, secrets.token_hex(11)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
+    return f"pbkdf2_sha256${iterations}${salt}${base64.b64encode(digest).decode()}"
+
+
+def prepared_db(people: dict[str, str] | None = None, keys: tuple[str, ...] = ()) -> tuple[Path, dict[str, str]]:
+    """A migrated database of its own with these people (name -> password; by default the browser helper's one),
+    the staff superuser, and these API keys; returns it and the keys' secrets."""
+    db = Path(tempfile.mkdtemp(prefix="awsmcp-oauth-")) / "db.sqlite3"
+    shutil.copy(_template(), db)
+    add_people(db, people or {USER: PASSWORD})
+    add_people(db, {STAFF: PASSWORD}, staff=True)
+    return db, {name: add_key(db, name) for name in keys}
+
+
+def add_people(db: Path, people: dict[str, str], staff: bool = False) -> None:
+    now = datetime.now(UTC).isoformat(sep=" ")
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff,"
+            " is_active, date_joined) VALUES (?, ?, ?, '', '', '', ?, 1, ?)",
+            [(password_hash(password), staff, name, staff, now) for name, password in people.items()],
+        )
+    conn.close()
+
+
+def add_key(db: Path, name: str) -> str:
+    """An API key as `manage.py create_api_key` makes it; its secret."""
+    token = "amcp_" + secrets.token_urlsafe(32)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO ops_apikey (name, prefix, token_hash, enabled, rate_override, created_at)"
+            " VALUES (?, ?, ?, 1, '', ?)",
+            (name, token[:13], hashlib.sha256(token.encode()).hexdigest(), datetime.now(UTC).isoformat(sep=" ")),
+        )
+    conn.close()
+    return token
+
+
+def set_active(server: DaphneServer, username: str, active: bool) -> None:
+    """Disable (or enable again) a person: what unticking "Active" in the admin writes."""
+    with sqlite3.connect(server.env["SQLITE_PATH"]) as conn:
+        conn.execute("UPDATE auth_user SET is_active = ? WHERE username = ?", (active, username))
+    conn.close()
+
+
+def access_token_ids(server: DaphneServer, username: str) -> list[int]:
+    """The primary keys of this person's access tokens (the rows the admin's list shows)."""
+    with sqlite3.connect(server.env["SQLITE_PATH"]) as conn:
+        rows = conn.execute(
+            "SELECT t.id FROM oauth2_provider_accesstoken t JOIN auth_user u ON u.id = t.user_id WHERE u.username = ?",
+            (username,),
+        ).fetchall()
+    conn.close()
+    return [row[0] for row in rows]
+
+
 @contextmanager
 def oauth_server(
-    origin: OriginServer | None = None, users: dict[str, str] | None = None, **overrides: str
+    origin: OriginServer | None = None,
+    people: dict[str, str] | None = None,
+    keys: tuple[str, ...] = (),
+    port: int | None = None,
+    **overrides: str,
 ) -> Iterator[DaphneServer]:
-    """A Daphne with `MCP_AUTH=oauth` (unless overridden) and these people (name -> password; by default the
-    browser helper's one) able to sign in."""
-    with daphne(**oauth_env(origin, **overrides)) as server:
-        create_users(server, users or {USER: PASSWORD})
-        yield server
+    """A Daphne with `MCP_AUTH=oauth` (unless overridden), these people able to sign in; its API keys' secrets
+    are in `server.env` as AWSMCP_TEST_KEY_<name>. On `port` when given."""
+    db, secrets_ = prepared_db(people, keys)
+    env = oauth_env(origin, **overrides) | {f"AWSMCP_TEST_KEY_{name}": secret for name, secret in secrets_.items()}
+    try:
+        with ExitStack() as stack:
+            if port is not None:  # an issuer must be told the resource before the protected server is started
+                with mock.patch("tests.support.processes.free_port", return_value=port):
+                    server = stack.enter_context(daphne(db_path=db, **env))
+            else:
+                server = stack.enter_context(daphne(db_path=db, **env))
+            yield server
+    finally:
+        shutil.rmtree(db.parent, ignore_errors=True)
 
 
 @contextmanager
-def daphne_at(port: int, **env: str) -> Iterator[DaphneServer]:
-    """`daphne()` on a port chosen beforehand: an issuer must be told the resource it issues tokens for (its
-    MCP_RESOURCE_URL) before the protected server, which must be told the issuer, is started."""
-    with ExitStack() as stack:
-        with mock.patch("tests.support.processes.free_port", return_value=port):
-            server = stack.enter_context(daphne(**env))
-        yield server
-
-
-@contextmanager
-def issuer_for(users: dict[str, str] | None = None, **overrides: str) -> Iterator[tuple[DaphneServer, int]]:
+def issuer_for(people: dict[str, str] | None = None, **overrides: str) -> Iterator[tuple[DaphneServer, int]]:
     """Another awsmcp process used only as the organisation's authorization server, issuing tokens for the
     resource `http://127.0.0.1:PORT/mcp`; yields it and PORT, where the protected server must then be started
-    (`daphne_at`). Its own MCP endpoints are not used."""
+    (`oauth_server(port=PORT)`). Its own MCP endpoints are not used."""
     port = free_port()
-    with daphne(**oauth_env(MCP_RESOURCE_URL=f"http://127.0.0.1:{port}/mcp", **overrides)) as server:
-        create_users(server, users or {USER: PASSWORD})
+    with oauth_server(people=people, MCP_RESOURCE_URL=f"http://127.0.0.1:{port}/mcp", **overrides) as server:
         yield server, port
 
 

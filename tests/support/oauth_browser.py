@@ -20,8 +20,6 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 from mcp.shared.auth import AuthorizationCodeResult
 
-from tests.support.processes import DaphneServer
-
 USER = "alice"
 PASSWORD = "alice-password-for-tests-0123"
 
@@ -150,30 +148,6 @@ class Browser:
 def _same_origin(a: str, b: str) -> bool:
     x, y = urlsplit(a), urlsplit(b)
     return (x.scheme, x.netloc) == (y.scheme, y.netloc)
-
-
-def create_users(server: DaphneServer, users: dict[str, str], inactive: tuple[str, ...] = ()) -> None:
-    """People who may sign in at the built-in authorization server of this running Daphne (its database), made in
-    one process (each start costs seconds). Names in `inactive` are made disabled."""
-    script = (
-        "from django.contrib.auth import get_user_model\n"
-        "User = get_user_model()\n"
-        f"for name, password in {users!r}.items():\n"
-        "    user, _ = User.objects.get_or_create(username=name)\n"
-        f"    user.set_password(password); user.is_active = name not in {list(inactive)!r}; user.save()\n"
-    )
-    result = server.manage("shell", "-c", script)
-    assert result.returncode == 0, result.stderr
-
-
-def set_active(server: DaphneServer, username: str, active: bool) -> None:
-    """Disable (or enable again) a person, as unticking "Active" in the admin does."""
-    script = (
-        "from django.contrib.auth import get_user_model\n"
-        f"get_user_model().objects.filter(username={username!r}).update(is_active={active!r})\n"
-    )
-    result = server.manage("shell", "-c", script)
-    assert result.returncode == 0, result.stderr
 
 
 @dataclass(frozen=True)
