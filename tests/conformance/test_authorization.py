@@ -24,19 +24,17 @@ VERSION = "0.2.0-alpha.12"
 SCENARIOS = {"authorization-server-metadata-endpoint", "authorization-code-grant"}
 PROMPT = "Access the following URL"
 SUITE_TIMEOUT = 120
-# <kind>-<scenario>-<ISO timestamp with dashes>; the kind of this command's directories is read, not assumed.
-RESULT_DIR = re.compile(r"^(?:[a-z]+-)?(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
+# This command names each result directory authorization-server-<scenario>-<ISO timestamp with dashes>.
+RESULT_DIR = re.compile(r"^authorization-server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
 
 
 def read_checks(output_dir: Path) -> dict[str, list[dict]]:
-    """Scenario name -> its checks. A directory name carries the command's kind first when the suite adds one."""
+    """Scenario name -> its checks, from every checks.json under the output directory."""
     results: dict[str, list[dict]] = {}
     for path in sorted(output_dir.glob("*/checks.json")):
-        name = path.parent.name
-        scenario = next((s for s in SCENARIOS if f"{s}-" in name), None)
-        match = RESULT_DIR.match(name)
-        assert match, f"unexpected result directory {name}"
-        results[scenario or match.group("scenario")] = json.loads(path.read_text())
+        match = RESULT_DIR.match(path.parent.name)
+        assert match, f"unexpected result directory {path.parent.name}"
+        results[match.group("scenario")] = json.loads(path.read_text())
     return results
 
 
