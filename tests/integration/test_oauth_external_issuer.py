@@ -1,10 +1,12 @@
 """An organisation's own issuer, played by a second awsmcp Daphne running only its built-in authorization server
-(a real issuer, not a mock): the protected server is started with `MCP_OAUTH_ISSUER` naming it.
+(a real issuer, not a mock): the protected server is started with `MCP_OAUTH_ISSUER` naming it and
+`MCP_OAUTH_AUDIENCE` naming the audience that issuer puts in its tokens (its own resource identifier, as an
+identity provider names an API; tests/support/issuer.py `external_issuer`).
 
 - JWKS path: the issuer signs RS256 JWT access tokens (`MCP_OAUTH_JWT_ACCESS_TOKENS=true`) with a key the test
   gave it (`MCP_OAUTH_SIGNING_KEY`), so the test can also sign hostile tokens with the issuer's real key: expired,
   not yet valid, another issuer, another audience, no audience, unknown `kid`, tampered, `alg: none`, HS256 keyed
-  with the public key. The SDK's OAuth client finds the external issuer from the protected resource's metadata.
+  with the public key.
 - Introspection path: the issuer keeps opaque tokens; the protected server asks its RFC 7662 endpoint as a
   confidential client, and a token revoked at the issuer stops opening the server.
 
@@ -28,8 +30,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.integration.test_oauth_sdk import Memory, read_rds, signed_in
-from tests.support.issuer import POLL, issuer_for, issuer_of, oauth_server
+from tests.support.issuer import POLL, external_issuer, issuer_of, oauth_server
 from tests.support.oauth_browser import USER, Browser, metadata, mint
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer
@@ -73,8 +74,10 @@ class TestJwks:
     @pytest.fixture(scope="class")
     def pair(self, origin: OriginServer) -> Iterator[tuple[DaphneServer, DaphneServer, rsa.RSAPrivateKey]]:
         key, pem = signing_key()
-        with issuer_for(MCP_OAUTH_JWT_ACCESS_TOKENS="true", MCP_OAUTH_SIGNING_KEY=pem) as (issuer, port):
-            with oauth_server(origin, port=port, MCP_OAUTH_ISSUER=issuer_of(issuer)) as protected:
+        with external_issuer(MCP_OAUTH_JWT_ACCESS_TOKENS="true", MCP_OAUTH_SIGNING_KEY=pem) as issuer:
+            with oauth_server(
+                origin, MCP_OAUTH_ISSUER=issuer_of(issuer), MCP_OAUTH_AUDIENCE=issuer.mcp_url
+            ) as protected:
                 yield issuer, protected, key
                 assert protected.alive(), protected.log()[-3000:]
             assert issuer.alive(), issuer.log()[-3000:]
@@ -92,7 +95,7 @@ class TestJwks:
         claims = {
             "iss": issuer_of(issuer),
             "sub": USER,
-            "aud": protected.mcp_url,
+            "aud": issuer.mcp_url,  # the audience the issuer names this API by (MCP_OAUTH_AUDIENCE)
             "client_id": "hand-made",
             "scope": "docs:read docs:search",
             "iat": now,
@@ -119,25 +122,15 @@ class TestJwks:
         issuer, protected, _key = pair
         browser = Browser()
         try:
-            grant = await mint(browser, issuer_of(issuer), protected.mcp_url)
+            grant = await mint(browser, issuer_of(issuer), issuer.mcp_url)
         finally:
             await browser.aclose()
         header = json.loads(base64.urlsafe_b64decode(grant.access_token.split(".")[0] + "=="))
         assert header["alg"] == "RS256" and header["kid"] == kid
         claims = jwt.decode(grant.access_token, options={"verify_signature": False})
-        assert claims["iss"] == issuer_of(issuer) and claims["aud"] in (protected.mcp_url, [protected.mcp_url])
+        assert claims["iss"] == issuer_of(issuer) and claims["aud"] in (issuer.mcp_url, [issuer.mcp_url])
         answer = await read_with(protected, grant.access_token)
         assert answer.status_code == 200 and RDS_TEXT in answer.text, answer.text[:300]
-
-    async def test_the_sdk_finds_the_issuer_through_the_metadata(self, pair) -> None:  # type: ignore[no-untyped-def]
-        issuer, protected, _key = pair
-        storage, browser = Memory(), Browser()
-        try:
-            async with signed_in(protected, "streamable-http", storage, browser) as (session, _auth):
-                await read_rds(session)
-        finally:
-            await browser.aclose()
-        assert browser.visited[0].startswith(f"{issuer_of(issuer)}/")
 
     async def test_hostile_tokens_are_refused(self, pair, kid: str) -> None:  # type: ignore[no-untyped-def]
         issuer, protected, key = pair
@@ -157,7 +150,7 @@ class TestJwks:
             "not yet valid": self.sign(key, kid, self.claims(issuer, protected, nbf=now + 3600)),
             "wrong issuer": self.sign(key, kid, self.claims(issuer, protected, iss="https://issuer.example/oauth")),
             "another resource": self.sign(key, kid, self.claims(issuer, protected, aud="https://other.example/mcp")),
-            "look-alike path": self.sign(key, kid, self.claims(issuer, protected, aud=protected.mcp_url + "x")),
+            "look-alike path": self.sign(key, kid, self.claims(issuer, protected, aud=issuer.mcp_url + "x")),
             "no audience": self.sign(key, kid, self.claims(issuer, protected, aud=None)),
             "unknown kid": self.sign(key, "no-such-kid", good),
             "tampered payload": f"{head}.{tampered_body}.{signature}",
@@ -179,15 +172,15 @@ class TestJwks:
 class TestIntrospection:
     @pytest.fixture(scope="class")
     def pair(self, origin: OriginServer) -> Iterator[tuple[DaphneServer, DaphneServer]]:
-        with issuer_for() as (issuer, port):
+        with external_issuer() as issuer:
             client_id, secret = confidential_client(issuer)
             introspect = httpx.get(f"{issuer.base}/.well-known/oauth-authorization-server/oauth", timeout=10).json()[
                 "introspection_endpoint"
             ]
             with oauth_server(
                 origin,
-                port=port,
                 MCP_OAUTH_ISSUER=issuer_of(issuer),
+                MCP_OAUTH_AUDIENCE=issuer.mcp_url,
                 MCP_OAUTH_INTROSPECTION_URL=introspect,
                 MCP_OAUTH_INTROSPECTION_CLIENT_ID=client_id,
                 MCP_OAUTH_INTROSPECTION_CLIENT_SECRET=secret,
@@ -200,7 +193,7 @@ class TestIntrospection:
         issuer, protected = pair
         browser = Browser()
         try:
-            grant = await mint(browser, issuer_of(issuer), protected.mcp_url)
+            grant = await mint(browser, issuer_of(issuer), issuer.mcp_url)
         finally:
             await browser.aclose()
         assert grant.access_token.count(".") != 2  # opaque, not a JWT

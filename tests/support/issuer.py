@@ -17,14 +17,13 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from unittest import mock
 
 from tests.support.oauth_browser import PASSWORD, USER
 from tests.support.origin import OriginServer
-from tests.support.processes import DaphneServer, base_env, daphne, free_port, migrate
+from tests.support.processes import DaphneServer, base_env, daphne, migrate
 
 POLL = 0.5  # MCP_KEY_REVOCATION_POLL and OPS_RULES_POLL of these servers: revocations are seen within seconds
 STAFF = "operator"  # a superuser in every prepared database, for the admin
@@ -115,33 +114,27 @@ def oauth_server(
     origin: OriginServer | None = None,
     people: dict[str, str] | None = None,
     keys: tuple[str, ...] = (),
-    port: int | None = None,
     **overrides: str,
 ) -> Iterator[DaphneServer]:
     """A Daphne with `MCP_AUTH=oauth` (unless overridden), these people able to sign in; its API keys' secrets
-    are in `server.env` as AWSMCP_TEST_KEY_<name>. On `port` when given."""
+    are in `server.env` as AWSMCP_TEST_KEY_<name>."""
     db, secrets_ = prepared_db(people, keys)
     env = oauth_env(origin, **overrides) | {f"AWSMCP_TEST_KEY_{name}": secret for name, secret in secrets_.items()}
     try:
-        with ExitStack() as stack:
-            if port is not None:  # an issuer must be told the resource before the protected server is started
-                with mock.patch("tests.support.processes.free_port", return_value=port):
-                    server = stack.enter_context(daphne(db_path=db, **env))
-            else:
-                server = stack.enter_context(daphne(db_path=db, **env))
+        with daphne(db_path=db, **env) as server:
             yield server
     finally:
         shutil.rmtree(db.parent, ignore_errors=True)
 
 
 @contextmanager
-def issuer_for(people: dict[str, str] | None = None, **overrides: str) -> Iterator[tuple[DaphneServer, int]]:
-    """Another awsmcp process used only as the organisation's authorization server, issuing tokens for the
-    resource `http://127.0.0.1:PORT/mcp`; yields it and PORT, where the protected server must then be started
-    (`oauth_server(port=PORT)`). Its own MCP endpoints are not used."""
-    port = free_port()
-    with oauth_server(people=people, MCP_RESOURCE_URL=f"http://127.0.0.1:{port}/mcp", **overrides) as server:
-        yield server, port
+def external_issuer(people: dict[str, str] | None = None, **overrides: str) -> Iterator[DaphneServer]:
+    """Another awsmcp process used only as the organisation's authorization server. The built-in server issues
+    tokens for its own resource URI only (`{its origin}/mcp`): that string is the audience its tokens carry, the
+    way an identity provider names an API by an identifier of its own (Okta's `api://…`, Entra's application
+    id), and the protected server accepts it through MCP_OAUTH_AUDIENCE. Its own MCP endpoints are not used."""
+    with oauth_server(people=people, **overrides) as server:
+        yield server
 
 
 def issuer_of(server: DaphneServer) -> str:
