@@ -8,6 +8,7 @@ HTTP and legacy SSE. The browser step is tests/support/oauth_browser.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -36,13 +38,14 @@ from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAu
 from pydantic import AnyUrl
 
 from tests.support.issuer import POLL, oauth_server
-from tests.support.oauth_browser import Browser
+from tests.support.oauth_browser import Browser, metadata, pkce
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer
 from tests.support.witness import RDS, RDS_TEXT
 
 REDIRECT = "http://127.0.0.1:9/callback"  # never reached: the browser helper reads the code from the redirect
 TRANSPORTS = ("streamable-http", "sse")
+CIMD_TIMEOUT = 2  # seconds the server may spend on one metadata document; the trickle below takes far longer
 
 
 @dataclass
@@ -80,7 +83,8 @@ class Cimd(ThreadingHTTPServer):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self.socket = context.wrap_socket(self.socket, server_side=True)
-        self.url = f"https://localhost:{self.server_address[1]}/clients/awsmcp-tests.json"
+        self.origin = f"https://localhost:{self.server_address[1]}"
+        self.url = f"{self.origin}/clients/awsmcp-tests.json"
 
     @property
     def document(self) -> dict[str, Any]:
@@ -95,6 +99,8 @@ class Cimd(ThreadingHTTPServer):
 
 
 class CimdHandler(BaseHTTPRequestHandler):
+    """The document, and under /hostile/ the ones an authorization server must refuse."""
+
     server: Cimd
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -102,12 +108,37 @@ class CimdHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.hits += 1
-        body = json.dumps(self.server.document).encode()
-        status = 200 if self.path == "/clients/awsmcp-tests.json" else 404
-        self.send_response(status)
+        url = f"{self.server.origin}{self.path}"
+        document = {**self.server.document, "client_id": url}
+        if self.path == "/hostile/redirect.json":  # to the cloud metadata address
+            self.send_response(302)
+            self.send_header("Location", "https://169.254.169.254/latest/meta-data/client.json")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path == "/hostile/huge.json":
+            document["client_name"] = "x" * 20_000
+        elif self.path == "/hostile/mismatch.json":
+            document["client_id"] = self.server.url
+        elif self.path == "/hostile/secret.json":
+            document |= {"token_endpoint_auth_method": "client_secret_basic", "client_secret": "s"}
+        elif not self.path.startswith("/hostile/slow") and self.path != "/clients/awsmcp-tests.json":
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.dumps(document).encode()
+        self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.path.startswith("/hostile/slow"):  # a trickle: far longer than MCP_OAUTH_CIMD_TIMEOUT in all
+            with contextlib.suppress(OSError):
+                for i in range(0, len(body), 16):
+                    self.wfile.write(body[i : i + 16])
+                    self.wfile.flush()
+                    time.sleep(0.25)
+            return
         self.wfile.write(body)
 
 
@@ -173,7 +204,10 @@ def protected(origin: OriginServer, cimd: Cimd) -> Iterator[DaphneServer]:
     """The server, trusting the throw-away CA and allowed to fetch metadata documents from loopback."""
     port = cimd.server_address[1]
     with oauth_server(
-        origin, SSL_CERT_FILE=str(cimd.ca_file), MCP_OAUTH_CIMD_ALLOW_HOSTS=f"localhost:{port},127.0.0.1:{port}"
+        origin,
+        SSL_CERT_FILE=str(cimd.ca_file),
+        MCP_OAUTH_CIMD_ALLOW_HOSTS=f"localhost:{port},127.0.0.1:{port}",
+        MCP_OAUTH_CIMD_TIMEOUT=str(CIMD_TIMEOUT),
     ) as server:
         yield server
         assert server.alive(), server.log()[-3000:]
@@ -305,3 +339,45 @@ async def test_step_up_from_search_to_read(protected: DaphneServer, transport: s
     second = httpx.URL(browser.visited[1]).params["scope"].split()
     assert set(second) == {"docs:search", "docs:read"}
     assert storage.tokens is not None and set((storage.tokens.scope or "").split()) == {"docs:search", "docs:read"}
+
+
+async def test_hostile_client_metadata_documents_are_refused(protected: DaphneServer, cimd: Cimd) -> None:
+    """A client_id URL at a private or cloud-metadata address (not on the test allow-list: never fetched), and
+    documents from the allowed test origin that redirect to such an address, are too big, trickle in, name
+    another client_id or ask for a client secret: each is an unknown client, answered with an error page and no
+    redirect (a redirect would hand an attacker's redirect URI the answer)."""
+    meta = await metadata(f"{protected.base}/oauth")
+    _verifier, challenge = pkce()
+    cases = {
+        "private address": "https://10.0.0.1/clients/c.json",
+        "loopback, not allowed": "https://127.0.0.2/clients/c.json",
+        "cloud metadata address": "https://169.254.169.254/latest/c.json",
+        "IPv4-mapped IPv6 loopback": "https://[::ffff:127.0.0.1]/clients/c.json",
+        "plain http": f"http://localhost:{cimd.server_address[1]}/clients/awsmcp-tests.json",
+        "redirect to the metadata address": f"{cimd.origin}/hostile/redirect.json",
+        "huge document": f"{cimd.origin}/hostile/huge.json",
+        "slow document": f"{cimd.origin}/hostile/slow.json",
+        "client_id not the URL": f"{cimd.origin}/hostile/mismatch.json",
+        "asks for a client secret": f"{cimd.origin}/hostile/secret.json",
+    }
+    browser = Browser()
+    seen: dict[str, httpx.Response] = {}
+    try:
+        for name, client_id in cases.items():
+            query = {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": REDIRECT,
+                "scope": "docs:read",
+                "state": "s",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+                "resource": protected.mcp_url,
+            }
+            seen[name] = await browser.authorize(f"{meta['authorization_endpoint']}?{urlencode(query)}")
+    finally:
+        await browser.aclose()
+    for name, answer in seen.items():
+        print(f"hostile CIMD {name}: {answer.status_code} {answer.headers.get('location', '')}")
+    for name, answer in seen.items():
+        assert answer.status_code == 400 and "location" not in answer.headers, (name, answer.status_code)
