@@ -8,6 +8,7 @@ a SHA-256 key hash), instead of through a `manage.py` process each.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import base64
 import functools
@@ -16,10 +17,13 @@ import secrets
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 from tests.support.oauth_browser import PASSWORD, USER
 from tests.support.origin import OriginServer
@@ -135,6 +139,30 @@ def external_issuer(people: dict[str, str] | None = None, **overrides: str) -> I
     id), and the protected server accepts it through MCP_OAUTH_AUDIENCE. Its own MCP endpoints are not used."""
     with oauth_server(people=people, **overrides) as server:
         yield server
+
+
+async def refused_soon(server: DaphneServer, token: str) -> bool:
+    """True once the server answers a fresh initialize with this bearer with 401. A server may keep accepting
+    a token it validated for MCP_OAUTH_TOKEN_CACHE_SECONDS (here POLL) after the token ended; False if it still
+    opens well past that."""
+    deadline = time.monotonic() + 10 * POLL + 5
+    body = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "probe", "version": "1"},
+        },
+    }
+    headers = {"authorization": f"Bearer {token}", "accept": "application/json, text/event-stream"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        while (await http.post(server.mcp_url, json=body, headers=headers)).status_code != 401:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(POLL / 2)
+    return True
 
 
 def issuer_of(server: DaphneServer) -> str:
