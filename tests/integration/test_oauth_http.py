@@ -191,7 +191,8 @@ async def authorize_url(server: DaphneServer, **params: str) -> str:
 
 
 async def test_authorization_refusals(protected: DaphneServer) -> None:
-    """PKCE missing or `plain`, an unregistered or open redirect: none yields a code."""
+    """PKCE missing or `plain`, no `resource` or another server's (RFC 8707 `invalid_target`), an unregistered or
+    open redirect: none yields a code."""
     issuer = issuer_of(protected)
     redirect = "http://127.0.0.1:9/callback"
     client_id = await register(issuer, redirect)
@@ -207,6 +208,16 @@ async def test_authorization_refusals(protected: DaphneServer) -> None:
                 protected, **common, redirect_uri=redirect, code_challenge="x" * 43, code_challenge_method="plain"
             )
         )
+        s256 = {"code_challenge": challenge_s256, "code_challenge_method": "S256", "redirect_uri": redirect}
+        for name, resource in (
+            ("no resource", None),
+            ("another resource", "https://other.example/mcp"),
+            ("look-alike resource", protected.mcp_url + "x"),
+        ):
+            asked = {**common, **s256, "resource": resource}
+            seen[name] = await browser.authorize(
+                await authorize_url(protected, **{k: v for k, v in asked.items() if v is not None})
+            )
         for name, uri in (
             ("redirect not registered", "http://127.0.0.1:9/elsewhere"),
             ("open redirect", "https://evil.example/callback"),
@@ -219,14 +230,46 @@ async def test_authorization_refusals(protected: DaphneServer) -> None:
             )
     finally:
         await browser.aclose()
-    for name in ("pkce missing", "pkce plain"):
+    expected = {
+        "pkce missing": "invalid_request",
+        "pkce plain": "invalid_request",
+        "no resource": "invalid_target",
+        "another resource": "invalid_target",
+        "look-alike resource": "invalid_target",
+    }
+    for name, error in expected.items():
         answer = seen[name]
         assert answer.is_redirect, (name, answer.status_code)  # the error goes back to the registered client
         query = parse_qs(urlsplit(answer.headers["location"]).query)
-        assert query["error"] == ["invalid_request"] and "code" not in query, (name, query)
+        assert query["error"] == [error] and "code" not in query, (name, query)
+        assert answer.request.method == "GET", name  # refused before any consent page was shown
     for name in ("redirect not registered", "open redirect", "look-alike loopback"):
         answer = seen[name]
         assert answer.status_code == 400 and "location" not in answer.headers, (name, answer.status_code)
+
+
+async def test_registration_refusals(protected: DaphneServer) -> None:
+    """Dynamic registration takes https redirect URIs and http ones to loopback only: not http to another host,
+    nor a custom scheme (what older Cursor builds register)."""
+    endpoint = (await metadata(issuer_of(protected)))["registration_endpoint"]
+    answers = {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for uri in (
+            "http://evil.example/callback",
+            "cursor://anysphere.cursor-mcp/oauth/callback",
+            "javascript:alert(1)",
+            "https://ok.example/callback",
+            "http://localhost:8787/callback",
+        ):
+            body = {"client_name": "t", "redirect_uris": [uri], "token_endpoint_auth_method": "none"}
+            answers[uri] = await http.post(endpoint, json=body)
+    for uri, answer in answers.items():
+        print(f"registration with {uri}: {answer.status_code} {answer.text[:120]}")
+    for uri in ("http://evil.example/callback", "cursor://anysphere.cursor-mcp/oauth/callback", "javascript:alert(1)"):
+        assert answers[uri].status_code == 400, (uri, answers[uri].text)
+        assert answers[uri].json()["error"] in ("invalid_redirect_uri", "invalid_client_metadata")
+    for uri in ("https://ok.example/callback", "http://localhost:8787/callback"):
+        assert answers[uri].status_code == 201, (uri, answers[uri].text)
 
 
 async def test_a_code_and_a_refresh_token_work_once(protected: DaphneServer) -> None:
