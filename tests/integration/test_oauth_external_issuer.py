@@ -69,46 +69,50 @@ async def read_with(server: DaphneServer, token: str) -> httpx.Response:
         return await http.post(server.mcp_url, json=call, headers=headers)
 
 
+@pytest.fixture(scope="class")
+def jwks_pair(origin: OriginServer) -> Iterator[tuple[DaphneServer, DaphneServer, rsa.RSAPrivateKey]]:
+    """The issuer (JWT access tokens, signed with a key the test holds too) and the server it signs for."""
+    key, pem = signing_key()
+    with external_issuer(MCP_OAUTH_JWT_ACCESS_TOKENS="true", MCP_OAUTH_SIGNING_KEY=pem) as issuer:
+        with oauth_server(origin, MCP_OAUTH_ISSUER=issuer_of(issuer), MCP_OAUTH_AUDIENCE=issuer.mcp_url) as protected:
+            yield issuer, protected, key
+            assert protected.alive(), protected.log()[-3000:]
+        assert issuer.alive(), issuer.log()[-3000:]
+
+
+@pytest.fixture(scope="class")
+def kid(jwks_pair: tuple[DaphneServer, DaphneServer, rsa.RSAPrivateKey]) -> str:
+    """The `kid` the issuer's JWKS publishes for its one key."""
+    issuer = jwks_pair[0]
+    meta = httpx.get(f"{issuer.base}/.well-known/oauth-authorization-server/oauth", timeout=10).json()
+    keys = httpx.get(meta["jwks_uri"], timeout=10).json()["keys"]
+    assert len(keys) == 1, keys
+    return keys[0]["kid"]
+
+
+def claims(issuer: DaphneServer, protected: DaphneServer, **changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {
+        "iss": issuer_of(issuer),
+        "sub": USER,
+        "aud": issuer.mcp_url,  # the audience the issuer names this API by (MCP_OAUTH_AUDIENCE)
+        "client_id": "hand-made",
+        "scope": "docs:read docs:search",
+        "iat": now,
+        "exp": now + 600,
+        "jti": f"test-{time.monotonic_ns()}",
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def sign(key: rsa.RSAPrivateKey, kid: str, payload: dict[str, Any]) -> str:
+    return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid, "typ": "at+jwt"})
+
+
 class TestJwks:
-    @pytest.fixture(scope="class")
-    def pair(self, origin: OriginServer) -> Iterator[tuple[DaphneServer, DaphneServer, rsa.RSAPrivateKey]]:
-        key, pem = signing_key()
-        with external_issuer(MCP_OAUTH_JWT_ACCESS_TOKENS="true", MCP_OAUTH_SIGNING_KEY=pem) as issuer:
-            with oauth_server(
-                origin, MCP_OAUTH_ISSUER=issuer_of(issuer), MCP_OAUTH_AUDIENCE=issuer.mcp_url
-            ) as protected:
-                yield issuer, protected, key
-                assert protected.alive(), protected.log()[-3000:]
-            assert issuer.alive(), issuer.log()[-3000:]
-
-    @pytest.fixture(scope="class")
-    def kid(self, pair: tuple[DaphneServer, DaphneServer, rsa.RSAPrivateKey]) -> str:
-        issuer = pair[0]
-        meta = httpx.get(f"{issuer.base}/.well-known/oauth-authorization-server/oauth", timeout=10).json()
-        keys = httpx.get(meta["jwks_uri"], timeout=10).json()["keys"]
-        assert len(keys) == 1, keys
-        return keys[0]["kid"]
-
-    def claims(self, issuer: DaphneServer, protected: DaphneServer, **changes: Any) -> dict[str, Any]:
-        now = int(time.time())
-        claims = {
-            "iss": issuer_of(issuer),
-            "sub": USER,
-            "aud": issuer.mcp_url,  # the audience the issuer names this API by (MCP_OAUTH_AUDIENCE)
-            "client_id": "hand-made",
-            "scope": "docs:read docs:search",
-            "iat": now,
-            "exp": now + 600,
-            "jti": f"test-{time.monotonic_ns()}",
-        }
-        claims.update(changes)
-        return {k: v for k, v in claims.items() if v is not None}
-
-    def sign(self, key: rsa.RSAPrivateKey, kid: str, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "typ": "at+jwt"})
-
-    async def test_metadata_names_the_external_issuer(self, pair) -> None:  # type: ignore[no-untyped-def]
-        issuer, protected, _key = pair
+    async def test_metadata_names_the_external_issuer(self, jwks_pair) -> None:  # type: ignore[no-untyped-def]
+        issuer, protected, _key = jwks_pair
         async with httpx.AsyncClient(timeout=10) as http:
             document = (await http.get(f"{protected.base}/.well-known/oauth-protected-resource/mcp")).json()
             refused = await http.post(protected.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH})
@@ -117,8 +121,8 @@ class TestJwks:
         assert refused.status_code == 401
         assert (await metadata(issuer_of(issuer)))["issuer"] == issuer_of(issuer)
 
-    async def test_a_token_from_the_issuer_opens_the_server(self, pair, kid: str) -> None:  # type: ignore[no-untyped-def]
-        issuer, protected, _key = pair
+    async def test_a_token_from_the_issuer_opens_the_server(self, jwks_pair, kid: str) -> None:  # type: ignore[no-untyped-def]
+        issuer, protected, _key = jwks_pair
         browser = Browser()
         try:
             grant = await mint(browser, issuer_of(issuer), issuer.mcp_url)
@@ -131,27 +135,27 @@ class TestJwks:
         answer = await read_with(protected, grant.access_token)
         assert answer.status_code == 200 and RDS_TEXT in answer.text, answer.text[:300]
 
-    async def test_hostile_tokens_are_refused(self, pair, kid: str) -> None:  # type: ignore[no-untyped-def]
-        issuer, protected, key = pair
+    async def test_hostile_tokens_are_refused(self, jwks_pair, kid: str) -> None:  # type: ignore[no-untyped-def]
+        issuer, protected, key = jwks_pair
         public_pem = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         now = int(time.time())
-        good = self.claims(issuer, protected)
-        real = self.sign(key, kid, good)
+        good = claims(issuer, protected)
+        real = sign(key, kid, good)
         head, body, signature = real.split(".")
         tampered_body = b64(json.dumps({**good, "sub": "admin"}).encode())
         unsigned_head = b64(json.dumps({"alg": "none", "typ": "at+jwt", "kid": kid}).encode())
         hs_head = b64(json.dumps({"alg": "HS256", "typ": "at+jwt", "kid": kid}).encode())
         hs_signature = b64(hmac.new(public_pem, f"{hs_head}.{body}".encode(), hashlib.sha256).digest())
         hostile = {
-            "expired": self.sign(key, kid, self.claims(issuer, protected, iat=now - 7200, exp=now - 3600)),
-            "not yet valid": self.sign(key, kid, self.claims(issuer, protected, nbf=now + 3600)),
-            "wrong issuer": self.sign(key, kid, self.claims(issuer, protected, iss="https://issuer.example/oauth")),
-            "another resource": self.sign(key, kid, self.claims(issuer, protected, aud="https://other.example/mcp")),
-            "look-alike path": self.sign(key, kid, self.claims(issuer, protected, aud=issuer.mcp_url + "x")),
-            "no audience": self.sign(key, kid, self.claims(issuer, protected, aud=None)),
-            "unknown kid": self.sign(key, "no-such-kid", good),
+            "expired": sign(key, kid, claims(issuer, protected, iat=now - 7200, exp=now - 3600)),
+            "not yet valid": sign(key, kid, claims(issuer, protected, nbf=now + 3600)),
+            "wrong issuer": sign(key, kid, claims(issuer, protected, iss="https://issuer.example/oauth")),
+            "another resource": sign(key, kid, claims(issuer, protected, aud="https://other.example/mcp")),
+            "look-alike path": sign(key, kid, claims(issuer, protected, aud=issuer.mcp_url + "x")),
+            "no audience": sign(key, kid, claims(issuer, protected, aud=None)),
+            "unknown kid": sign(key, "no-such-kid", good),
             "tampered payload": f"{head}.{tampered_body}.{signature}",
             "tampered signature": f"{head}.{body}.{signature[:-6]}AAAAAA",
             "alg none": f"{unsigned_head}.{body}.",
@@ -168,28 +172,30 @@ class TestJwks:
             assert status == 401 and 'error="invalid_token"' in header, (name, status, header)
 
 
-class TestIntrospection:
-    @pytest.fixture(scope="class")
-    def pair(self, origin: OriginServer) -> Iterator[tuple[DaphneServer, DaphneServer]]:
-        with external_issuer() as issuer:
-            client_id, secret = confidential_client(issuer)
-            introspect = httpx.get(f"{issuer.base}/.well-known/oauth-authorization-server/oauth", timeout=10).json()[
-                "introspection_endpoint"
-            ]
-            with oauth_server(
-                origin,
-                MCP_OAUTH_ISSUER=issuer_of(issuer),
-                MCP_OAUTH_AUDIENCE=issuer.mcp_url,
-                MCP_OAUTH_INTROSPECTION_URL=introspect,
-                MCP_OAUTH_INTROSPECTION_CLIENT_ID=client_id,
-                MCP_OAUTH_INTROSPECTION_CLIENT_SECRET=secret,
-                MCP_OAUTH_TOKEN_CACHE_SECONDS=str(POLL),
-            ) as protected:
-                yield issuer, protected
-                assert protected.alive(), protected.log()[-3000:]
+@pytest.fixture(scope="class")
+def introspection_pair(origin: OriginServer) -> Iterator[tuple[DaphneServer, DaphneServer]]:
+    """The issuer (opaque tokens) and the server that asks its introspection endpoint about them."""
+    with external_issuer() as issuer:
+        client_id, secret = confidential_client(issuer)
+        introspect = httpx.get(f"{issuer.base}/.well-known/oauth-authorization-server/oauth", timeout=10).json()[
+            "introspection_endpoint"
+        ]
+        with oauth_server(
+            origin,
+            MCP_OAUTH_ISSUER=issuer_of(issuer),
+            MCP_OAUTH_AUDIENCE=issuer.mcp_url,
+            MCP_OAUTH_INTROSPECTION_URL=introspect,
+            MCP_OAUTH_INTROSPECTION_CLIENT_ID=client_id,
+            MCP_OAUTH_INTROSPECTION_CLIENT_SECRET=secret,
+            MCP_OAUTH_TOKEN_CACHE_SECONDS=str(POLL),
+        ) as protected:
+            yield issuer, protected
+            assert protected.alive(), protected.log()[-3000:]
 
-    async def test_an_opaque_token_is_introspected_and_revocation_holds(self, pair) -> None:  # type: ignore[no-untyped-def]
-        issuer, protected = pair
+
+class TestIntrospection:
+    async def test_an_opaque_token_is_introspected_and_revocation_holds(self, introspection_pair) -> None:  # type: ignore[no-untyped-def]
+        issuer, protected = introspection_pair
         browser = Browser()
         try:
             grant = await mint(browser, issuer_of(issuer), issuer.mcp_url)
