@@ -91,8 +91,9 @@ def kid(jwks_pair: tuple[DaphneServer, DaphneServer, rsa.RSAPrivateKey]) -> str:
 
 
 def claims(issuer: DaphneServer, protected: DaphneServer, **changes: Any) -> dict[str, Any]:
+    """An access token's claims as the issuer writes them, with `changes` (None removes a claim)."""
     now = int(time.time())
-    claims = {
+    body = {
         "iss": issuer_of(issuer),
         "sub": USER,
         "aud": issuer.mcp_url,  # the audience the issuer names this API by (MCP_OAUTH_AUDIENCE)
@@ -102,8 +103,8 @@ def claims(issuer: DaphneServer, protected: DaphneServer, **changes: Any) -> dic
         "exp": now + 600,
         "jti": f"test-{time.monotonic_ns()}",
     }
-    claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def sign(key: rsa.RSAPrivateKey, kid: str, payload: dict[str, Any]) -> str:

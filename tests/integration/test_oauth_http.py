@@ -38,11 +38,16 @@ def protected(origin: OriginServer) -> Iterator[DaphneServer]:
         assert server.alive(), server.log()[-3000:]
 
 
+SIGNED_IN: dict[tuple[int, str], httpx.Cookies] = {}  # (server port, person) -> their browser's cookies
+
+
 async def token_for(server: DaphneServer, name: str, scope: str = "docs:read docs:search") -> Grant:
-    browser = Browser(name, PASSWORD)
+    """A token minted through the real flow; the person signs in once per server (PBKDF2 costs a second)."""
+    browser = Browser(name, PASSWORD, cookies=SIGNED_IN.get((server.port, name), httpx.Cookies()))
     try:
         return await mint(browser, issuer_of(server), server.mcp_url, scope=scope)
     finally:
+        SIGNED_IN[(server.port, name)] = browser.cookies
         await browser.aclose()
 
 

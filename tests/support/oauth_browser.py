@@ -61,11 +61,13 @@ class Browser:
     result: AuthorizationCodeResult | None = None
     visited: list[str] = field(default_factory=list)  # every authorization URL it was sent to
     pages: list[httpx.Response] = field(default_factory=list)  # the answers, for tests of refusals
+    cookies: httpx.Cookies = field(default_factory=httpx.Cookies)  # a sign-in to start from, kept up to date
     _web: httpx.AsyncClient | None = None
 
     def web(self) -> httpx.AsyncClient:
         if self._web is None:
-            self._web = httpx.AsyncClient(follow_redirects=False, timeout=20)
+            self._web = httpx.AsyncClient(follow_redirects=False, timeout=20, cookies=self.cookies)
+            self.cookies = self._web.cookies
         return self._web
 
     async def aclose(self) -> None:
