@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from channels.testing import ApplicationCommunicator
 
-from mcp_gateway.gate import Gate, Refusal, get_gate
+from mcp_gateway.gate import Gate, Principal, Refusal, get_gate
 from mcp_gateway.transports.entrance import Caller, Denied, Entry, check_entrance
 from mcp_gateway.transports.entrance import claim_stream as entrance_claim_stream
 from mcp_gateway.transports.security import client_ip, host_allowed, origin_allowed
@@ -93,7 +93,7 @@ def caller(**headers: str) -> Caller:
 
 async def test_the_entrance_lets_a_good_request_in(refusing: type[RefusingGate]) -> None:
     entry = await check_entrance(caller(authorization="Bearer x"), "sse")
-    assert entry == Entry("ci", None, None)
+    assert entry == Entry("ci", None, None, Principal("ci", "key", "ci"))  # an API key's principal holds every scope
     assert refusing.rate_checks == 1
     entry = await check_entrance(
         Caller({"host": "127.0.0.1"}, "10.0.0.5", {"partition": "aws-cn"}), "sse", partition=True
