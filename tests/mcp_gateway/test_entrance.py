@@ -122,6 +122,15 @@ async def test_key_and_rate_refusals_keep_their_status_code_and_headers(refusing
     assert (await check_entrance(caller(), "sse", rate=False)).denied is None
 
 
+async def test_a_credential_refusal_keeps_its_challenge(refusing: type[RefusingGate]) -> None:
+    """What check_credential refuses (here by its default, check_key) reaches the transport with its header."""
+    challenge = 'Bearer resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource/mcp"'
+    refusing.key_refusal = Refusal(401, "Unauthorized", [("www-authenticate", challenge)])
+    entry = await check_entrance(caller(authorization="Bearer bad"), "streamable")
+    assert entry.denied == Denied(401, "Unauthorized", -32600, (("www-authenticate", challenge),))
+    assert entry.principal.name == "" and refusing.rate_checks == 0
+
+
 async def test_an_unknown_partition_is_refused_after_the_key(refusing: type[RefusingGate]) -> None:
     bad = Caller({"host": "127.0.0.1"}, "10.0.0.5", {"partition": "aws-nowhere"})
     entry = await check_entrance(bad, "sse", partition=True)
