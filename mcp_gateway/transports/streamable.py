@@ -10,6 +10,9 @@ its headers are checked against its body (`mcp_headers`), its errors map onto HT
 the answer could have been a stream (the stream is begun only once there is something to send before
 the reply), GET and DELETE are 405, `Mcp-Session-Id` and `Last-Event-ID` are ignored, and
 `subscriptions/listen` keeps its POST's stream open.
+
+Every request proves its credential anew (a session belongs to the principal that opened it, 404 to any other),
+and a body needing a scope its principal lacks is answered 403 with the gate's challenge (`mcp_gateway.scopes`).
 """
 
 from __future__ import annotations
@@ -175,13 +178,12 @@ class StreamableEndpoint(HttpEndpoint):
         if holder is None:
             return
         self.holder = holder
-        scope_refusal = refuse_scopes(self.principal, payload.messages, holder.session.partition, self.headers)
-        if scope_refusal is not None:
-            await send_denied(self, scope_refusal)
-            return
         refusal = get_server().batch_refusal(holder.session, payload)
+        scope_refusal = refuse_scopes(self.principal, payload.messages, holder.session.partition, self.headers)
         if refusal is not None:
             await self.send_json(400, refusal)
+        elif scope_refusal is not None:  # a well-formed body needing a scope this principal lacks
+            await send_denied(self, scope_refusal)
         elif not any(isinstance(m, Request) for m in payload.messages):
             await self.accept_only(holder, payload)
         else:

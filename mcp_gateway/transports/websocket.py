@@ -1,4 +1,9 @@
-"""WebSocket transport at `/mcp/ws`: subprotocol `mcp`, one JSON-RPC message (or batch) per text frame."""
+"""WebSocket transport at `/mcp/ws`: subprotocol `mcp`, one JSON-RPC message (or batch) per text frame.
+
+The credential is proven once, at the handshake (a refused one is a refused handshake, which cannot carry a
+challenge: WebSocket clients need a token beforehand). A frame needing a scope the principal lacks is answered with
+-32003 (`mcp_gateway.scopes.INSUFFICIENT_SCOPE`); the warden closes the connection when its token expires.
+"""
 
 from __future__ import annotations
 

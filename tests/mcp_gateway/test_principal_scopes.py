@@ -116,11 +116,12 @@ def assert_insufficient(answer: Answer, scope: str) -> None:
     assert error["code"] == INSUFFICIENT_SCOPE and scope in error["message"]
 
 
-async def session_of(token: str | None, query: str = "") -> dict[str, str]:
-    """Initialize a 2025-11-25 session; the headers its later requests carry."""
-    answer = await streamable(INITIALIZE, token, query)
+async def session_of(token: str | None, query: str = "", version: str = "2025-11-25") -> dict[str, str]:
+    """Initialize a session (2025-11-25 unless told); the headers its later requests carry."""
+    initialize = rpc("initialize", {**INITIALIZE["params"], "protocolVersion": version})
+    answer = await streamable(initialize, token, query)
     assert answer.status == 200, answer.body
-    headers = {"mcp-session-id": answer.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+    headers = {"mcp-session-id": answer.headers["mcp-session-id"], "mcp-protocol-version": version}
     note = await streamable({"jsonrpc": "2.0", "method": "notifications/initialized"}, token, **headers)
     assert note.status == 202
     return headers
@@ -210,7 +211,7 @@ async def test_a_stateless_call_without_the_tools_scope_is_403_naming_it() -> No
 
 
 async def test_a_batch_names_every_scope_it_needs() -> None:
-    headers = await session_of("read")
+    headers = await session_of("read", version="2025-03-26")  # the one revision with batches
     batch = [rpc("tools/call", SEARCH_CALL, 2), rpc("tools/call", READ_CALL, 3)]
     assert_insufficient(await streamable(batch, "read", **headers), "docs:read docs:search")
 
