@@ -5,10 +5,14 @@ subject in its "Key or subject" column, and no API key may be named like an OAut
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from tests.support.admin import logged_in
 from tests.support.origin import OriginServer
@@ -19,7 +23,10 @@ from tests.support.raw import ACCEPT_BOTH, initialize_request, request
 @pytest.fixture(scope="module")
 def server(origin: OriginServer) -> Iterator[DaphneServer]:
     with daphne(
-        **origin.settings_env(), MCP_GATE="tests.mcp_gateway.scoped_gate.ScopedGate", OPS_ACTIVITY_FLUSH="0.5"
+        **origin.settings_env(),
+        MCP_GATE="tests.mcp_gateway.scoped_gate.ScopedGate",
+        OPS_ACTIVITY_FLUSH="0.5",
+        MCP_KEY_REVOCATION_POLL="0.5",
     ) as srv:
         yield srv
 
@@ -54,3 +61,20 @@ def test_no_api_key_may_be_named_like_an_oauth_principal(server: DaphneServer) -
     refused = server.manage("create_api_key", "oauth:alice")
     assert refused.returncode != 0 and "cannot contain ':'" in refused.stderr
     assert server.manage("create_api_key", "alice").returncode == 0
+
+
+async def test_a_websocket_is_told_its_missing_scope_and_closed_when_its_token_expires(server: DaphneServer) -> None:
+    search = request("tools/call", {"name": "search_documentation", "arguments": {"search_phrase": "s3"}}, 4)
+    headers = {"authorization": "Bearer read"}
+    async with connect(server.ws_url, subprotocols=[Subprotocol("mcp")], additional_headers=headers) as ws:
+        await ws.send(json.dumps(search))
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert reply["id"] == 4 and reply["error"]["code"] == -32003
+        assert reply["error"]["data"] == {"requiredScopes": ["docs:search"]}
+    # "lapsed" names a token whose expiry has passed: the warden closes its connection at its next round.
+    lapsed = {"authorization": "Bearer lapsed"}
+    async with connect(server.ws_url, subprotocols=[Subprotocol("mcp")], additional_headers=lapsed) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 30)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008  # closed by the server's policy
+    assert "(websocket) closed: OAuth token expired" in server.log()  # Daphne does not send the close reason
