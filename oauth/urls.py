@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path
 from oauth2_provider import views as dot
 
-from oauth.views import Consent, Metadata, SignIn, builtin_only
+from oauth.views import Consent, Metadata, Registration, SignIn, builtin_only
 
 
 def jwks(request: HttpRequest) -> HttpResponse:
@@ -25,7 +25,7 @@ provider = [
     path("token/", builtin_only(dot.TokenView.as_view()), name="token"),
     path("revoke_token/", builtin_only(dot.RevokeTokenView.as_view()), name="revoke-token"),
     path("introspect/", builtin_only(dot.IntrospectTokenView.as_view()), name="introspect"),
-    path("register/", builtin_only(dot.DynamicClientRegistrationView.as_view()), name="dcr-register"),
+    path("register/", builtin_only(Registration.as_view()), name="dcr-register"),
     path(
         "register/<str:client_id>/",
         builtin_only(dot.DynamicClientRegistrationManagementView.as_view()),

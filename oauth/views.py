@@ -14,9 +14,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import NoReverseMatch, reverse
 from oauth2_provider import views as dot
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
+from oauth2_provider.views.dynamic_client_registration import _error_response
 
 from oauth.issuer import builtin_enabled, builtin_issuer, request_origin
-from oauth.validator import loopback
+from oauth.validator import loopback, redirect_scheme_allowed
 
 View = Callable[..., HttpResponse]
 
@@ -82,3 +83,19 @@ class Metadata(dot.OAuthServerMetadataView):
         response = JsonResponse(data)
         response["Access-Control-Allow-Origin"] = "*"
         return response
+
+
+class Registration(dot.DynamicClientRegistrationView):
+    """DOT's RFC 7591 registration, refusing at once a redirect URI no code would ever be sent to (http to a
+    host that is not loopback), as `invalid_redirect_uri`. `application_type` is accepted and ignored."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            uris = json.loads(request.body).get("redirect_uris")
+        except (ValueError, AttributeError):
+            uris = None  # DOT answers malformed metadata itself
+        if isinstance(uris, list):
+            for uri in uris:
+                if isinstance(uri, str) and not redirect_scheme_allowed(uri):
+                    return _error_response("invalid_redirect_uri", f"{uri}: http is for loopback hosts only")
+        return super().post(request, *args, **kwargs)

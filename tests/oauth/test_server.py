@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.test import Client, override_settings
-from oauth2_provider.models import AccessToken, RefreshToken
+from oauth2_provider.models import AccessToken, Application, RefreshToken
 
 from tests.oauth.flow import (
     ISSUER,
@@ -151,8 +151,20 @@ def test_a_loopback_redirect_is_accepted_on_any_port(web: Client, user: Any) -> 
     assert redirect_params(approve(web, url))["code"]
 
 
+def test_registration_refuses_an_http_redirect_to_a_non_loopback_host(web: Client) -> None:
+    reply = register(web, ["https://app.example/callback", "http://app.example/callback"])
+    assert reply.status_code == 400 and reply.json()["error"] == "invalid_redirect_uri"
+    assert register(web, ["http://[::1]:8080/cb", "http://localhost/cb", "https://app.example/cb"]).status_code == 201
+
+
 def test_an_http_redirect_to_a_non_loopback_host_is_never_used(web: Client, user: Any) -> None:
-    client_id = register(web, ["http://app.example/callback"]).json()["client_id"]
+    application = Application.objects.create(
+        name="made in admin",
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="http://app.example/callback",
+    )
+    client_id = application.client_id
     web.force_login(user)
     reply = web.get(authorize_url(client_id, Pkce.make(), redirect_uri="http://app.example/callback"))
     assert reply.status_code == 400 and not reply.has_header("Location")
