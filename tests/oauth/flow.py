@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.test import Client
+from oauth2_provider.views.mixins import OAuthLibMixin
 
 RESOURCE = "http://testserver/mcp"
 ISSUER = "http://testserver/oauth"
@@ -121,3 +122,13 @@ def tokens(client: Client, user: Any, redirect_uri: str = LOOPBACK_REDIRECT) -> 
     answer = exchange(client, client_id, code, pkce.verifier, redirect_uri)
     assert answer.status_code == 200, answer.content
     return client_id, answer.json()
+
+
+def forget_servers() -> None:
+    """DOT keeps one oauthlib server per view class, built with the token generator of its first request."""
+    classes: list[type] = [OAuthLibMixin]
+    while classes:
+        cls = classes.pop()
+        if "_oauthlib_core" in cls.__dict__:
+            delattr(cls, "_oauthlib_core")
+        classes.extend(cls.__subclasses__())

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import Client, override_settings
 
 from oauth import signing_key
-from tests.oauth.flow import ISSUER, RESOURCE, refresh, tokens
+from tests.oauth.flow import ISSUER, RESOURCE, forget_servers, refresh, tokens
 
 pytestmark = pytest.mark.usefixtures("builtin_as")
 
@@ -34,8 +34,10 @@ def jwt_on(settings: Any) -> Iterator[None]:
         "OIDC_ENABLED": True,
         "OIDC_RSA_PRIVATE_KEY": key,
     }
+    forget_servers()
     with override_settings(MCP_OAUTH_JWT_ACCESS_TOKENS=True, MCP_OAUTH_SIGNING_KEY=key, OAUTH2_PROVIDER=provider):
         yield
+    forget_servers()
 
 
 def check(web: Client, token: str, client_id: str) -> dict[str, Any]:
