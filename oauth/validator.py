@@ -4,6 +4,7 @@
   is ever minted without an audience (DOT treats an empty one as "any resource").
 - PKCE `plain` (or a challenge without a method, which means plain) is refused before the consent page.
 - An `http` redirect URI is accepted only for a loopback host (RFC 8252 §7.3); anything else must be https.
+- A disabled user's authorization codes and refresh tokens buy nothing (DOT does not look at is_active).
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ class Validator(OAuth2Validator):
         return redirect_scheme_allowed(redirect_uri) and super().validate_redirect_uri(
             client_id, redirect_uri, request, *args, **kwargs
         )
+
+    def validate_code(
+        self, client_id: str, code: str, client: Any, request: Request, *args: Any, **kwargs: Any
+    ) -> bool:
+        valid = super().validate_code(client_id, code, client, request, *args, **kwargs)
+        return bool(valid) and request.user.is_active
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Request, *args: Any, **kwargs: Any
+    ) -> bool:
+        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        return bool(valid) and request.user.is_active
 
     def validate_scopes(
         self, client_id: str, scopes: list[str], client: Any, request: Request, *args: Any, **kwargs: Any

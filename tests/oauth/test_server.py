@@ -235,6 +235,16 @@ def test_a_refresh_token_used_twice_revokes_its_family(web: Client, user: Any) -
     assert refresh(web, client_id, renewed.json()["refresh_token"]).status_code == 400
 
 
+def test_a_disabled_user_can_neither_refresh_nor_redeem_a_code(web: Client, user: Any) -> None:
+    client_id, answer = tokens(web, user)
+    pkce = Pkce.make()
+    code = redirect_params(approve(web, authorize_url(client_id, pkce)))["code"]
+    user.is_active = False
+    user.save()
+    assert refresh(web, client_id, answer["refresh_token"]).json()["error"] == "invalid_grant"
+    assert exchange(web, client_id, code, pkce.verifier).json()["error"] == "invalid_grant"
+
+
 def test_revocation_ends_the_refresh_token(web: Client, user: Any) -> None:
     client_id, answer = tokens(web, user)
     done = web.post("/oauth/revoke_token/", {"token": answer["refresh_token"], "client_id": client_id})
