@@ -169,7 +169,6 @@ class KeySet:
     def __init__(self) -> None:
         self.keys: dict[str, dict[str, Any]] = {}
         self.fetched_at = -float("inf")  # monotonic time of the last fetch attempt
-        self.forced_at = -float("inf")  # of the last refetch an unknown kid caused
         self.fetches = 0  # fetch attempts, for tests and logs
         self.problem = ""
         self.uri = ""  # the JWKS URL, once discovered
@@ -195,11 +194,10 @@ class KeySet:
                 if self._stale():
                     await self._refresh(issuer)
         found = self._pick(kid)
-        if found is None and time.monotonic() - self.forced_at >= REFETCH_INTERVAL:
+        if found is None and time.monotonic() - self.fetched_at >= REFETCH_INTERVAL:
             async with self._lock():
                 found = self._pick(kid)
-                if found is None and time.monotonic() - self.forced_at >= REFETCH_INTERVAL:
-                    self.forced_at = time.monotonic()
+                if found is None and time.monotonic() - self.fetched_at >= REFETCH_INTERVAL:
                     await self._refresh(issuer)
                     found = self._pick(kid)
         return found
@@ -210,7 +208,7 @@ class KeySet:
         return next(iter(self.keys.values())) if len(self.keys) == 1 else None
 
     async def _refresh(self, issuer: str) -> None:
-        self.fetched_at = time.monotonic()
+        self.fetched_at = time.monotonic()  # any fetch counts: an unknown kid waits REFETCH_INTERVAL after it
         self.fetches += 1
         try:
             self.uri = self.uri or await jwks_uri(issuer)
