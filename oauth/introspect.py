@@ -2,11 +2,14 @@
 
 The resource server authenticates as a client (HTTP Basic, MCP_OAUTH_INTROSPECTION_CLIENT_ID/_SECRET) and trusts
 the answer only when it says `active`, names this resource in `aud` and has not expired. The POST is bounded like
-a JWKS fetch (oauth.jwks.fetch) and runs on the fetch pool.
+a JWKS fetch (oauth.jwks.fetch) and runs on the fetch pool; at most MCP_OAUTH_INTROSPECTION_CONCURRENCY run at once
+per process, so a flood of made-up tokens waits its turn (and is refused at the fetch timeout) instead of taking
+every fetch thread the documentation pages need.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +40,33 @@ def audiences_of(value: Any) -> tuple[str, ...]:
     return ()
 
 
+_slots: dict[int, asyncio.Semaphore] = {}
+
+
+def _in_flight() -> asyncio.Semaphore:
+    loop_id = id(asyncio.get_running_loop())
+    slots = _slots.get(loop_id)
+    if slots is None:
+        size = max(1, int(getattr(settings, "MCP_OAUTH_INTROSPECTION_CONCURRENCY", 4)))
+        slots = _slots[loop_id] = asyncio.Semaphore(size)
+    return slots
+
+
 async def introspect(token: str) -> Introspected | str:
     """The issuer's answer for `token`, or why it is not usable."""
+    slots = _in_flight()
+    try:
+        async with asyncio.timeout(float(getattr(settings, "MCP_OAUTH_FETCH_TIMEOUT", 5))):
+            await slots.acquire()
+    except TimeoutError:
+        return "the token could not be introspected (too many introspections in flight; try again)"
+    try:
+        return await _ask(token)
+    finally:
+        slots.release()
+
+
+async def _ask(token: str) -> Introspected | str:
     url = str(getattr(settings, "MCP_OAUTH_INTROSPECTION_URL", ""))
     client_id = str(getattr(settings, "MCP_OAUTH_INTROSPECTION_CLIENT_ID", ""))
     secret = str(getattr(settings, "MCP_OAUTH_INTROSPECTION_CLIENT_SECRET", ""))

@@ -300,6 +300,7 @@ def forget() -> None:
     """Drop every cached answer (tests; a settings change)."""
     _cache.clear()
     _introspected.clear()
+    introspect._slots.clear()
     jwks.forget()
 
 

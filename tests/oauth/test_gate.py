@@ -5,6 +5,7 @@ Tokens come from a real loopback issuer (tests.support.jwks_server); API keys fr
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from mcp_gateway.gate import ANONYMOUS, Principal
-from oauth import challenge, tokens
+from oauth import challenge, introspect, tokens
 from oauth.gate import OAuthGate, auth_mode, bearer_token
 from ops import rulebook
 from ops.models import hash_token
@@ -253,6 +254,36 @@ async def test_introspection_with_wrong_client_credentials_is_refused(
     issuer_server.state.introspection = {"good": active(issuer_server)}
     _, refusal = await introspecting.check_credential("Bearer good", RESOURCE)
     assert refusal is not None and "could not be introspected" in refusal.message and "HTTP 401" in refusal.message
+
+
+async def test_introspections_in_flight_are_capped(
+    introspecting: OAuthGate, issuer_server: JwksServer, settings: Any
+) -> None:
+    """With the one slot held by an introspection in flight, the next token waits, then is refused unasked."""
+    settings.MCP_OAUTH_INTROSPECTION_CONCURRENCY = 1
+    settings.MCP_OAUTH_FETCH_TIMEOUT = 1
+    issuer_server.state.introspection = {"second": active(issuer_server)}
+    slots = introspect._in_flight()
+    await slots.acquire()  # an introspection in flight
+    _, refusal = await introspecting.check_credential("Bearer second", RESOURCE)
+    assert refusal is not None and "too many introspections in flight" in refusal.message
+    assert issuer_server.state.hits[INTROSPECT_PATH] == 0  # it never reached the issuer
+    slots.release()
+    principal, refusal = await introspecting.check_credential("Bearer second", RESOURCE)
+    assert refusal is None and principal.name == "oauth:bob"
+
+
+async def test_a_stuck_introspection_is_cut_at_the_fetch_timeout(
+    introspecting: OAuthGate, issuer_server: JwksServer, settings: Any
+) -> None:
+    settings.MCP_OAUTH_FETCH_TIMEOUT = 1
+    issuer_server.state.introspection = {"good": active(issuer_server)}
+    issuer_server.state.hold = threading.Event()
+    try:
+        _, refusal = await introspecting.check_credential("Bearer good", RESOURCE)
+    finally:
+        issuer_server.state.hold.set()
+    assert refusal is not None and "took longer than 1 s" in refusal.message
 
 
 # --- ended credentials of the built-in authorization server ----------------------------------------------------

@@ -62,6 +62,7 @@ class IssuerState:
     mode: str = "ok"  # "ok", "huge" (a JWKS larger than any cap), "slow" (a byte every half second)
     introspection: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> answer
     client: tuple[str, str] = ("rs", "rs-secret")  # the introspection caller's credentials
+    hold: threading.Event | None = None  # when set, introspection answers wait for it (a stuck issuer)
     hits: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -137,6 +138,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json({"error": "invalid_client"}, 401)
             return
         token = (form.get("token") or [""])[0]
+        if state.hold is not None:
+            state.hold.wait(30)
         self._json(state.introspection.get(token, {"active": False}))
 
 
