@@ -215,22 +215,33 @@ def _decode(token: str, jwk: dict[str, Any], alg: str, issuer: str) -> dict[str,
         return "the token's signature or claims are invalid"
 
 
-def _from_claims(claims: dict[str, Any], resource: str) -> Principal | str:
+def _an_id_token(claims: dict[str, Any], audience_claim: str) -> bool:
+    """Cognito says token_use=id (and always token_use=access on its access tokens); Keycloak says typ=ID."""
     token_use = claims.get("token_use")
-    audience_claim = str(getattr(settings, "MCP_OAUTH_AUDIENCE_CLAIM", "aud") or "aud")
     if (token_use is not None or audience_claim == "client_id") and token_use != "access":
-        return "the token is not an access token"  # Cognito ID tokens say token_use=id
-    if claims.get("typ") == "ID":
-        return "the token is not an access token"  # Keycloak ID tokens
+        return True
+    return claims.get("typ") == "ID"
+
+
+def _granted(claims: dict[str, Any]) -> list[str]:
+    """`scope` (space-separated, RFC 9068) or `scp` (Entra: a string; others: a list)."""
+    scope = claims.get("scope", claims.get("scp", ""))
+    if isinstance(scope, str):
+        return scope.split()
+    return [s for s in scope if isinstance(s, str)] if isinstance(scope, list) else []
+
+
+def _from_claims(claims: dict[str, Any], resource: str) -> Principal | str:
+    audience_claim = str(getattr(settings, "MCP_OAUTH_AUDIENCE_CLAIM", "aud") or "aud")
+    if _an_id_token(claims, audience_claim):
+        return "the token is not an access token"
     if not for_this_resource(introspect.audiences_of(claims.get(audience_claim)), resource):
         return "the token was not issued for this resource"
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         return "the token names no subject"
-    scope = claims.get("scope", claims.get("scp", ""))
-    granted = scope.split() if isinstance(scope, str) else [s for s in scope if isinstance(s, str)]
     client = claims.get("client_id") or claims.get("azp") or ""
-    return principal(subject, str(client), granted, "", float(claims["exp"]))
+    return principal(subject, str(client), _granted(claims), "", float(claims["exp"]))
 
 
 # --- introspection --------------------------------------------------------------------------------------------

@@ -304,3 +304,16 @@ def test_the_token_is_decodable_by_plain_pyjwt() -> None:
     public = jwt.PyJWK(SIGNER.jwk())
     assert jwt.decode(token, public, algorithms=["RS256"])["sub"] == "x"
     assert base64.urlsafe_b64decode(token.split(".")[0] + "==")
+
+
+async def test_entra_style_scp_and_azp_are_read(external: JwksServer) -> None:
+    found = await check(SIGNER.sign(claims(external, scope=None, scp="docs:read", client_id=None, azp="app-guid")))
+    assert isinstance(found, Principal) and found.scopes == frozenset({"docs:read"}) and found.client_id == "app-guid"
+    found = await check(SIGNER.sign(claims(external, scope=None, scp=["docs:search", 7])))
+    assert isinstance(found, Principal) and found.scopes == frozenset({"docs:search"})
+    found = await check(SIGNER.sign(claims(external, scope=12)))
+    assert isinstance(found, Principal) and found.scopes == frozenset()
+
+
+async def test_a_subject_that_is_not_a_string_is_refused(external: JwksServer) -> None:
+    assert isinstance(await check(SIGNER.sign(claims(external, sub=42))), str)
