@@ -317,3 +317,10 @@ async def test_entra_style_scp_and_azp_are_read(external: JwksServer) -> None:
 
 async def test_a_subject_that_is_not_a_string_is_refused(external: JwksServer) -> None:
     assert isinstance(await check(SIGNER.sign(claims(external, sub=42))), str)
+
+
+async def test_keys_are_found_through_openid_discovery_when_rfc8414_is_absent(external: JwksServer) -> None:
+    external.state.rfc8414 = False
+    assert isinstance(await check(SIGNER.sign(claims(external))), Principal)
+    assert external.state.hits["/.well-known/oauth-authorization-server/issuer"] == 1
+    assert external.state.hits["/issuer/.well-known/openid-configuration"] == 1

@@ -59,6 +59,7 @@ def b64(data: bytes) -> str:
 class IssuerState:
     jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
     issuer: str = ""  # the `issuer` the metadata documents name ("" = the server's own /issuer URL)
+    rfc8414: bool = True  # False: only OpenID discovery answers (as Cognito and Entra)
     mode: str = "ok"  # "ok", "huge" (a JWKS larger than any cap), "slow" (a byte every half second)
     introspection: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> answer
     client: tuple[str, str] = ("rs", "rs-secret")  # the introspection caller's credentials
@@ -92,7 +93,9 @@ class Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if path == JWKS_PATH:
             self._jwks()
-        elif path == "/.well-known/oauth-authorization-server/issuer":
+        elif (path == "/.well-known/oauth-authorization-server/issuer" and state.rfc8414) or (
+            path == "/issuer/.well-known/openid-configuration"
+        ):
             self._json({"issuer": state.issuer or self.server.issuer, "jwks_uri": self.server.url + JWKS_PATH})
         else:
             self._json({"error": "not found"}, 404)
