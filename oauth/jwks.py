@@ -189,13 +189,15 @@ class KeySet:
 
     async def key(self, issuer: str, kid: str) -> dict[str, Any] | None:
         """The JWK for `kid` ("" = the only key), fetching when stale or (at most once per interval) unknown."""
-        if self._stale():
-            async with self._lock():
+        lock = self._lock()
+        # Stale keys are refreshed by one caller; the others go on with the keys they have meanwhile.
+        if self._stale() and not (self.keys and lock.locked()):
+            async with lock:
                 if self._stale():
                     await self._refresh(issuer)
         found = self._pick(kid)
         if found is None and time.monotonic() - self.fetched_at >= REFETCH_INTERVAL:
-            async with self._lock():
+            async with lock:
                 found = self._pick(kid)
                 if found is None and time.monotonic() - self.fetched_at >= REFETCH_INTERVAL:
                     await self._refresh(issuer)

@@ -324,3 +324,19 @@ async def test_keys_are_found_through_openid_discovery_when_rfc8414_is_absent(ex
     assert isinstance(await check(SIGNER.sign(claims(external))), Principal)
     assert external.state.hits["/.well-known/oauth-authorization-server/issuer"] == 1
     assert external.state.hits["/issuer/.well-known/openid-configuration"] == 1
+
+
+async def test_a_slow_refresh_holds_up_only_the_caller_that_makes_it(external: JwksServer, settings: Any) -> None:
+    settings.MCP_OAUTH_FETCH_TIMEOUT = 1
+    token = SIGNER.sign(claims(external))
+    assert isinstance(await check(token), Principal)
+    tokens._cache.clear()
+    external.state.mode = "slow"
+    keys = jwks.key_set(external.issuer)
+    keys.fetched_at -= 10_000  # the keys have outlived MCP_OAUTH_JWKS_TTL
+    refreshing = asyncio.ensure_future(check(token))
+    assert await asyncio.to_thread(external.state.trickling.wait, 10)  # the refresh is under way
+    assert isinstance(await check(SIGNER.sign(claims(external, sub="bob"))), Principal)  # the old keys serve
+    assert not refreshing.done()
+    assert isinstance(await refreshing, Principal)  # the refresh failed; the keys it had still verify
+    assert "took" in keys.problem

@@ -63,6 +63,7 @@ class IssuerState:
     mode: str = "ok"  # "ok", "huge" (a JWKS larger than any cap), "slow" (a byte every half second)
     introspection: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> answer
     client: tuple[str, str] = ("rs", "rs-secret")  # the introspection caller's credentials
+    trickling: threading.Event = field(default_factory=threading.Event)  # set when a slow JWKS answer starts
     hold: threading.Event | None = None  # when set, introspection answers wait for it (a stuck issuer)
     hits: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -113,6 +114,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
         elif mode == "slow":
+            self.server.state.trickling.set()
             data = json.dumps(self.server.state.jwks).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
