@@ -20,6 +20,7 @@ from ops.rulebook import book
 MODES = frozenset({"none", "keys", "oauth", "keys+oauth"})
 OAUTH_MESSAGE = "Unauthorized: send Authorization: Bearer <OAuth access token>"
 KEY_MESSAGE = "Unauthorized: send Authorization: Bearer <API key>"
+EITHER_MESSAGE = "Unauthorized: send Authorization: Bearer <API key or OAuth access token>"
 
 
 def auth_mode() -> str:
@@ -74,7 +75,7 @@ class OAuthGate(RuleBookGate):
         if mode == "keys+oauth":
             why = "the API key is unknown or revoked" if token else ""
             header = challenge.unauthorized(resource, why)
-            return ANONYMOUS, Refusal(401, KEY_MESSAGE, [("www-authenticate", header)])
+            return ANONYMOUS, Refusal(401, EITHER_MESSAGE, [("www-authenticate", header)])
         return ANONYMOUS, Refusal(
             401, KEY_MESSAGE, [("www-authenticate", 'Bearer realm="awsmcp", error="invalid_token"')]
         )
