@@ -1,1 +1,0 @@
-"""OAuth 2.1 for awsmcp: the built-in authorization server and the resource-server checks."""

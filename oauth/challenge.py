@@ -20,8 +20,9 @@ def scheme() -> str:
 
 
 def resource_for_host(host: str) -> str:
-    """The canonical resource URI: settings.MCP_RESOURCE_URL, else `{scheme}://{Host}/mcp`."""
-    return getattr(settings, "MCP_RESOURCE_URL", "") or f"{scheme()}://{host}/mcp"
+    """The canonical resource URI: settings.MCP_RESOURCE_URL, else `{scheme}://{host}/mcp` (as
+    mcp_gateway.transports.security.resource_url spells it for the entrance)."""
+    return getattr(settings, "MCP_RESOURCE_URL", "") or f"{scheme()}://{host.lower()}/mcp"
 
 
 def origin_of(url: str) -> str:
