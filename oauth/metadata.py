@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path
 from django.views.decorators.http import require_http_methods
@@ -28,11 +29,11 @@ def _served_paths(resource: str) -> set[str]:
     return {""} | {base + endpoint for endpoint in ENDPOINTS} | {"/mcp" + endpoint for endpoint in ENDPOINTS}
 
 
-def document(resource: str) -> dict[str, object]:
-    """The metadata of `resource`."""
+def document(resource: str, origin: str) -> dict[str, object]:
+    """The metadata of `resource`; `origin` (as the built-in AS spells its issuer) names the built-in issuer."""
     return {
         "resource": resource,
-        "authorization_servers": [issuer(challenge.origin_of(resource))],
+        "authorization_servers": [issuer(origin)],
         "scopes_supported": challenge.supported_scopes(),
         "bearer_methods_supported": ["header"],
         "resource_name": RESOURCE_NAME,
@@ -52,7 +53,13 @@ def protected_resource(request: HttpRequest, path: str = "") -> HttpResponse:
         response["Access-Control-Allow-Headers"] = "Authorization, MCP-Protocol-Version"
         response["Access-Control-Max-Age"] = "86400"
     else:
-        response = JsonResponse(document(resource))
+        host = request.get_host()
+        origin = (
+            challenge.origin_of(resource)
+            if getattr(settings, "MCP_RESOURCE_URL", "")
+            else f"{challenge.scheme()}://{host}"
+        )
+        response = JsonResponse(document(resource, origin))
         response["Cache-Control"] = "public, max-age=300"
     response["Access-Control-Allow-Origin"] = "*"
     return response

@@ -80,3 +80,11 @@ def test_preflight_and_methods(client: Client) -> None:
     preflight = client.options("/.well-known/oauth-protected-resource/mcp")
     assert preflight.status_code == 204 and preflight["Access-Control-Allow-Origin"] == "*"
     assert client.post("/.well-known/oauth-protected-resource/mcp").status_code == 405
+
+
+def test_the_resource_is_lower_cased_and_the_issuer_spelled_as_the_host_was(client: Client) -> None:
+    """The resource as the entrance spells it (tokens are checked against it); the built-in issuer exactly as the
+    authorization server's own metadata spells it for that Host."""
+    body = client.get("/.well-known/oauth-protected-resource/mcp", HTTP_HOST="LocalHost:8000").json()
+    assert body["resource"] == "http://localhost:8000/mcp"
+    assert body["authorization_servers"] == ["http://LocalHost:8000/oauth"]
