@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from mcp_gateway.transports.security import resource_url
+
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 DEFAULT_SCOPES = "docs:read docs:search"
 
@@ -20,9 +22,9 @@ def scheme() -> str:
 
 
 def resource_for_host(host: str) -> str:
-    """The canonical resource URI: settings.MCP_RESOURCE_URL, else `{scheme}://{host}/mcp` (as
-    mcp_gateway.transports.security.resource_url spells it for the entrance)."""
-    return getattr(settings, "MCP_RESOURCE_URL", "") or f"{scheme()}://{host.lower()}/mcp"
+    """The canonical resource URI for a Host, spelled by the entrance's own rule (MCP_RESOURCE_URL, else
+    `{scheme}://{host}/mcp`), so the metadata names exactly what tokens are checked against."""
+    return resource_url({"host": host})
 
 
 def origin_of(url: str) -> str:
