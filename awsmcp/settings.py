@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -222,9 +221,7 @@ MCP_EVENT_REPLAY = env_int("MCP_EVENT_REPLAY", 200)
 MCP_EVENT_REPLAY_BYTES = env_int("MCP_EVENT_REPLAY_BYTES", 8 * 1024 * 1024)
 MCP_RATELIMIT_ENABLED = env_bool("MCP_RATELIMIT_ENABLED", True)
 # Who answers the entrance checks (keys, rates, stream and session caps): a dotted path to a mcp_gateway.gate.Gate.
-MCP_GATE = env_str(
-    "MCP_GATE", "oauth.gate.OAuthGate" if find_spec("oauth.gate") is not None else "ops.gate.RuleBookGate"
-)
+MCP_GATE = env_str("MCP_GATE", "oauth.gate.OAuthGate")
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 # Bounds on what one client can make the process hold (README, "Security and limits").
 MCP_INIT_TIMEOUT = env_float("MCP_INIT_TIMEOUT", 30.0)  # a stream or session not initialized by then is closed
@@ -293,6 +290,7 @@ MCP_OAUTH_SIGNING_KEY = env_str("MCP_OAUTH_SIGNING_KEY")
 MCP_OAUTH_CIMD_ALLOW_HOSTS = env_list("MCP_OAUTH_CIMD_ALLOW_HOSTS")
 MCP_OAUTH_CIMD_MAX_BYTES = env_int("MCP_OAUTH_CIMD_MAX_BYTES", 16384)  # a client ID metadata document
 MCP_OAUTH_CIMD_TIMEOUT = env_float("MCP_OAUTH_CIMD_TIMEOUT", 5.0)  # seconds a whole document fetch may take
+MCP_OAUTH_INTROSPECTION_CONCURRENCY = env_int("MCP_OAUTH_INTROSPECTION_CONCURRENCY", 4)  # RFC 7662 calls in flight
 
 if MCP_OAUTH_JWT_ACCESS_TOKENS and not MCP_OAUTH_SIGNING_KEY:
     if env_str("DATABASE_URL"):

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path
 from oauth2_provider import views as dot
 
+from oauth.metadata import urlpatterns as protected_resource
 from oauth.views import Consent, Metadata, Registration, SignIn, builtin_only
 
 
@@ -44,10 +45,4 @@ urlpatterns = [
     path(".well-known/oauth-authorization-server", builtin_only(Metadata.as_view())),
 ]
 
-try:  # the protected-resource metadata (RFC 9728), written beside this app
-    from oauth.metadata import urlpatterns as protected_resource
-except ModuleNotFoundError as exc:
-    if exc.name != "oauth.metadata":
-        raise
-    protected_resource = []
-urlpatterns += protected_resource
+urlpatterns += protected_resource  # the protected-resource metadata (RFC 9728)

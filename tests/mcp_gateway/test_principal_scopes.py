@@ -27,6 +27,8 @@ from tests.mcp_gateway.holders import FakeHolder
 from tests.mcp_gateway.scoped_gate import TOKENS, ScopedGate
 
 HOST = "127.0.0.1"
+# Channels consumers close stale database connections as they open, which needs database access.
+pytestmark = pytest.mark.django_db(transaction=True)
 ACCEPT = "application/json, text/event-stream"
 MODERN = "2026-07-28"
 ENVELOPE = {
