@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from awsmcp.env import env_bool, env_float, env_int, env_list, env_str
+from oauth import signing_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
@@ -40,6 +41,8 @@ INSTALLED_APPS = [
     "docs_proxy",
     "ops",
     "axes",  # the admin login throttle (AXES_* below)
+    "oauth2_provider",  # django-oauth-toolkit: the built-in authorization server (OAUTH2_PROVIDER below)
+    "oauth",
 ]
 MCP_CONFORMANCE_FIXTURES = env_bool("MCP_CONFORMANCE_FIXTURES", False)
 if MCP_CONFORMANCE_FIXTURES:
@@ -199,7 +202,12 @@ LOGGING = {
 
 # --- MCP gateway -----------------------------------------------------------------------------
 MCP_DEFAULT_PARTITION = env_str("MCP_DEFAULT_PARTITION", "aws")
-MCP_AUTH_REQUIRED = env_bool("MCP_AUTH_REQUIRED", True)
+# Who may call the MCP endpoints: none, keys (API keys), oauth (access tokens), keys+oauth. MCP_AUTH_REQUIRED=false
+# is the older spelling of none; MCP_AUTH_REQUIRED stays readable as "a credential is required".
+MCP_AUTH = env_str("MCP_AUTH", "keys" if env_bool("MCP_AUTH_REQUIRED", True) else "none").strip().lower()
+if MCP_AUTH not in ("none", "keys", "oauth", "keys+oauth"):
+    raise ImproperlyConfigured(f"MCP_AUTH must be none, keys, oauth or keys+oauth, not {MCP_AUTH!r}")
+MCP_AUTH_REQUIRED = MCP_AUTH != "none"
 MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS")
 MCP_MAX_CONNECTIONS = env_int("MCP_MAX_CONNECTIONS", 10000)
 MCP_MAX_BODY_BYTES = env_int("MCP_MAX_BODY_BYTES", 1024 * 1024)
@@ -213,7 +221,7 @@ MCP_EVENT_REPLAY = env_int("MCP_EVENT_REPLAY", 200)
 MCP_EVENT_REPLAY_BYTES = env_int("MCP_EVENT_REPLAY_BYTES", 8 * 1024 * 1024)
 MCP_RATELIMIT_ENABLED = env_bool("MCP_RATELIMIT_ENABLED", True)
 # Who answers the entrance checks (keys, rates, stream and session caps): a dotted path to a mcp_gateway.gate.Gate.
-MCP_GATE = env_str("MCP_GATE", "ops.gate.RuleBookGate")
+MCP_GATE = env_str("MCP_GATE", "oauth.gate.OAuthGate")
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 # Bounds on what one client can make the process hold (README, "Security and limits").
 MCP_INIT_TIMEOUT = env_float("MCP_INIT_TIMEOUT", 30.0)  # a stream or session not initialized by then is closed
@@ -249,6 +257,90 @@ MCP_TASK_MAX_RESULT_BYTES = env_int("MCP_TASK_MAX_RESULT_BYTES", 2 * 1024 * 1024
 MCP_TASK_POLL_INTERVAL = env_float("MCP_TASK_POLL_INTERVAL", 1.0)  # pollIntervalMs hint; inbox reads in a fleet
 MCP_TASK_INLINE_SECONDS = env_float("MCP_TASK_INLINE_SECONDS", 1.0)  # a docs call done this soon gets no task
 MCP_TASK_MEMORY_BYTES = env_int("MCP_TASK_MEMORY_BYTES", 256 * 1024 * 1024)  # task records, without Redis
+
+# --- OAuth 2.1 (README, "OAuth") ------------------------------------------------------------------
+# The canonical resource URI of the MCP endpoints; empty: {scheme}://{Host}/mcp of each request.
+MCP_RESOURCE_URL = env_str("MCP_RESOURCE_URL")
+MCP_OAUTH_ISSUER = env_str("MCP_OAUTH_ISSUER")  # an external issuer; empty: the built-in one at {origin}/oauth
+MCP_OAUTH_AUDIENCE = env_list("MCP_OAUTH_AUDIENCE")  # accepted audiences; empty: the resource URI
+MCP_OAUTH_AUDIENCE_CLAIM = env_str("MCP_OAUTH_AUDIENCE_CLAIM", "aud")
+MCP_OAUTH_SCOPE_PREFIX = env_str("MCP_OAUTH_SCOPE_PREFIX")
+MCP_OAUTH_JWKS_URL = env_str("MCP_OAUTH_JWKS_URL")
+MCP_OAUTH_INTROSPECTION_URL = env_str("MCP_OAUTH_INTROSPECTION_URL")
+MCP_OAUTH_INTROSPECTION_CLIENT_ID = env_str("MCP_OAUTH_INTROSPECTION_CLIENT_ID")
+MCP_OAUTH_INTROSPECTION_CLIENT_SECRET = env_str("MCP_OAUTH_INTROSPECTION_CLIENT_SECRET")
+MCP_OAUTH_ALGORITHMS = env_list("MCP_OAUTH_ALGORITHMS", ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"])
+MCP_OAUTH_JWKS_TTL = env_float("MCP_OAUTH_JWKS_TTL", 300.0)
+MCP_OAUTH_JWKS_MAX_BYTES = env_int("MCP_OAUTH_JWKS_MAX_BYTES", 65536)
+MCP_OAUTH_FETCH_TIMEOUT = env_float("MCP_OAUTH_FETCH_TIMEOUT", 5.0)
+MCP_OAUTH_TOKEN_CACHE = env_int("MCP_OAUTH_TOKEN_CACHE", 1024)  # checked tokens remembered per process
+MCP_OAUTH_TOKEN_CACHE_SECONDS = env_float("MCP_OAUTH_TOKEN_CACHE_SECONDS", MCP_KEY_REVOCATION_POLL)
+MCP_OAUTH_LEEWAY = env_float("MCP_OAUTH_LEEWAY", 30.0)  # clock skew allowed on exp, nbf, iat
+MCP_OAUTH_DCR = env_bool("MCP_OAUTH_DCR", True)  # RFC 7591 open registration on the built-in server
+MCP_OAUTH_CIMD = env_bool("MCP_OAUTH_CIMD", True)  # Client ID Metadata Documents on the built-in server
+MCP_OAUTH_SCOPES = env_str("MCP_OAUTH_SCOPES", "docs:read docs:search").split()
+# partition -> scope that partition also needs, e.g. MCP_PARTITION_SCOPES="aws-cn=docs:cn"
+MCP_PARTITION_SCOPES = dict(item.split("=", 1) for item in env_list("MCP_PARTITION_SCOPES") if "=" in item)
+MCP_OAUTH_ACCESS_TOKEN_TTL = env_int("MCP_OAUTH_ACCESS_TOKEN_TTL", 3600)
+MCP_OAUTH_REFRESH_TOKEN_TTL = env_int("MCP_OAUTH_REFRESH_TOKEN_TTL", 2592000)
+MCP_OAUTH_JWT_ACCESS_TOKENS = env_bool("MCP_OAUTH_JWT_ACCESS_TOKENS", False)  # else opaque (checked in the database)
+# The PEM that signs JWT access tokens; empty: one made once into oauth-signing-key.pem beside the SQLite file.
+MCP_OAUTH_SIGNING_KEY = env_str("MCP_OAUTH_SIGNING_KEY")
+# Tests only: host[:port] a client ID metadata document may be fetched from although it is not a public address.
+MCP_OAUTH_CIMD_ALLOW_HOSTS = env_list("MCP_OAUTH_CIMD_ALLOW_HOSTS")
+MCP_OAUTH_CIMD_MAX_BYTES = env_int("MCP_OAUTH_CIMD_MAX_BYTES", 16384)  # a client ID metadata document
+MCP_OAUTH_CIMD_TIMEOUT = env_float("MCP_OAUTH_CIMD_TIMEOUT", 5.0)  # seconds a whole document fetch may take
+MCP_OAUTH_INTROSPECTION_CONCURRENCY = env_int("MCP_OAUTH_INTROSPECTION_CONCURRENCY", 4)  # RFC 7662 calls in flight
+
+if MCP_OAUTH_JWT_ACCESS_TOKENS and not MCP_OAUTH_SIGNING_KEY:
+    if env_str("DATABASE_URL"):
+        raise ImproperlyConfigured("MCP_OAUTH_JWT_ACCESS_TOKENS with DATABASE_URL needs MCP_OAUTH_SIGNING_KEY (a PEM)")
+    MCP_OAUTH_SIGNING_KEY = signing_key.load_or_create(
+        Path(env_str("SQLITE_PATH") or BASE_DIR / "db.sqlite3").parent / "oauth-signing-key.pem"
+    )
+
+LOGIN_URL = "oauth-login"  # where the authorization endpoint sends a browser that is not signed in
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # plain refused (and, by oauth.validator, before consent)
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,  # RFC 9207 iss (set by oauth.views to the issuer)
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # tokens stored hashed
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a refresh token used twice revokes its whole family
+    "ACCESS_TOKEN_EXPIRE_SECONDS": MCP_OAUTH_ACCESS_TOKEN_TTL,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": MCP_OAUTH_REFRESH_TOKEN_TTL,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "ALLOW_LOCALHOST_LOOPBACK": True,  # mcp-remote registers http://localhost:PORT/oauth/callback
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],  # http for loopback hosts only: oauth.validator
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_post", "client_secret_basic"],
+    "SCOPES": {
+        "docs:read": "Read AWS documentation pages, sections, tables and recommendations",
+        "docs:search": "Search the AWS documentation",
+        **{scope: f"Use the {partition} partition" for partition, scope in MCP_PARTITION_SCOPES.items()},
+    },
+    "DEFAULT_SCOPES": MCP_OAUTH_SCOPES,
+    "DCR_ENABLED": MCP_OAUTH_DCR,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    "CIMD_ENABLED": MCP_OAUTH_CIMD,
+    "CIMD_METADATA_FETCHER": "oauth.cimd.Fetcher",
+    "CIMD_MAX_DOCUMENT_SIZE": MCP_OAUTH_CIMD_MAX_BYTES,
+    "CIMD_FETCH_TIMEOUT_SECONDS": MCP_OAUTH_CIMD_TIMEOUT,
+    "OAUTH2_VALIDATOR_CLASS": "oauth.validator.Validator",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+}
+if MCP_OAUTH_JWT_ACCESS_TOKENS:
+    # OIDC only so far as DOT's JWKS view publishes the key the JWT access tokens are signed with.
+    OAUTH2_PROVIDER |= {
+        "ACCESS_TOKEN_GENERATOR": "oauth.jwt.generate",
+        "OIDC_ENABLED": True,
+        "OIDC_RSA_PRIVATE_KEY": MCP_OAUTH_SIGNING_KEY,
+    }
 
 # --- ops -------------------------------------------------------------------------------------
 OPS_ACTIVITY_FLUSH = env_float("OPS_ACTIVITY_FLUSH", 5.0)

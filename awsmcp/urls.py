@@ -1,4 +1,4 @@
-"""Django URLs: the ops console and health endpoints. MCP routes are ASGI endpoints (see asgi.py)."""
+"""Django URLs: the ops console, health endpoints and OAuth (authorization server, metadata). MCP routes are ASGI endpoints (see asgi.py)."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -8,5 +8,6 @@ from ops.cache_page import cache_page
 urlpatterns = [
     path("admin/cache/", cache_page, name="ops-cache"),
     path("admin/", admin.site.urls),
+    path("", include("oauth.urls")),
     path("", include("ops.urls")),
 ]

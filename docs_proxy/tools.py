@@ -422,6 +422,11 @@ Pages are on docs.amazonaws.cn.
 ANCHOR_NOTE = "\n\nA URL may end with `#anchor` (a section id): reading then starts at that section."
 
 
+# The OAuth scopes the tools need: reading pages and what is derived from them, and searching (which asks the
+# documentation's search service on the caller's behalf). API keys and anonymous callers hold every scope.
+READ_SCOPES = ("docs:read",)
+SEARCH_SCOPES = ("docs:search",)
+
 DOCS_TOOL_NAMES = (
     "read_documentation",
     "read_sections",
@@ -444,6 +449,7 @@ def register(catalogue: Catalogue) -> None:
             annotations=READ_ONLY,
             partitions=aws,
             quiet=True,
+            scopes=READ_SCOPES,
         )
     )
     catalogue.add_tool(
@@ -456,6 +462,7 @@ def register(catalogue: Catalogue) -> None:
             annotations=READ_ONLY,
             partitions=aws,
             quiet=True,
+            scopes=READ_SCOPES,
         )
     )
     catalogue.add_tool(
@@ -469,6 +476,7 @@ def register(catalogue: Catalogue) -> None:
             annotations=READ_ONLY,
             partitions=aws,
             quiet=True,
+            scopes=READ_SCOPES,
         )
     )
     catalogue.add_tool(
@@ -482,6 +490,7 @@ def register(catalogue: Catalogue) -> None:
             annotations=READ_ONLY,
             partitions=aws,
             quiet=True,
+            scopes=SEARCH_SCOPES,
         )
     )
     catalogue.add_tool(
@@ -495,6 +504,7 @@ def register(catalogue: Catalogue) -> None:
             annotations=READ_ONLY,
             partitions=aws,
             quiet=True,
+            scopes=READ_SCOPES,
         )
     )
     catalogue.add_tool(
@@ -507,6 +517,7 @@ def register(catalogue: Catalogue) -> None:
             annotations=READ_ONLY,
             partitions=cn,
             quiet=True,
+            scopes=READ_SCOPES,
         )
     )
     catalogue.add_tool(
@@ -519,6 +530,7 @@ def register(catalogue: Catalogue) -> None:
             annotations=READ_ONLY,
             partitions=cn,
             quiet=True,
+            scopes=READ_SCOPES,
         )
     )
     # A client that can follow tasks (SEP-2663) gets one for a call not answered within MCP_TASK_INLINE_SECONDS

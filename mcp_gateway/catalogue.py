@@ -52,6 +52,8 @@ class Tool:
     # Sends nothing to the client during a call (no progress, logs or requests), so a plain JSON
     # answer loses nothing and Streamable HTTP may skip the SSE stream (cheaper, see bench/).
     quiet: bool = False
+    # The OAuth scopes a principal must hold to call it (all of them); empty: any caller may.
+    scopes: tuple[str, ...] = ()
     validator: Draft202012Validator = field(init=False)
     accepts: Callable[[Any], Any] | None = field(init=False)
     listing: dict[str, Any] = field(init=False)

@@ -1,4 +1,5 @@
-"""The gate every entrance asks who may come in: API keys, request rates, stream slots and session caps.
+"""The gate every entrance asks who may come in: credentials (API keys, tokens), request rates, stream slots and
+session caps; and which scopes a principal lacks is told in its words.
 
 The gateway only states the questions; an app answers them (ops' rule book by default). The class is named by the
 MCP_GATE setting, a dotted path, the way Django's SESSION_ENGINE names the session store; without it every client is
@@ -9,11 +10,34 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from mcp_gateway.sessions import ServerSession
+if TYPE_CHECKING:  # sessions carry a Principal: the gate names ServerSession only in its signatures
+    from mcp_gateway.sessions import ServerSession
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request comes from, as the gate proved it."""
+
+    # Owns sessions and counts in per-key rules: "" anonymous, an API key's name, or "oauth:<subject>".
+    name: str = ""
+    kind: str = ""  # "" (anonymous), "key", "oauth"
+    subject: str = ""  # the user (username) or the token's `sub`
+    client_id: str = ""  # the OAuth client id
+    scopes: frozenset[str] | None = None  # None: unscoped (anonymous, API keys), every scope allowed
+    credential: str = ""  # an opaque id the warden asks gate.ended_credentials about ("" = nothing to check)
+    expires: float | None = None  # epoch seconds the token stops being valid (a WebSocket closes then)
+
+    def lacks(self, needed: frozenset[str]) -> frozenset[str]:
+        """The scopes of `needed` this principal does not hold (none when it is unscoped)."""
+        return frozenset() if self.scopes is None else needed - self.scopes
+
+
+ANONYMOUS = Principal()
 
 
 @dataclass(slots=True)
@@ -37,6 +61,28 @@ class SessionCap:
 
 class Gate:
     """The questions the transports ask, answered "yes" (allow-all); an app overrides what it enforces."""
+
+    async def check_credential(self, authorization: str | None, resource: str) -> tuple[Principal, Refusal | None]:
+        """(who is calling, refusal) for an Authorization header sent to `resource` (this server's canonical URI).
+
+        By default the API key check: a key's principal is named after the key and holds every scope."""
+        key_name, refused = await self.check_key(authorization)
+        if refused is not None or not key_name:
+            return ANONYMOUS, refused
+        return Principal(name=key_name, kind="key", subject=key_name), None
+
+    def insufficient_scope(self, needed: frozenset[str], resource: str) -> Refusal:
+        """403 naming every scope the request needs (RFC 6750 §3.1), so a client can ask for them all at once."""
+        scope = " ".join(sorted(needed))
+        return Refusal(
+            403,
+            f"Forbidden: this request needs the scope(s) {scope}",
+            [("www-authenticate", f'Bearer error="insufficient_scope", scope="{scope}"')],
+        )
+
+    async def ended_credentials(self, credentials: Collection[str]) -> set[str]:
+        """Which of these credentials no longer hold (a revoked grant, a disabled user): their sessions end."""
+        return set()
 
     async def check_key(self, authorization: str | None) -> tuple[str, Refusal | None]:
         """(API key name or "" for none, refusal) for an Authorization header."""

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcp_gateway.gate import ANONYMOUS, Principal
 from mcp_gateway.jsonrpc import RequestId
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
@@ -55,6 +56,9 @@ class ServerSession:
     messages_out: int = 0
     bytes_out: int = 0
     subscriptions: set[str] = field(default_factory=set)
+    # Who sent the latest request this process saw (key_name is its name); never serialised: every request proves
+    # it again, and another process learns it from the next request it is sent.
+    principal: Principal = field(default=ANONYMOUS, repr=False)
     # In-flight work; never serialised.
     running: dict[RequestId, asyncio.Task[Any]] = field(default_factory=dict, repr=False)
     cancel_requested: set[RequestId] = field(default_factory=set, repr=False)

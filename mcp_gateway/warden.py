@@ -1,8 +1,9 @@
-"""Timers that end sessions nobody will end otherwise: never initialized, idle too long, or of a revoked API key.
+"""Timers that end sessions nobody will end otherwise: never initialized, idle too long, or of a credential that
+ended (a revoked API key, a revoked OAuth grant, an expired token on a WebSocket).
 
 One set of loops per process, started with its first session. Each looks only at this process's own sessions, so
 every process enforces them alike; a key revoked through the admin reaches them all through the gate (ops' rule
-book, which each process reloads at most every OPS_RULES_POLL seconds).
+book, which each process reloads at most every OPS_RULES_POLL seconds), and so does a revoked grant.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from django.conf import settings
 
 from mcp_gateway import directory
 from mcp_gateway.gate import get_gate
+from mcp_gateway.sessions import ServerSession
 
 log = logging.getLogger(__name__)
 STREAMABLE = "streamable-http"
+WEBSOCKET = "websocket"
 
 
 async def run() -> None:
@@ -70,9 +73,45 @@ async def sweep_idle() -> int:
 
 
 async def close_revoked() -> int:
-    """Sessions of an API key that is revoked, disabled or deleted: streams end, sessions are forgotten."""
+    """Sessions whose credential no longer holds: an API key revoked, disabled or deleted; an OAuth grant revoked or
+    its user disabled (the gate says which); a WebSocket whose token expired (it cannot send a fresh one). Streams
+    end, sessions are forgotten. (Each HTTP request proves its credential anew, so only what stays open needs this.)"""
+    held = directory.local_sessions()
+    closed = await _close(await _revoked_keys(held), "API key revoked")
+    ended = await _ended_grants(held)
+    closed += await _close(ended, "OAuth grant revoked")
+    now = time.time()
+    expired = [h for h in held if h not in ended and h.session.transport == WEBSOCKET and _expired(h.session, now)]
+    return closed + await _close(expired, "OAuth token expired")
+
+
+def key_session(session: ServerSession) -> bool:
+    """Opened with an API key. Judged by the principal this process saw, else (a session adopted from another
+    process, no request here yet) by its name: API key names hold no ":", OAuth principals' always do."""
+    if session.principal.kind and session.principal.name == session.key_name:
+        return session.principal.kind == "key"
+    return bool(session.key_name) and ":" not in session.key_name
+
+
+async def _revoked_keys(held: list[directory.Holder]) -> list[directory.Holder]:
+    keyed = [h for h in held if key_session(h.session)]
+    if not keyed:
+        return []
     valid = await get_gate().valid_keys()
     if valid is None:  # this gate does not check keys
-        return 0
-    revoked = [h for h in directory.local_sessions() if h.session.key_name and h.session.key_name not in valid]
-    return await _close(revoked, "API key revoked")
+        return []
+    return [h for h in keyed if h.session.key_name not in valid]
+
+
+async def _ended_grants(held: list[directory.Holder]) -> list[directory.Holder]:
+    """OAuth sessions whose credential the gate says ended (a revoked grant, a disabled user)."""
+    checked = [h for h in held if h.session.principal.kind == "oauth" and h.session.principal.credential]
+    if not checked:
+        return []
+    ended = await get_gate().ended_credentials({h.session.principal.credential for h in checked})
+    return [h for h in checked if h.session.principal.credential in ended]
+
+
+def _expired(session: ServerSession, now: float) -> bool:
+    expires = session.principal.expires
+    return expires is not None and expires <= now

@@ -39,6 +39,12 @@ def validate_allowlist(text: str) -> None:
         raise ValidationError(f"Not an IP address or network: {exc}") from None
 
 
+def validate_key_name(value: str) -> None:
+    """No ":" in a key's name: OAuth principals are named "oauth:<subject>", and no key may pose as one."""
+    if ":" in value:
+        raise ValidationError("An API key's name cannot contain ':' (OAuth users are named oauth:<subject>).")
+
+
 class RateLimitRule(models.Model):
     class Scope(models.TextChoices):
         IP = "ip", "per IP"
@@ -82,7 +88,7 @@ def hash_token(token: str) -> str:
 
 
 class ApiKey(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[validate_key_name])
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     token_hash = models.CharField(max_length=64, editable=False)
@@ -124,7 +130,8 @@ class Connection(models.Model):
     client_version = models.CharField(max_length=100, blank=True)
     protocol_version = models.CharField(max_length=20, blank=True)
     remote_ip = models.CharField(max_length=64, blank=True)
-    key_name = models.CharField(max_length=100, blank=True)
+    # Who opened it: an API key's name, or "oauth:<subject>" for a token (a username or an issuer's `sub`).
+    key_name = models.CharField("key or subject", max_length=255, blank=True)
     process = models.CharField(max_length=100)
     opened_at = models.DateTimeField()
     last_activity = models.DateTimeField()

@@ -94,7 +94,8 @@ def missing_capability() -> JsonRpcError:
 
 
 def owner_of(session: ServerSession) -> str:
-    """Whose tasks these are: the API key, else the session (stateful revisions), else the client's address."""
+    """Whose tasks these are: the principal (an API key, or "oauth:<subject>": key names hold no ":", so neither
+    can pose as the other), else the session (stateful revisions), else the client's address."""
     if session.key_name:
         return f"key:{session.key_name}"
     if session.protocol_version in STATEFUL_VERSIONS:

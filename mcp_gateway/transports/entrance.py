@@ -1,19 +1,22 @@
 """The one entrance check every transport makes before any work, HTTP and WebSocket alike.
 
-In order: Host and Origin (DNS-rebinding protection), the API key, the request rate, the partition. Each refusal
-carries its HTTP status and the JSON-RPC code MCP clients read (-32029 for a rate limit).
+In order: Host and Origin (DNS-rebinding protection), the partition, the credential (API key or token, checked for
+this server's resource URI), the request rate. Each refusal carries its HTTP status and the JSON-RPC code MCP clients
+read (-32029 for a rate limit). The scopes a request needs are checked once it is read (`refuse_scopes`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
+from mcp_gateway import scopes
 from mcp_gateway.catalogue import catalogue
-from mcp_gateway.gate import Refusal, get_gate
+from mcp_gateway.gate import ANONYMOUS, Principal, Refusal, get_gate
 from mcp_gateway.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, RATE_LIMITED
-from mcp_gateway.transports.security import entrance_refusal
+from mcp_gateway.transports.security import entrance_refusal, resource_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +40,13 @@ class Denied:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """The entrance's verdict: the API key name ("" for none), the partition when asked for, or a refusal."""
+    """The entrance's verdict: who is calling (key_name is the principal's name, "" for anonymous), the partition
+    when asked for, or a refusal."""
 
     key_name: str = ""
     partition: str | None = None
     denied: Denied | None = None
+    principal: Principal = ANONYMOUS
 
 
 def denied(refusal: Refusal, otherwise: int = INVALID_REQUEST) -> Denied:
@@ -73,12 +78,25 @@ async def check_entrance(caller: Caller, endpoint: str, *, rate: bool = True, pa
     if partition and chosen is None:
         return Entry(denied=unknown_partition())
     gate = get_gate()
-    key_name, refused = await gate.check_key(caller.headers.get("authorization"))
+    principal, refused = await gate.check_credential(caller.headers.get("authorization"), resource_url(caller.headers))
     if refused is None and rate:
-        refused = await gate.check_rate(caller.client_ip, key_name, endpoint)
+        refused = await gate.check_rate(caller.client_ip, principal.name, endpoint)
     if refused is not None:
         return Entry(denied=denied(refused))
-    return Entry(key_name, chosen)
+    return Entry(principal.name, chosen, principal=principal)
+
+
+def refuse_scopes(principal: Principal, messages: list[Any], partition: str, headers: dict[str, str]) -> Denied | None:
+    """The 403 for messages needing a scope the principal lacks (the gate's challenge names every scope they need),
+    else None."""
+    return insufficient(principal, scopes.frame_scopes(messages, partition), headers)
+
+
+def insufficient(principal: Principal, needed: frozenset[str], headers: dict[str, str]) -> Denied | None:
+    """The 403 when the principal lacks one of `needed`, naming them all (so one step-up asks for every one)."""
+    if not principal.lacks(needed):
+        return None
+    return denied(get_gate().insufficient_scope(needed, resource_url(headers)), scopes.INSUFFICIENT_SCOPE)
 
 
 async def claim_stream(client_ip: str, slot: str, endpoint: str) -> Denied | None:

@@ -45,10 +45,10 @@ class SessionLink:
             return
         self._spawn(self._handle(payload))
 
-    def refuse(self, obj: Any, message: str) -> None:
-        """Answer every request in a frame with a rate-limit error; notifications are dropped."""
+    def refuse(self, obj: Any, message: str, code: int = jsonrpc.RATE_LIMITED, data: Any = None) -> None:
+        """Answer every request in a frame with an error (a rate limit unless told); notifications are dropped."""
         items = obj if isinstance(obj, list) else [obj]
-        error = jsonrpc.JsonRpcError(jsonrpc.RATE_LIMITED, message)
+        error = jsonrpc.JsonRpcError(code, message, data)
         for item in items:
             if isinstance(item, dict) and "method" in item and "id" in item:
                 self._spawn(self.send(jsonrpc.error_message(item.get("id"), error)))

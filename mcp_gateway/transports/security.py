@@ -51,6 +51,16 @@ def entrance_refusal(headers: dict[str, str]) -> tuple[int, str] | None:
     return None
 
 
+def resource_url(headers: dict[str, str]) -> str:
+    """This server's canonical resource URI, which tokens must be issued for: MCP_RESOURCE_URL, else the Host's
+    `/mcp` (https when BEHIND_TLS). The same for every MCP endpoint, so one token serves them all."""
+    configured = getattr(settings, "MCP_RESOURCE_URL", "") or ""
+    if configured:
+        return str(configured)
+    scheme = "https" if settings.BEHIND_TLS else "http"
+    return f"{scheme}://{headers.get('host', '').lower()}/mcp"
+
+
 def client_ip(scope: dict[str, Any], headers: dict[str, str]) -> str:
     """The peer's address; X-Forwarded-For is believed only when the peer is a trusted proxy."""
     client = scope.get("client")

@@ -13,11 +13,12 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
-from mcp_gateway import directory, jsonrpc
-from mcp_gateway.gate import get_gate
+from mcp_gateway import directory, jsonrpc, scopes
+from mcp_gateway.gate import Principal, get_gate
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.common import admit, claim_stream, release_stream
+from mcp_gateway.transports.common import admit, claim_stream, release_stream, send_denied
+from mcp_gateway.transports.entrance import insufficient, refuse_scopes
 from mcp_gateway.transports.http import HttpEndpoint
 from mcp_gateway.transports.link import SessionLink
 
@@ -41,13 +42,20 @@ class LegacySseStream(HttpEndpoint):
         entry = await admit(self, TRANSPORT, partition=True)
         if entry is None or entry.partition is None:
             return
+        if await self.refused_partition(entry.principal, entry.partition):
+            return
         session_id = new_session_id()
         if not await claim_stream(self, session_id, TRANSPORT):
             return
         layer = get_channel_layer()
         self.channel_name = await layer.new_channel()
         self.session = ServerSession(
-            session_id, TRANSPORT, entry.partition, remote_ip=self.client_ip, key_name=entry.key_name
+            session_id,
+            TRANSPORT,
+            entry.partition,
+            remote_ip=self.client_ip,
+            key_name=entry.key_name,
+            principal=entry.principal,
         )
         self.link = SessionLink(get_server(), self.session, self._emit, self.close_session)
         self.closing = asyncio.Event()
@@ -68,6 +76,14 @@ class LegacySseStream(HttpEndpoint):
                 with contextlib.suppress(BaseException):
                     await task
         await self.finish()
+
+    async def refused_partition(self, principal: Principal, partition: str) -> bool:
+        """A partition restricted to a scope the principal lacks is refused before the stream opens (403 with the
+        challenge); True after answering."""
+        refusal = insufficient(principal, scopes.partition_scopes(partition), self.headers)
+        if refusal is not None:
+            await send_denied(self, refusal)
+        return refusal is not None
 
     async def _emit(self, message: Any) -> None:
         data = jsonrpc.dumps(message)
@@ -135,9 +151,10 @@ class LegacyMessageEndpoint(HttpEndpoint):
         entry = await admit(self, TRANSPORT, rate=False)
         if entry is None:
             return
-        found = await self.find_stream(entry.key_name)
-        if found is None:
+        located = await self.find_stream(entry.key_name)
+        if located is None:
             return
+        found, partition = located
         try:
             payload = jsonrpc.decode(body)
         except jsonrpc.JsonRpcError as exc:
@@ -146,6 +163,13 @@ class LegacyMessageEndpoint(HttpEndpoint):
         # Counted here rather than at the entrance: a refusal is answered on the stream, which stays up.
         denied = await get_gate().check_rate(self.client_ip, entry.key_name, TRANSPORT)
         refusal = denied.message if denied is not None else None
+        # Scopes are the POST's own credential's: a 403 here, nothing reaches the stream.
+        scope_refusal = refuse_scopes(entry.principal, scopes.messages_of(payload), partition, self.headers)
+        if scope_refusal is not None:
+            await send_denied(self, scope_refusal)
+            return
+        if isinstance(found, LegacySseStream):
+            found.session.principal = entry.principal
         if isinstance(found, LegacySseStream):
             _deliver(found, payload, refusal)  # the stream is in this process: no trip through the channel layer
         elif not await _forward(found, payload, refusal):
@@ -153,9 +177,9 @@ class LegacyMessageEndpoint(HttpEndpoint):
             return
         await self.send_response(202, [("content-type", "text/plain")], b"Accepted")
 
-    async def find_stream(self, key_name: str) -> LegacySseStream | str | None:
-        """The session's stream when it is in this process, else the channel of the process holding it; None after
-        answering 400 (no session_id) or 404 (no such session of this key)."""
+    async def find_stream(self, key_name: str) -> tuple[LegacySseStream | str, str] | None:
+        """The session's stream when it is in this process, else the channel of the process holding it, with the
+        session's partition; None after answering 400 (no session_id) or 404 (no such session of this principal)."""
         session_id = self.query.get("session_id", "")
         if not session_id:
             await self.send_error(400, "Bad Request: session_id query parameter is required")
@@ -165,9 +189,9 @@ class LegacyMessageEndpoint(HttpEndpoint):
             found = await directory.lookup(session_id)
             channel = found.get("channel") if found and found.get("transport") == TRANSPORT else None
             if channel and found is not None and found.get("key_name", "") == key_name:
-                return str(channel)
+                return str(channel), str(found.get("partition", ""))
         elif isinstance(holder, LegacySseStream) and holder.session.key_name == key_name:
-            return holder
+            return holder, holder.session.partition
         await self.send_error(404, "Not Found: no such session (it may have ended)")
         return None
 

@@ -10,6 +10,9 @@ its headers are checked against its body (`mcp_headers`), its errors map onto HT
 the answer could have been a stream (the stream is begun only once there is something to send before
 the reply), GET and DELETE are 405, `Mcp-Session-Id` and `Last-Event-ID` are ignored, and
 `subscriptions/listen` keeps its POST's stream open.
+
+Every request proves its credential anew (a session belongs to the principal that opened it, 404 to any other),
+and a body needing a scope its principal lacks is answered 403 with the gate's challenge (`mcp_gateway.scopes`).
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ from django.conf import settings
 from mcp_gateway import directory, events, jsonrpc, quota, replay, stateless
 from mcp_gateway.catalogue import ToolError
 from mcp_gateway.events import EventStream, StreamSet, parse_event_id
-from mcp_gateway.gate import get_gate
+from mcp_gateway.gate import ANONYMOUS, Principal, get_gate
 from mcp_gateway.jsonrpc import JsonRpcError, Payload, Request
 from mcp_gateway.keepalive import ping_until_silent
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
 from mcp_gateway.transports import mcp_headers
 from mcp_gateway.transports.common import admit, claim_stream, release_stream, send_denied
-from mcp_gateway.transports.entrance import INTERNAL_ERROR, choose_partition, denied
+from mcp_gateway.transports.entrance import INTERNAL_ERROR, choose_partition, denied, refuse_scopes
 from mcp_gateway.transports.http import ClientGone, HttpEndpoint
 from mcp_gateway.versions import KNOWN_VERSIONS, STATELESS_VERSIONS, is_version_at_least
 
@@ -108,6 +111,7 @@ class StreamableEndpoint(HttpEndpoint):
     kind = "streamable-http"
     holder: StreamableSession | None = None
     key_name = ""
+    principal: Principal = ANONYMOUS
 
     initializing = False  # the POST carries an initialize (decided once, in post)
 
@@ -115,7 +119,7 @@ class StreamableEndpoint(HttpEndpoint):
         entry = await admit(self, "streamable")
         if entry is None:
             return
-        self.key_name = entry.key_name
+        self.key_name, self.principal = entry.key_name, entry.principal
         version = self.headers.get(VERSION_HEADER)
         if version is not None and version not in KNOWN_VERSIONS:
             await self.refuse_version(body, version)
@@ -140,9 +144,10 @@ class StreamableEndpoint(HttpEndpoint):
             await self.send_error(400, "Bad Request: Mcp-Session-Id header is required")
             return None
         holder = await find_session(session_id)
-        if holder is None or holder.session.key_name != self.key_name:  # another key's session is not yours
+        if holder is None or holder.session.key_name != self.key_name:  # another principal's session is not yours
             await self.send_error(404, "Not Found: session not found or ended; initialize a new one")
             return None
+        holder.session.principal = self.principal  # the latest proof of who holds it (the warden reads it)
         return holder
 
     async def refuse_version(self, body: bytes, version: str) -> None:
@@ -174,8 +179,11 @@ class StreamableEndpoint(HttpEndpoint):
             return
         self.holder = holder
         refusal = get_server().batch_refusal(holder.session, payload)
+        scope_refusal = refuse_scopes(self.principal, payload.messages, holder.session.partition, self.headers)
         if refusal is not None:
             await self.send_json(400, refusal)
+        elif scope_refusal is not None:  # a well-formed body needing a scope this principal lacks
+            await send_denied(self, scope_refusal)
         elif not any(isinstance(m, Request) for m in payload.messages):
             await self.accept_only(holder, payload)
         else:
@@ -240,7 +248,12 @@ class StreamableEndpoint(HttpEndpoint):
                     await self.send_json(status, jsonrpc.error_message(request.id, exc))
                     return None
         session = ServerSession(
-            new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip, key_name=self.key_name
+            new_session_id(),
+            TRANSPORT,
+            partition,
+            remote_ip=self.client_ip,
+            key_name=self.key_name,
+            principal=self.principal,
         )
         holder = StreamableSession(session)
         holder.ephemeral = True
@@ -266,7 +279,12 @@ class StreamableEndpoint(HttpEndpoint):
             await self.send_error(400, "Bad Request: unknown partition")
             return None
         session = ServerSession(
-            new_session_id(), TRANSPORT, partition, remote_ip=self.client_ip, key_name=self.key_name
+            new_session_id(),
+            TRANSPORT,
+            partition,
+            remote_ip=self.client_ip,
+            key_name=self.key_name,
+            principal=self.principal,
         )
         holder = StreamableSession(session)
         holder.held = True

@@ -1,4 +1,9 @@
-"""WebSocket transport at `/mcp/ws`: subprotocol `mcp`, one JSON-RPC message (or batch) per text frame."""
+"""WebSocket transport at `/mcp/ws`: subprotocol `mcp`, one JSON-RPC message (or batch) per text frame.
+
+The credential is proven once, at the handshake (a refused one is a refused handshake, which cannot carry a
+challenge: WebSocket clients need a token beforehand). A frame needing a scope the principal lacks is answered with
+-32003 (`mcp_gateway.scopes.INSUFFICIENT_SCOPE`); the warden closes the connection when its token expires.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,11 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from mcp_gateway import directory, jsonrpc
+from mcp_gateway import directory, jsonrpc, scopes
 from mcp_gateway.gate import get_gate
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
-from mcp_gateway.transports.entrance import Caller, check_entrance, claim_stream
+from mcp_gateway.transports.entrance import Caller, check_entrance, claim_stream, insufficient
 from mcp_gateway.transports.link import SessionLink
 from mcp_gateway.transports.security import client_ip
 
@@ -28,9 +33,12 @@ CLOSE_POLICY = 4008
 
 class McpWebsocketConsumer(AsyncWebsocketConsumer):
     session: ServerSession | None = None
+    headers: dict[str, str]
 
     async def connect(self) -> None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope.get("headers", ())}
+        headers = self.headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in self.scope.get("headers", ())
+        }
         query = dict(parse_qsl(self.scope.get("query_string", b"").decode("latin-1")))
         caller = Caller(headers, client_ip(self.scope, headers), query)
         entry = await check_entrance(caller, TRANSPORT, partition=True)
@@ -40,7 +48,12 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accept: every refusal (401, 403, 421, 429, 503) is a refused handshake (403)
             return
         self.session = ServerSession(
-            session_id, TRANSPORT, entry.partition, remote_ip=caller.client_ip, key_name=entry.key_name
+            session_id,
+            TRANSPORT,
+            entry.partition,
+            remote_ip=caller.client_ip,
+            key_name=entry.key_name,
+            principal=entry.principal,
         )
         self.link = SessionLink(get_server(), self.session, self._emit, self.close_session)
         subprotocols = self.scope.get("subprotocols") or []
@@ -82,7 +95,19 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
         if denied is not None:
             self.link.refuse(obj, denied.message)  # the connection stays up
             return
+        if self.refused_scopes(self.session, obj):
+            return
         self.link.feed(obj)
+
+    def refused_scopes(self, session: ServerSession, obj: Any) -> bool:
+        """A frame needing a scope the connection's principal lacks: each request in it is answered with
+        INSUFFICIENT_SCOPE naming every scope the frame needs (a WebSocket has no 403 to carry it); True then."""
+        needed = scopes.frame_scopes(scopes.messages_of(obj), session.partition)
+        refusal = insufficient(session.principal, needed, self.headers)
+        if refusal is None:
+            return False
+        self.link.refuse(obj, refusal.message, scopes.INSUFFICIENT_SCOPE, {"requiredScopes": sorted(needed)})
+        return True
 
     async def disconnect(self, code: int) -> None:
         if self.session is None:

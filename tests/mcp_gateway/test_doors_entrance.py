@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pytest_django.fixtures import Settings
 
-from mcp_gateway.gate import Gate, Refusal, get_gate
+from mcp_gateway.gate import Gate, Principal, Refusal, get_gate
 from mcp_gateway.sessions import ServerSession
 from mcp_gateway.transports.entrance import Caller, check_entrance, claim_stream, unknown_partition
 
@@ -65,3 +65,24 @@ async def test_the_allow_all_gate_holds_no_sessions(settings: Settings) -> None:
     await gate.release_session(session)
     await gate.release_stream("192.0.2.9", "slot")
     assert await gate.sessions_held("ip:192.0.2.9") == 0
+
+
+class TokenGate(RecordingGate):
+    """Proves an OAuth principal for any bearer, remembering the resource it was asked about."""
+
+    async def check_credential(self, authorization: str | None, resource: str) -> tuple[Principal, Refusal | None]:
+        self.asked.append(("credential", authorization, resource))
+        return Principal("oauth:alice", "oauth", "alice", scopes=frozenset({"docs:read"})), None
+
+
+async def test_the_principal_a_gate_proves_names_the_entry_and_counts_its_rate(settings: Settings) -> None:
+    settings.MCP_GATE = f"{__name__}.TokenGate"
+    settings.ALLOWED_HOSTS = ["mcp.example.com"]
+    settings.MCP_RESOURCE_URL = ""
+    TokenGate.asked = []
+    entry = await check_entrance(Caller({"host": "mcp.example.com", "authorization": "Bearer t"}, "192.0.2.7"), "sse")
+    assert entry.key_name == entry.principal.name == "oauth:alice" and entry.principal.kind == "oauth"
+    assert TokenGate.asked == [
+        ("credential", "Bearer t", "http://mcp.example.com/mcp"),
+        ("rate", "192.0.2.7", "oauth:alice", "sse"),
+    ]

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from channels.testing import ApplicationCommunicator
 
-from mcp_gateway.gate import Gate, Refusal, get_gate
+from mcp_gateway.gate import Gate, Principal, Refusal, get_gate
 from mcp_gateway.transports.entrance import Caller, Denied, Entry, check_entrance
 from mcp_gateway.transports.entrance import claim_stream as entrance_claim_stream
 from mcp_gateway.transports.security import client_ip, host_allowed, origin_allowed
@@ -93,7 +93,7 @@ def caller(**headers: str) -> Caller:
 
 async def test_the_entrance_lets_a_good_request_in(refusing: type[RefusingGate]) -> None:
     entry = await check_entrance(caller(authorization="Bearer x"), "sse")
-    assert entry == Entry("ci", None, None)
+    assert entry == Entry("ci", None, None, Principal("ci", "key", "ci"))  # an API key's principal holds every scope
     assert refusing.rate_checks == 1
     entry = await check_entrance(
         Caller({"host": "127.0.0.1"}, "10.0.0.5", {"partition": "aws-cn"}), "sse", partition=True
@@ -120,6 +120,15 @@ async def test_key_and_rate_refusals_keep_their_status_code_and_headers(refusing
     assert entry.denied == Denied(429, "Too Many Requests", -32029, (("retry-after", "60"),))
     # A caller that answers rates on its stream does not have them counted here.
     assert (await check_entrance(caller(), "sse", rate=False)).denied is None
+
+
+async def test_a_credential_refusal_keeps_its_challenge(refusing: type[RefusingGate]) -> None:
+    """What check_credential refuses (here by its default, check_key) reaches the transport with its header."""
+    challenge = 'Bearer resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource/mcp"'
+    refusing.key_refusal = Refusal(401, "Unauthorized", [("www-authenticate", challenge)])
+    entry = await check_entrance(caller(authorization="Bearer bad"), "streamable")
+    assert entry.denied == Denied(401, "Unauthorized", -32600, (("www-authenticate", challenge),))
+    assert entry.principal.name == "" and refusing.rate_checks == 0
 
 
 async def test_an_unknown_partition_is_refused_after_the_key(refusing: type[RefusingGate]) -> None:

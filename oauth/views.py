@@ -1,0 +1,101 @@
+"""The built-in authorization server's pages: sign-in, consent, and RFC 8414 metadata whose `issuer` (and the
+RFC 9207 `iss` of every authorization response) is oauth.issuer.builtin_issuer for the origin asked."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.contrib.auth.views import LoginView
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import NoReverseMatch, reverse
+from oauth2_provider import views as dot
+from oauth2_provider.oauth2_backends import _add_iss_to_redirect
+from oauth2_provider.views.dynamic_client_registration import _error_response
+
+from oauth.issuer import builtin_enabled, builtin_issuer, request_origin
+from oauth.validator import loopback, redirect_scheme_allowed
+
+View = Callable[..., HttpResponse]
+
+
+def builtin_only(view: View) -> View:
+    """404 unless the built-in authorization server is on (MCP_AUTH has oauth, no MCP_OAUTH_ISSUER)."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not builtin_enabled():
+            raise Http404("the built-in authorization server is off")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+class SignIn(LoginView):
+    """Django's own login (throttled by django-axes like the admin's), on an admin-styled page."""
+
+    template_name = "oauth/login.html"
+    redirect_authenticated_user = False
+
+
+class Consent(dot.AuthorizationView):
+    """DOT's authorization endpoint: its consent page names the client, where it sends the browser, and the
+    scopes; every redirect it makes carries the built-in issuer as `iss`."""
+
+    template_name = "oauth/authorize.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        application = context.get("application")
+        redirect_uri = context.get("redirect_uri") or ""
+        context["redirect_host"] = urlsplit(redirect_uri).netloc
+        registered = application.redirect_uris.split() if application is not None else []
+        context["cimd"] = application is not None and application.registration_source == "cimd"
+        context["loopback_only"] = bool(registered) and all(
+            loopback(urlsplit(uri).hostname or "") for uri in registered
+        )
+        return context
+
+    def redirect(self, redirect_to: str, application: Any) -> HttpResponse:
+        return super().redirect(
+            _add_iss_to_redirect(redirect_to, builtin_issuer(request_origin(self.request))), application
+        )
+
+
+class Metadata(dot.OAuthServerMetadataView):
+    """RFC 8414 metadata with `issuer` and every endpoint URL on the origin asked (oauth.issuer)."""
+
+    def _get_endpoint_url(self, request: HttpRequest, view_name: str, required: bool = False) -> str | None:
+        try:
+            path = reverse(f"oauth2_provider:{view_name}")
+        except NoReverseMatch:
+            if required:
+                raise
+            return None
+        return f"{request_origin(request)}{path}"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        data = json.loads(super().get(request, *args, **kwargs).content)
+        data["issuer"] = builtin_issuer(request_origin(request))
+        response = JsonResponse(data)
+        response["Access-Control-Allow-Origin"] = "*"
+        return response
+
+
+class Registration(dot.DynamicClientRegistrationView):
+    """DOT's RFC 7591 registration, refusing at once a redirect URI no code would ever be sent to (http to a
+    host that is not loopback), as `invalid_redirect_uri`. `application_type` is accepted and ignored."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            uris = json.loads(request.body).get("redirect_uris")
+        except (ValueError, AttributeError):
+            uris = None  # DOT answers malformed metadata itself
+        if isinstance(uris, list):
+            for uri in uris:
+                if isinstance(uri, str) and not redirect_scheme_allowed(uri):
+                    return _error_response("invalid_redirect_uri", f"{uri}: http is for loopback hosts only")
+        return super().post(request, *args, **kwargs)

@@ -1,0 +1,197 @@
+"""The built-in authorization server's tokens: rows of django-oauth-toolkit's tables, looked up by checksum.
+
+The rows are made with DOT's own models in the test database (hashed at rest, as the built-in AS stores them);
+the check runs on the database pool, as at the entrance.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from oauth2_provider.models import (
+    AccessToken,
+    Application,
+    RefreshToken,
+    set_token_value,
+)
+
+from mcp_gateway.gate import Principal
+from oauth import tokens
+from tests.support.jwks_server import Signer
+
+RESOURCE = "http://testserver/mcp"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def builtin(settings: Any) -> Any:
+    settings.MCP_OAUTH_ISSUER = ""
+    settings.MCP_OAUTH_AUDIENCE = []
+    settings.MCP_OAUTH_SCOPE_PREFIX = ""
+    tokens.forget()
+    yield
+    tokens.forget()
+
+
+def make_user(name: str = "alice") -> Any:
+    return get_user_model().objects.create_user(name, password="pw-" + name)
+
+
+def make_app(name: str = "client") -> Application:
+    return Application.objects.create(
+        name=name,
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="http://127.0.0.1:5000/cb",
+    )
+
+
+def make_token(
+    user: Any,
+    app: Application,
+    raw: str,
+    resource: list[str] | None = None,
+    expires_in: float = 3600,
+    scope: str = "docs:read docs:search",
+) -> AccessToken:
+    token = AccessToken(
+        user=user,
+        application=app,
+        expires=timezone.now() + timedelta(seconds=expires_in),
+        scope=scope,
+        resource=[RESOURCE] if resource is None else resource,
+    )
+    set_token_value(token, raw)
+    token.save()
+    return token
+
+
+def make_refresh(user: Any, app: Application, raw: str, access: AccessToken | None) -> RefreshToken:
+    refresh = RefreshToken(user=user, application=app, access_token=access, resource=[RESOURCE])
+    set_token_value(refresh, raw)
+    refresh.save()
+    return refresh
+
+
+async def check(token: str) -> Principal | str:
+    return await tokens.validate(token, RESOURCE)
+
+
+async def test_a_live_token_gives_the_user_and_its_grant_line() -> None:
+    user = await sync_to_async(make_user)()
+    app = await sync_to_async(make_app)()
+    row = await sync_to_async(make_token)(user, app, "opaque-token-1")
+    assert row.token == ""  # hashed at rest: the lookup can only be by checksum
+    found = await check("opaque-token-1")
+    assert found == Principal(
+        name="oauth:alice",
+        kind="oauth",
+        subject="alice",
+        client_id=app.client_id,
+        scopes=frozenset({"docs:read", "docs:search"}),
+        credential=f"dot:{user.pk}:{app.pk}",
+        expires=row.expires.timestamp(),
+    )
+
+
+async def test_unknown_expired_and_disabled_are_refused() -> None:
+    user = await sync_to_async(make_user)()
+    app = await sync_to_async(make_app)()
+    await sync_to_async(make_token)(user, app, "expired", expires_in=-1)
+    assert await check("expired") == "the token has expired"
+    assert await check("never-issued") == "the token is unknown or revoked"
+    await sync_to_async(make_token)(user, app, "live")
+    user.is_active = False
+    await sync_to_async(user.save)()
+    assert await check("live") == "the token's user is disabled"
+
+
+@pytest.mark.parametrize(
+    "resource", [[], ["http://other.example/mcp"], ["http://testserver/mcpx"], ["https://testserver/mcp"]]
+)
+async def test_a_token_without_our_resource_is_refused(resource: list[str]) -> None:
+    """DOT treats an empty resource list as unrestricted; the resource server does not."""
+    user = await sync_to_async(make_user)()
+    app = await sync_to_async(make_app)()
+    row = await sync_to_async(make_token)(user, app, "foreign", resource=resource)
+    if not resource:
+        assert row.allows_audience(RESOURCE)  # the trap, as DOT has it
+    assert await check("foreign") == "the token was not issued for this resource"
+
+
+async def test_a_revoked_token_is_refused_once_the_cache_lets_go(settings: Any) -> None:
+    settings.MCP_OAUTH_TOKEN_CACHE_SECONDS = 0
+    user = await sync_to_async(make_user)()
+    app = await sync_to_async(make_app)()
+    row = await sync_to_async(make_token)(user, app, "to-revoke")
+    assert isinstance(await check("to-revoke"), Principal)
+    await sync_to_async(row.revoke)()
+    assert await check("to-revoke") == "the token is unknown or revoked"
+
+
+async def test_jwt_access_tokens_of_the_builtin_server_are_found_the_same_way(settings: Any) -> None:
+    """With MCP_OAUTH_JWT_ACCESS_TOKENS the built-in AS mints JWTs but still stores them: the row decides."""
+    settings.MCP_OAUTH_JWT_ACCESS_TOKENS = True
+    user = await sync_to_async(make_user)()
+    app = await sync_to_async(make_app)()
+    now = int(time.time())
+    body = {"iss": "http://testserver/oauth", "sub": "alice", "aud": RESOURCE, "exp": now + 600, "scope": "docs:read"}
+    raw = Signer("builtin").sign(body, typ="at+jwt")
+    await sync_to_async(make_token)(user, app, raw, scope="docs:read")
+    found = await check(raw)
+    assert isinstance(found, Principal) and found.scopes == frozenset({"docs:read"})
+    tampered = raw[:-6] + ("AAAAAA" if not raw.endswith("AAAAAA") else "BBBBBB")
+    assert await check(tampered) == "the token is unknown or revoked"
+
+
+def _ended(credentials: list[str]) -> set[str]:
+    return tokens.ended_grant_lines(credentials)
+
+
+def test_grant_lines_end_when_revoked_or_the_user_is_disabled_not_when_refreshed() -> None:
+    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    app = make_app()
+    line = {u.username: f"dot:{u.pk}:{app.pk}" for u in (alice, bob, carol)}
+
+    # alice's client refreshed: the old access token is gone, the new one and its refresh token live.
+    old = make_token(alice, app, "alice-1")
+    old_refresh = make_refresh(alice, app, "alice-r1", old)
+    old_refresh.revoke()  # rotation revokes the used refresh token (and deletes its access token)
+    new = make_token(alice, app, "alice-2")
+    make_refresh(alice, app, "alice-r2", new)
+
+    # bob's grant is revoked (RFC 7009 / admin): access token deleted, refresh token revoked.
+    bob_access = make_token(bob, app, "bob-1")
+    make_refresh(bob, app, "bob-r1", bob_access).revoke()
+
+    # carol is disabled in the admin though her tokens live.
+    make_token(carol, app, "carol-1")
+    carol.is_active = False
+    carol.save()
+
+    assert _ended(list(line.values())) == {line["bob"], line["carol"]}
+
+
+def test_a_grant_line_lives_on_a_refresh_token_alone_and_ends_with_the_user() -> None:
+    """An access token that expired while its refresh token is unused: the client can still refresh."""
+    dave = make_user("dave")
+    app = make_app()
+    line = f"dot:{dave.pk}:{app.pk}"
+    make_refresh(dave, app, "dave-r", make_token(dave, app, "dave-1", expires_in=-60))
+    assert _ended([line]) == set()
+    dave.delete()
+    assert _ended([line, "dot:x:y", "nonsense"]) == {line, "dot:x:y", "nonsense"}
+
+
+def test_an_expired_token_without_refresh_ends_its_line() -> None:
+    erin = make_user("erin")
+    app, other = make_app(), make_app("other")
+    make_token(erin, app, "erin-1", expires_in=-60)
+    make_token(erin, other, "erin-other")  # a live token for another client does not keep this line
+    assert _ended([f"dot:{erin.pk}:{app.pk}", f"dot:{erin.pk}:{other.pk}"]) == {f"dot:{erin.pk}:{app.pk}"}
