@@ -107,7 +107,17 @@ async def test_no_token_gets_the_exact_challenge_on_every_endpoint(protected: Da
 
 
 async def test_a_bad_token_is_invalid_token(protected: DaphneServer) -> None:
+    good = await token_for(protected, "alice")
     async with httpx.AsyncClient(timeout=10) as http:
+        # A real token in the query string is not read (bearer_methods_supported: header): no token at all.
+        in_query = await http.post(
+            protected.mcp_url,
+            params={"access_token": good.access_token},
+            json=initialize_request(),
+            headers={"accept": ACCEPT_BOTH},
+        )
+        assert in_query.status_code == 401 and "error" not in challenge(in_query), in_query.headers
+
         for token in ("not-a-token", "amcp_looks_like_a_key_but_keys_are_off", "a" * 40):
             answer = await http.post(
                 protected.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH, **bearer(token)}
@@ -177,6 +187,7 @@ async def test_a_missing_scope_is_403_insufficient_scope(protected: DaphneServer
 
 
 async def test_another_persons_session_id_is_404(protected: DaphneServer) -> None:
+    """A session belongs to the person who opened it; the admin's connections list names that person."""
     alice, bob = await token_for(protected, "alice"), await token_for(protected, "bob")
     async with httpx.AsyncClient(timeout=30) as http:
         hers = await session_of(http, protected, alice.access_token)
@@ -185,6 +196,16 @@ async def test_another_persons_session_id_is_404(protected: DaphneServer) -> Non
         assert answer.status_code == 404, answer.text
         own = await http.post(protected.mcp_url, json=request("tools/list", msg_id=3), headers=hers)
         assert own.status_code == 200, own.text
+        admin = await staff_browser(protected)
+        try:
+            for _ in range(40):  # the row is written as the session opens, off the request's path
+                listing = await admin.get("/admin/ops/connection/", params={"q": hers["mcp-session-id"]})
+                if "oauth:alice" in listing.text:
+                    break
+                await asyncio.sleep(0.25)
+            assert "oauth:alice" in listing.text, listing.text[-2000:]
+        finally:
+            await admin.aclose()
 
 
 # --- the built-in authorization server's refusals, over the wire ----------------------------------------------
