@@ -154,7 +154,7 @@ async def test_protected_resource_metadata_root_and_path_forms(protected: Daphne
     for path, answer in forms.items():
         assert answer.status_code == 200, (path, answer.text)
         form = answer.json()
-        assert form["resource"] in (f"{base}/mcp", f"{base}{path}"), form  # this endpoint or its parent
+        assert form["resource"] == f"{base}/mcp", form  # the canonical URI: a parent of every endpoint
         assert form["authorization_servers"] == [f"{base}/oauth"]
     # What a client finds next: the authorization server, naming itself byte for byte as the metadata did.
     assert authorization_server["issuer"] == document["authorization_servers"][0]
