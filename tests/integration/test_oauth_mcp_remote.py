@@ -82,17 +82,19 @@ class Bridge:
 
 
 @asynccontextmanager
-async def bridge(server: DaphneServer, config_dir: Path, port: int) -> AsyncIterator[Bridge]:
+async def bridge(server: DaphneServer, config_dir: Path, port: int, transport: str = "http") -> AsyncIterator[Bridge]:
+    """mcp-remote for this server: Streamable HTTP (`/mcp`), or legacy SSE (`/mcp/sse`, `--transport sse-only`)."""
     assert BRIDGE.exists(), f"{BRIDGE} is missing: run scripts/install-test-tools.sh (make test does)"
     # No display and no browser: it prints the URL and waits on its callback (the helper is the browser).
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")}
     env |= {"PATH": f"{NODE_BIN}{os.pathsep}{env.get('PATH', '')}", "MCP_REMOTE_CONFIG_DIR": str(config_dir)}
     proc = await asyncio.create_subprocess_exec(
         str(BRIDGE),
-        server.mcp_url,
+        server.mcp_url if transport == "http" else server.sse_url,
         str(port),
         "--host",
         "127.0.0.1",
+        *(["--transport", "sse-only"] if transport == "sse" else []),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -150,11 +152,14 @@ def stored(config_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return json.loads(tokens[0].read_text()), json.loads(clients[0].read_text())
 
 
-async def test_mcp_remote_signs_in_headless_and_proxies_a_tool_call(protected: DaphneServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["http", "sse"])
+async def test_mcp_remote_signs_in_headless_and_proxies_a_tool_call(
+    protected: DaphneServer, tmp_path: Path, transport: str
+) -> None:
     port = free_port()
     browser = Browser()
     try:
-        async with bridge(protected, tmp_path, port) as running:
+        async with bridge(protected, tmp_path, port, transport) as running:
             try:
                 url = await asyncio.wait_for(asyncio.shield(running.url), 60)
             except TimeoutError:
@@ -162,6 +167,9 @@ async def test_mcp_remote_signs_in_headless_and_proxies_a_tool_call(protected: D
             landed = await browser.follow(url)
             assert landed.status_code == 200, (landed.status_code, landed.text[:300], running.log())
             assert RDS_TEXT in await speak_mcp(running)
+            proxied = next((line for line in running.stderr if "Proxy established" in line), "")
+            wanted = "StreamableHTTPClientTransport" if transport == "http" else "SSEClientTransport"
+            assert proxied.endswith(wanted), running.log()
         # What it asked for: S256, the resource from the metadata, its loopback callback; it registered by DCR.
         asked = parse_qs(urlsplit(browser.visited[0]).query)
         assert asked["code_challenge_method"] == ["S256"]
@@ -172,7 +180,7 @@ async def test_mcp_remote_signs_in_headless_and_proxies_a_tool_call(protected: D
         assert client.get("token_endpoint_auth_method") == "none"
 
         # Started again (as Claude Desktop does on every launch): the stored tokens serve, no browser.
-        async with bridge(protected, tmp_path, port) as again:
+        async with bridge(protected, tmp_path, port, transport) as again:
             assert RDS_TEXT in await speak_mcp(again)
             assert not again.url.done(), again.log()
         assert len(browser.visited) == 1
