@@ -24,7 +24,7 @@ from tests.support.issuer import STAFF, access_token_ids, issuer_of, oauth_serve
 from tests.support.oauth_browser import PASSWORD, Browser, Grant, metadata, mint, pkce, register
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer
-from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request
+from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, sse_events
 from tests.support.witness import RDS, RDS_TEXT, Witness, while_witnessed
 
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "wendy")
@@ -378,8 +378,8 @@ async def websocket_session(server: DaphneServer, token: str) -> AsyncIterator[o
 
 
 async def streams_end(server: DaphneServer, grant: Grant, end: object) -> float:
-    """Open a legacy SSE stream and a WebSocket session with this grant's token, call `end()`, and return how
-    long the server took to close both. Then the token opens nothing any more."""
+    """Open a legacy SSE stream, a WebSocket session and a Streamable HTTP GET stream with this grant's token,
+    call `end()`, and return how long the server took to close all three. Then the token opens nothing."""
     witness_grant = await token_for(server, "wendy")
     async with (
         Witness(server, token=witness_grant.access_token) as seen,
@@ -393,22 +393,27 @@ async def streams_end(server: DaphneServer, grant: Grant, end: object) -> float:
         assert RDS_TEXT in answer["result"]["content"][0]["text"]
         await ws.send(json.dumps(request("tools/list", msg_id=2)))  # type: ignore[attr-defined]
         assert "result" in json.loads(await ws.recv())  # type: ignore[attr-defined]
+        session = await session_of(http, server, grant.access_token)
+        async with http.stream("GET", server.mcp_url, headers={**session, "accept": "text/event-stream"}) as get:
+            assert get.status_code == 200
 
-        started = time.monotonic()
-        await end()  # type: ignore[operator]
+            started = time.monotonic()
+            await end()  # type: ignore[operator]
 
-        async def ws_closed() -> None:
-            with pytest.raises(ConnectionClosed):
-                while True:
-                    await ws.recv()  # type: ignore[attr-defined]
+            async def ws_closed() -> None:
+                with pytest.raises(ConnectionClosed):
+                    while True:
+                        await ws.recv()  # type: ignore[attr-defined]
 
-        async def drained() -> None:
-            with contextlib.suppress(httpx.HTTPError):
-                async for _event in legacy.events:
-                    pass
+            async def drained(events: AsyncIterator[object]) -> None:
+                with contextlib.suppress(httpx.HTTPError):
+                    async for _event in events:
+                        pass
 
-        await asyncio.wait_for(asyncio.gather(ws_closed(), drained()), ENDED_WITHIN)
-        elapsed = time.monotonic() - started
+            await asyncio.wait_for(
+                asyncio.gather(ws_closed(), drained(legacy.events), drained(sse_events(get))), ENDED_WITHIN
+            )
+            elapsed = time.monotonic() - started
         assert await refused_soon(server, grant.access_token), "the ended grant's token still opens the server"
         await while_witnessed(seen)
     seen.assert_unharmed()
