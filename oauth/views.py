@@ -41,11 +41,35 @@ class SignIn(LoginView):
     redirect_authenticated_user = False
 
 
+class _MustAsk(Exception):
+    """Raised where DOT would issue a code on the GET without asking (approval_prompt=auto, skip_authorization)."""
+
+
 class Consent(dot.AuthorizationView):
     """DOT's authorization endpoint: its consent page names the client, where it sends the browser, and the
-    scopes; every redirect it makes carries the built-in issuer as `iss`."""
+    scopes; every redirect it makes carries the built-in issuer as `iss`.
+
+    The page is always shown: DOT issues a code on the GET, unasked, when the client sends approval_prompt=auto
+    and the user holds a live token for it, or when the application is marked skip_authorization. Any client can
+    send the first, and a code for any loopback port is one a local attacker redeems with its own PKCE verifier,
+    so a code is only ever made by the consent form's POST."""
 
     template_name = "oauth/authorize.html"
+    asking = False
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.asking = True
+        try:
+            return super().get(request, *args, **kwargs)
+        except _MustAsk:
+            return self.render_to_response(self.get_context_data(**self.oauth2_data))
+        finally:
+            self.asking = False
+
+    def create_authorization_response(self, *args: Any, **kwargs: Any) -> Any:
+        if self.asking:
+            raise _MustAsk
+        return super().create_authorization_response(*args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

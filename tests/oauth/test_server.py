@@ -279,3 +279,27 @@ def test_the_authorization_server_is_absent_unless_it_is_the_issuer(web: Client,
         for path in ("/.well-known/oauth-authorization-server/oauth", "/oauth/authorize/", "/oauth/login/"):
             assert web.get(path).status_code == 404, path
         assert web.post("/oauth/token/", {}).status_code == 404
+
+
+# --- consent is never skipped -------------------------------------------------------------------------
+
+
+def test_approval_prompt_auto_still_shows_the_consent_page(web: Client, user: Any) -> None:
+    client_id, _ = tokens(web, user)  # alice holds a live token for this client
+    url = authorize_url(client_id, Pkce.make(), redirect_uri="http://127.0.0.1:31337/callback", approval_prompt="auto")
+    reply = web.get(url)
+    assert reply.status_code == 200 and not reply.has_header("Location")
+    assert b'name="allow"' in reply.content
+
+
+def test_an_application_marked_skip_authorization_still_shows_the_consent_page(web: Client, user: Any) -> None:
+    client_id = signed_in_client(web, user)
+    Application.objects.filter(client_id=client_id).update(skip_authorization=True)
+    reply = web.get(authorize_url(client_id, Pkce.make()))
+    assert reply.status_code == 200 and b'name="allow"' in reply.content
+    assert redirect_params(approve(web, authorize_url(client_id, Pkce.make())))["code"]
+
+
+def test_registration_cannot_ask_to_skip_the_consent_page(web: Client) -> None:
+    client_id = register(web, skip_authorization=True).json()["client_id"]
+    assert Application.objects.get(client_id=client_id).skip_authorization is False
