@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from oauth2_provider import views as dot
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 from oauth2_provider.views.dynamic_client_registration import _error_response
+from oauth2_provider.views.mixins import OAuthLibMixin
 
 from oauth.issuer import builtin_enabled, builtin_issuer, request_origin
 from oauth.validator import loopback, redirect_scheme_allowed
@@ -65,6 +66,15 @@ class Consent(dot.AuthorizationView):
             return self.render_to_response(self.get_context_data(**self.oauth2_data))
         finally:
             self.asking = False
+
+    def error_response(self, error: Any, application: Any, **kwargs: Any) -> HttpResponse:
+        """An error found on the GET (before the user chose: resource, PKCE, scope...) is shown here as a page,
+        never redirected: anyone can register an https redirect URI, and a redirect would make this origin its
+        open redirector (RFC 9700 §4.11.2). After the choice (the form's POST) DOT redirects, with `iss`."""
+        if not self.asking:
+            return super().error_response(error, application, **kwargs)
+        _, answer = OAuthLibMixin.error_response(self, error, **kwargs)
+        return self.render_to_response(answer, status=answer["error"].status_code)
 
     def create_authorization_response(self, *args: Any, **kwargs: Any) -> Any:
         if self.asking:

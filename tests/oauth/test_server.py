@@ -102,9 +102,9 @@ def test_cancel_sends_access_denied_with_the_issuer(web: Client, user: Any) -> N
 
 def test_pkce_missing_is_refused_before_consent(web: Client, user: Any) -> None:
     client_id = signed_in_client(web, user)
-    params = redirect_params(web.get(authorize_url(client_id, None)))
-    assert params["error"] == "invalid_request" and "challenge" in params["error_description"].lower()
-    assert params["iss"] == ISSUER
+    reply = web.get(authorize_url(client_id, None))
+    assert reply.status_code == 400 and not reply.has_header("Location")
+    assert b"invalid_request" in reply.content and b"challenge" in reply.content.lower()
 
 
 @pytest.mark.parametrize("method", ["plain", None])
@@ -113,8 +113,9 @@ def test_pkce_plain_is_refused_before_consent(web: Client, user: Any, method: st
     url = authorize_url(client_id, None, code_challenge="x" * 43)
     if method:
         url += f"&code_challenge_method={method}"
-    params = redirect_params(web.get(url))
-    assert params["error"] == "invalid_request" and "S256" in params["error_description"]
+    reply = web.get(url)
+    assert reply.status_code == 400 and not reply.has_header("Location")
+    assert b"invalid_request" in reply.content and b"S256" in reply.content
 
 
 def test_a_wrong_code_verifier_is_refused(web: Client, user: Any) -> None:
@@ -180,8 +181,22 @@ def test_an_authorization_request_without_this_resource_is_refused(
     web: Client, user: Any, resource: str | None
 ) -> None:
     client_id = signed_in_client(web, user)
-    params = redirect_params(web.get(authorize_url(client_id, Pkce.make(), resource=resource)))
-    assert params["error"] == "invalid_target" and params["iss"] == ISSUER
+    reply = web.get(authorize_url(client_id, Pkce.make(), resource=resource))
+    assert reply.status_code == 400 and not reply.has_header("Location")
+    assert b"invalid_target" in reply.content
+
+
+def test_an_error_before_consent_never_bounces_to_a_registered_https_redirect(web: Client, user: Any) -> None:
+    """RFC 9700 §4.11.2: anyone can register https://evil.example/cb; an error must not make us its redirector."""
+    client_id = register(web, ["https://evil.example/cb"]).json()["client_id"]
+    web.force_login(user)
+    for url in (
+        authorize_url(client_id, Pkce.make(), redirect_uri="https://evil.example/cb", resource=None),
+        authorize_url(client_id, None, redirect_uri="https://evil.example/cb"),
+        authorize_url(client_id, Pkce.make(), redirect_uri="https://evil.example/cb", scope="admin:everything"),
+    ):
+        reply = web.get(url)
+        assert reply.status_code == 400 and not reply.has_header("Location"), url
 
 
 def test_a_path_below_the_resource_is_accepted(web: Client, user: Any) -> None:
