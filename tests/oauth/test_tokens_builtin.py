@@ -6,6 +6,7 @@ the check runs on the database pool, as at the entrance.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from typing import Any
@@ -195,3 +196,66 @@ def test_an_expired_token_without_refresh_ends_its_line() -> None:
     make_token(erin, app, "erin-1", expires_in=-60)
     make_token(erin, other, "erin-other")  # a live token for another client does not keep this line
     assert _ended([f"dot:{erin.pk}:{app.pk}", f"dot:{erin.pk}:{other.pk}"]) == {f"dot:{erin.pk}:{app.pk}"}
+
+
+# --- refusals remembered: a flood of one made-up token costs one lookup -------------------------------------
+
+
+async def test_a_refused_token_is_remembered_for_the_cache_seconds(settings: Any) -> None:
+    settings.MCP_OAUTH_TOKEN_CACHE_SECONDS = 3600
+    user = await sync_to_async(make_user)()
+    app = await sync_to_async(make_app)()
+    assert await check("minted-after") == "the token is unknown or revoked"
+    await sync_to_async(make_token)(user, app, "minted-after")
+    # Answered from memory, not the database, which now has it.
+    assert await check("minted-after") == "the token is unknown or revoked"
+
+
+async def test_a_token_refused_before_it_was_minted_is_refused_no_longer_than_the_cache_seconds(
+    settings: Any,
+) -> None:
+    settings.MCP_OAUTH_TOKEN_CACHE_SECONDS = 0.2
+    user = await sync_to_async(make_user)()
+    app = await sync_to_async(make_app)()
+    assert await check("just-minted") == "the token is unknown or revoked"
+    await sync_to_async(make_token)(user, app, "just-minted")
+    await asyncio.sleep(0.3)
+    assert isinstance(await check("just-minted"), Principal)
+
+
+async def test_remembered_refusals_are_bounded_by_the_cache_size(settings: Any) -> None:
+    settings.MCP_OAUTH_TOKEN_CACHE_SECONDS = 3600
+    settings.MCP_OAUTH_TOKEN_CACHE = 1
+    user = await sync_to_async(make_user)()
+    app = await sync_to_async(make_app)()
+    assert await check("first") == "the token is unknown or revoked"
+    assert await check("second") == "the token is unknown or revoked"  # the only slot: "first" is forgotten
+    await sync_to_async(make_token)(user, app, "first")
+    assert isinstance(await check("first"), Principal)
+
+
+async def test_a_flood_of_made_up_tokens_meets_the_per_ip_rate(settings: Any) -> None:
+    """The real gate and rule book: made-up tokens count against the per-IP rule and get its 429."""
+    from mcp_gateway.transports.entrance import Caller, check_entrance
+    from ops import rulebook
+    from tests.ops.conftest import rule
+
+    settings.MCP_AUTH = "oauth"
+    settings.MCP_GATE = "oauth.gate.OAuthGate"
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.MCP_RESOURCE_URL = ""
+    settings.MCP_RATELIMIT_ENABLED = True
+    book = rulebook._book
+    saved = (book.rules, book.keys, book.loaded, book.checked_at)
+    book.rules, book.keys = [rule(931, "ip", "2/m")], {}
+    book.loaded, book.checked_at = True, time.monotonic() + 3600
+    try:
+        statuses = []
+        for n in range(4):
+            caller = Caller({"host": "testserver", "authorization": f"Bearer made-up-{n}"}, "192.0.2.93")
+            entry = await check_entrance(caller, "streamable")
+            assert entry.denied is not None
+            statuses.append(entry.denied.status)
+    finally:
+        book.rules, book.keys, book.loaded, book.checked_at = saved
+    assert statuses == [401, 401, 429, 429]
