@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 import jwt
 from django.conf import settings
 from django.db import close_old_connections
-from django.utils import timezone
 
 from awsmcp.pools import run_in
 from mcp_gateway.gate import Principal
@@ -136,40 +135,46 @@ def builtin(token: str, resource: str) -> Principal | str:
         user.get_username(),
         application.client_id if application is not None else "",
         row.scope.split(),
-        f"dot:{user.pk}:{application.pk if application is not None else ''}",
+        f"dot:{user.pk}:{application.pk if application is not None else ''}:{row.pk}",
         row.expires.timestamp(),
     )
 
 
-def ended_grant_lines(credentials: Collection[str]) -> set[str]:
-    """Which `dot:<user>:<application>` grant lines ended: user inactive or gone, or no live access token and no
-    unrevoked refresh token left for that application (a client that refreshed still holds one). Blocking."""
+def ended_builtin(credentials: Collection[str]) -> set[str]:
+    """Which `dot:<user>:<application>:<access token>` credentials ended: the user is inactive or gone, or that
+    access token is gone (RFC 7009 revocation, the admin's revoke or "End the grant", a reused refresh token's family)
+    and the user holds no newer one for that application. A refresh deletes the old token and creates its successor
+    (a larger pk) in one transaction (DOT's save_bearer_token), so a refreshing client never looks revoked. Expiry
+    alone ends nothing (the client may refresh); `cleartokens` deleting an expired token with no successor does.
+    Blocking: on the database pool."""
     from django.contrib.auth import get_user_model
-    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+    from django.db.models import Max
+    from oauth2_provider.models import get_access_token_model
 
-    lines: dict[str, tuple[int, int]] = {}
+    held: dict[str, tuple[int, int | None, int]] = {}
     for credential in credentials:
-        _, user_pk, app_pk = [*credential.split(":"), "", "", ""][:3]
-        if user_pk.isdigit() and app_pk.isdigit():
-            lines[credential] = (int(user_pk), int(app_pk))
-    ended = set(credentials) - set(lines)
-    if not lines:
+        parts = credential.split(":")
+        if len(parts) == 4 and parts[0] == "dot" and parts[1].isdigit() and parts[3].isdigit():
+            if parts[2].isdigit() or parts[2] == "":
+                held[credential] = (int(parts[1]), int(parts[2]) if parts[2] else None, int(parts[3]))
+    ended = set(credentials) - set(held)
+    if not held:
         return ended
     close_old_connections()
-    users = {pk for pk, _ in lines.values()}
-    apps = {pk for _, pk in lines.values()}
+    users = {user for user, _, _ in held.values()}
     active = set(get_user_model().objects.filter(pk__in=users, is_active=True).values_list("pk", flat=True))
-    held = set(
-        get_access_token_model()
-        .objects.filter(user_id__in=users, application_id__in=apps, expires__gt=timezone.now())
-        .values_list("user_id", "application_id")
-    )
-    held |= set(
-        get_refresh_token_model()
-        .objects.filter(user_id__in=users, application_id__in=apps, revoked__isnull=True)
-        .values_list("user_id", "application_id")
-    )
-    ended |= {c for c, (user_pk, app_pk) in lines.items() if user_pk not in active or (user_pk, app_pk) not in held}
+    access_tokens = get_access_token_model().objects
+    present = set(access_tokens.filter(pk__in={t for _, _, t in held.values()}).values_list("pk", flat=True))
+    newest = {
+        (row["user_id"], row["application_id"]): row["newest"]
+        for row in access_tokens.filter(user_id__in=users)
+        .values("user_id", "application_id")
+        .annotate(newest=Max("pk"))
+        .order_by()
+    }
+    for credential, (user, application, token) in held.items():
+        if user not in active or (token not in present and newest.get((user, application), 0) <= token):
+            ended.add(credential)
     return ended
 
 
@@ -382,9 +387,9 @@ async def validate(token: str, resource: str) -> Principal | str:
 
 
 async def ended(credentials: Collection[str]) -> set[str]:
-    """Which credentials of OAuth principals no longer hold (grant lines of the built-in AS, introspected tokens)."""
+    """Which credentials of OAuth principals no longer hold (access tokens of the built-in AS, introspected tokens)."""
     lines = [c for c in credentials if c.startswith("dot:")]
-    gone: set[str] = await run_in("database", ended_grant_lines, lines) if lines else set()
+    gone: set[str] = await run_in("database", ended_builtin, lines) if lines else set()
     asked = [c for c in credentials if c.startswith("introspect:")]
     # Concurrently, as many at once as MCP_OAUTH_INTROSPECTION_CONCURRENCY lets (introspect's own slots).
     answers = await asyncio.gather(*(_introspected_ended(c) for c in asked))
