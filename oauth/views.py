@@ -12,11 +12,14 @@ from urllib.parse import urlsplit
 from django.contrib.auth.views import LoginView
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import NoReverseMatch, reverse
+from oauth2_provider import cimd
 from oauth2_provider import views as dot
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 from oauth2_provider.views.dynamic_client_registration import _error_response
 from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.oauth2.rfc6749 import errors
 
+from oauth import limits
 from oauth.issuer import builtin_enabled, builtin_issuer, request_origin
 from oauth.validator import loopback, redirect_scheme_allowed
 
@@ -59,6 +62,10 @@ class Consent(dot.AuthorizationView):
     asking = False
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        client_id = request.GET.get("client_id", "")
+        if cimd.is_cimd_client_id(client_id) and limits.new_cimd_client_refused(client_id):
+            full = errors.CustomOAuth2Error(error="invalid_client_metadata", description=limits.FULL)
+            return self.render_to_response({"error": full}, status=400)
         self.asking = True
         try:
             return super().get(request, *args, **kwargs)
@@ -121,9 +128,21 @@ class Metadata(dot.OAuthServerMetadataView):
 
 class Registration(dot.DynamicClientRegistrationView):
     """DOT's RFC 7591 registration, refusing at once a redirect URI no code would ever be sent to (http to a
-    host that is not loopback), as `invalid_redirect_uri`. `application_type` is accepted and ignored."""
+    host that is not loopback), as `invalid_redirect_uri`. `application_type` is accepted and ignored.
+    Registrations are rate-limited per address (429) and capped in number (oauth.limits)."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        retry_after = limits.registration_retry_after(request)
+        if retry_after is not None:
+            too_many = _error_response(
+                "too_many_requests",
+                f"too many registrations from this address; retry after {retry_after} s",
+                status=429,
+            )
+            too_many["Retry-After"] = str(retry_after)
+            return too_many
+        if limits.clients_full():
+            return _error_response("invalid_client_metadata", limits.FULL)
         try:
             uris = json.loads(request.body).get("redirect_uris")
         except (ValueError, AttributeError):

@@ -4,6 +4,7 @@ refresh tokens, registration, CSRF)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -318,3 +319,45 @@ def test_an_application_marked_skip_authorization_still_shows_the_consent_page(w
 def test_registration_cannot_ask_to_skip_the_consent_page(web: Client) -> None:
     client_id = register(web, skip_authorization=True).json()["client_id"]
     assert Application.objects.get(client_id=client_id).skip_authorization is False
+
+
+# --- registration limits ---------------------------------------------------------------------------------
+
+
+def post_registration(web: Client, **meta: str) -> Any:
+    metadata = {"client_name": "c", "redirect_uris": [LOOPBACK_REDIRECT], "token_endpoint_auth_method": "none"}
+    return web.post("/oauth/register/", json.dumps(metadata), content_type="application/json", **meta)
+
+
+def test_registrations_from_one_address_meet_the_rate(web: Client, settings: Any) -> None:
+    settings.MCP_RATELIMIT_ENABLED = True
+    settings.MCP_OAUTH_REGISTRATION_RATE = "2/h"
+    settings.TRUSTED_PROXIES = ["10.0.0.1"]
+    address = {"REMOTE_ADDR": "192.0.2.50"}
+    assert [post_registration(web, **address).status_code for _ in range(2)] == [201, 201]
+    refused = post_registration(web, **address)
+    assert refused.status_code == 429 and refused["Retry-After"] == "3600"
+    assert refused.json()["error"] == "too_many_requests" and "registrations" in refused.json()["error_description"]
+    # Naming another address does not help, unless a trusted proxy says so.
+    assert post_registration(web, HTTP_X_FORWARDED_FOR="198.51.100.7", **address).status_code == 429
+    behind_proxy = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "192.0.2.50"}
+    assert post_registration(web, **behind_proxy).status_code == 429
+    assert post_registration(web, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 201
+    assert Application.objects.count() == 3
+
+
+def test_registrations_stop_at_the_client_cap(web: Client, settings: Any) -> None:
+    settings.MCP_OAUTH_MAX_CLIENTS = 2
+    Application.objects.create(  # made in the admin: not counted
+        name="manual",
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=LOOPBACK_REDIRECT,
+    )
+    assert [register(web).status_code for _ in range(2)] == [201, 201]
+    full = register(web)
+    assert full.status_code == 400 and full.json() == {
+        "error": "invalid_client_metadata",
+        "error_description": "registration is full: this server takes no more clients",
+    }
+    assert Application.objects.count() == 3
