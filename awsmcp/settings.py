@@ -291,6 +291,13 @@ MCP_OAUTH_CIMD_ALLOW_HOSTS = env_list("MCP_OAUTH_CIMD_ALLOW_HOSTS")
 MCP_OAUTH_CIMD_MAX_BYTES = env_int("MCP_OAUTH_CIMD_MAX_BYTES", 16384)  # a client ID metadata document
 MCP_OAUTH_CIMD_TIMEOUT = env_float("MCP_OAUTH_CIMD_TIMEOUT", 5.0)  # seconds a whole document fetch may take
 MCP_OAUTH_INTROSPECTION_CONCURRENCY = env_int("MCP_OAUTH_INTROSPECTION_CONCURRENCY", 4)  # RFC 7662 calls in flight
+# Introspected tokens kept per process so the warden can ask about them again; past it the least recently seen is
+# dropped, and its sessions are no longer re-checked (logged; they end when they idle or the token expires).
+MCP_OAUTH_INTROSPECTED_MAX = env_int("MCP_OAUTH_INTROSPECTED_MAX", 10000)
+# Dynamic client registrations (RFC 7591) one address may make (django-ratelimit syntax; empty: no limit).
+MCP_OAUTH_REGISTRATION_RATE = env_str("MCP_OAUTH_REGISTRATION_RATE", "30/h")
+# Dynamically registered and CIMD clients the built-in server keeps at most; past it new ones are refused.
+MCP_OAUTH_MAX_CLIENTS = env_int("MCP_OAUTH_MAX_CLIENTS", 10000)
 
 if MCP_OAUTH_JWT_ACCESS_TOKENS and not MCP_OAUTH_SIGNING_KEY:
     if env_str("DATABASE_URL"):
@@ -329,6 +336,7 @@ OAUTH2_PROVIDER = {
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     "CIMD_ENABLED": MCP_OAUTH_CIMD,
     "CIMD_METADATA_FETCHER": "oauth.cimd.Fetcher",
+    "CIMD_REGISTRATION_PERMISSION_CLASSES": ("oauth.limits.RoomForClients",),
     "CIMD_MAX_DOCUMENT_SIZE": MCP_OAUTH_CIMD_MAX_BYTES,
     "CIMD_FETCH_TIMEOUT_SECONDS": MCP_OAUTH_CIMD_TIMEOUT,
     "OAUTH2_VALIDATOR_CLASS": "oauth.validator.Validator",

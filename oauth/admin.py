@@ -1,6 +1,7 @@
 """DOT's admin (applications, grants, tokens), plus "end the grant": every access and refresh token the selected
-rows' user gave their application, so the gate sees that grant line ended and closes its open streams. Disabling
-a user is Django's own is_active on the user."""
+rows' user gave their application, so the gate sees every stream of that grant line ended and closes it. DOT's own
+"revoke" of an access token ends the streams opened with it (unless a newer token of the line exists); disabling a
+user (Django's is_active) ends all of theirs."""
 
 from __future__ import annotations
 

@@ -19,6 +19,13 @@ from django.conf import settings
 from oauth import jwks
 
 
+class Unsure(str):
+    """A refusal that says nothing of the token (the issuer unreachable, slow or busy): it is never cached as a
+    refusal and never ends a credential; only the issuer's `active: false` (or an expiry it states) does."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Introspected:
     """What the issuer said of an active token."""
@@ -59,7 +66,7 @@ async def introspect(token: str) -> Introspected | str:
         async with asyncio.timeout(float(getattr(settings, "MCP_OAUTH_FETCH_TIMEOUT", 5))):
             await slots.acquire()
     except TimeoutError:
-        return "the token could not be introspected (too many introspections in flight; try again)"
+        return Unsure("the token could not be introspected (too many introspections in flight; try again)")
     try:
         return await _ask(token)
     finally:
@@ -78,7 +85,7 @@ async def _ask(token: str) -> Introspected | str:
             auth=(client_id, secret) if client_id else None,
         )
     except jwks.FetchRefused as exc:
-        return f"the token could not be introspected ({exc})"
+        return Unsure(f"the token could not be introspected ({exc})")
     return read(answer)
 
 

@@ -5,12 +5,20 @@ up in django-oauth-toolkit's table by its SHA-256 checksum, so revocation is imm
 tokens are found the same way), an external issuer's JWTs (checked against its JWKS, oauth.jwks), or RFC 7662
 introspection (MCP_OAUTH_INTROSPECTION_URL). Every source must show the token was issued for this resource: an
 empty audience is refused (DOT calls an empty `resource` list unrestricted; we do not). Good answers are cached
-by token hash (MCP_OAUTH_TOKEN_CACHE entries, MCP_OAUTH_TOKEN_CACHE_SECONDS) so the per-request check is cheap.
+by token hash (MCP_OAUTH_TOKEN_CACHE entries, MCP_OAUTH_TOKEN_CACHE_SECONDS) so the per-request check is cheap;
+refusals are cached the same way, apart and as long, so a flood of one made-up token costs one lookup (a token
+minted just after it was refused is refused for at most MCP_OAUTH_TOKEN_CACHE_SECONDS). A refusal that says
+nothing of the token (the issuer unreachable or busy: introspect.Unsure) is never cached.
+
+Introspected tokens are kept (at most MCP_OAUTH_INTROSPECTED_MAX, least recently seen dropped first) so the warden
+can ask about them again; a credential whose token was dropped is logged and treated as not ended.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
@@ -20,11 +28,13 @@ from urllib.parse import urlsplit
 import jwt
 from django.conf import settings
 from django.db import close_old_connections
-from django.utils import timezone
 
 from awsmcp.pools import run_in
 from mcp_gateway.gate import Principal
 from oauth import introspect, jwks
+from oauth.introspect import Unsure
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt", "jwt"})  # RFC 9068 §2.1; "JWT" as many issuers send
@@ -125,40 +135,46 @@ def builtin(token: str, resource: str) -> Principal | str:
         user.get_username(),
         application.client_id if application is not None else "",
         row.scope.split(),
-        f"dot:{user.pk}:{application.pk if application is not None else ''}",
+        f"dot:{user.pk}:{application.pk if application is not None else ''}:{row.pk}",
         row.expires.timestamp(),
     )
 
 
-def ended_grant_lines(credentials: Collection[str]) -> set[str]:
-    """Which `dot:<user>:<application>` grant lines ended: user inactive or gone, or no live access token and no
-    unrevoked refresh token left for that application (a client that refreshed still holds one). Blocking."""
+def ended_builtin(credentials: Collection[str]) -> set[str]:
+    """Which `dot:<user>:<application>:<access token>` credentials ended: the user is inactive or gone, or that
+    access token is gone (RFC 7009 revocation, the admin's revoke or "End the grant", a reused refresh token's family)
+    and the user holds no newer one for that application. A refresh deletes the old token and creates its successor
+    (a larger pk) in one transaction (DOT's save_bearer_token), so a refreshing client never looks revoked. Expiry
+    alone ends nothing (the client may refresh); `cleartokens` deleting an expired token with no successor does.
+    Blocking: on the database pool."""
     from django.contrib.auth import get_user_model
-    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+    from django.db.models import Max
+    from oauth2_provider.models import get_access_token_model
 
-    lines: dict[str, tuple[int, int]] = {}
+    held: dict[str, tuple[int, int | None, int]] = {}
     for credential in credentials:
-        _, user_pk, app_pk = [*credential.split(":"), "", "", ""][:3]
-        if user_pk.isdigit() and app_pk.isdigit():
-            lines[credential] = (int(user_pk), int(app_pk))
-    ended = set(credentials) - set(lines)
-    if not lines:
+        parts = credential.split(":")
+        if len(parts) == 4 and parts[0] == "dot" and parts[1].isdigit() and parts[3].isdigit():
+            if parts[2].isdigit() or parts[2] == "":
+                held[credential] = (int(parts[1]), int(parts[2]) if parts[2] else None, int(parts[3]))
+    ended = set(credentials) - set(held)
+    if not held:
         return ended
     close_old_connections()
-    users = {pk for pk, _ in lines.values()}
-    apps = {pk for _, pk in lines.values()}
+    users = {user for user, _, _ in held.values()}
     active = set(get_user_model().objects.filter(pk__in=users, is_active=True).values_list("pk", flat=True))
-    held = set(
-        get_access_token_model()
-        .objects.filter(user_id__in=users, application_id__in=apps, expires__gt=timezone.now())
-        .values_list("user_id", "application_id")
-    )
-    held |= set(
-        get_refresh_token_model()
-        .objects.filter(user_id__in=users, application_id__in=apps, revoked__isnull=True)
-        .values_list("user_id", "application_id")
-    )
-    ended |= {c for c, (user_pk, app_pk) in lines.items() if user_pk not in active or (user_pk, app_pk) not in held}
+    access_tokens = get_access_token_model().objects
+    present = set(access_tokens.filter(pk__in={t for _, _, t in held.values()}).values_list("pk", flat=True))
+    newest = {
+        (row["user_id"], row["application_id"]): row["newest"]
+        for row in access_tokens.filter(user_id__in=users)
+        .values("user_id", "application_id")
+        .annotate(newest=Max("pk"))
+        .order_by()
+    }
+    for credential, (user, application, token) in held.items():
+        if user not in active or (token not in present and newest.get((user, application), 0) <= token):
+            ended.add(credential)
     return ended
 
 
@@ -187,7 +203,9 @@ async def external_jwt(token: str, resource: str, issuer: str) -> Principal | st
     keys = jwks.key_set(issuer)
     jwk = await keys.key(issuer, kid if isinstance(kid, str) else "")
     if jwk is None:
-        return "the token's signing key is unknown" + (f" ({keys.problem})" if keys.problem else "")
+        if keys.problem:  # the JWKS could not be had: no answer about this token
+            return Unsure(f"the token's signing key is unknown ({keys.problem})")
+        return "the token's signing key is unknown"
     claims = _decode(token, jwk, alg, issuer)
     if isinstance(claims, str):
         return claims
@@ -265,7 +283,9 @@ async def introspected(token: str, resource: str, issuer: str) -> Principal | st
 # --- the cache and the entry point ------------------------------------------------------------------------------
 
 _cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()  # sha256|resource -> (principal, good until)
+_refused: OrderedDict[str, tuple[str, float]] = OrderedDict()  # sha256|resource -> (why, refused until)
 _introspected: OrderedDict[str, str] = OrderedDict()  # sha256 -> token, so a grant can be asked about again
+_lost: OrderedDict[str, None] = OrderedDict()  # sha256 of dropped tokens already reported (once each)
 
 
 def _cache_size() -> int:
@@ -277,11 +297,36 @@ def _cache_seconds() -> float:
     return float(getattr(settings, "MCP_OAUTH_TOKEN_CACHE_SECONDS", default))
 
 
+def _introspected_max() -> int:
+    return max(1, int(getattr(settings, "MCP_OAUTH_INTROSPECTED_MAX", 10000)))
+
+
 def _remember(token: str) -> None:
     _introspected[checksum(token)] = token
     _introspected.move_to_end(checksum(token))
-    while len(_introspected) > _cache_size():
+    while len(_introspected) > _introspected_max():
         _introspected.popitem(last=False)
+
+
+def _refusal(key: str) -> str | None:
+    found = _refused.get(key)
+    if found is None:
+        return None
+    if found[1] <= time.time():
+        del _refused[key]
+        return None
+    return found[0]
+
+
+def _store_refusal(key: str, why: str) -> None:
+    """A definitive refusal, kept MCP_OAUTH_TOKEN_CACHE_SECONDS (FIFO, MCP_OAUTH_TOKEN_CACHE entries)."""
+    seconds = _cache_seconds()
+    if _cache_size() == 0 or seconds <= 0 or isinstance(why, Unsure):
+        return
+    _refused[key] = (why, time.time() + seconds)
+    _refused.move_to_end(key)
+    while len(_refused) > _cache_size():
+        _refused.popitem(last=False)
 
 
 def _cached(key: str) -> Principal | None:
@@ -310,7 +355,9 @@ def _store(key: str, found: Principal) -> None:
 def forget() -> None:
     """Drop every cached answer (tests; a settings change)."""
     _cache.clear()
+    _refused.clear()
     _introspected.clear()
+    _lost.clear()
     introspect._slots.clear()
     jwks.forget()
 
@@ -321,6 +368,9 @@ async def validate(token: str, resource: str) -> Principal | str:
     hit = _cached(key)
     if hit is not None:
         return hit
+    refused = _refusal(key)
+    if refused is not None:
+        return refused
     issuer = str(getattr(settings, "MCP_OAUTH_ISSUER", ""))
     found: Principal | str
     if not issuer:
@@ -331,21 +381,39 @@ async def validate(token: str, resource: str) -> Principal | str:
         found = await external_jwt(token, resource, issuer)
     if isinstance(found, Principal):
         _store(key, found)
+    else:
+        _store_refusal(key, found)
     return found
 
 
 async def ended(credentials: Collection[str]) -> set[str]:
-    """Which credentials of OAuth principals no longer hold (grant lines of the built-in AS, introspected tokens)."""
+    """Which credentials of OAuth principals no longer hold (access tokens of the built-in AS, introspected tokens)."""
     lines = [c for c in credentials if c.startswith("dot:")]
-    gone: set[str] = await run_in("database", ended_grant_lines, lines) if lines else set()
-    for credential in credentials:
-        if credential.startswith("introspect:"):
-            token = _introspected.get(credential.removeprefix("introspect:"))
-            if token is not None and _cached_any(checksum(token)) is None:
-                answer = await introspect.introspect(token)
-                if isinstance(answer, str):
-                    gone.add(credential)
-    return gone
+    gone: set[str] = await run_in("database", ended_builtin, lines) if lines else set()
+    asked = [c for c in credentials if c.startswith("introspect:")]
+    # Concurrently, as many at once as MCP_OAUTH_INTROSPECTION_CONCURRENCY lets (introspect's own slots).
+    answers = await asyncio.gather(*(_introspected_ended(c) for c in asked))
+    return gone | {credential for credential, over in zip(asked, answers, strict=True) if over}
+
+
+async def _introspected_ended(credential: str) -> bool:
+    """The issuer's definitive no (`active: false`, or an expiry it states); not an unreachable or busy issuer,
+    and not a token we no longer hold (dropped past MCP_OAUTH_INTROSPECTED_MAX: logged, then left to idle out)."""
+    digest = credential.removeprefix("introspect:")
+    token = _introspected.get(digest)
+    if token is None:
+        if digest not in _lost:
+            log.warning(
+                "introspected token %s… no longer held (MCP_OAUTH_INTROSPECTED_MAX): not re-checked", digest[:12]
+            )
+            _lost[digest] = None
+            while len(_lost) > _introspected_max():
+                _lost.popitem(last=False)
+        return False
+    if _cached_any(digest) is not None:
+        return False
+    answer = await introspect.introspect(token)
+    return isinstance(answer, str) and not isinstance(answer, Unsure)
 
 
 def _cached_any(digest: str) -> Principal | None:

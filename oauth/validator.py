@@ -77,7 +77,7 @@ class Validator(OAuth2Validator):
         self, client_id: str, scopes: list[str], client: Any, request: Request, *args: Any, **kwargs: Any
     ) -> bool:
         # Runs in the authorization request after the redirect URI and PKCE checks, on the GET that shows the
-        # consent page and again on its POST: errors raised here are redirected to the client.
+        # consent page (errors shown there as a page, oauth.views.Consent) and again on its POST (redirected).
         if getattr(request, "response_type", None):
             self._check_pkce_method(request)
             self._check_resource(request)

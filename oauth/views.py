@@ -12,10 +12,14 @@ from urllib.parse import urlsplit
 from django.contrib.auth.views import LoginView
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import NoReverseMatch, reverse
+from oauth2_provider import cimd
 from oauth2_provider import views as dot
 from oauth2_provider.oauth2_backends import _add_iss_to_redirect
 from oauth2_provider.views.dynamic_client_registration import _error_response
+from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.oauth2.rfc6749 import errors
 
+from oauth import limits
 from oauth.issuer import builtin_enabled, builtin_issuer, request_origin
 from oauth.validator import loopback, redirect_scheme_allowed
 
@@ -41,11 +45,48 @@ class SignIn(LoginView):
     redirect_authenticated_user = False
 
 
+class _MustAsk(Exception):
+    """Raised where DOT would issue a code on the GET without asking (approval_prompt=auto, skip_authorization)."""
+
+
 class Consent(dot.AuthorizationView):
     """DOT's authorization endpoint: its consent page names the client, where it sends the browser, and the
-    scopes; every redirect it makes carries the built-in issuer as `iss`."""
+    scopes; every redirect it makes carries the built-in issuer as `iss`.
+
+    The page is always shown: DOT issues a code on the GET, unasked, when the client sends approval_prompt=auto
+    and the user holds a live token for it, or when the application is marked skip_authorization. Any client can
+    send the first, and a code for any loopback port is one a local attacker redeems with its own PKCE verifier,
+    so a code is only ever made by the consent form's POST."""
 
     template_name = "oauth/authorize.html"
+    asking = False
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        client_id = request.GET.get("client_id", "")
+        if cimd.is_cimd_client_id(client_id) and limits.new_cimd_client_refused(client_id):
+            full = errors.CustomOAuth2Error(error="invalid_client_metadata", description=limits.FULL)
+            return self.render_to_response({"error": full}, status=400)
+        self.asking = True
+        try:
+            return super().get(request, *args, **kwargs)
+        except _MustAsk:
+            return self.render_to_response(self.get_context_data(**self.oauth2_data))
+        finally:
+            self.asking = False
+
+    def error_response(self, error: Any, application: Any, **kwargs: Any) -> HttpResponse:
+        """An error found on the GET (before the user chose: resource, PKCE, scope...) is shown here as a page,
+        never redirected: anyone can register an https redirect URI, and a redirect would make this origin its
+        open redirector (RFC 9700 §4.11.2). After the choice (the form's POST) DOT redirects, with `iss`."""
+        if not self.asking:
+            return super().error_response(error, application, **kwargs)
+        _, answer = OAuthLibMixin.error_response(self, error, **kwargs)
+        return self.render_to_response(answer, status=answer["error"].status_code)
+
+    def create_authorization_response(self, *args: Any, **kwargs: Any) -> Any:
+        if self.asking:
+            raise _MustAsk
+        return super().create_authorization_response(*args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -87,9 +128,21 @@ class Metadata(dot.OAuthServerMetadataView):
 
 class Registration(dot.DynamicClientRegistrationView):
     """DOT's RFC 7591 registration, refusing at once a redirect URI no code would ever be sent to (http to a
-    host that is not loopback), as `invalid_redirect_uri`. `application_type` is accepted and ignored."""
+    host that is not loopback), as `invalid_redirect_uri`. `application_type` is accepted and ignored.
+    Registrations are rate-limited per address (429) and capped in number (oauth.limits)."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        retry_after = limits.registration_retry_after(request)
+        if retry_after is not None:
+            too_many = _error_response(
+                "too_many_requests",
+                f"too many registrations from this address; retry after {retry_after} s",
+                status=429,
+            )
+            too_many["Retry-After"] = str(retry_after)
+            return too_many
+        if limits.clients_full():
+            return _error_response("invalid_client_metadata", limits.FULL)
         try:
             uris = json.loads(request.body).get("redirect_uris")
         except (ValueError, AttributeError):

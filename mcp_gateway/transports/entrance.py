@@ -1,7 +1,8 @@
 """The one entrance check every transport makes before any work, HTTP and WebSocket alike.
 
 In order: Host and Origin (DNS-rebinding protection), the partition, the credential (API key or token, checked for
-this server's resource URI), the request rate. Each refusal carries its HTTP status and the JSON-RPC code MCP clients
+this server's resource URI), the request rate. A refused credential still counts against the rate, as anonymous (""),
+so a flood of made-up tokens meets the per-IP rules and gets 429 like any client. Each refusal carries its HTTP status and the JSON-RPC code MCP clients
 read (-32029 for a rate limit). The scopes a request needs are checked once it is read (`refuse_scopes`).
 """
 
@@ -79,7 +80,11 @@ async def check_entrance(caller: Caller, endpoint: str, *, rate: bool = True, pa
         return Entry(denied=unknown_partition())
     gate = get_gate()
     principal, refused = await gate.check_credential(caller.headers.get("authorization"), resource_url(caller.headers))
-    if refused is None and rate:
+    if refused is not None:
+        # Counted whatever `rate` says: the caller counting it itself never gets that far.
+        too_many = await gate.check_rate(caller.client_ip, ANONYMOUS.name, endpoint)
+        return Entry(denied=denied(too_many or refused))
+    if rate:
         refused = await gate.check_rate(caller.client_ip, principal.name, endpoint)
     if refused is not None:
         return Entry(denied=denied(refused))

@@ -113,7 +113,7 @@ async def test_key_and_rate_refusals_keep_their_status_code_and_headers(refusing
     refusing.key_refusal = Refusal(401, "Unauthorized", [("www-authenticate", "Bearer")])
     entry = await check_entrance(caller(), "streamable")
     assert entry.denied == Denied(401, "Unauthorized", -32600, (("www-authenticate", "Bearer"),))
-    assert refusing.rate_checks == 0
+    assert refusing.rate_checks == 1  # a refused credential counts against the rate too, as anonymous
     refusing.key_refusal = None
     refusing.rate_refusal = Refusal(429, "Too Many Requests", [("retry-after", "60")])
     entry = await check_entrance(caller(), "streamable")
@@ -128,7 +128,16 @@ async def test_a_credential_refusal_keeps_its_challenge(refusing: type[RefusingG
     refusing.key_refusal = Refusal(401, "Unauthorized", [("www-authenticate", challenge)])
     entry = await check_entrance(caller(authorization="Bearer bad"), "streamable")
     assert entry.denied == Denied(401, "Unauthorized", -32600, (("www-authenticate", challenge),))
-    assert entry.principal.name == "" and refusing.rate_checks == 0
+    assert entry.principal.name == "" and refusing.rate_checks == 1
+
+
+async def test_a_refused_credential_over_the_rate_gets_the_429(refusing: type[RefusingGate]) -> None:
+    """A flood of made-up credentials meets the rate rules like any client (and costs the gate nothing more)."""
+    refusing.key_refusal = Refusal(401, "Unauthorized", [("www-authenticate", "Bearer")])
+    refusing.rate_refusal = Refusal(429, "Too Many Requests", [("retry-after", "60")])
+    for rate in (True, False):
+        entry = await check_entrance(caller(authorization="Bearer made-up"), "sse", rate=rate)
+        assert entry.denied == Denied(429, "Too Many Requests", -32029, (("retry-after", "60"),))
 
 
 async def test_an_unknown_partition_is_refused_after_the_key(refusing: type[RefusingGate]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
 from django.test import override_settings
 
 PASSWORD = "a-user-password-1234"
@@ -22,3 +23,9 @@ def builtin_as(db: None) -> Iterator[None]:
 @pytest.fixture
 def user(db: None) -> Any:
     return get_user_model().objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+@pytest.fixture(autouse=True)
+def fresh_counters() -> None:
+    """The registration rate counts per address in the default cache (memory here): each test starts at zero."""
+    caches["default"].clear()

@@ -123,3 +123,20 @@ def test_cimd_off_leaves_url_clients_unknown(trusted: CimdServer, user: Any, set
     with override_settings(OAUTH2_PROVIDER=settings.OAUTH2_PROVIDER | {"CIMD_ENABLED": False}):
         reply = web.get(authorize_url(fresh(trusted, "/client.json"), Pkce.make(), redirect_uri=REDIRECT_URI))
     assert reply.status_code == 400 and trusted.hits["/client.json"] == before
+
+
+def test_a_new_cimd_client_is_refused_when_registration_is_full(trusted: CimdServer, user: Any, settings: Any) -> None:
+    settings.MCP_OAUTH_MAX_CLIENTS = 1
+    web = Client()
+    web.force_login(user)
+    known = fresh(trusted, "/client.json")
+    assert web.get(authorize_url(known, Pkce.make(), redirect_uri=REDIRECT_URI)).status_code == 200
+    newcomer = fresh(trusted, "/client.json")
+    refused = web.get(authorize_url(newcomer, Pkce.make(), redirect_uri=REDIRECT_URI))
+    assert refused.status_code == 400 and not refused.has_header("Location")
+    assert b"invalid_client_metadata" in refused.content and b"registration is full" in refused.content
+    assert not Application.objects.filter(client_id=newcomer).exists()
+    # The token endpoint (DOT's own client lookup) does not fetch it either.
+    token = web.post("/oauth/token/", {"grant_type": "authorization_code", "code": "x", "client_id": newcomer})
+    assert token.status_code in (400, 401) and not Application.objects.filter(client_id=newcomer).exists()
+    assert web.get(authorize_url(known, Pkce.make(), redirect_uri=REDIRECT_URI)).status_code == 200  # still known

@@ -5,6 +5,7 @@ Tokens come from a real loopback issuer (tests.support.jwks_server); API keys fr
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -298,9 +299,90 @@ async def test_ended_credentials_asks_the_database_off_the_loop(settings: Any) -
     def grant_lines() -> tuple[str, str]:
         kept, gone = make_user("kept"), make_user("gone")
         app = make_app()
-        make_refresh(kept, app, "kept-r", make_token(kept, app, "kept-1"))
-        make_refresh(gone, app, "gone-r", make_token(gone, app, "gone-1")).revoke()
-        return f"dot:{kept.pk}:{app.pk}", f"dot:{gone.pk}:{app.pk}"
+        kept_token, gone_token = make_token(kept, app, "kept-1"), make_token(gone, app, "gone-1")
+        make_refresh(kept, app, "kept-r", kept_token)
+        make_refresh(gone, app, "gone-r", gone_token).revoke()
+        return f"dot:{kept.pk}:{app.pk}:{kept_token.pk}", f"dot:{gone.pk}:{app.pk}:{gone_token.pk}"
 
     kept, gone = await sync_to_async(grant_lines)()
     assert await OAuthGate().ended_credentials([kept, gone, ""]) == {gone}
+
+
+# --- introspection in the warden: only the issuer's "no" ends a credential ----------------------------------
+
+
+async def test_an_issuer_that_cannot_answer_ends_no_credential(
+    introspecting: OAuthGate, issuer_server: JwksServer, settings: Any
+) -> None:
+    issuer_server.state.introspection = {"good": active(issuer_server)}
+    principal, _ = await introspecting.check_credential("Bearer good", RESOURCE)
+    tokens._cache.clear()  # the cache time has passed
+    issuer_server.state.introspection = {}  # it is revoked, but the issuer cannot say so:
+    settings.MCP_OAUTH_INTROSPECTION_CLIENT_SECRET = "wrong"  # an HTTP error
+    assert await introspecting.ended_credentials([principal.credential]) == set()
+    settings.MCP_OAUTH_INTROSPECTION_CLIENT_SECRET = issuer_server.state.client[1]
+    settings.MCP_OAUTH_FETCH_TIMEOUT = 1
+    issuer_server.state.hold = threading.Event()  # a stuck issuer: the timeout
+    try:
+        assert await introspecting.ended_credentials([principal.credential]) == set()
+    finally:
+        issuer_server.state.hold.set()
+        issuer_server.state.hold = None
+    slots = introspect._in_flight()
+    for _ in range(4):
+        await slots.acquire()  # every slot busy: "too many in flight"
+    try:
+        assert await introspecting.ended_credentials([principal.credential]) == set()
+    finally:
+        for _ in range(4):
+            slots.release()
+    assert await introspecting.ended_credentials([principal.credential]) == {principal.credential}  # "no"
+
+
+async def test_an_unreachable_issuer_is_no_refusal_to_remember(
+    introspecting: OAuthGate, issuer_server: JwksServer, settings: Any
+) -> None:
+    issuer_server.state.introspection = {"good": active(issuer_server), "off": {"active": False}}
+    settings.MCP_OAUTH_INTROSPECTION_CLIENT_SECRET = "wrong"
+    _, refusal = await introspecting.check_credential("Bearer good", RESOURCE)
+    assert refusal is not None and "could not be introspected" in refusal.message
+    settings.MCP_OAUTH_INTROSPECTION_CLIENT_SECRET = issuer_server.state.client[1]
+    principal, refusal = await introspecting.check_credential("Bearer good", RESOURCE)
+    assert refusal is None and principal.name == "oauth:bob"
+    for _ in range(3):  # the issuer's "no" is remembered: asked once
+        _, refusal = await introspecting.check_credential("Bearer off", RESOURCE)
+        assert refusal is not None and refusal.message == "Unauthorized: the token is not active"
+    assert issuer_server.state.hits[INTROSPECT_PATH] == 3  # good (refused, then accepted), off once
+
+
+async def test_the_checks_of_one_round_run_side_by_side(
+    introspecting: OAuthGate, issuer_server: JwksServer, settings: Any
+) -> None:
+    issuer_server.state.introspection = {"one": active(issuer_server), "two": active(issuer_server, sub="carl")}
+    one, _ = await introspecting.check_credential("Bearer one", RESOURCE)
+    two, _ = await introspecting.check_credential("Bearer two", RESOURCE)
+    tokens._cache.clear()
+    issuer_server.state.hold = threading.Event()
+    round_ = asyncio.create_task(introspecting.ended_credentials([one.credential, two.credential]))
+    try:
+        # Both asked while the first is still held (the counter lives in the issuer's thread: polled).
+        while issuer_server.state.hits[INTROSPECT_PATH] < 4:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    finally:
+        issuer_server.state.hold.set()
+    assert await round_ == set()
+
+
+async def test_a_credential_whose_token_was_dropped_is_reported_and_not_ended(
+    introspecting: OAuthGate, issuer_server: JwksServer, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.MCP_OAUTH_INTROSPECTED_MAX = 1
+    issuer_server.state.introspection = {"one": active(issuer_server), "two": active(issuer_server)}
+    one, _ = await introspecting.check_credential("Bearer one", RESOURCE)
+    await introspecting.check_credential("Bearer two", RESOURCE)  # drops "one"
+    tokens._cache.clear()
+    issuer_server.state.introspection = {}
+    with caplog.at_level("WARNING", logger="oauth.tokens"):
+        assert await introspecting.ended_credentials([one.credential]) == set()
+    assert "no longer held (MCP_OAUTH_INTROSPECTED_MAX)" in caplog.text
+    assert issuer_server.state.hits[INTROSPECT_PATH] == 2  # never asked again

@@ -4,6 +4,7 @@ refresh tokens, registration, CSRF)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -102,9 +103,9 @@ def test_cancel_sends_access_denied_with_the_issuer(web: Client, user: Any) -> N
 
 def test_pkce_missing_is_refused_before_consent(web: Client, user: Any) -> None:
     client_id = signed_in_client(web, user)
-    params = redirect_params(web.get(authorize_url(client_id, None)))
-    assert params["error"] == "invalid_request" and "challenge" in params["error_description"].lower()
-    assert params["iss"] == ISSUER
+    reply = web.get(authorize_url(client_id, None))
+    assert reply.status_code == 400 and not reply.has_header("Location")
+    assert b"invalid_request" in reply.content and b"challenge" in reply.content.lower()
 
 
 @pytest.mark.parametrize("method", ["plain", None])
@@ -113,8 +114,9 @@ def test_pkce_plain_is_refused_before_consent(web: Client, user: Any, method: st
     url = authorize_url(client_id, None, code_challenge="x" * 43)
     if method:
         url += f"&code_challenge_method={method}"
-    params = redirect_params(web.get(url))
-    assert params["error"] == "invalid_request" and "S256" in params["error_description"]
+    reply = web.get(url)
+    assert reply.status_code == 400 and not reply.has_header("Location")
+    assert b"invalid_request" in reply.content and b"S256" in reply.content
 
 
 def test_a_wrong_code_verifier_is_refused(web: Client, user: Any) -> None:
@@ -180,8 +182,22 @@ def test_an_authorization_request_without_this_resource_is_refused(
     web: Client, user: Any, resource: str | None
 ) -> None:
     client_id = signed_in_client(web, user)
-    params = redirect_params(web.get(authorize_url(client_id, Pkce.make(), resource=resource)))
-    assert params["error"] == "invalid_target" and params["iss"] == ISSUER
+    reply = web.get(authorize_url(client_id, Pkce.make(), resource=resource))
+    assert reply.status_code == 400 and not reply.has_header("Location")
+    assert b"invalid_target" in reply.content
+
+
+def test_an_error_before_consent_never_bounces_to_a_registered_https_redirect(web: Client, user: Any) -> None:
+    """RFC 9700 §4.11.2: anyone can register https://evil.example/cb; an error must not make us its redirector."""
+    client_id = register(web, ["https://evil.example/cb"]).json()["client_id"]
+    web.force_login(user)
+    for url in (
+        authorize_url(client_id, Pkce.make(), redirect_uri="https://evil.example/cb", resource=None),
+        authorize_url(client_id, None, redirect_uri="https://evil.example/cb"),
+        authorize_url(client_id, Pkce.make(), redirect_uri="https://evil.example/cb", scope="admin:everything"),
+    ):
+        reply = web.get(url)
+        assert reply.status_code == 400 and not reply.has_header("Location"), url
 
 
 def test_a_path_below_the_resource_is_accepted(web: Client, user: Any) -> None:
@@ -279,3 +295,69 @@ def test_the_authorization_server_is_absent_unless_it_is_the_issuer(web: Client,
         for path in ("/.well-known/oauth-authorization-server/oauth", "/oauth/authorize/", "/oauth/login/"):
             assert web.get(path).status_code == 404, path
         assert web.post("/oauth/token/", {}).status_code == 404
+
+
+# --- consent is never skipped -------------------------------------------------------------------------
+
+
+def test_approval_prompt_auto_still_shows_the_consent_page(web: Client, user: Any) -> None:
+    client_id, _ = tokens(web, user)  # alice holds a live token for this client
+    url = authorize_url(client_id, Pkce.make(), redirect_uri="http://127.0.0.1:31337/callback", approval_prompt="auto")
+    reply = web.get(url)
+    assert reply.status_code == 200 and not reply.has_header("Location")
+    assert b'name="allow"' in reply.content
+
+
+def test_an_application_marked_skip_authorization_still_shows_the_consent_page(web: Client, user: Any) -> None:
+    client_id = signed_in_client(web, user)
+    Application.objects.filter(client_id=client_id).update(skip_authorization=True)
+    reply = web.get(authorize_url(client_id, Pkce.make()))
+    assert reply.status_code == 200 and b'name="allow"' in reply.content
+    assert redirect_params(approve(web, authorize_url(client_id, Pkce.make())))["code"]
+
+
+def test_registration_cannot_ask_to_skip_the_consent_page(web: Client) -> None:
+    client_id = register(web, skip_authorization=True).json()["client_id"]
+    assert Application.objects.get(client_id=client_id).skip_authorization is False
+
+
+# --- registration limits ---------------------------------------------------------------------------------
+
+
+def post_registration(web: Client, **meta: str) -> Any:
+    metadata = {"client_name": "c", "redirect_uris": [LOOPBACK_REDIRECT], "token_endpoint_auth_method": "none"}
+    return web.post("/oauth/register/", json.dumps(metadata), content_type="application/json", **meta)
+
+
+def test_registrations_from_one_address_meet_the_rate(web: Client, settings: Any) -> None:
+    settings.MCP_RATELIMIT_ENABLED = True
+    settings.MCP_OAUTH_REGISTRATION_RATE = "2/h"
+    settings.TRUSTED_PROXIES = ["10.0.0.1"]
+    address = {"REMOTE_ADDR": "192.0.2.50"}
+    assert [post_registration(web, **address).status_code for _ in range(2)] == [201, 201]
+    refused = post_registration(web, **address)
+    assert refused.status_code == 429 and refused["Retry-After"] == "3600"
+    assert refused.json()["error"] == "too_many_requests" and "registrations" in refused.json()["error_description"]
+    # Naming another address does not help, unless a trusted proxy says so.
+    assert post_registration(web, HTTP_X_FORWARDED_FOR="198.51.100.7", **address).status_code == 429
+    behind_proxy = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "192.0.2.50"}
+    assert post_registration(web, **behind_proxy).status_code == 429
+    assert post_registration(web, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 201
+    assert Application.objects.count() == 3
+
+
+def test_registrations_stop_at_the_client_cap(web: Client, settings: Any) -> None:
+    settings.MCP_OAUTH_MAX_CLIENTS = 2
+    Application.objects.create(  # made in the admin: not counted
+        name="manual",
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=LOOPBACK_REDIRECT,
+    )
+    assert [register(web).status_code for _ in range(2)] == [201, 201]
+    full = register(web)
+    assert full.status_code == 400 and full.json() == {
+        "error": "invalid_client_metadata",
+        "error_description": "registration is full: this server takes no more clients",
+    }
+    assert Application.objects.count() == 3

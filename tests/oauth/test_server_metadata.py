@@ -77,8 +77,8 @@ def test_a_configured_resource_url_fixes_the_origin_and_the_resource(user: Any) 
         assert web.get("/.well-known/oauth-authorization-server").json()["issuer"] == "https://docs.example.org/oauth"
         client_id = register(web).json()["client_id"]
         web.force_login(user)
-        refused = redirect_params(web.get(authorize_url(client_id, Pkce.make(), resource="http://10.0.0.5:8000/mcp")))
-        assert refused["error"] == "invalid_target"
+        refused = web.get(authorize_url(client_id, Pkce.make(), resource="http://10.0.0.5:8000/mcp"))
+        assert refused.status_code == 400 and b"invalid_target" in refused.content
         params = redirect_params(
             approve(web, authorize_url(client_id, Pkce.make(), resource="https://docs.example.org/mcp"))
         )

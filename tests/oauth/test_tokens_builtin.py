@@ -6,6 +6,7 @@ the check runs on the database pool, as at the entrance.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 from typing import Any
@@ -83,7 +84,7 @@ async def check(token: str) -> Principal | str:
     return await tokens.validate(token, RESOURCE)
 
 
-async def test_a_live_token_gives_the_user_and_its_grant_line() -> None:
+async def test_a_live_token_gives_the_user_and_names_the_token() -> None:
     user = await sync_to_async(make_user)()
     app = await sync_to_async(make_app)()
     row = await sync_to_async(make_token)(user, app, "opaque-token-1")
@@ -95,7 +96,7 @@ async def test_a_live_token_gives_the_user_and_its_grant_line() -> None:
         subject="alice",
         client_id=app.client_id,
         scopes=frozenset({"docs:read", "docs:search"}),
-        credential=f"dot:{user.pk}:{app.pk}",
+        credential=f"dot:{user.pk}:{app.pk}:{row.pk}",
         expires=row.expires.timestamp(),
     )
 
@@ -151,47 +152,147 @@ async def test_jwt_access_tokens_of_the_builtin_server_are_found_the_same_way(se
 
 
 def _ended(credentials: list[str]) -> set[str]:
-    return tokens.ended_grant_lines(credentials)
+    return tokens.ended_builtin(credentials)
 
 
-def test_grant_lines_end_when_revoked_or_the_user_is_disabled_not_when_refreshed() -> None:
-    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+def credential(token: AccessToken) -> str:
+    return f"dot:{token.user_id}:{token.application_id}:{token.pk}"
+
+
+def test_a_token_ends_when_revoked_or_its_user_is_disabled_not_when_refreshed() -> None:
+    alice, bob, carol, dana = make_user("alice"), make_user("bob"), make_user("carol"), make_user("dana")
     app = make_app()
-    line = {u.username: f"dot:{u.pk}:{app.pk}" for u in (alice, bob, carol)}
 
-    # alice's client refreshed: the old access token is gone, the new one and its refresh token live.
+    # alice's client refreshed: the old access token is gone, its successor (a larger pk) lives.
     old = make_token(alice, app, "alice-1")
-    old_refresh = make_refresh(alice, app, "alice-r1", old)
-    old_refresh.revoke()  # rotation revokes the used refresh token (and deletes its access token)
-    new = make_token(alice, app, "alice-2")
-    make_refresh(alice, app, "alice-r2", new)
+    make_refresh(alice, app, "alice-r1", old).revoke()  # rotation revokes the used refresh token, deletes old
+    make_refresh(alice, app, "alice-r2", make_token(alice, app, "alice-2"))
 
-    # bob's grant is revoked (RFC 7009 / admin): access token deleted, refresh token revoked.
+    # bob's access token alone is revoked (RFC 7009 / the admin's revoke): his refresh token lives on.
     bob_access = make_token(bob, app, "bob-1")
-    make_refresh(bob, app, "bob-r1", bob_access).revoke()
+    make_refresh(bob, app, "bob-r1", bob_access)
+    bob_access.revoke()
 
     # carol is disabled in the admin though her tokens live.
-    make_token(carol, app, "carol-1")
+    carol_access = make_token(carol, app, "carol-1")
     carol.is_active = False
     carol.save()
 
-    assert _ended(list(line.values())) == {line["bob"], line["carol"]}
+    # dana's whole grant ended in the admin ("End the grant").
+    dana_access = make_token(dana, app, "dana-1")
+    make_refresh(dana, app, "dana-r1", dana_access)
+    from oauth.grants import end_grant_lines
+
+    end_grant_lines([(dana.pk, app.pk)])
+
+    held = [credential(t) for t in (old, bob_access, carol_access, dana_access)]
+    assert _ended(held) == {credential(bob_access), credential(carol_access), credential(dana_access)}
 
 
-def test_a_grant_line_lives_on_a_refresh_token_alone_and_ends_with_the_user() -> None:
-    """An access token that expired while its refresh token is unused: the client can still refresh."""
+def test_an_expired_token_does_not_end_its_streams_its_user_deleted_does() -> None:
     dave = make_user("dave")
     app = make_app()
-    line = f"dot:{dave.pk}:{app.pk}"
-    make_refresh(dave, app, "dave-r", make_token(dave, app, "dave-1", expires_in=-60))
-    assert _ended([line]) == set()
+    expired = make_token(dave, app, "dave-1", expires_in=-60)  # no refresh token either
+    assert _ended([credential(expired)]) == set()
     dave.delete()
-    assert _ended([line, "dot:x:y", "nonsense"]) == {line, "dot:x:y", "nonsense"}
+    nonsense = ["dot:x:y:z", "dot:1:2", "nonsense"]
+    assert _ended([f"dot:{dave.pk}:{app.pk}:{expired.pk}", *nonsense]) == {
+        f"dot:{dave.pk}:{app.pk}:{expired.pk}",
+        *nonsense,
+    }
 
 
-def test_an_expired_token_without_refresh_ends_its_line() -> None:
+def test_a_newer_token_for_another_client_does_not_keep_a_revoked_one() -> None:
     erin = make_user("erin")
     app, other = make_app(), make_app("other")
-    make_token(erin, app, "erin-1", expires_in=-60)
-    make_token(erin, other, "erin-other")  # a live token for another client does not keep this line
-    assert _ended([f"dot:{erin.pk}:{app.pk}", f"dot:{erin.pk}:{other.pk}"]) == {f"dot:{erin.pk}:{app.pk}"}
+    revoked = make_token(erin, app, "erin-1")
+    make_token(erin, other, "erin-other")  # newer, but for another client
+    revoked.revoke()
+    assert _ended([credential(revoked)]) == {credential(revoked)}
+
+
+@pytest.mark.usefixtures("builtin_as")
+def test_rfc7009_revocation_ends_the_streams_of_that_token_a_refresh_does_not(user: Any) -> None:
+    """Through the real endpoints: a refresh keeps the old credential held, revoking the access token ends it."""
+    from django.test import Client
+
+    from tests.oauth.flow import refresh
+    from tests.oauth.flow import tokens as mint
+
+    web = Client()
+    client_id, answer = mint(web, user)
+    first = tokens.builtin(answer["access_token"], RESOURCE)
+    assert isinstance(first, Principal) and _ended([first.credential]) == set()
+    renewed = refresh(web, client_id, answer["refresh_token"]).json()
+    assert _ended([first.credential]) == set()  # refreshed, not revoked
+    second = tokens.builtin(renewed["access_token"], RESOURCE)
+    assert isinstance(second, Principal) and second.credential != first.credential
+    done = web.post(
+        "/oauth/revoke_token/",
+        {"token": renewed["access_token"], "token_type_hint": "access_token", "client_id": client_id},
+    )
+    assert done.status_code == 200
+    assert _ended([first.credential, second.credential]) == {first.credential, second.credential}
+
+
+# --- refusals remembered: a flood of one made-up token costs one lookup -------------------------------------
+
+
+async def test_a_refused_token_is_remembered_for_the_cache_seconds(settings: Any) -> None:
+    settings.MCP_OAUTH_TOKEN_CACHE_SECONDS = 3600
+    user = await sync_to_async(make_user)()
+    app = await sync_to_async(make_app)()
+    assert await check("minted-after") == "the token is unknown or revoked"
+    await sync_to_async(make_token)(user, app, "minted-after")
+    # Answered from memory, not the database, which now has it.
+    assert await check("minted-after") == "the token is unknown or revoked"
+
+
+async def test_a_token_refused_before_it_was_minted_is_refused_no_longer_than_the_cache_seconds(
+    settings: Any,
+) -> None:
+    settings.MCP_OAUTH_TOKEN_CACHE_SECONDS = 0.2
+    user = await sync_to_async(make_user)()
+    app = await sync_to_async(make_app)()
+    assert await check("just-minted") == "the token is unknown or revoked"
+    await sync_to_async(make_token)(user, app, "just-minted")
+    await asyncio.sleep(0.3)
+    assert isinstance(await check("just-minted"), Principal)
+
+
+async def test_remembered_refusals_are_bounded_by_the_cache_size(settings: Any) -> None:
+    settings.MCP_OAUTH_TOKEN_CACHE_SECONDS = 3600
+    settings.MCP_OAUTH_TOKEN_CACHE = 1
+    user = await sync_to_async(make_user)()
+    app = await sync_to_async(make_app)()
+    assert await check("first") == "the token is unknown or revoked"
+    assert await check("second") == "the token is unknown or revoked"  # the only slot: "first" is forgotten
+    await sync_to_async(make_token)(user, app, "first")
+    assert isinstance(await check("first"), Principal)
+
+
+async def test_a_flood_of_made_up_tokens_meets_the_per_ip_rate(settings: Any) -> None:
+    """The real gate and rule book: made-up tokens count against the per-IP rule and get its 429."""
+    from mcp_gateway.transports.entrance import Caller, check_entrance
+    from ops import rulebook
+    from tests.ops.conftest import rule
+
+    settings.MCP_AUTH = "oauth"
+    settings.MCP_GATE = "oauth.gate.OAuthGate"
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.MCP_RESOURCE_URL = ""
+    settings.MCP_RATELIMIT_ENABLED = True
+    book = rulebook._book
+    saved = (book.rules, book.keys, book.loaded, book.checked_at)
+    book.rules, book.keys = [rule(931, "ip", "2/m")], {}
+    book.loaded, book.checked_at = True, time.monotonic() + 3600
+    try:
+        statuses = []
+        for n in range(4):
+            caller = Caller({"host": "testserver", "authorization": f"Bearer made-up-{n}"}, "192.0.2.93")
+            entry = await check_entrance(caller, "streamable")
+            assert entry.denied is not None
+            statuses.append(entry.denied.status)
+    finally:
+        book.rules, book.keys, book.loaded, book.checked_at = saved
+    assert statuses == [401, 401, 429, 429]

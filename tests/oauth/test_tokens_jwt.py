@@ -190,7 +190,8 @@ async def test_an_unknown_kid_refetches_once_then_is_refused(external: JwksServe
     assert found == "the token's signing key is unknown"
     assert external.state.hits[JWKS_PATH] == 1  # fetched less than REFETCH_INTERVAL ago: no refetch yet
     jwks.key_set(external.issuer).fetched_at -= jwks.REFETCH_INTERVAL + 1  # the interval has passed
-    assert await check(stranger.sign(claims(external))) == "the token's signing key is unknown"
+    # Another token (the same one's refusal is remembered: it would not be looked at again).
+    assert await check(stranger.sign(claims(external, jti="2"))) == "the token's signing key is unknown"
     assert external.state.hits[JWKS_PATH] == 2  # one refetch
 
 

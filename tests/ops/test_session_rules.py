@@ -125,7 +125,7 @@ async def test_a_client_that_leaves_while_its_session_is_being_counted_is_not_co
     monkeypatch.setattr(leases, "hold_session", slow_hold)
     body, scope = initialize_post("10.0.0.9")
     app = ApplicationCommunicator(streamable.StreamableEndpoint.as_asgi(), scope)
-    monkeypatch.setattr(settings, "MCP_AUTH_REQUIRED", False)
+    monkeypatch.setattr(settings, "MCP_AUTH", "none")  # anonymous callers let in (MCP_AUTH outranks MCP_AUTH_REQUIRED)
     await app.send_input({"type": "http.request", "body": body, "more_body": False})
     await asyncio.wait_for(counting.wait(), 5)
     await app.send_input({"type": "http.disconnect"})
@@ -172,7 +172,7 @@ async def test_initializes_arriving_together_cannot_all_find_room_under_a_cap(
     """With Redis the count is a round trip: initializes that arrive together all ask it before any is counted.
     Each is counted before it asks, so the cap holds however many come at once."""
     rules.append(rule(1, "sessions_per_ip", "2/h"))
-    monkeypatch.setattr(settings, "MCP_AUTH_REQUIRED", False)
+    monkeypatch.setattr(settings, "MCP_AUTH", "none")  # anonymous callers let in (MCP_AUTH outranks MCP_AUTH_REQUIRED)
     held = leases.sessions_held
 
     async def round_trip(group: str) -> int:
