@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 from awsmcp.env import env_bool, env_float, env_int, env_list, env_str
-from oauth import signing_key
+from oauth import redirects, signing_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
@@ -279,6 +279,12 @@ MCP_OAUTH_LEEWAY = env_float("MCP_OAUTH_LEEWAY", 30.0)  # clock skew allowed on 
 MCP_OAUTH_DCR = env_bool("MCP_OAUTH_DCR", True)  # RFC 7591 open registration on the built-in server
 MCP_OAUTH_CIMD = env_bool("MCP_OAUTH_CIMD", True)  # Client ID Metadata Documents on the built-in server
 MCP_OAUTH_SCOPES = env_str("MCP_OAUTH_SCOPES", "docs:read docs:search").split()
+# Private-use URI schemes (RFC 8252 §7.1) native clients may register redirect URIs under, besides https and
+# loopback http: Cursor registers cursor://anysphere.cursor-mcp/oauth/callback. javascript:, data:, file: and the
+# like stop the start (oauth.redirects).
+MCP_OAUTH_REDIRECT_SCHEMES = redirects.private_schemes(
+    env_str("MCP_OAUTH_REDIRECT_SCHEMES", "cursor vscode vscode-insiders")
+)
 # partition -> scope that partition also needs, e.g. MCP_PARTITION_SCOPES="aws-cn=docs:cn"
 MCP_PARTITION_SCOPES = dict(item.split("=", 1) for item in env_list("MCP_PARTITION_SCOPES") if "=" in item)
 MCP_OAUTH_ACCESS_TOKEN_TTL = env_int("MCP_OAUTH_ACCESS_TOKEN_TTL", 3600)
@@ -322,7 +328,8 @@ OAUTH2_PROVIDER = {
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "REQUEST_APPROVAL_PROMPT": "force",
     "ALLOW_LOCALHOST_LOOPBACK": True,  # mcp-remote registers http://localhost:PORT/oauth/callback
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],  # http for loopback hosts only: oauth.validator
+    # http for loopback hosts only, the private-use schemes matched exactly: oauth.redirects
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https", *MCP_OAUTH_REDIRECT_SCHEMES],
     "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
     "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_post", "client_secret_basic"],

@@ -5,6 +5,10 @@ connect to the checked address, no redirects, a size cap), with two changes.
   off at the deadline (urllib3's timeouts bound each read, not the sum of them).
 - MCP_OAUTH_CIMD_ALLOW_HOSTS names host[:port] that may be reached although not public: the hook tests use
   to serve documents from loopback. Empty in production; nothing else is relaxed.
+
+The document's `grant_types` is cut down to the grants this server uses (authorization_code, refresh_token)
+before DOT reads it: DOT wants exactly one besides refresh_token, and VS Code's document also lists the
+device-code grant. A document without authorization_code is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from oauth2_provider import cimd
 from oauth2_provider.settings import oauth2_settings
 
 CHUNK = 4096
+USED_GRANT_TYPES = ("authorization_code", "refresh_token")
 
 
 class Fetcher(cimd.SafeMetadataFetcher):
@@ -51,7 +56,8 @@ class Fetcher(cimd.SafeMetadataFetcher):
             try:
                 response = pool.urlopen("GET", path, headers=headers, redirect=False, preload_content=False)
                 try:
-                    return self._read_before(response, deadline)
+                    document, max_age = self._read_before(response, deadline)
+                    return used_grants_only(document), max_age
                 finally:
                     response.release_conn()
             except urllib3.exceptions.HTTPError as exc:
@@ -96,3 +102,17 @@ class Fetcher(cimd.SafeMetadataFetcher):
         if not isinstance(data, dict):
             raise cimd.CIMDError("client_id document must be a JSON object")
         return data, cimd._effective_max_age(response.headers.get("Cache-Control"))
+
+
+def used_grants_only(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with `grant_types` cut to the grants this server uses; refused without authorization_code.
+    No `grant_types` (RFC 7591: authorization_code) and a malformed one are left to DOT."""
+    grants = document.get("grant_types")
+    if not isinstance(grants, list) or not all(isinstance(grant, str) for grant in grants):
+        return document
+    used = [grant for grant in USED_GRANT_TYPES if grant in grants]
+    if "authorization_code" not in used:
+        raise cimd.CIMDError(
+            f"client_id document grant_types {grants!r} lack authorization_code, the only grant this server offers"
+        )
+    return document | {"grant_types": used}

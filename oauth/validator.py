@@ -3,13 +3,13 @@
 - An authorization request must name this server's resource (RFC 8707 `resource`) and nothing else, so no token
   is ever minted without an audience (DOT treats an empty one as "any resource").
 - PKCE `plain` (or a challenge without a method, which means plain) is refused before the consent page.
-- An `http` redirect URI is accepted only for a loopback host (RFC 8252 §7.3); anything else must be https.
+- A redirect URI must be one oauth.redirects allows: https, http to a loopback host (RFC 8252 §7.3), or a
+  private-use scheme listed in MCP_OAUTH_REDIRECT_SCHEMES (RFC 8252 §7.1).
 - A disabled user's authorization codes and refresh tokens buy nothing (DOT does not look at is_active).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -17,30 +17,8 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.common import Request
 from oauthlib.oauth2.rfc6749 import errors
 
+from oauth import redirects
 from oauth.issuer import meta_origin, resource_uri, within
-
-LOOPBACK_NAMES = {"localhost"}
-
-
-def loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or localhost."""
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def redirect_scheme_allowed(uri: str) -> bool:
-    """https anywhere; http only to a loopback host."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return False
-    if parts.scheme == "https":
-        return True
-    return parts.scheme == "http" and loopback(parts.hostname or "")
 
 
 def requested_resources(request: Request) -> list[str]:
@@ -57,7 +35,7 @@ class Validator(OAuth2Validator):
     def validate_redirect_uri(
         self, client_id: str, redirect_uri: str, request: Request, *args: Any, **kwargs: Any
     ) -> bool:
-        return redirect_scheme_allowed(redirect_uri) and super().validate_redirect_uri(
+        return redirects.allowed(redirect_uri) and super().validate_redirect_uri(
             client_id, redirect_uri, request, *args, **kwargs
         )
 

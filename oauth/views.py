@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.contrib.auth.views import LoginView
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -19,9 +18,8 @@ from oauth2_provider.views.dynamic_client_registration import _error_response
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.oauth2.rfc6749 import errors
 
-from oauth import limits
+from oauth import limits, redirects
 from oauth.issuer import builtin_enabled, builtin_issuer, request_origin
-from oauth.validator import loopback, redirect_scheme_allowed
 
 View = Callable[..., HttpResponse]
 
@@ -92,12 +90,11 @@ class Consent(dot.AuthorizationView):
         context = super().get_context_data(**kwargs)
         application = context.get("application")
         redirect_uri = context.get("redirect_uri") or ""
-        context["redirect_host"] = urlsplit(redirect_uri).netloc
+        context["redirect_host"] = redirects.target(redirect_uri)
+        context["app_scheme"] = redirects.app_scheme(redirect_uri)
         registered = application.redirect_uris.split() if application is not None else []
         context["cimd"] = application is not None and application.registration_source == "cimd"
-        context["loopback_only"] = bool(registered) and all(
-            loopback(urlsplit(uri).hostname or "") for uri in registered
-        )
+        context["loopback_only"] = bool(registered) and all(redirects.local(uri) for uri in registered)
         return context
 
     def redirect(self, redirect_to: str, application: Any) -> HttpResponse:
@@ -127,8 +124,9 @@ class Metadata(dot.OAuthServerMetadataView):
 
 
 class Registration(dot.DynamicClientRegistrationView):
-    """DOT's RFC 7591 registration, refusing at once a redirect URI no code would ever be sent to (http to a
-    host that is not loopback), as `invalid_redirect_uri`. `application_type` is accepted and ignored.
+    """DOT's RFC 7591 registration, refusing at once, as `invalid_redirect_uri` saying why, a redirect URI no code
+    would ever be sent to (oauth.redirects: http to a host that is not loopback, a scheme not allowed).
+    `application_type` is accepted and ignored.
     Registrations are rate-limited per address (429) and capped in number (oauth.limits)."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -149,6 +147,7 @@ class Registration(dot.DynamicClientRegistrationView):
             uris = None  # DOT answers malformed metadata itself
         if isinstance(uris, list):
             for uri in uris:
-                if isinstance(uri, str) and not redirect_scheme_allowed(uri):
-                    return _error_response("invalid_redirect_uri", f"{uri}: http is for loopback hosts only")
+                refused = redirects.refusal(uri) if isinstance(uri, str) else None
+                if refused:
+                    return _error_response("invalid_redirect_uri", refused)
         return super().post(request, *args, **kwargs)

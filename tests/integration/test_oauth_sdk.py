@@ -369,12 +369,6 @@ async def test_hostile_client_metadata_documents_are_refused(protected: DaphneSe
         assert answer.status_code == 400 and "location" not in answer.headers, (name, answer.status_code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="django-oauth-toolkit 3.4.1 cimd._resolve_grant_type wants exactly one non-refresh grant type and "
-    "refuses a document that also lists the device-code grant (as VS Code's does); oauth/cimd.py could keep only "
-    "the grant types this server uses before DOT reads the document",
-)
 async def test_a_document_shaped_like_vs_codes_is_accepted(protected: DaphneServer, cimd: Cimd) -> None:
     """VS Code's published document lists the device-code grant beside the two the server uses, and loopback
     redirects without a port: such a client signs in, on the random port VS Code falls back to."""

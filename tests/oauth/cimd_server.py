@@ -3,7 +3,9 @@
 
 Paths: /client.json… a good document (its client_id is the URL asked, query included), /mismatch.json (another
 client_id), /huge.json (bigger than any cap), /slow.json (a good document, one byte at a time), /redirect.json
-(302 to /client.json), /metadata.json (302 to the cloud metadata address). `hits` counts requests per path.
+(302 to /client.json), /metadata.json (302 to the cloud metadata address), /vscode.json (shaped like VS Code's:
+the device-code grant listed too, redirects to vscode.dev and to loopback without a port), /device-only.json (the
+device-code grant and no authorization_code). `hits` counts requests per path.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+VSCODE_REDIRECTS = [
+    "https://insiders.vscode.dev/redirect",
+    "https://vscode.dev/redirect",
+    "http://127.0.0.1/",
+    "http://127.0.0.1:33418/",
+]
 
 
 def _certificate(
@@ -121,6 +130,14 @@ class CimdServer:
                     return self._redirect("http://169.254.169.254/latest/meta-data/")
                 if path == "/mismatch.json":
                     document["client_id"] = server.url("/someone-else.json")
+                if path == "/vscode.json":
+                    document |= {
+                        "client_name": "Visual Studio Code (test double)",
+                        "grant_types": ["authorization_code", "refresh_token", DEVICE_CODE],
+                        "redirect_uris": VSCODE_REDIRECTS,
+                    }
+                if path == "/device-only.json":
+                    document["grant_types"] = [DEVICE_CODE, "refresh_token"]
                 body = json.dumps(document).encode()
                 if path == "/huge.json":
                     body = json.dumps(document | {"padding": "x" * 200_000}).encode()

@@ -5,6 +5,7 @@ must refuse. A refused document makes the client unknown: a 400 page, no redirec
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,6 +55,35 @@ def test_a_cimd_client_signs_in_and_gets_a_token(trusted: CimdServer, user: Any)
     application = Application.objects.get(client_id=client_id)
     assert application.registration_source == "cimd" and application.client_type == "public"
     assert AccessToken.objects.filter(application=application, user=user).exists()
+
+
+def test_a_document_shaped_like_vs_codes_signs_in(trusted: CimdServer, user: Any) -> None:
+    """VS Code's document lists the device-code grant too: the server keeps the two grants it uses, and the
+    client signs in on the random loopback port it falls back to (registered without a port)."""
+    web = Client()
+    web.force_login(user)
+    client_id = fresh(trusted, "/vscode.json")
+    pkce = Pkce.make()
+    url = authorize_url(client_id, pkce, redirect_uri="http://127.0.0.1:59656/")
+    assert "Visual Studio Code (test double)" in web.get(url).content.decode()
+    code = redirect_params(approve(web, url))["code"]
+    answer = exchange(web, client_id, code, pkce.verifier, "http://127.0.0.1:59656/")
+    assert answer.status_code == 200 and answer.json()["refresh_token"]
+    application = Application.objects.get(client_id=client_id)
+    assert application.authorization_grant_type == Application.GRANT_AUTHORIZATION_CODE
+
+
+def test_a_document_without_the_authorization_code_grant_is_refused(
+    trusted: CimdServer, user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    web = Client()
+    web.force_login(user)
+    client_id = fresh(trusted, "/device-only.json")
+    with caplog.at_level(logging.INFO, logger="oauth2_provider.cimd"):
+        reply = web.get(authorize_url(client_id, Pkce.make(), redirect_uri=REDIRECT_URI))
+    assert reply.status_code == 400 and not reply.has_header("Location")
+    assert not Application.objects.filter(client_id=client_id).exists()
+    assert "lack authorization_code" in caplog.text
 
 
 def test_a_redirect_uri_the_document_does_not_name_is_refused(trusted: CimdServer, user: Any) -> None:

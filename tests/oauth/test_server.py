@@ -156,6 +156,10 @@ def test_a_loopback_redirect_is_accepted_on_any_port(web: Client, user: Any) -> 
 def test_registration_refuses_an_http_redirect_to_a_non_loopback_host(web: Client) -> None:
     reply = register(web, ["https://app.example/callback", "http://app.example/callback"])
     assert reply.status_code == 400 and reply.json()["error"] == "invalid_redirect_uri"
+    assert reply.json()["error_description"] == (
+        "http://app.example/callback: http is for loopback hosts only (127.0.0.1, [::1], localhost); "
+        "use https for other hosts"
+    )
     assert register(web, ["http://[::1]:8080/cb", "http://localhost/cb", "https://app.example/cb"]).status_code == 201
 
 
@@ -169,6 +173,89 @@ def test_an_http_redirect_to_a_non_loopback_host_is_never_used(web: Client, user
     client_id = application.client_id
     web.force_login(user)
     reply = web.get(authorize_url(client_id, Pkce.make(), redirect_uri="http://app.example/callback"))
+    assert reply.status_code == 400 and not reply.has_header("Location")
+
+
+# --- private-use URI schemes (RFC 8252 §7.1) ------------------------------------------------------------------
+
+CURSOR_REDIRECT = "cursor://anysphere.cursor-mcp/oauth/callback"  # what older Cursor builds register
+
+
+def test_a_cursor_client_gets_its_code_at_its_own_scheme(web: Client, user: Any) -> None:
+    reply = register(web, [CURSOR_REDIRECT])
+    assert reply.status_code == 201, reply.content
+    client_id = reply.json()["client_id"]
+    web.force_login(user)
+    pkce = Pkce.make()
+    url = authorize_url(client_id, pkce, redirect_uri=CURSOR_REDIRECT)
+    page = web.get(url).content.decode()
+    assert "<strong>cursor://anysphere.cursor-mcp</strong>" in page and "<code>cursor:</code> links" in page
+    answer = approve(web, url)
+    assert answer.status_code == 302 and answer["Location"].startswith(CURSOR_REDIRECT + "?")
+    params = redirect_params(answer)
+    assert params["iss"] == ISSUER and params["state"] == "s1"
+    token = exchange(web, client_id, params["code"], pkce.verifier, CURSOR_REDIRECT)
+    assert token.status_code == 200 and token.json()["access_token"]
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "cursor://anysphere.cursor-mcp:4444/oauth/callback",  # no any-port rule: that is for loopback http only
+        "cursor://anysphere.cursor-mcp/oauth/callback/other",
+        "cursor://evil.example/oauth/callback",
+        "vscode://anysphere.cursor-mcp/oauth/callback",
+        "cursor://anysphere.cursor-mcp/oauth/callback?x=1",
+    ],
+)
+def test_a_custom_scheme_redirect_must_match_exactly(web: Client, user: Any, asked: str) -> None:
+    client_id = register(web, [CURSOR_REDIRECT]).json()["client_id"]
+    web.force_login(user)
+    reply = web.get(authorize_url(client_id, Pkce.make(), redirect_uri=asked))
+    assert reply.status_code == 400 and not reply.has_header("Location")
+
+
+@pytest.mark.parametrize(
+    "uri,scheme",
+    [
+        ("javascript:alert(document.domain)//", "javascript"),
+        ("javascript://anysphere.cursor-mcp/%0aalert(1)", "javascript"),
+        ("data:text/html,<script>alert(1)</script>", "data"),
+        ("file:///etc/passwd", "file"),
+    ],
+)
+def test_a_dangerous_scheme_is_refused_even_when_listed(web: Client, user: Any, uri: str, scheme: str) -> None:
+    with override_settings(MCP_OAUTH_REDIRECT_SCHEMES=["cursor", "javascript", "data", "file"]):
+        reply = register(web, [uri])
+        assert reply.status_code == 400 and reply.json()["error"] == "invalid_redirect_uri"
+        assert reply.json()["error_description"] == f"{uri}: the {scheme} scheme is never allowed for redirect URIs"
+        # Nor is one stored some other way (the admin) ever redirected to.
+        application = Application.objects.create(
+            name="made in admin",
+            client_type=Application.CLIENT_PUBLIC,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=uri,
+        )
+        web.force_login(user)
+        refused = web.get(authorize_url(application.client_id, Pkce.make(), redirect_uri=uri))
+        assert refused.status_code == 400 and not refused.has_header("Location")
+
+
+def test_a_scheme_not_listed_is_refused_naming_the_allowed_ones(web: Client) -> None:
+    reply = register(web, [CURSOR_REDIRECT, "myapp://callback"])
+    assert reply.status_code == 400 and reply.json()["error"] == "invalid_redirect_uri"
+    assert reply.json()["error_description"] == (
+        "myapp://callback: the myapp scheme is not allowed; allowed schemes: "
+        "https, http (loopback hosts only), cursor, vscode, vscode-insiders"
+    )
+    assert not Application.objects.filter(redirect_uris__contains="myapp").exists()
+
+
+def test_a_scheme_taken_off_the_list_is_no_longer_redirected_to(web: Client, user: Any) -> None:
+    client_id = register(web, [CURSOR_REDIRECT]).json()["client_id"]
+    web.force_login(user)
+    with override_settings(MCP_OAUTH_REDIRECT_SCHEMES=["vscode"]):
+        reply = web.get(authorize_url(client_id, Pkce.make(), redirect_uri=CURSOR_REDIRECT))
     assert reply.status_code == 400 and not reply.has_header("Location")
 
 
