@@ -276,26 +276,34 @@ async def test_authorization_refusals(protected: DaphneServer) -> None:
 
 
 async def test_registration_refusals(protected: DaphneServer) -> None:
-    """Dynamic registration takes https redirect URIs and http ones to loopback only: not http to another host,
-    nor a custom scheme (what older Cursor builds register)."""
+    """Dynamic registration takes https redirect URIs, http ones to loopback only, and the private-use schemes of
+    MCP_OAUTH_REDIRECT_SCHEMES (Cursor's `cursor://`); not http to another host, an unlisted scheme, or
+    `javascript:`, each refused saying why."""
     endpoint = (await metadata(issuer_of(protected)))["registration_endpoint"]
     answers = {}
+    refused = {
+        "http://evil.example/callback": "http is for loopback hosts only",
+        "myapp://callback": "the myapp scheme is not allowed",
+        "javascript:alert(1)": "the javascript scheme is never allowed",
+    }
+    accepted = (
+        "https://ok.example/callback",
+        "http://localhost:8787/callback",
+        "cursor://anysphere.cursor-mcp/oauth/callback",
+    )
     async with httpx.AsyncClient(timeout=10) as http:
-        for uri in (
-            "http://evil.example/callback",
-            "cursor://anysphere.cursor-mcp/oauth/callback",
-            "javascript:alert(1)",
-            "https://ok.example/callback",
-            "http://localhost:8787/callback",
-        ):
+        for uri in (*refused, *accepted):
             body = {"client_name": "t", "redirect_uris": [uri], "token_endpoint_auth_method": "none"}
             answers[uri] = await http.post(endpoint, json=body)
     for uri, answer in answers.items():
         print(f"registration with {uri}: {answer.status_code} {answer.text[:120]}")
-    for uri in ("http://evil.example/callback", "cursor://anysphere.cursor-mcp/oauth/callback", "javascript:alert(1)"):
+    for uri, reason in refused.items():
         assert answers[uri].status_code == 400, (uri, answers[uri].text)
-        assert answers[uri].json()["error"] in ("invalid_redirect_uri", "invalid_client_metadata")
-    for uri in ("https://ok.example/callback", "http://localhost:8787/callback"):
+        assert (
+            answers[uri].json()["error"] == "invalid_redirect_uri"
+            and reason in answers[uri].json()["error_description"]
+        )
+    for uri in accepted:
         assert answers[uri].status_code == 201, (uri, answers[uri].text)
 
 
