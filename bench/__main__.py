@@ -28,6 +28,7 @@ PARTS: dict[str, list[str]] = {
     "scaleout": ["--seconds", "1.5", "--rounds", "3"],
     "connections": [],
     "mixed": ["--seconds", "2.0", "--rounds", "3"],
+    "auth": ["--seconds", "0.6", "--rounds", "2"],
 }
 
 
