@@ -140,6 +140,16 @@ def builtin(token: str, resource: str) -> Principal | str:
     )
 
 
+def builtin_credential(credential: str) -> tuple[int, int | None, int] | None:
+    """(user pk, application pk or None, access token pk) of a `dot:…` credential; None when malformed."""
+    parts = credential.split(":")
+    if len(parts) != 4 or parts[0] != "dot" or not (parts[1].isdigit() and parts[3].isdigit()):
+        return None
+    if parts[2] and not parts[2].isdigit():
+        return None
+    return int(parts[1]), int(parts[2]) if parts[2] else None, int(parts[3])
+
+
 def ended_builtin(credentials: Collection[str]) -> set[str]:
     """Which `dot:<user>:<application>:<access token>` credentials ended: the user is inactive or gone, or that
     access token is gone (RFC 7009 revocation, the admin's revoke or "End the grant", a reused refresh token's family)
@@ -151,12 +161,7 @@ def ended_builtin(credentials: Collection[str]) -> set[str]:
     from django.db.models import Max
     from oauth2_provider.models import get_access_token_model
 
-    held: dict[str, tuple[int, int | None, int]] = {}
-    for credential in credentials:
-        parts = credential.split(":")
-        if len(parts) == 4 and parts[0] == "dot" and parts[1].isdigit() and parts[3].isdigit():
-            if parts[2].isdigit() or parts[2] == "":
-                held[credential] = (int(parts[1]), int(parts[2]) if parts[2] else None, int(parts[3]))
+    held = {credential: parsed for credential in credentials if (parsed := builtin_credential(credential))}
     ended = set(credentials) - set(held)
     if not held:
         return ended
