@@ -81,6 +81,12 @@ def test_other_pages_convert_while_a_hostile_one_runs(pool: ConversionPool) -> N
     assert all(d.title for d in normal)
 
 
+def cpu_ticks(pid: int) -> int:
+    """User plus system CPU time a process has used, in clock ticks (/proc/PID/stat fields 14 and 15)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def test_a_worker_killed_mid_page_costs_only_that_page() -> None:
     slow = ConversionPool(2, Limits(cpu_seconds=30, memory_mb=400), queue_wait=20)
     try:
@@ -91,6 +97,11 @@ def test_a_worker_killed_mid_page_costs_only_that_page() -> None:
                 time.sleep(0.02)
             (busy,) = slow.worker_pids(busy=True)
             assert slow.convert(RDS, "utf-8", RDS_URL).title  # on the other worker, meanwhile
+            # Busy is marked before the page is sent: kill only once the worker spends CPU on it, else a loaded
+            # machine kills it before the page and the pool rightly retries it elsewhere.
+            started = cpu_ticks(busy)
+            while cpu_ticks(busy) == started and time.monotonic() < deadline + 20:
+                time.sleep(0.02)
             os.kill(busy, signal.SIGKILL)
             with pytest.raises(ConversionFailed, match="too large or too complex to convert"):
                 doomed.result(timeout=30)
