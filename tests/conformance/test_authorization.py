@@ -8,14 +8,13 @@ read from checks.json, as tests/conformance/test_conformance.py reads it: a warn
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 from pathlib import Path
 
 import pytest
 
-from tests.conformance.test_conformance import NODE_BIN, TOOLS, problems
+from tests.conformance.test_conformance import NODE_BIN, TOOLS, problems, read_checks
 from tests.support.issuer import issuer_of, oauth_server
 from tests.support.oauth_browser import Browser, register
 from tests.support.processes import free_port
@@ -26,16 +25,6 @@ PROMPT = "Access the following URL"
 SUITE_TIMEOUT = 120
 # This command names each result directory authorization-server-<scenario>-<ISO timestamp with dashes>.
 RESULT_DIR = re.compile(r"^authorization-server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
-
-
-def read_checks(output_dir: Path) -> dict[str, list[dict]]:
-    """Scenario name -> its checks, from every checks.json under the output directory."""
-    results: dict[str, list[dict]] = {}
-    for path in sorted(output_dir.glob("*/checks.json")):
-        match = RESULT_DIR.match(path.parent.name)
-        assert match, f"unexpected result directory {path.parent.name}"
-        results[match.group("scenario")] = json.loads(path.read_text())
-    return results
 
 
 async def run_suite(url: str, client_id: str, resource: str, port: int, output_dir: Path, browser: Browser) -> str:
@@ -86,7 +75,7 @@ async def test_authorization_server_scenarios(tmp_path: Path) -> None:
         finally:
             await browser.aclose()
         assert server.alive(), server.log()[-3000:]
-    results = await asyncio.to_thread(read_checks, tmp_path)
+    results = await asyncio.to_thread(read_checks, tmp_path, RESULT_DIR)
     report = "\n".join(problems(results)) + f"\n--- the suite's output:\n{output[-3000:]}"
     assert set(results) == SCENARIOS, report
     assert not problems(results), report

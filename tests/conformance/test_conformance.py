@@ -107,11 +107,12 @@ def run_suite(run: Run, url: str, output_dir: Path) -> str:
     return proc.stdout + proc.stderr
 
 
-def read_checks(output_dir: Path) -> dict[str, list[dict]]:
-    """Scenario name -> its checks, from every checks.json under the output directory."""
+def read_checks(output_dir: Path, result_dir: re.Pattern[str] = RESULT_DIR) -> dict[str, list[dict]]:
+    """Scenario name -> its checks, from every checks.json under the output directory (each command names its
+    result directories its own way: `result_dir` has the scenario group)."""
     results: dict[str, list[dict]] = {}
     for path in sorted(output_dir.glob("*/checks.json")):
-        match = RESULT_DIR.match(path.parent.name)
+        match = result_dir.match(path.parent.name)
         assert match, f"unexpected result directory {path.parent.name}"
         results[match.group("scenario")] = json.loads(path.read_text())
     return results
