@@ -24,7 +24,7 @@ from tests.support.issuer import STAFF, access_token_ids, issuer_of, oauth_serve
 from tests.support.oauth_browser import PASSWORD, Browser, Grant, metadata, mint, pkce, register
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer
-from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, sse_events
+from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, sse_events, streamable_session
 from tests.support.witness import RDS, RDS_TEXT, Witness, while_witnessed
 
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "wendy")
@@ -64,19 +64,7 @@ def challenge(response: httpx.Response) -> dict[str, str]:
 
 async def session_of(http: httpx.AsyncClient, server: DaphneServer, token: str) -> dict[str, str]:
     """A raw Streamable HTTP session opened with this token; the headers its later requests carry."""
-    reply = await http.post(server.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH, **bearer(token)})
-    assert reply.status_code == 200, reply.text
-    headers = {
-        "accept": ACCEPT_BOTH,
-        "mcp-session-id": reply.headers["mcp-session-id"],
-        "mcp-protocol-version": "2025-11-25",
-        **bearer(token),
-    }
-    note = await http.post(
-        server.mcp_url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
-    )
-    assert note.status_code == 202, note.text
-    return headers
+    return await streamable_session(http, server.mcp_url, token=token)
 
 
 def read_call(msg_id: int = 5) -> dict[str, object]:

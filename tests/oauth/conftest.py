@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.test import override_settings
 
+from tests.support.jwks_server import JwksServer
+
 PASSWORD = "a-user-password-1234"
 
 
@@ -29,3 +31,12 @@ def user(db: None) -> Any:
 def fresh_counters() -> None:
     """The registration rate counts per address in the default cache (memory here): each test starts at zero."""
     caches["default"].clear()
+
+
+@pytest.fixture
+def issuer_server(request: pytest.FixtureRequest) -> Iterator[JwksServer]:
+    """A real issuer on loopback (JWKS, metadata, introspection) publishing the test module's SIGNER key."""
+    server = JwksServer().start()
+    server.publish(request.module.SIGNER)
+    yield server
+    server.stop()

@@ -29,14 +29,6 @@ KEYS_HEADER = 'Bearer realm="awsmcp", error="invalid_token"'
 
 
 @pytest.fixture
-def issuer_server() -> Iterator[JwksServer]:
-    server = JwksServer().start()
-    server.publish(SIGNER)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def book() -> Iterator[None]:
     """One API key, "ci", in a book marked fresh so nothing reloads it from the database."""
     book = rulebook._book

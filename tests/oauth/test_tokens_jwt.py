@@ -28,14 +28,6 @@ SIGNER = Signer("key-1")
 
 
 @pytest.fixture
-def issuer_server() -> Iterator[JwksServer]:
-    server = JwksServer().start()
-    server.publish(SIGNER)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def external(settings: Any, issuer_server: JwksServer) -> Iterator[JwksServer]:
     """The resource server pointed at the loopback issuer (JWKS found through its RFC 8414 metadata)."""
     settings.MCP_OAUTH_ISSUER = issuer_server.issuer

@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from tests.support.admin import logged_in, post_form
 from tests.support.origin import OriginServer
 from tests.support.processes import ROOT, DaphneServer, RedisServer, base_env, daphne, migrate, redis_server
-from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, sse_events
+from tests.support.raw import LegacySse, initialize_request, request, sse_events, streamable_session
 from tests.support.witness import Witness, while_witnessed
 
 KEYS = ("alice", "bob", "doomed", "witness")
@@ -86,19 +86,7 @@ def auth(token: str) -> dict[str, str]:
 
 async def open_session(http: httpx.AsyncClient, server: DaphneServer, token: str) -> dict[str, str]:
     """A raw Streamable HTTP session of this key; the headers its later requests carry."""
-    reply = await http.post(server.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH, **auth(token)})
-    assert reply.status_code == 200, reply.text
-    headers = {
-        "accept": ACCEPT_BOTH,
-        "mcp-session-id": reply.headers["mcp-session-id"],
-        "mcp-protocol-version": "2025-11-25",
-        **auth(token),
-    }
-    note = await http.post(
-        server.mcp_url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
-    )
-    assert note.status_code == 202
-    return headers
+    return await streamable_session(http, server.mcp_url, token=token)
 
 
 async def streamed_call(http: httpx.AsyncClient, server: DaphneServer, headers: dict[str, str]) -> tuple[str, str]:

@@ -26,17 +26,22 @@ def initialize_request(version: str = "2025-11-25") -> dict[str, Any]:
     )
 
 
-async def streamable_session(http: httpx.AsyncClient, url: str, version: str = "2025-11-25") -> dict[str, str]:
-    """Initialize over Streamable HTTP; returns the headers later requests of the session carry."""
-    reply = await http.post(url, json=initialize_request(version), headers={"accept": ACCEPT_BOTH})
+async def streamable_session(
+    http: httpx.AsyncClient, url: str, version: str = "2025-11-25", token: str | None = None
+) -> dict[str, str]:
+    """Initialize over Streamable HTTP (with `Authorization: Bearer <token>` when given); returns the headers
+    later requests of the session carry."""
+    credential = {"authorization": f"Bearer {token}"} if token else {}
+    reply = await http.post(url, json=initialize_request(version), headers={"accept": ACCEPT_BOTH, **credential})
     assert reply.status_code == 200, reply.text
     headers = {
         "accept": ACCEPT_BOTH,
         "mcp-session-id": reply.headers["mcp-session-id"],
         "mcp-protocol-version": version,
+        **credential,
     }
     note = await http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
-    assert note.status_code == 202
+    assert note.status_code == 202, note.text
     return headers
 
 
