@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from pytest_django.fixtures import Settings
 
+from mcp_gateway.gate import ANONYMOUS, Principal
 from mcp_gateway.jsonrpc import Notification, Request
 from mcp_gateway.scopes import INSUFFICIENT_SCOPE, frame_scopes, messages_of, needed_scopes, partition_scopes
+from mcp_gateway.transports.entrance import Denied, insufficient, refuse_scopes
 
 READ = {"name": "read_documentation", "arguments": {}}
 SEARCH = {"name": "search_documentation", "arguments": {}}
@@ -88,6 +90,11 @@ def test_a_call_naming_no_tool_of_the_partition_needs_the_partitions_scopes_only
     assert needed_scopes(call(params), "aws-cn") == {"docs:cn"}
 
 
+def test_only_a_tools_call_needs_the_scope_of_the_tool_it_names() -> None:
+    assert needed_scopes(Request(1, "prompts/get", READ), "aws") == set()
+    assert needed_scopes(call(SEARCH, method="resources/read"), "aws-cn") == {"docs:cn"}
+
+
 def test_a_frame_needs_every_scope_its_messages_need() -> None:
     batch = [call(READ, 1), call(SEARCH, 2), {"jsonrpc": "2.0", "method": "notifications/cancelled"}]
     assert frame_scopes(batch, "aws") == {"docs:read", "docs:search"}
@@ -101,3 +108,27 @@ def test_messages_of_a_batch_or_one_message() -> None:
     assert messages_of([one, one]) == [one, one]
     assert messages_of(one) == [one]
     assert messages_of([]) == []
+
+
+def test_the_403_names_every_scope_and_where_this_servers_metadata_is(settings: Settings) -> None:
+    settings.MCP_GATE = "oauth.gate.OAuthGate"
+    settings.MCP_RESOURCE_URL = ""
+    settings.BEHIND_TLS = False
+    settings.MCP_OAUTH_SCOPE_PREFIX = ""
+    reader = Principal("oauth:a", "oauth", "a", scopes=frozenset({"docs:read"}))
+    headers = {"host": "mcp.example:8000"}
+    assert refuse_scopes(reader, [call(READ)], "aws", headers) is None
+    assert refuse_scopes(ANONYMOUS, [call(READ)], "aws-cn", headers) is None
+    assert refuse_scopes(reader, [call(READ, 1), call(SEARCH, 2)], "aws", headers) == Denied(
+        403,
+        "Forbidden: this request needs the scope docs:read docs:search",
+        INSUFFICIENT_SCOPE,
+        (
+            (
+                "www-authenticate",
+                'Bearer error="insufficient_scope", scope="docs:read docs:search", '
+                'resource_metadata="http://mcp.example:8000/.well-known/oauth-protected-resource/mcp"',
+            ),
+        ),
+    )
+    assert insufficient(reader, frozenset(), headers) is None
