@@ -24,6 +24,8 @@ def test_the_scheme_follows_behind_tls(settings: Settings) -> None:
     assert challenge.scheme() == "http"
     settings.BEHIND_TLS = True
     assert challenge.scheme() == "https"
+    del settings.BEHIND_TLS
+    assert challenge.scheme() == "http"  # plain http unless told
 
 
 def test_the_resource_for_a_host_is_the_entrances(settings: Settings) -> None:
