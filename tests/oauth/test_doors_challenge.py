@@ -44,6 +44,9 @@ def test_the_metadata_url_inserts_the_well_known_path_before_the_resource_path()
     assert challenge.metadata_url("https://mcp.example/mcp/") == METADATA
     assert challenge.metadata_url("https://mcp.example/") == "https://mcp.example/.well-known/oauth-protected-resource"
     assert challenge.metadata_url("https://mcp.example") == "https://mcp.example/.well-known/oauth-protected-resource"
+    assert challenge.metadata_url("https://mcp.example/MCPX") == (
+        "https://mcp.example/.well-known/oauth-protected-resource/MCPX"
+    )
 
 
 def test_supported_scopes_from_a_string_or_a_list_with_the_prefix(settings: Settings) -> None:

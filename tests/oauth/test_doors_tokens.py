@@ -8,13 +8,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
 from pytest_django.fixtures import Settings
 
 from mcp_gateway.gate import Principal
 from oauth import tokens
 from oauth.introspect import Unsure
-from tests.support.jwks_server import Signer
+from tests.support.jwks_server import Signer, b64
 
 RESOURCE = "https://mcp.example/mcp"
 ISSUER = "https://login.example/tenant"
@@ -267,6 +268,21 @@ def test_a_good_signature_gives_the_claims() -> None:
     body = claims()
     assert decode(SIGNER.sign(body)) == body
     assert decode(SIGNER.sign(body), alg=None) == body  # a key without alg takes the token's
+
+
+def test_a_key_without_alg_verifies_with_the_tokens_algorithm() -> None:
+    signer = Signer("rs512", alg="RS512")
+    body = claims()
+    jwk = signer.jwk(with_alg=False)
+    assert tokens._decode(signer.sign(body), jwk, "RS512", ISSUER) == body
+
+
+def test_a_key_for_an_algorithm_not_allowed_verifies_nothing() -> None:
+    """Even handed an HMAC key (the JWKS filter and the header check keep them out before), the decode refuses."""
+    secret = b"a-shared-secret-of-thirty-two-bytes!"
+    jwk = {"kty": "oct", "k": b64(secret), "alg": "HS256"}
+    token = jwt.encode(claims(), secret, algorithm="HS256")
+    assert tokens._decode(token, jwk, "HS256", ISSUER) == "the token's signature or claims are invalid"
 
 
 def test_the_leeway_is_the_setting(settings: Settings) -> None:
