@@ -68,6 +68,7 @@ def test_the_resource_is_the_origins_mcp_unless_configured(settings: Settings) -
         ("https://h/mcp/", "https://h/mcp", True),
         ("https://h/mcp", "https://h/mcp/", True),
         ("https://h/mcp/ws", "https://h/mcp/", True),
+        ("https://h/MCPX/sse", "https://h/MCPX", True),
         ("https://h/mcpx", "https://h/mcp", False),
         ("https://h/mc", "https://h/mcp", False),
         ("https://h/", "https://h/mcp", False),

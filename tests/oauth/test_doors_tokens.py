@@ -3,6 +3,7 @@ every shape, the answer caches and their bounds (no server, no network; keys are
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from pytest_django.fixtures import Settings
 from mcp_gateway.gate import Principal
 from oauth import tokens
 from oauth.introspect import Unsure
-from tests.support.jwks_server import Signer, b64
+from tests.support.jwks_server import JwksServer, Signer, b64
 
 RESOURCE = "https://mcp.example/mcp"
 ISSUER = "https://login.example/tenant"
@@ -442,3 +443,34 @@ async def test_a_token_with_a_fresh_answer_is_not_asked_about_again() -> None:
 
 async def test_credentials_of_no_known_kind_are_left_alone() -> None:
     assert await tokens.ended(["", "key:ci", "jwt:x"]) == set()
+
+
+# --- the key a token names (a real issuer on loopback) ---------------------------------------------------------------
+
+
+def signed(signer: Signer, header: dict[str, Any], body: dict[str, Any]) -> str:
+    """A JWT with exactly this header (PyJWT would refuse to write a kid that is no string)."""
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(body).encode())}"
+    signature = jwt.get_algorithm_by_name(signer.alg).sign(signing_input.encode(), signer.key)
+    return f"{signing_input}.{b64(signature)}"
+
+
+async def test_a_token_naming_no_key_uses_the_only_key_with_the_tokens_algorithm(settings: Settings) -> None:
+    signer = Signer("only", alg="RS512")
+    server = JwksServer().start()
+    try:
+        server.publish(signer, with_alg=False)  # the key binds no algorithm: the token's (RS512) is used
+        settings.MCP_OAUTH_ISSUER = server.issuer
+        settings.MCP_OAUTH_JWKS_URL = server.url + "/jwks.json"
+        settings.MCP_OAUTH_FETCH_TIMEOUT = 2
+        body = claims(iss=server.issuer)
+        found = await tokens.external_jwt(
+            signed(signer, {"alg": "RS512", "typ": "at+jwt"}, body), RESOURCE, server.issuer
+        )
+        assert isinstance(found, Principal)
+        numbered = signed(signer, {"alg": "RS512", "kid": 5}, body)  # PyJWT refuses a kid that is no string
+        assert await tokens.external_jwt(numbered, RESOURCE, server.issuer) == "the token is not a JWT"
+        other = signed(signer, {"alg": "RS512", "kid": "other"}, body)
+        assert await tokens.external_jwt(other, RESOURCE, server.issuer) == "the token's signing key is unknown"
+    finally:
+        server.stop()
