@@ -16,21 +16,10 @@ WELL_KNOWN = "/.well-known/oauth-protected-resource"
 DEFAULT_SCOPES = "docs:read docs:search"
 
 
-def scheme() -> str:
-    """The scheme clients reach us by: https behind a TLS-terminating proxy, else http."""
-    return "https" if getattr(settings, "BEHIND_TLS", False) else "http"
-
-
 def resource_for_host(host: str) -> str:
     """The canonical resource URI for a Host, spelled by the entrance's own rule (MCP_RESOURCE_URL, else
     `{scheme}://{host}/mcp`), so the metadata names exactly what tokens are checked against."""
     return resource_url({"host": host})
-
-
-def origin_of(url: str) -> str:
-    """`scheme://host[:port]` of a URL, no trailing slash."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def metadata_url(resource: str) -> str:

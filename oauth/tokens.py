@@ -236,6 +236,8 @@ def _decode(token: str, jwk: dict[str, Any], alg: str, issuer: str) -> dict[str,
         return "the token was issued by another issuer"
     except (jwt.InvalidTokenError, jwt.PyJWKError, ValueError, TypeError):
         return "the token's signature or claims are invalid"
+    except jwt.InvalidKeyError:  # a well-formed JWKS entry PyJWT cannot use (an RSA key marked HS256, a tiny e)
+        return "the token's signing key is unusable"
 
 
 def _an_id_token(claims: dict[str, Any], audience_claim: str) -> bool:

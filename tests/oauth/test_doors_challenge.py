@@ -20,23 +20,10 @@ def plain(settings: Settings) -> None:
     settings.MCP_OAUTH_SCOPES = "docs:read docs:search"
 
 
-def test_the_scheme_follows_behind_tls(settings: Settings) -> None:
-    assert challenge.scheme() == "http"
-    settings.BEHIND_TLS = True
-    assert challenge.scheme() == "https"
-    del settings.BEHIND_TLS
-    assert challenge.scheme() == "http"  # plain http unless told
-
-
 def test_the_resource_for_a_host_is_the_entrances(settings: Settings) -> None:
     assert challenge.resource_for_host("MCP.example:8000") == "http://mcp.example:8000/mcp"
     settings.MCP_RESOURCE_URL = "https://public.example/base/mcp"
     assert challenge.resource_for_host("127.0.0.1") == "https://public.example/base/mcp"
-
-
-def test_the_origin_of_a_url_keeps_scheme_host_and_port_only() -> None:
-    assert challenge.origin_of("https://h.example:8443/a/b?c=d#e") == "https://h.example:8443"
-    assert challenge.origin_of("http://h.example/") == "http://h.example"
 
 
 def test_the_metadata_url_inserts_the_well_known_path_before_the_resource_path() -> None:

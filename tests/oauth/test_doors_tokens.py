@@ -474,3 +474,14 @@ async def test_a_token_naming_no_key_uses_the_only_key_with_the_tokens_algorithm
         assert await tokens.external_jwt(other, RESOURCE, server.issuer) == "the token's signing key is unknown"
     finally:
         server.stop()
+
+
+def test_a_jwks_key_pyjwt_cannot_use_refuses_the_token_instead_of_raising() -> None:
+    """An RSA key the issuer marks HS256 is well-formed JSON but no usable key: the token is refused with a reason."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key())) | {"alg": "HS256", "kid": "k"}
+    token = jwt.encode({"iss": "https://issuer.example", "sub": "s", "exp": 2_000_000_000}, private, "RS256")
+    assert tokens._decode(token, jwk, "RS256", "https://issuer.example") == "the token's signing key is unusable"
