@@ -1,5 +1,5 @@
 """Ending a grant line: every token one user gave one application. Its access tokens gone with no successor, the
-gate reports every credential `dot:{user_pk}:{application_pk}:{token_pk}` of the line ended (oauth.tokens)."""
+gate reports every credential `dot:{user_pk}:{application_pk}:{token_pk}:{family}` of the line ended (oauth.tokens)."""
 
 from __future__ import annotations
 

@@ -117,7 +117,7 @@ def builtin(token: str, resource: str) -> Principal | str:
     close_old_connections()
     row = (
         get_access_token_model()
-        .objects.select_related("user", "application")
+        .objects.select_related("user", "application", "refresh_token", "source_refresh_token")
         .filter(token_checksum=checksum(token))
         .first()
     )
@@ -135,30 +135,41 @@ def builtin(token: str, resource: str) -> Principal | str:
         user.get_username(),
         application.client_id if application is not None else "",
         row.scope.split(),
-        f"dot:{user.pk}:{application.pk if application is not None else ''}:{row.pk}",
+        f"dot:{user.pk}:{application.pk if application is not None else ''}:{row.pk}:{token_family(row)}",
         row.expires.timestamp(),
     )
 
 
-def builtin_credential(credential: str) -> tuple[int, int | None, int] | None:
-    """(user pk, application pk or None, access token pk) of a `dot:…` credential; None when malformed."""
+def token_family(row: Any) -> str:
+    """The refresh-token family an access token belongs to ("" for none): a refresh makes a new access token in
+    the same family, so the family tells a refreshed token from a revoked one."""
+    for name in ("refresh_token", "source_refresh_token"):
+        refresh = getattr(row, name, None)  # a missing reverse one-to-one raises an AttributeError subclass
+        if refresh is not None and refresh.token_family:
+            return str(refresh.token_family)
+    return ""
+
+
+def builtin_credential(credential: str) -> tuple[int, int | None, int, str] | None:
+    """(user pk, application pk or None, access token pk, refresh family or "") of a `dot:…` credential; None when
+    malformed."""
     parts = credential.split(":")
-    if len(parts) != 4 or parts[0] != "dot" or not (parts[1].isdigit() and parts[3].isdigit()):
+    if len(parts) != 5 or parts[0] != "dot" or not (parts[1].isdigit() and parts[3].isdigit()):
         return None
     if parts[2] and not parts[2].isdigit():
         return None
-    return int(parts[1]), int(parts[2]) if parts[2] else None, int(parts[3])
+    return int(parts[1]), int(parts[2]) if parts[2] else None, int(parts[3]), parts[4]
 
 
 def ended_builtin(credentials: Collection[str]) -> set[str]:
-    """Which `dot:<user>:<application>:<access token>` credentials ended: the user is inactive or gone, or that
-    access token is gone (RFC 7009 revocation, the admin's revoke or "End the grant", a reused refresh token's family)
-    and the user holds no newer one for that application. A refresh deletes the old token and creates its successor
-    (a larger pk) in one transaction (DOT's save_bearer_token), so a refreshing client never looks revoked. Expiry
-    alone ends nothing (the client may refresh); `cleartokens` deleting an expired token with no successor does.
-    Blocking: on the database pool."""
+    """Which `dot:<user>:<application>:<access token>:<refresh family>` credentials ended: the user is inactive or
+    gone, or that access token is gone (RFC 7009 revocation, the admin's revoke or "End the grant", a reused refresh
+    token's family) and no access token of its refresh family lives. A refresh deletes the old token and creates its
+    successor in the same family in one transaction (DOT's save_bearer_token), so a refreshing client never looks
+    revoked, while another token of the same person and client (a second device, a second consent: another
+    family) does not keep a revoked one alive. Expiry alone ends nothing (the client may refresh); `cleartokens`
+    deleting an expired token with no successor does. Blocking: on the database pool."""
     from django.contrib.auth import get_user_model
-    from django.db.models import Max
     from oauth2_provider.models import get_access_token_model
 
     held = {credential: parsed for credential in credentials if (parsed := builtin_credential(credential))}
@@ -166,19 +177,19 @@ def ended_builtin(credentials: Collection[str]) -> set[str]:
     if not held:
         return ended
     close_old_connections()
-    users = {user for user, _, _ in held.values()}
+    users = {user for user, _, _, _ in held.values()}
     active = set(get_user_model().objects.filter(pk__in=users, is_active=True).values_list("pk", flat=True))
     access_tokens = get_access_token_model().objects
-    present = set(access_tokens.filter(pk__in={t for _, _, t in held.values()}).values_list("pk", flat=True))
-    newest = {
-        (row["user_id"], row["application_id"]): row["newest"]
-        for row in access_tokens.filter(user_id__in=users)
-        .values("user_id", "application_id")
-        .annotate(newest=Max("pk"))
-        .order_by()
+    present = set(access_tokens.filter(pk__in={t for _, _, t, _ in held.values()}).values_list("pk", flat=True))
+    families = {family for _, _, _, family in held.values() if family}
+    living = {
+        str(family)
+        for family in access_tokens.filter(refresh_token__token_family__in=families).values_list(
+            "refresh_token__token_family", flat=True
+        )
     }
-    for credential, (user, application, token) in held.items():
-        if user not in active or (token not in present and newest.get((user, application), 0) <= token):
+    for credential, (user, _application, token, family) in held.items():
+        if user not in active or (token not in present and family not in living):
             ended.add(credential)
     return ended
 

@@ -294,7 +294,7 @@ async def test_ended_credentials_asks_the_database_off_the_loop(settings: Any) -
         kept_token, gone_token = make_token(kept, app, "kept-1"), make_token(gone, app, "gone-1")
         make_refresh(kept, app, "kept-r", kept_token)
         make_refresh(gone, app, "gone-r", gone_token).revoke()
-        return f"dot:{kept.pk}:{app.pk}:{kept_token.pk}", f"dot:{gone.pk}:{app.pk}:{gone_token.pk}"
+        return f"dot:{kept.pk}:{app.pk}:{kept_token.pk}:", f"dot:{gone.pk}:{app.pk}:{gone_token.pk}:"
 
     kept, gone = await sync_to_async(grant_lines)()
     assert await OAuthGate().ended_credentials([kept, gone, ""]) == {gone}

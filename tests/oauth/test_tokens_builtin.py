@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -73,8 +74,11 @@ def make_token(
     return token
 
 
-def make_refresh(user: Any, app: Application, raw: str, access: AccessToken | None) -> RefreshToken:
-    refresh = RefreshToken(user=user, application=app, access_token=access, resource=[RESOURCE])
+def make_refresh(
+    user: Any, app: Application, raw: str, access: AccessToken | None, family: uuid.UUID | None = None
+) -> RefreshToken:
+    """A refresh token (of `family`: DOT gives a refresh the family of the token it used)."""
+    refresh = RefreshToken(user=user, application=app, access_token=access, resource=[RESOURCE], token_family=family)
     set_token_value(refresh, raw)
     refresh.save()
     return refresh
@@ -96,7 +100,7 @@ async def test_a_live_token_gives_the_user_and_names_the_token() -> None:
         subject="alice",
         client_id=app.client_id,
         scopes=frozenset({"docs:read", "docs:search"}),
-        credential=f"dot:{user.pk}:{app.pk}:{row.pk}",
+        credential=f"dot:{user.pk}:{app.pk}:{row.pk}:",  # no refresh token: no family
         expires=row.expires.timestamp(),
     )
 
@@ -155,8 +159,8 @@ def _ended(credentials: list[str]) -> set[str]:
     return tokens.ended_builtin(credentials)
 
 
-def credential(token: AccessToken) -> str:
-    return f"dot:{token.user_id}:{token.application_id}:{token.pk}"
+def credential(token: AccessToken, family: uuid.UUID | None = None) -> str:
+    return f"dot:{token.user_id}:{token.application_id}:{token.pk}:{family or ''}"
 
 
 def test_a_token_ends_when_revoked_or_its_user_is_disabled_not_when_refreshed() -> None:
@@ -164,9 +168,10 @@ def test_a_token_ends_when_revoked_or_its_user_is_disabled_not_when_refreshed() 
     app = make_app()
 
     # alice's client refreshed: the old access token is gone, its successor (a larger pk) lives.
+    family = uuid.uuid4()
     old = make_token(alice, app, "alice-1")
-    make_refresh(alice, app, "alice-r1", old).revoke()  # rotation revokes the used refresh token, deletes old
-    make_refresh(alice, app, "alice-r2", make_token(alice, app, "alice-2"))
+    make_refresh(alice, app, "alice-r1", old, family).revoke()  # rotation revokes the used refresh token, deletes old
+    make_refresh(alice, app, "alice-r2", make_token(alice, app, "alice-2"), family)
 
     # bob's access token alone is revoked (RFC 7009 / the admin's revoke): his refresh token lives on.
     bob_access = make_token(bob, app, "bob-1")
@@ -185,7 +190,7 @@ def test_a_token_ends_when_revoked_or_its_user_is_disabled_not_when_refreshed() 
 
     end_grant_lines([(dana.pk, app.pk)])
 
-    held = [credential(t) for t in (old, bob_access, carol_access, dana_access)]
+    held = [credential(old, family), *(credential(t) for t in (bob_access, carol_access, dana_access))]
     assert _ended(held) == {credential(bob_access), credential(carol_access), credential(dana_access)}
 
 
@@ -195,11 +200,23 @@ def test_an_expired_token_does_not_end_its_streams_its_user_deleted_does() -> No
     expired = make_token(dave, app, "dave-1", expires_in=-60)  # no refresh token either
     assert _ended([credential(expired)]) == set()
     dave.delete()
-    nonsense = ["dot:x:y:z", "dot:1:2", "nonsense"]
-    assert _ended([f"dot:{dave.pk}:{app.pk}:{expired.pk}", *nonsense]) == {
-        f"dot:{dave.pk}:{app.pk}:{expired.pk}",
+    nonsense = ["dot:x:y:z:", "dot:1:2", "dot:1:2:3", "nonsense"]
+    assert _ended([credential(expired), *nonsense]) == {
+        credential(expired),
         *nonsense,
     }
+
+
+def test_another_token_of_the_same_person_and_client_does_not_keep_a_revoked_one() -> None:
+    """Two devices (two consents, two refresh families) of one person and client: revoking one ends it alone."""
+    frank = make_user("frank")
+    app = make_app()
+    stolen, laptop = make_token(frank, app, "frank-1"), make_token(frank, app, "frank-2")
+    first, second = uuid.uuid4(), uuid.uuid4()
+    make_refresh(frank, app, "frank-r1", stolen, first)
+    make_refresh(frank, app, "frank-r2", laptop, second)
+    stolen.revoke()
+    assert _ended([credential(stolen, first), credential(laptop, second)]) == {credential(stolen, first)}
 
 
 def test_a_newer_token_for_another_client_does_not_keep_a_revoked_one() -> None:
