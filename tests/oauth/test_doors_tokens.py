@@ -299,7 +299,7 @@ def test_the_leeway_is_the_setting(settings: Settings) -> None:
 @pytest.mark.parametrize(
     ("changes", "why"),
     [
-        ({"nbf": int(time.time()) + 600}, "the token is not valid yet"),
+        ({"nbf": "+600"}, "the token is not valid yet"),  # seconds from when the test runs, not from collection
         ({"iss": "https://other.example"}, "the token was issued by another issuer"),
         ({"exp": None}, "the token's signature or claims are invalid"),
         ({"iss": None}, "the token's signature or claims are invalid"),
@@ -307,6 +307,8 @@ def test_the_leeway_is_the_setting(settings: Settings) -> None:
     ],
 )
 def test_claims_the_signature_check_refuses(changes: dict[str, Any], why: str) -> None:
+    now = int(time.time())
+    changes = {k: now + int(v) if isinstance(v, str) and v.startswith("+") else v for k, v in changes.items()}
     assert decode(SIGNER.sign(claims(**changes))) == why
 
 
