@@ -21,20 +21,22 @@ def relative_href(page_url: str, target: str) -> str:
     link = urlsplit(target)
     if link.scheme != page.scheme or link.netloc != page.netloc or not link.path.startswith("/"):
         return target
-    suffix = (f"?{link.query}" if link.query else "") + (f"#{link.fragment}" if link.fragment else "")
-    directory = page.path[: page.path.rfind("/") + 1]
-    if link.path == page.path and link.fragment and not link.query:
-        candidates = [f"#{link.fragment}"]
-    else:
-        candidates = []
-    name = link.path[len(directory) :] if link.path.startswith(directory) else ""
-    if name and "/" not in name and ":" not in name:
-        candidates.append(name + suffix)
-    candidates.append(link.path + suffix)
-    for candidate in candidates:
+    for candidate in _candidates(page.path, link.path, link.query, link.fragment):
         if not candidate.startswith("//") and urljoin(page_url, candidate) == target:
             return candidate
     return target
+
+
+def _candidates(page_path: str, path: str, query: str, fragment: str) -> list[str]:
+    """Relative forms of a same-host link, shortest first: `#fragment`, a file name beside the page, a root path."""
+    suffix = (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
+    candidates = [f"#{fragment}"] if path == page_path and fragment and not query else []
+    directory = page_path[: page_path.rfind("/") + 1]
+    name = path[len(directory) :] if path.startswith(directory) else ""
+    if name and "/" not in name and ":" not in name:
+        candidates.append(name + suffix)
+    candidates.append(path + suffix)
+    return candidates
 
 
 def absolute_links(markdown: str, base_url: str) -> str:
