@@ -41,7 +41,16 @@ def refusal(url: object, partition: str = "aws") -> str:
         (f"{AWS}/a//b.html", "The URL path contains characters that are not allowed."),
         (f"{AWS}/a/../b.html", "The URL path must not contain '.' or '..' segments."),
         (f"{AWS}/a/./b.html", "The URL path must not contain '.' or '..' segments."),
-        (f"{AWS}/a/b.htm", "The URL must point to an HTML page on docs.aws.amazon.com (a path ending in .html)."),
+        (
+            f"{AWS}/a/b.htm",
+            "The URL must point to an HTML page on docs.aws.amazon.com (a path ending in .html) "
+            "or to a guide's directory (a path ending in /).",
+        ),
+        (
+            f"{AWS}/",
+            "https://docs.aws.amazon.com/ is the site's home page, not documentation: give a page or a guide's "
+            "address (such as https://docs.aws.amazon.com/lambda/latest/dg/), or use search_documentation to find one.",
+        ),
     ],
 )
 def test_each_refusal_says_why(url: object, reason: str) -> None:
@@ -51,7 +60,8 @@ def test_each_refusal_says_why(url: object, reason: str) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        f"{AWS}/a/..",  # normalises to /, caught by the segment rule, not only by the .html one
+        f"{AWS}/a/..",  # would normalise to /: caught by the segment rule, not only by the home page one
+        f"{AWS}/a/../",  # a directory: its slash does not hide the segment
         f"{AWS}/a/...html/../x.html",
         f"{AWS}/./x.html",
     ],
