@@ -357,7 +357,10 @@ def meta_refresh_target(body: bytes, content_type: str) -> str | None:
 
     A page with an article is read as it is, refresh or not (the reader wants what it shows); so is a
     refresh without a URL, which only reloads the page."""
-    if not body or len(body) > META_REFRESH_MAX_BYTES or b"refresh" not in body.lower():
+    if not body or len(body) > META_REFRESH_MAX_BYTES:
+        return None
+    lowered = body.lower()
+    if b"http-equiv" not in lowered or b"refresh" not in lowered:  # most small pages are parsed no further
         return None
     if not looks_like_html(body, content_type):
         return None

@@ -53,6 +53,14 @@ def test_only_a_tiny_page_forwards() -> None:
     assert meta_refresh_target(forwarding_page("0; url=welcome.html", padding), "text/html") is None
 
 
+def test_a_page_that_only_mentions_a_refresh_is_not_forwarded() -> None:
+    body = (
+        b'<html><head><meta http-equiv="Content-Type" content="text/html"></head>'
+        b"<body><p>Refresh tokens: see url=refresh.html</p></body></html>"
+    )
+    assert meta_refresh_target(body, "text/html") is None
+
+
 def test_a_body_that_is_not_html_does_not_forward() -> None:
     assert meta_refresh_target(b'refresh content="0; url=x.html"', "application/octet-stream") is None
     assert meta_refresh_target(b"", "text/html") is None
@@ -81,6 +89,14 @@ def test_a_directory_is_fetched_from_where_it_forwards(to_origin: OriginServer, 
     assert fetched.status == 200
     assert fetched.address.url == served
     assert b"<h1" in fetched.body
+
+
+@pytest.mark.parametrize("url", [RDS_GUIDE, LAMBDA_GUIDE])
+def test_a_cached_directory_revalidates_through_its_forward(to_origin: OriginServer, url: str) -> None:
+    first = fetch_page(parse_doc_url(url, "aws"))
+    assert first.etag
+    again = fetch_page(parse_doc_url(url, "aws"), etag=first.etag)
+    assert again.not_modified and again.address == first.address
 
 
 def test_a_forwarding_page_with_an_article_is_the_page(to_origin: OriginServer) -> None:
