@@ -3,11 +3,12 @@
 A page URL is checked against the public docs host of its partition before anything is fetched;
 its path is then fetched from the configured origin (`AWS_DOCS_ORIGIN`, `AWS_CN_DOCS_ORIGIN`), so
 tests and benchmarks can point the origin at a local server while clients keep the public URLs.
+A guide's directory (`/lambda/latest/dg/`, or `/lambda/latest/dg` without the slash) is a readable
+address too: AWS answers it by redirecting to the guide's start page, which fetch.py follows.
 """
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +21,9 @@ MAX_URL_LENGTH = 2048
 # Characters a docs path may hold once decoded: what AWS uses, nothing that changes its meaning.
 _UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@/\- ]*$")
+# What a refusal of the site's home page points to instead, per host (the China partition has no search).
+_EXAMPLE_GUIDE = {"docs.aws.amazon.com": "/lambda/latest/dg/", "docs.amazonaws.cn": "/en_us/aws/latest/userguide/"}
+_FINDER = {"docs.aws.amazon.com": "search_documentation", "docs.amazonaws.cn": "get_available_services"}
 
 
 class AddressError(ValueError):
@@ -28,9 +32,21 @@ class AddressError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class DocAddress:
+    """A checked documentation address: a page (`/guide/page.html`) or a guide's directory (`/guide/`).
+
+    `path` is decoded and normal: it starts with "/", has no '.', '..' or empty segments, and ends in
+    ".html" (a page) or "/" (a directory; an extension-less last segment is given its slash, so both
+    spellings share one cache entry and relative links resolve below it). A directory is fetched like a
+    page; the origin redirects it to the guide's start page, and `Page.served` says which page that was.
+    """
+
     partition: str
-    path: str  # decoded, normalised, starts with "/" and ends with ".html"
+    path: str
     fragment: str = ""
+
+    @property
+    def is_directory(self) -> bool:
+        return self.path.endswith("/")
 
     @property
     def host(self) -> str:
@@ -86,8 +102,7 @@ def _parse_doc_url(url: str, partition: str) -> DocAddress:
     if parts.scheme.lower() not in ("https", "http"):
         raise AddressError(f"Only https URLs on {host} can be read.")
     _check_host(parts.netloc.lower(), partition)
-    path = unquote(parts.path)
-    _check_path(path, host)
+    path = _check_path(unquote(parts.path), host)
     return DocAddress(partition, path, unquote(parts.fragment))
 
 
@@ -109,15 +124,30 @@ def _check_host(netloc: str, partition: str) -> None:
     raise AddressError(f"Only pages on {host} can be read; {netloc or 'this URL'} is not an AWS documentation host.")
 
 
-def _check_path(path: str, host: str) -> None:
-    """A decoded path of safe characters, already normal (no '.', '..' or empty segments), ending in .html."""
+def _check_path(path: str, host: str) -> str:
+    """The path if it is a page (ending in .html) or a guide's directory, with a directory's slash added.
+
+    Segments are checked one by one (not through normpath, which would drop a directory's slash): no
+    '.', '..' or empty ones, so the path fetched is the path the client named."""
+    if path in ("", "/"):
+        raise AddressError(
+            f"https://{host}/ is the site's home page, not documentation: give a page or a guide's address "
+            f"(such as https://{host}{_EXAMPLE_GUIDE[host]}), or use {_FINDER[host]} to find one."
+        )
     if not _SAFE_PATH.match(path) or "//" in path:
         raise AddressError("The URL path contains characters that are not allowed.")
-    normalised = posixpath.normpath(path)
-    if normalised != path or "/../" in f"{path}/" or "/./" in f"{path}/":
+    segments = path[1:].split("/")
+    if any(segment in (".", "..") for segment in segments):
         raise AddressError("The URL path must not contain '.' or '..' segments.")
-    if not path.endswith(".html"):
-        raise AddressError(f"The URL must point to an HTML page on {host} (a path ending in .html).")
+    last = segments[-1]
+    if last.endswith(".html") or last == "":
+        return path
+    if "." not in last:  # /lambda/latest/dg: a guide's directory written without its slash
+        return path + "/"
+    raise AddressError(
+        f"The URL must point to an HTML page on {host} (a path ending in .html) or to a guide's directory "
+        "(a path ending in /)."
+    )
 
 
 def follow_redirect(current: DocAddress, location: str) -> DocAddress:

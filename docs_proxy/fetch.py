@@ -1,7 +1,9 @@
 """HTTP to the AWS documentation origins: one pooled `requests` session, bounded in time and size.
 
 Everything here blocks; callers run it in the "fetch" pool (awsmcp.pools). Redirects are followed by
-hand so that every hop is checked against the allowed hosts (see addresses.follow_redirect). Each
+hand so that every hop is checked against the allowed hosts (see addresses.follow_redirect); a tiny page
+with no article whose only purpose is a `<meta http-equiv="refresh">` (how some guide roots forward to
+their start page) is followed the same way, as one more hop. Each
 fetch has a whole-fetch deadline on the clock: the connections it uses register their sockets with
 docs_proxy.watchdog, which shuts them down when the deadline passes, so a trickling or silent origin
 costs at most DOCS_FETCH_DEADLINE and its thread is freed then.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import re
 import socket
 import threading
 import time
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import requests
+from bs4 import BeautifulSoup, Tag
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -31,6 +35,7 @@ from urllib3.util.retry import Retry
 from awsmcp.pools import run_in
 from docs_proxy import watchdog
 from docs_proxy.addresses import AddressError, DocAddress, follow_redirect
+from docs_proxy.convert import ARTICLE_SELECTORS, looks_like_html
 
 T = TypeVar("T")
 MAX_REDIRECTS = 5
@@ -40,6 +45,10 @@ MAX_JSON_BYTES = 2 * 1024 * 1024
 # Bodies we can decode (urllib3 decodes them as they are read, so the size cap applies to the page itself).
 ACCEPT_ENCODING = "gzip, deflate"
 READABLE_ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
+# A page this small may be a forwarding page (a guide root's meta refresh); a real page is larger or has an article.
+META_REFRESH_MAX_BYTES = 16 * 1024
+# The content of a refresh: a delay, then "url=" (optional, any case) and the target, perhaps quoted.
+_REFRESH_CONTENT = re.compile(r"^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)$", re.IGNORECASE | re.DOTALL)
 
 
 class FetchError(Exception):
@@ -311,7 +320,11 @@ def _fetch_page(
             if response.status_code in REDIRECTS:
                 current = _redirected(current, response)
                 continue
-            return _page_answer(current, response, guard, started)
+            fetched = _page_answer(current, response, guard, started)
+        target = meta_refresh_target(fetched.body, fetched.content_type)
+        if target is None:
+            return fetched
+        current = _forwarded(current, target, fetched.status)
     raise FetchError(f"The page redirects more than {MAX_REDIRECTS} times.")
 
 
@@ -337,6 +350,41 @@ def _redirected(current: DocAddress, response: requests.Response) -> DocAddress:
         return follow_redirect(current, location)
     except AddressError as exc:
         raise FetchError(str(exc), response.status_code) from None
+
+
+def meta_refresh_target(body: bytes, content_type: str) -> str | None:
+    """The target of a forwarding page: a tiny HTML page without an article whose meta refresh names a URL.
+
+    A page with an article is read as it is, refresh or not (the reader wants what it shows); so is a
+    refresh without a URL, which only reloads the page."""
+    if not body or len(body) > META_REFRESH_MAX_BYTES:
+        return None
+    lowered = body.lower()
+    if b"http-equiv" not in lowered or b"refresh" not in lowered:  # most small pages are parsed no further
+        return None
+    if not looks_like_html(body, content_type):
+        return None
+    soup = BeautifulSoup(body, "html.parser")
+    for selector in ARTICLE_SELECTORS:
+        found = soup.select_one(selector)
+        if found is not None and found.get_text(strip=True):
+            return None
+    for meta in soup.find_all("meta"):
+        if not isinstance(meta, Tag) or str(meta.get("http-equiv", "")).strip().lower() != "refresh":
+            continue
+        match = _REFRESH_CONTENT.match(str(meta.get("content", "")))
+        target = match.group(1).strip().strip("'\"").strip() if match else ""
+        if target:
+            return target
+    return None
+
+
+def _forwarded(current: DocAddress, target: str, status: int) -> DocAddress:
+    """Where a forwarding page leads, under the same rules as an HTTP redirect."""
+    try:
+        return follow_redirect(current, target)
+    except AddressError as exc:
+        raise FetchError(str(exc), status) from None
 
 
 def _page_answer(current: DocAddress, response: requests.Response, guard: watchdog.Guard, started: float) -> Fetched:

@@ -8,6 +8,7 @@ from pytest_django.fixtures import Settings
 from docs_proxy.addresses import MAX_URL_LENGTH, AddressError, DocAddress, follow_redirect, origin_base, parse_doc_url
 
 AWS = "https://docs.aws.amazon.com"
+LAMBDA_GUIDE = f"{AWS}/lambda/latest/dg/"
 
 
 def refusal(url: object, partition: str = "aws") -> str:
@@ -41,7 +42,16 @@ def refusal(url: object, partition: str = "aws") -> str:
         (f"{AWS}/a//b.html", "The URL path contains characters that are not allowed."),
         (f"{AWS}/a/../b.html", "The URL path must not contain '.' or '..' segments."),
         (f"{AWS}/a/./b.html", "The URL path must not contain '.' or '..' segments."),
-        (f"{AWS}/a/b.htm", "The URL must point to an HTML page on docs.aws.amazon.com (a path ending in .html)."),
+        (
+            f"{AWS}/a/b.htm",
+            "The URL must point to an HTML page on docs.aws.amazon.com (a path ending in .html) "
+            "or to a guide's directory (a path ending in /).",
+        ),
+        (
+            f"{AWS}/",
+            "https://docs.aws.amazon.com/ is the site's home page, not documentation: give a page or a guide's "
+            "address (such as https://docs.aws.amazon.com/lambda/latest/dg/), or use search_documentation to find one.",
+        ),
     ],
 )
 def test_each_refusal_says_why(url: object, reason: str) -> None:
@@ -51,7 +61,8 @@ def test_each_refusal_says_why(url: object, reason: str) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        f"{AWS}/a/..",  # normalises to /, caught by the segment rule, not only by the .html one
+        f"{AWS}/a/..",  # would normalise to /: caught by the segment rule, not only by the home page one
+        f"{AWS}/a/../",  # a directory: its slash does not hide the segment
         f"{AWS}/a/...html/../x.html",
         f"{AWS}/./x.html",
     ],
@@ -118,3 +129,87 @@ def test_a_redirect_refusal_quotes_at_most_200_characters_of_the_target(settings
     with pytest.raises(AddressError) as refused:
         follow_redirect(here, target)
     assert f"({target[:200]})" in str(refused.value)
+
+
+# --- a guide's directory ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        (f"{AWS}/lambda/latest/dg/", "/lambda/latest/dg/"),
+        (f"{AWS}/lambda/latest/dg", "/lambda/latest/dg/"),  # without its slash: the same directory
+        (f"{AWS}/cli/latest/reference/s3/", "/cli/latest/reference/s3/"),
+        (f"{AWS}/AmazonS3/latest/userguide", "/AmazonS3/latest/userguide/"),
+        (f"{AWS}/sdk-for-net/v3.5/developer-guide/", "/sdk-for-net/v3.5/developer-guide/"),  # dots inside a name
+        (f"{AWS}/IAM/latest/UserGuide/%20x/", "/IAM/latest/UserGuide/ x/"),
+        ("http://DOCS.aws.amazon.com/lambda/", "/lambda/"),
+    ],
+)
+def test_a_guide_directory_is_an_address(url: str, path: str) -> None:
+    address = parse_doc_url(url, "aws")
+    assert address.path == path
+    assert address.is_directory
+    assert address.url == AWS + address.path.replace(" ", "%20")
+
+
+def test_both_spellings_of_a_directory_are_one_address_and_keep_the_fragment() -> None:
+    with_slash = parse_doc_url(f"{AWS}/lambda/latest/dg/#getting-started", "aws")
+    without = parse_doc_url(f"{AWS}/lambda/latest/dg#getting-started", "aws")
+    assert with_slash == without == DocAddress("aws", "/lambda/latest/dg/", "getting-started")
+    assert not parse_doc_url(LAMBDA_GUIDE + "welcome.html", "aws").is_directory
+
+
+def test_a_china_guide_directory_is_an_address() -> None:
+    address = parse_doc_url("https://docs.amazonaws.cn/en_us/aws/latest/userguide", "aws-cn")
+    assert address.url == "https://docs.amazonaws.cn/en_us/aws/latest/userguide/"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{AWS}/lambda/latest/dg/../",
+        f"{AWS}/lambda/latest/dg/..",
+        f"{AWS}/lambda/latest/dg/./",
+        f"{AWS}/lambda/./dg/",
+        f"{AWS}/lambda/%2e%2e/%2e%2e/",
+        f"{AWS}/lambda/latest%2F..%2F",
+    ],
+)
+def test_dot_segments_are_refused_in_directories_too(url: str) -> None:
+    with pytest.raises(AddressError, match=r"must not contain '\.' or '\.\.' segments"):
+        parse_doc_url(url, "aws")
+
+
+@pytest.mark.parametrize("url", [f"{AWS}/lambda//dg/", f"{AWS}//lambda/latest/dg/", f"{AWS}/lambda/latest/dg//"])
+def test_empty_segments_are_refused_in_directories_too(url: str) -> None:
+    with pytest.raises(AddressError, match="characters that are not allowed"):
+        parse_doc_url(url, "aws")
+
+
+@pytest.mark.parametrize("url", [f"{AWS}/", AWS, f"{AWS}/#top"])
+def test_the_site_home_page_is_refused_with_where_to_go_instead(url: str) -> None:
+    with pytest.raises(AddressError) as refused:
+        parse_doc_url(url, "aws")
+    assert "home page" in str(refused.value) and "search_documentation" in str(refused.value)
+
+
+def test_the_china_home_page_points_to_its_own_finder() -> None:
+    with pytest.raises(AddressError, match="get_available_services"):
+        parse_doc_url("https://docs.amazonaws.cn/", "aws-cn")
+
+
+@pytest.mark.parametrize("url", [f"{AWS}/lambda/latest/dg/guide.pdf", f"{AWS}/lambda/latest/dg/toc.json"])
+def test_a_file_that_is_not_html_is_still_refused(url: str) -> None:
+    with pytest.raises(AddressError, match=r"ending in \.html\) or to a guide's directory"):
+        parse_doc_url(url, "aws")
+
+
+@pytest.mark.django_db(databases=[])
+def test_a_redirect_may_lead_to_a_directory(settings: Settings) -> None:
+    settings.AWS_DOCS_ORIGIN = "http://127.0.0.1:9"
+    here = parse_doc_url(f"{AWS}/lambda/latest/dg", "aws")
+    assert follow_redirect(here, "welcome.html").url == f"{AWS}/lambda/latest/dg/welcome.html"
+    assert follow_redirect(here, "/lambda/latest/dg").url == LAMBDA_GUIDE
+    assert follow_redirect(here, "http://127.0.0.1:9/lambda/latest/").url == f"{AWS}/lambda/latest/"
+    for bad in ("../../../", "https://evil.example.com/lambda/latest/dg/", "javascript:alert(1)"):
+        with pytest.raises(AddressError, match="redirects somewhere that cannot be read"):
+            follow_redirect(here, bad)

@@ -3,7 +3,8 @@
 It serves the real captured pages of tests/fixtures at their public paths, answers the search
 and recommendations APIs with JSON of the upstream shapes (docs_proxy/upstream_models.py reads them), serves a China
 services page and TOC under /cn, and has paths that misbehave on purpose (redirects, 5xx, a hang,
-a huge body, binary content). It counts requests per path so tests can tell cache hits from fetches.
+a huge body, binary content) or forward the way guide roots do (FORWARDS). It counts requests per
+path so tests can tell cache hits from fetches.
 
 Run alone: `python -m tests.support.origin --port 8900` (used by the benchmarks).
 """
@@ -53,6 +54,41 @@ CHINA_SERVICES_HTML = """<!DOCTYPE html><html><head><title>Services - Amazon Web
 CHINA_PAGE_HTML = """<!DOCTYPE html><html><head><title>Amazon S3 - Amazon Web Services in China</title></head>
 <body><div id="main-content"><h1>Amazon S3 in the China Regions</h1><p>Amazon S3 differs in China.</p>
 <h2 id="differences">Differences</h2><p>Endpoints end in .amazonaws.com.cn.</p></div></body></html>"""
+
+
+LAMBDA_PAGE = "lambda-python-how-to-create-deployment-package.html"  # the fixture page of the Lambda guide
+
+
+def forwarding_page(content: str, article: str = "") -> bytes:
+    """A page that forwards with a meta refresh (`content` is the attribute's value), as some guide roots do."""
+    return (
+        "<!DOCTYPE html><html><head><title>Redirecting</title>"
+        f'<meta http-equiv="refresh" content="{content}"></head>'
+        f"<body>{article or '<p>Redirecting to the guide.</p>'}</body></html>"
+    ).encode()
+
+
+# Guide roots and forwarding pages: path -> (status, Location or body). Directories as AWS serves them
+# (a 302 to the start page, a meta refresh), then the hostile ones.
+FORWARDS: dict[str, tuple[int, str | bytes]] = {
+    "/AmazonRDS/latest/UserGuide/": (302, "Welcome.html"),
+    "/lambda/latest/dg/": (200, forwarding_page(f"0; url={LAMBDA_PAGE}")),
+    "/test/guide-then-forward/": (301, "/test/forward.html"),
+    "/test/forward.html": (200, forwarding_page("0;URL='/AmazonRDS/latest/UserGuide/Welcome.html'")),
+    "/test/dir-loop-a/": (302, "/test/dir-loop-b"),
+    "/test/dir-loop-b/": (302, "/test/dir-loop-a/"),
+    "/test/dir-offsite/": (302, "https://evil.example.com/lambda/latest/dg/"),
+    "/test/meta-offsite/": (200, forwarding_page("0; url=https://evil.example.com/lambda/latest/dg/welcome.html")),
+    "/test/meta-javascript/": (200, forwarding_page("0; url=javascript:alert(document.cookie)")),
+    "/test/meta-loop/": (200, forwarding_page("0; url=./")),
+    "/test/meta-with-article.html": (
+        200,
+        forwarding_page(
+            "600; url=/AmazonRDS/latest/UserGuide/Welcome.html",
+            '<div id="main-content"><h1>Moved guide</h1><p>This guide now lives in the RDS User Guide.</p></div>',
+        ),
+    ),
+}
 
 
 def load_pages() -> dict[str, tuple[str, bytes]]:
@@ -192,7 +228,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def special(self, path: str) -> None:
         rds = "/AmazonRDS/latest/UserGuide/Welcome.html"
-        if path == "/test/redirect-relative.html":
+        if path in FORWARDS:
+            status, answer = FORWARDS[path]
+            if isinstance(answer, bytes):
+                self.send_body(status, answer, "text/html; charset=utf-8")
+            else:
+                self.redirect(status, answer)
+        elif path == "/test/redirect-relative.html":
             self.redirect(301, "../../AmazonRDS/latest/UserGuide/Welcome.html")
         elif path == "/test/redirect-origin.html":
             self.redirect(302, f"http://{self.headers['Host']}{rds}")
