@@ -58,10 +58,10 @@ def chunk_end(content: str, start: int, max_length: int) -> int:
         newline = line
         while newline >= 0:
             if _ITEM_LINE.match(content, newline + 1, limit):
-                return newline + 1
+                return _before_headings(content, start, low, newline + 1)
             newline = content.rfind("\n", low, newline)
         if line >= 0:
-            return line + 1
+            return _before_headings(content, start, low, line + 1)
         space = content.rfind(" ", low, limit)
         if space >= 0:
             return space + 1
@@ -76,8 +76,11 @@ def chunk_end(content: str, start: int, max_length: int) -> int:
 def _before_headings(content: str, start: int, low: int, end: int) -> int:
     """A chunk that would end with a heading (its section in the next chunk) ends before it, while in the window."""
     while True:
-        last_line = content.rfind("\n", start, end - 2) + 1
-        if last_line < low or last_line <= start or not _HEADING_LINE.match(content, last_line, end):
+        text_end = end
+        while text_end > start and content[text_end - 1] == "\n":
+            text_end -= 1
+        last_line = content.rfind("\n", start, text_end) + 1
+        if last_line < low or last_line <= start or not _HEADING_LINE.match(content, last_line, text_end):
             return end
         end = last_line
 
