@@ -166,8 +166,8 @@ def remaining_sections(headings: Sequence[Heading | Section], following: int, li
         if shallower:
             shown = shallower
     listed = shown[:limit]
-    top = min(h.level for h in listed)
-    lines = [f"{'  ' * (h.level - top)}- {h.title} ({h.start})" for h in listed]
+    depth = {level: rank for rank, level in enumerate(sorted({h.level for h in listed}))}  # h2, h3, h6: 0, 1, 2
+    lines = [f"{'  ' * depth[h.level]}- {h.title} ({h.start})" for h in listed]
     if len(rest) > len(listed):
         lines.append(f"- and {len(rest) - len(listed)} more")
     return " Sections from there on, with the start_index of each:\n" + "\n".join(lines)

@@ -459,8 +459,12 @@ This server provides tools to access public AWS documentation, search for conten
 ## Best Practices
 
 - For long documentation pages, make multiple calls to `read_documentation` with different `start_index` values for pagination
+- A truncated answer ends with the sections still to come and the `start_index` of each: jump to the one you need instead of paging through
 - By default, use read_sections when the answer could be within a specific section(s), given the table of contents. Otherwise, use read_documentation to scan the entire page.
-- A URL ending in `#anchor` starts reading at that section
+- `read_sections` matches titles ignoring case, spacing, dashes and quotes, and pages like `read_documentation` (`max_length`, `start_index`)
+- A URL ending in `#anchor` starts reading at that section (anchors match ignoring case); an anchor the page lacks is named at the top of the answer, which then reads from the top
+- To bound an answer in tokens rather than characters, pass `max_tokens` to `read_documentation` or `read_sections`
+- Relative links in an answer resolve against the page URL stated at its top
 - For very long documents (>30,000 characters), stop reading if you've found the needed information
 - When searching, use specific technical terms rather than general phrases
 - Use `recommend` tool to discover related content that might not appear in search results
@@ -490,6 +494,10 @@ This server provides tools to access public AWS China documentation, and get ser
 - Always use `get_available_services` first to checkout available services and their documentation URLs
 - If a service is available, checkout the documentation URL for that service to see the feature differences and other documentation URLs
 - For long documentation pages, make multiple calls to `read_documentation` with different `start_index` values for pagination
+- A truncated answer ends with the sections still to come and the `start_index` of each: jump to the one you need instead of paging through
+- A URL ending in `#anchor` starts reading at that section (anchors match ignoring case); an anchor the page lacks is named at the top of the answer, which then reads from the top
+- To bound an answer in tokens rather than characters, pass `max_tokens` to `read_documentation`
+- Relative links in an answer resolve against the page URL stated at its top
 - For very long documents (>30,000 characters), stop reading if you've found the needed information
 - Always cite the documentation URL when providing information to users
 
@@ -501,7 +509,11 @@ This server provides tools to access public AWS China documentation, and get ser
 Pages are on docs.amazonaws.cn.
 """
 
-ANCHOR_NOTE = "\n\nA URL may end with `#anchor` (a section id): reading then starts at that section."
+ANCHOR_NOTE = (
+    "\n\nA URL may end with `#anchor` (a section id): reading then starts at that section. Anchors match "
+    "ignoring case; when the page has no such section, the answer says so first, lists the sections with "
+    "their anchors, and reads from the top."
+)
 
 
 # The OAuth scopes the tools need: reading pages and what is derived from them, and searching (which asks the
