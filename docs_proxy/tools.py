@@ -29,6 +29,10 @@ READ_MAX_LENGTH = 5000  # read_documentation's default, the reference's
 # pages 96% of h2/h3 sections are under 10,000 characters, 83% under 5,000), while an index page's sections no
 # longer come as one answer of 50,000 characters.
 SECTIONS_MAX_LENGTH = 10_000
+# A usual chunk costs some 30 us to cut (a hop to the "cpu" pool costs as much): done on the loop up to these sizes;
+# counting tokens, a long chunk or a page of many sections goes to the pool.
+INLINE_MAX_LENGTH = 50_000
+INLINE_SECTIONS = 2_000
 SECTIONS_MISSING_LISTED = 30  # available sections a partial miss lists at most
 READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True}
 
@@ -307,9 +311,11 @@ async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[
     max_length, max_tokens = limits(args, READ_MAX_LENGTH)
     start_index = args.get("start_index", 0)
     page = await get_page(address)
-    text = await run_in(
-        "cpu", _read_answer, page.served.url, page.document, address.fragment, start_index, max_length, max_tokens
-    )
+    arguments = (page.served.url, page.document, address.fragment, start_index, max_length, max_tokens)
+    if max_tokens is None and max_length <= INLINE_MAX_LENGTH and len(page.document.sections) <= INLINE_SECTIONS:
+        text = _read_answer(*arguments)
+    else:
+        text = await run_in("cpu", _read_answer, *arguments)
     return text_result(notes(page) + text)
 
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
 from django.conf import settings
 
-from docs_proxy import tokens
+from docs_proxy import tokens, tools
+from docs_proxy.addresses import parse_doc_url
+from docs_proxy.page import Page
+from tests.docs_proxy.test_paging_chunks import page
 from tests.docs_proxy.test_tools import RDS, body_and_next, call, text_of
 from tests.support.clients import open_session
 from tests.support.processes import DaphneServer
@@ -119,3 +126,25 @@ async def test_the_descriptions_tell_a_model_about_paging(docs_server: DaphneSer
         assert "max_tokens" in tools[name].input_schema["properties"]
     assert "#anchor" in (tools["read_documentation"].description or "")
     assert "dashes" in (tools["read_sections"].description or "")
+
+
+async def test_tokens_are_counted_in_the_cpu_pool_not_on_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    address = parse_doc_url(RDS, "aws")
+    cached = Page(address, address, page(RDS), 0.0, 0.0)
+
+    async def get_page(_address: object) -> Page:
+        return cached
+
+    threads: list[str] = []
+    counting = tokens.chars_within
+
+    def spy(*args: Any) -> int:
+        threads.append(threading.current_thread().name)
+        return counting(*args)
+
+    monkeypatch.setattr(tools, "get_page", get_page)
+    monkeypatch.setattr(tokens, "chars_within", spy)
+    context = SimpleNamespace(partition="aws")
+    answer = await tools.read_documentation({"url": RDS, "max_tokens": 300}, context)  # type: ignore[arg-type]
+    assert threads and all(name.startswith("awsmcp-cpu") for name in threads)
+    assert answer["content"][0]["text"].startswith(f"AWS Documentation from {RDS}:")
