@@ -4,6 +4,7 @@ tokens, and always so that following the hints reassembles the page exactly."""
 from __future__ import annotations
 
 import json
+import random
 import re
 from functools import cache
 from pathlib import Path
@@ -147,3 +148,17 @@ def test_a_hard_cut_keeps_a_character_with_its_marks_and_a_surrogate_pair_whole(
     assert end == 10
     emoji = "\U0001f600" * 30  # one code point each: any cut is whole
     assert chunk_end(emoji, 0, 11) == 11
+
+
+def test_every_chunk_makes_progress_and_keeps_within_its_limit() -> None:
+    """On text mixing every kind of boundary (and none), with every small limit: start < end <= start + limit."""
+    rng = random.Random(16)
+    alphabet = ["a", "b", " ", "\n", "\n\n", "- ", "| ", "# ", "## x\n\n", "e\u0301", "\ud83d\ude00", "```\n"]
+    for _text in range(200):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 120)))
+        for max_length in range(1, 40):
+            start = 0
+            while start < len(text):
+                end = chunk_end(text, start, max_length)
+                assert start < end <= min(len(text), start + max_length)
+                start = end
