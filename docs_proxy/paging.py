@@ -13,6 +13,7 @@ import unicodedata
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from docs_proxy import tokens
 from docs_proxy.convert import Document, Section
@@ -37,14 +38,28 @@ class Heading:
     start: int
 
 
+class Outlined(Protocol):
+    """What a table of contents needs of a heading (a `Heading`, or a page's `Section`)."""
+
+    @property
+    def level(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+
+
+H = TypeVar("H", bound=Outlined)
+
+
 def chunk_end(content: str, start: int, max_length: int) -> int:
     """Where the chunk that starts at `start` ends: at most `max_length` characters, ending at a block boundary.
 
-    Within the last fifth of the chunk, the last paragraph boundary (after a blank line; before a heading that
-    would otherwise end the chunk) wins, then the last
-    list-item or table-row start, then any line end (a code block is thus split only between its lines); with
-    no line end there, the last space; with none either, `max_length` itself, moved back so that a surrogate
-    pair or a character and its combining marks stay together.
+    Within the last fifth of the chunk: the last paragraph boundary (after a blank line), else the start of the
+    last list item or table row, else the last line end (so a code block is split only between its lines); a
+    chunk that would then end with a heading ends before it instead. With no line end there, after the last
+    space; with none either, at `max_length`, moved back so that a surrogate pair, or a character and its
+    combining marks, stay together. Bounded by the window: a 5 MB page costs what a 5,000-character one does.
     """
     limit = start + max_length
     if limit >= len(content):
@@ -108,7 +123,7 @@ def format_documentation_result(
     content: str,
     start_index: int,
     max_length: int,
-    headings: Sequence[Heading | Section] = (),
+    headings: Sequence[Outlined] = (),
     tool: str = "read_documentation",
     max_tokens: int | None = None,
 ) -> str:
@@ -151,21 +166,27 @@ def truncation_hint(following: int, tool: str = "read_documentation", contents: 
     return f"\n\n<e>Content truncated. {call} to get more content.{contents}</e>"
 
 
-def remaining_sections(headings: Sequence[Heading | Section], following: int, limit: int = TOC_LISTED) -> str:
-    """The sections from `following` on, each with the start_index that reads it: a table of contents to jump
-    in instead of paging. Over `limit`, h4 and deeper are left out, then h3; what is still over is counted."""
-    first = bisect_left([h.start for h in headings], following) if headings else 0
-    rest = headings[first:]
-    if not rest:
-        return ""
-    shown = list(rest)
+def upper_levels(headings: Sequence[H], limit: int) -> list[H]:
+    """At most `limit` headings in page order; over it, h4 and deeper are left out first, then h3, so a long
+    list keeps the page's outline rather than its first few subsections."""
+    shown = list(headings)
     for deepest in (3, 2):
         if len(shown) <= limit:
             break
         shallower = [h for h in shown if h.level <= deepest]
         if shallower:
             shown = shallower
-    listed = shown[:limit]
+    return shown[:limit]
+
+
+def remaining_sections(headings: Sequence[Outlined], following: int, limit: int = TOC_LISTED) -> str:
+    """The sections from `following` on, each with the start_index that reads it: a table of contents to jump
+    in instead of paging. Over `limit`, h4 and deeper are left out, then h3; what is still over is counted."""
+    first = bisect_left([h.start for h in headings], following) if headings else 0
+    rest = headings[first:]
+    if not rest:
+        return ""
+    listed = upper_levels(rest, limit)
     depth = {level: rank for rank, level in enumerate(sorted({h.level for h in listed}))}  # h2, h3, h6: 0, 1, 2
     lines = [f"{'  ' * depth[h.level]}- {h.title} ({h.start})" for h in listed]
     if len(rest) > len(listed):
@@ -206,22 +227,17 @@ def anchor_note(document: Document, fragment: str, start_index: int) -> str:
     section, alike = find_anchor(document, fragment)
     if section is not None:
         return ""
+    shown_fragment = " ".join(fragment.split())[:200]  # echoed on one line, bounded
     if alike:
-        why = f"#{fragment} matches {len(alike)} sections that differ only in case"
+        why = f"#{shown_fragment} matches {len(alike)} sections that differ only in case"
     else:
-        why = f"No section #{fragment} on this page"
+        why = f"No section #{shown_fragment} on this page"
     anchored = [s for s in document.sections if s.anchor]
     if not anchored:
         return f"<e>{why}; reading from the top. The page has no section anchors.</e>\n\n"
-    shown = anchored
-    for deepest in (3, 2):
-        if len(shown) <= ANCHORS_LISTED:
-            break
-        shallower = [s for s in shown if s.level <= deepest]
-        if shallower:
-            shown = shallower
-    listed = ", ".join(f"{s.title} (#{s.anchor})" for s in shown[:ANCHORS_LISTED])
-    more = len(anchored) - min(len(shown), ANCHORS_LISTED)
+    shown = upper_levels(anchored, ANCHORS_LISTED)
+    listed = ", ".join(f"{s.title} (#{s.anchor})" for s in shown)
+    more = len(anchored) - len(shown)
     if more:
         listed += f" and {more} more"
     return f"<e>{why}; reading from the top. Sections: {listed}</e>\n\n"

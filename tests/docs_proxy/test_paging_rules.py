@@ -115,6 +115,9 @@ def test_an_unknown_anchor_says_so_first_and_lists_the_sections() -> None:
     assert note.endswith("</e>\n\n") and reading_start(document, "Welcome.Nowhere", 0) == 0
     assert anchor_note(document, "Welcome.Nowhere", 3000) == ""  # a later chunk: the anchor no longer applies
     assert anchor_note(document, "", 0) == ""
+    odd = anchor_note(document, "line\nbreak " * 100, 0)  # echoed on one line, and bounded
+    assert odd.startswith("<e>No section #line break line break") and "\n" not in odd.rstrip("\n")
+    assert len(odd.split(" on this page;")[0]) < 220
 
 
 def test_the_sections_an_unknown_anchor_lists_are_bounded() -> None:
