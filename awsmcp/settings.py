@@ -386,6 +386,7 @@ DOCS_MAX_QUERY_CHARS = env_int("DOCS_MAX_QUERY_CHARS", 1000)  # search_table que
 DOCS_MAX_SECTION_TITLES = env_int("DOCS_MAX_SECTION_TITLES", 50)  # read_sections titles per call
 DOCS_MAX_TITLE_CHARS = env_int("DOCS_MAX_TITLE_CHARS", 500)  # a section title, a product or guide name
 DOCS_MAX_FILTER_TERMS = env_int("DOCS_MAX_FILTER_TERMS", 20)  # search_documentation product_types, guide_types
+DOCS_MAX_TOKENS_ARG = env_int("DOCS_MAX_TOKENS_ARG", 100_000)  # read_documentation, read_sections max_tokens
 DOCS_TRUST_ENV_PROXIES = env_bool("DOCS_TRUST_ENV_PROXIES", True)
 DOCS_CACHE_L1_TTL = env_int("DOCS_CACHE_L1_TTL", 60)
 DOCS_CACHE_L1_BYTES = env_int("DOCS_CACHE_L1_BYTES", 64 * 1024 * 1024)

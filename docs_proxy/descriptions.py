@@ -36,13 +36,20 @@ rows from large tables (e.g., service quotas, IAM actions).
 
 If the response indicates the document was truncated, you have several options:
 
-1. **Continue Reading**: Make another call with start_index set to the end of the previous response
-2. **Stop Early**: For very long documents (>30,000 characters), if you've already found the specific information needed, you can stop reading
+1. **Continue Reading**: Make another call with the start_index the truncation note gives
+2. **Jump**: The note lists the sections still to come, each with its start_index: call with the one you need
+3. **Stop Early**: For very long documents (>30,000 characters), if you've already found the specific information needed, you can stop reading
+
+Chunks end at a paragraph, list item, table row or line boundary; start_index counts characters.
+`max_tokens` limits the page text in tokens (OpenAI o200k_base) instead of, or as well as, `max_length`
+(when both are given the tighter wins).
+Relative links (`#x`, `page.html`, `/path.html`) resolve against the page URL the answer states at its top.
 
 Args:
     url: URL of the AWS documentation page to read
     max_length: Maximum number of characters to return
     start_index: On return output starting at this character index
+    max_tokens: Maximum number of tokens of page text to return
 
 Returns:
     Markdown content of the AWS documentation
@@ -52,7 +59,15 @@ AWS_READ_SECTIONS = """\
 Extract specific sections from AWS documentation pages by title.
 
 Retrieves a page, converts to markdown, and returns only matching sections.
-Section matching is case-insensitive and handles whitespace differences.
+Section matching ignores case, spacing, dashes (hyphen, en or em dash, minus) and quotes (curly or straight).
+
+## Long Answers
+
+The sections' text comes in chunks of at most max_length characters (default 10,000) or max_tokens tokens
+(OpenAI o200k_base; when both are given the tighter wins), ending at a block boundary. A truncated answer
+ends with the sections still to come, each with its start_index (an offset in the sections' text): call
+again with the same section_titles and that start_index. Titles not found are named at the top.
+Relative links resolve against the page URL the answer states at its top.
 
 ## URL Requirements
 - Must end with .html
@@ -66,7 +81,7 @@ rows from large tables (e.g., service quotas, IAM actions).
 ## Read Sections Tips
 
 - Use exact section titles from search results 'sections' field when available
-- Section matching is case-insensitive and handles whitespace differences
+- Section matching ignores case, spacing, dashes and quotes
 - Include multiple related sections in one call for comprehensive coverage
 
 ## Example Usage
@@ -95,6 +110,9 @@ read_sections(
 Args:
     url: URL of the AWS documentation page to read
     section_titles: List of section titles to extract
+    max_length: Maximum number of characters to return (default 10,000)
+    start_index: Where to continue in the sections' text, from a truncation note
+    max_tokens: Maximum number of tokens of the sections' text to return
 
 Returns:
     Filtered markdown content containing only the requested sections
@@ -293,13 +311,20 @@ The output is formatted as markdown text with:
 
 If the response indicates the document was truncated, you have several options:
 
-1. **Continue Reading**: Make another call with start_index set to the end of the previous response
-2. **Stop Early**: For very long documents (>30,000 characters), if you've already found the specific information needed, you can stop reading
+1. **Continue Reading**: Make another call with the start_index the truncation note gives
+2. **Jump**: The note lists the sections still to come, each with its start_index: call with the one you need
+3. **Stop Early**: For very long documents (>30,000 characters), if you've already found the specific information needed, you can stop reading
+
+Chunks end at a paragraph, list item, table row or line boundary; start_index counts characters.
+`max_tokens` limits the page text in tokens (OpenAI o200k_base) instead of, or as well as, `max_length`
+(when both are given the tighter wins).
+Relative links (`#x`, `page.html`, `/path.html`) resolve against the page URL the answer states at its top.
 
 Args:
     url: URL of the AWS China documentation page to read
     max_length: Maximum number of characters to return
     start_index: On return output starting at this character index
+    max_tokens: Maximum number of tokens of page text to return
 
 Returns:
     Markdown content of the AWS China documentation

@@ -1,39 +1,243 @@
-"""How a long page is served in pieces: the reference's text shape, its truncation hint, and where reading starts.
+"""How a long page is served in pieces: the reference's text shape, where each chunk ends, its truncation note
+with the sections still to come, and where reading starts (a URL's #anchor).
 
-Pure functions, kept apart from the tools so the paging rules can be tested (and mutated) on their own.
+Pure functions, kept apart from the tools so the paging rules can be tested (and mutated) on their own. A chunk is
+always an exact slice of the text and `start_index` a character offset in it, so following the hints reassembles
+the text exactly; only where a chunk ends is chosen (at a block boundary near the limit, see `chunk_end`).
 """
 
 from __future__ import annotations
 
-from docs_proxy.convert import Document
+import re
+import unicodedata
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from docs_proxy import tokens
+from docs_proxy.convert import Document, Section
 
 NO_MORE = "<e>No more content available.</e>"
+TOC_LISTED = 25  # sections a truncation note lists at most
+ANCHORS_LISTED = 30  # sections a missing-anchor note lists at most
+
+# A Markdown link or image whose target has no scheme: it is relative to the page (`#x`, `a.html`, `/p/a.html`).
+_RELATIVE_TARGET = re.compile(r"\]\((?![A-Za-z][A-Za-z0-9+.-]*:)[^)\s]")
+_HEADING_LINE = re.compile(r"#{1,6}[ \t]")
+# A line that begins a list item or a table row (a chunk ending before one ends between items).
+_ITEM_LINE = re.compile(r"[ \t]*(?:[-*+][ \t]|\d{1,9}[.)][ \t]|\|)")
 
 
-def format_documentation_result(url: str, content: str, start_index: int, max_length: int) -> str:
-    """The reference's text shape: header, a character slice, and how to get the rest."""
+@dataclass(slots=True, frozen=True)
+class Heading:
+    """A section as a table of contents lists it: `start` is its offset in the text being paged."""
+
+    level: int
+    title: str
+    start: int
+
+
+class Outlined(Protocol):
+    """What a table of contents needs of a heading (a `Heading`, or a page's `Section`)."""
+
+    @property
+    def level(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+
+
+H = TypeVar("H", bound=Outlined)
+
+
+def chunk_end(content: str, start: int, max_length: int) -> int:
+    """Where the chunk that starts at `start` ends: at most `max_length` characters, ending at a block boundary.
+
+    Within the last fifth of the chunk: the last paragraph boundary (after a blank line), else the start of the
+    last list item or table row, else the last line end (so a code block is split only between its lines); a
+    chunk that would then end with a heading ends before it instead. With no line end there, after the last
+    space; with none either, at `max_length`, moved back so that a surrogate pair, or a character and its
+    combining marks, stay together. Bounded by the window: a 5 MB page costs what a 5,000-character one does.
+    """
+    limit = start + max_length
+    if limit >= len(content):
+        return len(content)
+    low = limit - max_length // 5  # the last fifth: [low, limit]
+    if low < limit:
+        paragraph = content.rfind("\n\n", low, limit)
+        if paragraph >= 0:
+            return _before_headings(content, start, low, paragraph + 2)
+        line = content.rfind("\n", low, limit)
+        newline = line
+        while newline >= 0:
+            if _ITEM_LINE.match(content, newline + 1, limit):
+                return _before_headings(content, start, low, newline + 1)
+            newline = content.rfind("\n", low, newline)
+        if line >= 0:
+            return _before_headings(content, start, low, line + 1)
+        space = content.rfind(" ", low, limit)
+        if space >= 0:
+            return space + 1
+    end = limit
+    while end > start + 1 and _joins_previous(content[end]):
+        end -= 1
+    if end > start + 1 and "\ud800" <= content[end - 1] <= "\udbff":
+        end -= 1
+    return end
+
+
+def _before_headings(content: str, start: int, low: int, end: int) -> int:
+    """A chunk that would end with a heading (its section in the next chunk) ends before it, while in the window."""
+    while True:
+        text_end = end
+        while text_end > start and content[text_end - 1] == "\n":
+            text_end -= 1
+        last_line = content.rfind("\n", start, text_end) + 1
+        if last_line < low or last_line <= start or not _HEADING_LINE.match(content, last_line, text_end):
+            return end
+        end = last_line
+
+
+def _joins_previous(char: str) -> bool:
+    """A character that belongs with the one before it: a low surrogate, a combining mark, a zero-width joiner
+    or a variation selector."""
+    return "\udc00" <= char <= "\udfff" or char in "\u200d\ufe0e\ufe0f" or bool(unicodedata.combining(char))
+
+
+def has_relative_link(chunk: str) -> bool:
+    """Whether the chunk holds a link that resolves only against the page's URL (checked cheaply first)."""
+    return "](" in chunk and _RELATIVE_TARGET.search(chunk) is not None
+
+
+def header(url: str, chunk: str) -> str:
+    """The answer's first line, and the base its relative links resolve against when the chunk has any."""
+    if has_relative_link(chunk):
+        return f"AWS Documentation from {url}:\n<e>Relative links resolve against {url}.</e>\n\n"
+    return f"AWS Documentation from {url}:\n\n"
+
+
+def format_documentation_result(
+    url: str,
+    content: str,
+    start_index: int,
+    max_length: int,
+    headings: Sequence[Outlined] = (),
+    tool: str = "read_documentation",
+    max_tokens: int | None = None,
+) -> str:
+    """The reference's text shape: header, a slice of the text, and how to get the rest with what is left.
+
+    With `max_tokens`, the chunk also holds at most that many tokens of the text (the tighter limit wins).
+    """
     if start_index >= len(content):
         return f"AWS Documentation from {url}:\n\n{NO_MORE}"
-    chunk = content[start_index : start_index + max_length]
-    result = f"AWS Documentation from {url}:\n\n{chunk}"
-    following = start_index + len(chunk)
-    if following < len(content):
-        result += truncation_hint(following)
+    if max_tokens is None:
+        end = chunk_end(content, start_index, max_length)
+    else:
+        end = token_chunk_end(content, start_index, max_length, max_tokens)
+    chunk = content[start_index:end]
+    result = header(url, chunk) + chunk
+    if end < len(content):
+        result += truncation_hint(end, tool, remaining_sections(headings, end))
     return result
 
 
-def truncation_hint(following: int) -> str:
-    """Tells the model which start_index continues the answer."""
-    return (
-        f"\n\n<e>Content truncated. Call the read_documentation tool with start_index={following} "
-        "to get more content.</e>"
-    )
+def token_chunk_end(content: str, start: int, max_length: int, max_tokens: int) -> int:
+    """`chunk_end` within a token budget too: the characters that fit it (counted on a window about the size
+    of the budget, not the page), then the block boundary; if moving to that boundary changed how the text
+    splits into tokens so that it no longer fits, a little less is tried."""
+    budget = max(1, tokens.chars_within(content, start, max_length, max_tokens))
+    while True:
+        end = chunk_end(content, start, budget)
+        over = tokens.count(content[start:end]) - max_tokens
+        if over <= 0 or end - start <= 1:
+            return end
+        budget = max(1, end - start - over)
+
+
+def truncation_hint(following: int, tool: str = "read_documentation", contents: str = "") -> str:
+    """Tells the model which start_index continues the answer (the sentence clients parse), then what is left."""
+    if tool == "read_sections":
+        call = f"Call the read_sections tool with the same section_titles and start_index={following}"
+    else:
+        call = f"Call the {tool} tool with start_index={following}"
+    return f"\n\n<e>Content truncated. {call} to get more content.{contents}</e>"
+
+
+def upper_levels(headings: Sequence[H], limit: int) -> list[H]:
+    """At most `limit` headings in page order; over it, h4 and deeper are left out first, then h3, so a long
+    list keeps the page's outline rather than its first few subsections."""
+    shown = list(headings)
+    for deepest in (3, 2):
+        if len(shown) <= limit:
+            break
+        shallower = [h for h in shown if h.level <= deepest]
+        if shallower:
+            shown = shallower
+    return shown[:limit]
+
+
+def remaining_sections(headings: Sequence[Outlined], following: int, limit: int = TOC_LISTED) -> str:
+    """The sections from `following` on, each with the start_index that reads it: a table of contents to jump
+    in instead of paging. Over `limit`, h4 and deeper are left out, then h3; what is still over is counted."""
+    first = bisect_left([h.start for h in headings], following) if headings else 0
+    rest = headings[first:]
+    if not rest:
+        return ""
+    listed = upper_levels(rest, limit)
+    depth = {level: rank for rank, level in enumerate(sorted({h.level for h in listed}))}  # h2, h3, h6: 0, 1, 2
+    lines = [f"{'  ' * depth[h.level]}- {h.title} ({h.start})" for h in listed]
+    if len(rest) > len(listed):
+        lines.append(f"- and {len(rest) - len(listed)} more")
+    return " Sections from there on, with the start_index of each:\n" + "\n".join(lines)
+
+
+# --- where reading starts ----------------------------------------------------------------------------------
+def find_anchor(document: Document, fragment: str) -> tuple[Section | None, list[Section]]:
+    """The section a URL's #fragment names: its exact anchor, else the one anchor equal to it but for case.
+
+    Returns the section (or None) and, when none, the sections whose anchors differ from it only in case.
+    """
+    found = document.section_for_anchor(fragment)
+    if found is not None:
+        return found, []
+    folded = fragment.casefold()
+    alike = [s for s in document.sections if s.anchor and s.anchor.casefold() == folded]
+    if len(alike) == 1:
+        return alike[0], []
+    return None, alike
 
 
 def reading_start(document: Document, fragment: str, start_index: int) -> int:
     """A URL's #anchor chooses where a first read starts; an explicit start_index (a later chunk) wins."""
     if fragment and start_index == 0:
-        section = document.section_for_anchor(fragment)
+        section, _alike = find_anchor(document, fragment)
         if section is not None:
             return section.start
     return start_index
+
+
+def anchor_note(document: Document, fragment: str, start_index: int) -> str:
+    """What the answer says first when a URL's #anchor names no section: reading is from the top, and which
+    sections there are (so the agent can ask again). Empty when the anchor was found or not used."""
+    if not fragment or start_index != 0:
+        return ""
+    section, alike = find_anchor(document, fragment)
+    if section is not None:
+        return ""
+    shown_fragment = " ".join(fragment.split())[:200]  # echoed on one line, bounded
+    if alike:
+        why = f"#{shown_fragment} matches {len(alike)} sections that differ only in case"
+    else:
+        why = f"No section #{shown_fragment} on this page"
+    anchored = [s for s in document.sections if s.anchor]
+    if not anchored:
+        return f"<e>{why}; reading from the top. The page has no section anchors.</e>\n\n"
+    shown = upper_levels(anchored, ANCHORS_LISTED)
+    listed = ", ".join(f"{s.title} (#{s.anchor})" for s in shown)
+    more = len(anchored) - len(shown)
+    if more:
+        listed += f" and {more} more"
+    return f"<e>{why}; reading from the top. Sections: {listed}</e>\n\n"

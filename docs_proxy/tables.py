@@ -13,10 +13,12 @@ thread of the "cpu" pool, off the event loop.
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left
 from typing import Any
 
 from docs_proxy.convert import Document, Table
+from docs_proxy.links import absolute_links
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d)")
@@ -58,8 +60,32 @@ class RowTokens:
         return found < len(self.ordered) and self.ordered[found].startswith(word)
 
 
+# Characters a title may be typed with in another form: every Unicode dash (Pd), the minus and the hyphen bullet
+# are "-"; single quotes, apostrophes, primes and accents used as quotes are "'"; double ones are '"'; invisible
+# breaks (soft hyphen, zero-width spaces and joiners, BOM) are dropped. Applied before NFKC, which would turn
+# a double prime into two primes and an acute accent into a space and a combining accent, and again after it, for what NFKC makes of others.
+_DASHES = (
+    "\u002d\u058a\u05be\u1400\u1806\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\u2e17\u2e1a\u2e3a"
+    "\u2e3b\u2e40\u2e5d\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\U00010ead"
+)
+_SINGLE_QUOTES = "\u0027\u0060\u00b4\u02bc\u2018\u2019\u201a\u201b\u2032\u2035\u2039\u203a\uff07"
+_DOUBLE_QUOTES = "\u0022\u00ab\u00bb\u201c\u201d\u201e\u201f\u2033\u2036\u3003\uff02"
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_TITLE_FORMS = str.maketrans(
+    {
+        **dict.fromkeys(_DASHES, "-"),
+        **dict.fromkeys(_SINGLE_QUOTES, "'"),
+        **dict.fromkeys(_DOUBLE_QUOTES, '"'),
+        **dict.fromkeys(_INVISIBLE, None),
+    }
+)
+
+
 def normalise_title(title: str) -> str:
-    return " ".join(title.strip().lower().split())
+    """A section title as it is compared: one form for what an agent may type differently (case, spacing,
+    dashes, quotes, compatibility characters such as full-width letters), the words kept as they are."""
+    folded = unicodedata.normalize("NFKC", title.translate(_TITLE_FORMS)).translate(_TITLE_FORMS).casefold()
+    return " ".join(folded.split())
 
 
 def unique_columns(columns: list[str]) -> list[str]:
@@ -92,6 +118,10 @@ def filter_rows(table: Table, words: list[str]) -> list[dict[str, str]]:
     return [row for _score, _pos, row in scored]
 
 
+def absolute_row(row: dict[str, str], base_url: str) -> dict[str, str]:
+    return {column: absolute_links(cell, base_url) for column, cell in row.items()}
+
+
 def section_names(document: Document) -> list[str]:
     return [section.title for section in document.sections if section.level <= 3]
 
@@ -103,8 +133,13 @@ def quoted_list(names: list[str], limit: int = SECTIONS_LISTED) -> str:
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
-def search_tables(document: Document, query: str, section_title: str | None, max_rows: int) -> dict[str, Any]:
-    """The search_table answer for one converted page (url, hint and section filled in by the tool)."""
+def search_tables(
+    document: Document, query: str, section_title: str | None, max_rows: int, base_url: str | None = None
+) -> dict[str, Any]:
+    """The search_table answer for one converted page (url, hint and section filled in by the tool).
+
+    JSON rows have no place to state a base URL, so with `base_url` the links in the rows returned are
+    written absolute (only the rows shown are rewritten, not the table)."""
     words = tokenize(query)
     tables = document.tables
     answer: dict[str, Any] = {
@@ -143,7 +178,7 @@ def search_tables(document: Document, query: str, section_title: str | None, max
                 "total_rows": len(table.rows),
                 "matched_rows": len(matches),
                 "showing": min(len(matches), max_rows),
-                "rows": matches[:max_rows],
+                "rows": [absolute_row(row, base_url) for row in matches[:max_rows]] if base_url else matches[:max_rows],
             }
         )
     answer["tables_with_matches"] = len(answer["results"])

@@ -17,12 +17,23 @@ from docs_proxy import answers, descriptions, upstream
 from docs_proxy.addresses import MAX_URL_LENGTH, AddressError, DocAddress, parse_doc_url
 from docs_proxy.convert import Document
 from docs_proxy.pages import get_page, notes
-from docs_proxy.paging import format_documentation_result, reading_start
-from docs_proxy.tables import quoted_list, search_tables
+from docs_proxy.paging import Heading, anchor_note, format_documentation_result, reading_start
+from docs_proxy.tables import normalise_title, quoted_list, search_tables
 from mcp_gateway import tasks
 from mcp_gateway.catalogue import Catalogue, Tool, ToolError
 from mcp_gateway.context import RequestContext
 
+MAX_LENGTH_BOUND = 1_000_000  # exclusive, as the reference's
+READ_MAX_LENGTH = 5000  # read_documentation's default, the reference's
+# read_sections' default: the caller named what it wants, so most named sections should come whole (on the fixture
+# pages 96% of h2/h3 sections are under 10,000 characters, 83% under 5,000), while an index page's sections no
+# longer come as one answer of 50,000 characters.
+SECTIONS_MAX_LENGTH = 10_000
+# A usual chunk costs some 30 us to cut (a hop to the "cpu" pool costs as much): done on the loop up to these sizes;
+# counting tokens, a long chunk or a page of many sections goes to the pool.
+INLINE_MAX_LENGTH = 50_000
+INLINE_SECTIONS = 2_000
+SECTIONS_MISSING_LISTED = 30  # available sections a partial miss lists at most
 READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True}
 
 
@@ -30,28 +41,42 @@ def url_param(description: str = "URL of the AWS documentation page to read") ->
     return {"type": "string", "maxLength": MAX_URL_LENGTH, "description": description}
 
 
+def paging_properties(default_length: int, tool: str) -> dict[str, Any]:
+    """max_length, start_index and max_tokens, the same for read_documentation and read_sections."""
+    return {
+        "max_length": {
+            "type": "integer",
+            "default": default_length,
+            "exclusiveMinimum": 0,
+            "exclusiveMaximum": MAX_LENGTH_BOUND,
+            "description": "Maximum number of characters to return.",
+        },
+        "start_index": {
+            "type": "integer",
+            "default": 0,
+            "minimum": 0,
+            "description": (
+                "On return output starting at this character index, useful if a previous fetch was truncated "
+                "and more content is required."
+                + (" Offsets count in the requested sections' text, not the page's." if tool == "read_sections" else "")
+            ),
+        },
+        "max_tokens": {
+            "type": "integer",
+            "exclusiveMinimum": 0,
+            "maximum": settings.DOCS_MAX_TOKENS_ARG,
+            "description": (
+                "Maximum number of tokens of page text to return (OpenAI o200k_base), instead of or with "
+                "max_length: when both are given the tighter wins. Without max_length, max_tokens alone limits."
+            ),
+        },
+    }
+
+
 def read_schema(url_description: str = "URL of the AWS documentation page to read") -> dict[str, Any]:
     return {
         "type": "object",
-        "properties": {
-            "url": url_param(url_description),
-            "max_length": {
-                "type": "integer",
-                "default": 5000,
-                "exclusiveMinimum": 0,
-                "exclusiveMaximum": 1000000,
-                "description": "Maximum number of characters to return.",
-            },
-            "start_index": {
-                "type": "integer",
-                "default": 0,
-                "minimum": 0,
-                "description": (
-                    "On return output starting at this character index, useful if a previous fetch was truncated "
-                    "and more content is required."
-                ),
-            },
-        },
+        "properties": {"url": url_param(url_description), **paging_properties(READ_MAX_LENGTH, "read_documentation")},
         "required": ["url"],
     }
 
@@ -68,6 +93,7 @@ def sections_schema() -> dict[str, Any]:
                 "maxItems": settings.DOCS_MAX_SECTION_TITLES,
                 "description": "List of section titles to extract from the documentation",
             },
+            **paging_properties(SECTIONS_MAX_LENGTH, "read_sections"),
         },
         "required": ["url", "section_titles"],
     }
@@ -259,39 +285,95 @@ def address_for(url: Any, ctx: RequestContext) -> DocAddress:
 
 
 # --- tools ---------------------------------------------------------------------------------------
+def limits(args: dict[str, Any], default_length: int) -> tuple[int, int | None]:
+    """max_length and max_tokens: max_tokens alone is the only limit (max_length's default does not apply)."""
+    max_tokens = args.get("max_tokens")
+    max_length = args.get("max_length")
+    if max_length is None:
+        max_length = default_length if max_tokens is None else MAX_LENGTH_BOUND - 1
+    return max_length, max_tokens
+
+
+def _read_answer(
+    url: str, document: Document, fragment: str, start_index: int, max_length: int, max_tokens: int | None
+) -> str:
+    """read_documentation's text: a note when the #anchor names no section, then the chunk (CPU work: a
+    pool thread)."""
+    start = reading_start(document, fragment, start_index)
+    note = anchor_note(document, fragment, start_index)
+    return note + format_documentation_result(
+        url, document.markdown, start, max_length, document.sections, "read_documentation", max_tokens
+    )
+
+
 async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     address = address_for(args["url"], ctx)
-    max_length = args.get("max_length", 5000)
+    max_length, max_tokens = limits(args, READ_MAX_LENGTH)
     start_index = args.get("start_index", 0)
     page = await get_page(address)
-    document = page.document
-    start_index = reading_start(document, address.fragment, start_index)
-    text = format_documentation_result(page.served.url, document.markdown, start_index, max_length)
+    arguments = (page.served.url, page.document, address.fragment, start_index, max_length, max_tokens)
+    if max_tokens is None and max_length <= INLINE_MAX_LENGTH and len(page.document.sections) <= INLINE_SECTIONS:
+        text = _read_answer(*arguments)
+    else:
+        text = await run_in("cpu", _read_answer, *arguments)
     return text_result(notes(page) + text)
 
 
-def _sections_markdown(document: Document, titles: list[str]) -> tuple[str, list[str]]:
-    """The h2/h3 sections named by `titles` (in page order, a section inside a chosen one not repeated)
-    and the titles not found; one pass over the sections, a dict lookup for each."""
+def _sections_markdown(document: Document, titles: list[str]) -> tuple[str, list[str], list[Heading]]:
+    """The h2/h3 sections named by `titles` (in page order, a section inside a chosen one not repeated), the
+    titles not found, and the headings of the text with their offsets in it (its table of contents).
+
+    One pass over the sections, a dict lookup for each; titles compare by `normalise_title`."""
     wanted: dict[str, int] = {}
     for position, title in enumerate(titles):
-        wanted.setdefault(" ".join(title.strip().lower().split()), position)
-    chosen: list[tuple[int, int]] = []
+        wanted.setdefault(normalise_title(title), position)
+    markdown = document.markdown
+    parts: list[str] = []
+    headings: list[Heading] = []
+    offset = 0  # where the current part starts in the joined text
+    part_start = 0  # where the current part starts in the page, after its leading whitespace
     chosen_until = -1  # sections come in page order: one starting before this lies inside a chosen one
     found: set[int] = set()
     for section in document.sections:
-        if section.level not in (2, 3):
-            continue
-        index = wanted.get(" ".join(section.title.lower().split()))
-        if index is None:
-            continue
-        found.add(index)
-        if section.start >= chosen_until:
-            chosen.append((section.start, section.end))
-            chosen_until = section.end
+        inside = section.start < chosen_until
+        if section.level in (2, 3):
+            index = wanted.get(normalise_title(section.title))
+            if index is not None:
+                found.add(index)
+                if not inside:
+                    raw = markdown[section.start : section.end]
+                    part = raw.strip()
+                    if parts:
+                        offset += len(parts[-1]) + 2
+                    parts.append(part)
+                    part_start = section.start + len(raw) - len(raw.lstrip())
+                    chosen_until = section.end
+                    inside = True
+        if inside:
+            headings.append(Heading(section.level, section.title, offset + max(0, section.start - part_start)))
     missing = [titles[i] for i in range(len(titles)) if i not in found]
-    parts = [document.markdown[start:end].strip() for start, end in chosen]
-    return "\n\n".join(parts), missing
+    return "\n\n".join(parts), missing, headings
+
+
+def _sections_answer(
+    url: str, document: Document, titles: list[str], start_index: int, max_length: int, max_tokens: int | None
+) -> tuple[str, list[str]]:
+    """read_sections' text (empty when no title matched) and the titles not found (CPU work: a pool thread)."""
+    markdown, missing, headings = _sections_markdown(document, titles)
+    if not markdown:
+        return "", missing
+    text = format_documentation_result(url, markdown, start_index, max_length, headings, "read_sections", max_tokens)
+    if missing and start_index == 0:
+        available = [s.title for s in document.sections if s.level in (2, 3)]
+        text = (
+            "<e>The following requested sections were not found: "
+            + ", ".join(f'"{t}"' for t in missing)
+            + " (titles match ignoring case, spacing, dashes and quotes). Available sections: "
+            + quoted_list(available, SECTIONS_MISSING_LISTED)
+            + "</e>\n\n"
+            + text
+        )
+    return text, missing
 
 
 async def read_sections(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -299,9 +381,13 @@ async def read_sections(args: dict[str, Any], ctx: RequestContext) -> dict[str, 
     titles = [t for t in args["section_titles"] if t.strip()]
     if not titles:
         raise ToolError("section_titles parameter cannot be empty")
+    max_length, max_tokens = limits(args, SECTIONS_MAX_LENGTH)
+    start_index = args.get("start_index", 0)
     page = await get_page(address)
-    markdown, missing = await run_in("cpu", _sections_markdown, page.document, titles)
-    if not markdown:
+    text, _missing = await run_in(
+        "cpu", _sections_answer, page.served.url, page.document, titles, start_index, max_length, max_tokens
+    )
+    if not text:
         available = [s.title for s in page.document.sections if s.level in (2, 3)]
         if not available:
             raise ToolError(
@@ -314,13 +400,9 @@ async def read_sections(args: dict[str, Any], ctx: RequestContext) -> dict[str, 
             + ". Available sections: "
             + quoted_list(available)
             + ". Please retry with one or more of these sections or use the read_documentation tool instead "
-            "to get the full document content."
+            "to get the full document content. Titles match ignoring case, spacing, dashes and quotes."
         )
-    if missing:
-        markdown += "\n\n> **Note**: The following requested sections were not found: " + ", ".join(
-            f'"{t}"' for t in missing
-        )
-    return text_result(notes(page) + f"AWS Documentation from {page.served.url}:\n\n{markdown}")
+    return text_result(notes(page) + text)
 
 
 async def search_table(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -330,7 +412,13 @@ async def search_table(args: dict[str, Any], ctx: RequestContext) -> dict[str, A
         raise ToolError("query parameter cannot be empty")
     page = await get_page(address)
     answer = await run_in(
-        "cpu", search_tables, page.document, query, args.get("section_title"), args.get("max_rows", 20)
+        "cpu",
+        search_tables,
+        page.document,
+        query,
+        args.get("section_title"),
+        args.get("max_rows", 20),
+        page.served.url,
     )
     note = notes(page).replace("<e>", "").replace("</e>", "").strip()
     if note:
@@ -377,8 +465,12 @@ This server provides tools to access public AWS documentation, search for conten
 ## Best Practices
 
 - For long documentation pages, make multiple calls to `read_documentation` with different `start_index` values for pagination
+- A truncated answer ends with the sections still to come and the `start_index` of each: jump to the one you need instead of paging through
 - By default, use read_sections when the answer could be within a specific section(s), given the table of contents. Otherwise, use read_documentation to scan the entire page.
-- A URL ending in `#anchor` starts reading at that section
+- `read_sections` matches titles ignoring case, spacing, dashes and quotes, and pages like `read_documentation` (`max_length`, `start_index`)
+- A URL ending in `#anchor` starts reading at that section (anchors match ignoring case); an anchor the page lacks is named at the top of the answer, which then reads from the top
+- To bound an answer in tokens rather than characters, pass `max_tokens` to `read_documentation` or `read_sections`
+- Relative links in an answer resolve against the page URL stated at its top
 - For very long documents (>30,000 characters), stop reading if you've found the needed information
 - When searching, use specific technical terms rather than general phrases
 - Use `recommend` tool to discover related content that might not appear in search results
@@ -408,6 +500,10 @@ This server provides tools to access public AWS China documentation, and get ser
 - Always use `get_available_services` first to checkout available services and their documentation URLs
 - If a service is available, checkout the documentation URL for that service to see the feature differences and other documentation URLs
 - For long documentation pages, make multiple calls to `read_documentation` with different `start_index` values for pagination
+- A truncated answer ends with the sections still to come and the `start_index` of each: jump to the one you need instead of paging through
+- A URL ending in `#anchor` starts reading at that section (anchors match ignoring case); an anchor the page lacks is named at the top of the answer, which then reads from the top
+- To bound an answer in tokens rather than characters, pass `max_tokens` to `read_documentation`
+- Relative links in an answer resolve against the page URL stated at its top
 - For very long documents (>30,000 characters), stop reading if you've found the needed information
 - Always cite the documentation URL when providing information to users
 
@@ -419,7 +515,11 @@ This server provides tools to access public AWS China documentation, and get ser
 Pages are on docs.amazonaws.cn.
 """
 
-ANCHOR_NOTE = "\n\nA URL may end with `#anchor` (a section id): reading then starts at that section."
+ANCHOR_NOTE = (
+    "\n\nA URL may end with `#anchor` (a section id): reading then starts at that section. Anchors match "
+    "ignoring case; when the page has no such section, the answer says so first, lists the sections with "
+    "their anchors, and reads from the top."
+)
 
 
 # The OAuth scopes the tools need: reading pages and what is derived from them, and searching (which asks the

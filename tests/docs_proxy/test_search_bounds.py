@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from docs_proxy.convert import Document, Section, Table
+from docs_proxy.paging import Heading
 from docs_proxy.tables import SECTIONS_LISTED, quoted_list, search_tables
 from docs_proxy.tools import _sections_markdown
 
@@ -57,7 +58,7 @@ def test_read_sections_with_sixty_thousand_titles_is_linear() -> None:
     document = headings_document(40_000)
     titles = [f"section {i}" for i in range(0, 120_000, 2)]  # 60,000 titles, half of them on the page
     started = time.process_time()
-    markdown, missing = _sections_markdown(document, titles)
+    markdown, missing, _headings = _sections_markdown(document, titles)
     assert time.process_time() - started < 2  # 35 s before (a list search per section)
     assert markdown.startswith("## Section 0\n\nText 0.") and "## Section 1\n" not in markdown
     assert len(missing) == 40_000 and missing[0] == "section 40000"
@@ -72,9 +73,11 @@ def test_read_sections_keeps_its_answer_shape() -> None:
         Section(2, "C", "c", a_end, len(markdown)),
     ]
     document = Document("T", markdown, sections, [])
-    text, missing = _sections_markdown(document, ["b", "A", "  c ", "nope", "a"])
+    text, missing, headings = _sections_markdown(document, ["b", "A", "  c ", "nope", "a"])
     assert text == "## A\n\nText A.\n\n### B\n\nText B.\n\n## C\n\nText C."  # B is inside A: not repeated
     assert missing == ["nope", "a"]  # a repeated title counts once, as before
+    # The headings of the joined text, each at its offset in it (the table of contents of a truncated answer).
+    assert headings == [Heading(2, "A", 0), Heading(3, "B", text.index("### B")), Heading(2, "C", text.index("## C"))]
 
 
 def test_hints_list_a_bounded_number_of_sections() -> None:

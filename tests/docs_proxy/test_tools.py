@@ -45,17 +45,36 @@ async def test_tools_listed_per_partition(docs_server: DaphneServer, transport: 
         assert "search_documentation" not in names
 
 
+HEADER = re.compile(r"AWS Documentation from (\S+):\n(?:<e>Relative links resolve against \S+\.</e>\n)?\n")
+HINT = re.compile(
+    r"\n\n<e>Content truncated\. Call the \w+ tool with (?:the same section_titles and )?start_index=(\d+) "
+)
+
+
+def body_and_next(text: str) -> tuple[str, int | None]:
+    """An answer's chunk of page text (between the header and the truncation note) and the start_index it names."""
+    header = HEADER.match(text)
+    assert header is not None, text[:200]
+    hint = HINT.search(text, header.end())
+    if hint is None:
+        return text[header.end() :], None
+    return text[header.end() : hint.start()], int(hint.group(1))
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_read_documentation_pages_through_the_document(docs_server: DaphneServer, transport: str) -> None:
     async with open_session(docs_server, transport) as session:
+        whole, _none = body_and_next(text_of(await call(session, "read_documentation", url=RDS, max_length=100_000)))
         first = text_of(await call(session, "read_documentation", url=RDS, max_length=3000))
-        assert first.startswith(f"AWS Documentation from {RDS}:\n\n# What is Amazon Relational Database Service")
-        match = re.search(r"start_index=(\d+) to get more content", first)
-        assert match and int(match.group(1)) == 3000
-        second = text_of(await call(session, "read_documentation", url=RDS, max_length=3000, start_index=3000))
-        body_one = first.split("\n\n", 1)[1].rsplit("\n\n<e>", 1)[0]
-        body_two = second.split("\n\n", 1)[1].rsplit("\n\n<e>", 1)[0]
-        assert len(body_one) == 3000 and body_two and body_one[-50:] != body_two[:50]
+        assert first.startswith(f"AWS Documentation from {RDS}:\n")
+        body_one, following = body_and_next(first)
+        assert body_one.startswith("# What is Amazon Relational Database Service")
+        # The chunk ends at a block boundary in the last fifth of max_length, and start_index is where it ended.
+        assert following is not None and 2400 <= following <= 3000 and body_one == whole[:following]
+        assert body_one.endswith("\n")
+        second = text_of(await call(session, "read_documentation", url=RDS, max_length=3000, start_index=following))
+        body_two, _next = body_and_next(second)
+        assert body_two and whole[following:].startswith(body_two)
         beyond = text_of(await call(session, "read_documentation", url=RDS, start_index=10_000_000))
         assert beyond == f"AWS Documentation from {RDS}:\n\n<e>No more content available.</e>"
 
