@@ -16,12 +16,14 @@ from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 
 import markdownify
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 from lxml import etree
 from markdownify import ATX, MarkdownConverter
+
+from docs_proxy.links import relative_href
 
 # markdownify 1.2.3 internals that the copied process_tag needs and its type stub leaves out (pinned in
 # awsmcp.compat): read through Any here, so no other line reaches past the stub.
@@ -33,7 +35,7 @@ should_remove_whitespace_inside: Callable[[Any], bool] = _markdownify.should_rem
 should_remove_whitespace_outside: Callable[[Any], bool] = _markdownify.should_remove_whitespace_outside
 
 # Bump on any change of output: cache keys carry it, so old conversions are never served.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 
 ARTICLE_SELECTORS = (
     "#main-col-body",
@@ -278,15 +280,47 @@ def rewrite_tabs(soup: BeautifulSoup, article: Tag) -> None:
         section.unwrap()
 
 
+# Hrefs no real page has: template slots (`${x}`, `{{x}}`, `%s`), characters a URL never carries unescaped,
+# path segments of only x's (`xxx.html`, `XXXX/`) and TODO/TBD markers. AWS pages ship such unfinished links
+# (`xxx<link>.html`); written as links they look real and lead an agent to a 404, so only their text is kept.
+_PLACEHOLDER_CHARS = re.compile(r"[<>{}|\\^`\s]|%s|\bTODO\b|\bTBD\b")
+_PLACEHOLDER_SEGMENT = re.compile(r"(?:^|/)x{3,}(?:\.\w+)?(?:/|$)", re.I)
+_ESCAPED_SLOT = re.compile(r"[<>{}]")
+_URL_NOISE = re.compile(r"[\t\n\r]")  # dropped from any URL by browsers: a wrapped href is still a real one
+_DEAD_SCHEMES = ("javascript:", "data:", "mailto:", "vbscript:")
+
+
+def is_placeholder_href(href: str) -> bool:
+    """Whether `href` (stripped, as written in the page) cannot lead to a real page."""
+    if href in ("", "#") or href.lower().startswith(_DEAD_SCHEMES) or _PLACEHOLDER_CHARS.search(href):
+        return True
+    path = urlsplit(href).path
+    if "%" in path:  # `xxx%3Clink%3E.html`: the same slot, escaped
+        path = unquote(path)
+        if _ESCAPED_SLOT.search(path):
+            return True
+    return _PLACEHOLDER_SEGMENT.search(path) is not None
+
+
 def absolutize(article: Tag, base_url: str) -> None:
+    """Every link and image resolved against the page, then written in its shortest form relative to it.
+
+    The answer states the page URL once, so `Foo.html` or `#anchor` costs a fraction of the absolute URL
+    and still resolves to exactly that URL (relative_href checks each form by resolving it back).
+    """
     for anchor in article.find_all("a", href=True):
-        href = str(anchor["href"]).strip()
-        if not href or href.lower().startswith(("javascript:", "data:", "mailto:")):
+        href = _URL_NOISE.sub("", str(anchor["href"]).strip())
+        if is_placeholder_href(href):
             del anchor["href"]
             continue
-        anchor["href"] = urljoin(base_url, href)
+        absolute = urljoin(base_url, href)
+        text = anchor.string
+        if text is None or text.strip() != absolute:  # a link that shows its URL stays an autolink, `<url>`
+            anchor["href"] = relative_href(base_url, absolute)
+        else:
+            anchor["href"] = absolute
     for image in article.find_all("img", src=True):
-        image["src"] = urljoin(base_url, str(image["src"]).strip())
+        image["src"] = relative_href(base_url, urljoin(base_url, str(image["src"]).strip()))
 
 
 def code_language(pre: Tag) -> str:

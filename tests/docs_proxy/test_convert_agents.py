@@ -1,0 +1,114 @@
+"""What an agent reads: links in their shortest exact form, no placeholder links, inline code kept as code,
+site notices gone, code languages that are true, and prose without stray whitespace from the HTML's layout.
+
+Each check runs on the real fixture pages of the kind that shows the defect; a small page written here
+stands in where no captured page has the case.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urljoin
+
+import pytest
+
+from docs_proxy import convert as convert_module
+from docs_proxy.convert import Document, convert
+from tests.support.origin import PAGES
+
+MANIFEST: dict[str, str] = json.loads((PAGES / "MANIFEST.json").read_text())
+CASES = [pytest.param(url, name, id=name.split("__")[0] + "/" + name.split("__")[1]) for url, name in MANIFEST.items()]
+URL_OF = {name.split("__")[0]: url for url, name in MANIFEST.items()}
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def page(kind: str) -> tuple[str, str]:
+    """The fixture page of a kind (`cli-v1-reference`, `legacy-2018`, ...): its URL and HTML."""
+    url = URL_OF[kind]
+    return url, (PAGES / MANIFEST[url]).read_text()
+
+
+def converted(kind: str) -> Document:
+    url, html = page(kind)
+    return convert(html, url)
+
+
+def into_article(html: str, extra: str) -> str:
+    """The page with `extra` placed at the top of its article (`#main-col-body`)."""
+    marker = re.search(r"<div[^>]*id=\"main-col-body\"[^>]*>", html)
+    assert marker is not None
+    return html[: marker.end()] + extra + html[marker.end() :]
+
+
+# --- links: relative to the page, each resolving exactly to the absolute URL -----------------------------
+@pytest.mark.parametrize(("url", "name"), CASES)
+def test_each_link_resolves_to_the_absolute_url_it_replaces(url: str, name: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    html = (PAGES / name).read_text()
+    relative = convert(html, url).markdown
+    monkeypatch.setattr(convert_module, "relative_href", lambda _page, absolute: absolute)
+    absolute = convert(html, url).markdown
+    old, new = LINK.findall(absolute), LINK.findall(relative)
+    assert new and len(new) == len(old)
+    for before, after in zip(old, new, strict=True):
+        assert after.startswith("https://") or urljoin(url, after) == before, (before, after)
+    assert sum(map(len, new)) < sum(map(len, old))  # every page links within its own site
+
+
+def test_links_take_the_shortest_form_that_resolves() -> None:
+    markdown = converted("service-authorization").markdown
+    assert "- [Actions defined by AWS Account Management](#awsaccountmanagement-actions-as-permissions)" in markdown
+    assert "[configure this service](/accounts/latest/reference/accounts-welcome.html)" in markdown
+    rds = converted("rds-userguide").markdown
+    assert "](CHAP_Aurora.html)" not in rds  # another guide: root-relative, not a file name that would resolve here
+    assert "](/AmazonRDS/latest/AuroraUserGuide/CHAP_AuroraOverview.html)" in rds
+    assert re.search(r"\]\(Concepts\.[\w.]+\.html\)", rds)  # same guide: the file name alone
+    assert "](http://aws.amazon.com/what-is-aws/)" in rds  # another host stays absolute
+
+
+# --- placeholder links: the text stays, the link goes ------------------------------------------------------
+PLACEHOLDERS = [
+    "xxx<link>.html",
+    "xxx%3Clink%3E.html",
+    "${DocsUrl}/api.html",
+    "{{ link }}",
+    "%s.html",
+    "xxx.html",
+    "XXXX/index.html",
+    "TODO",
+    "guide/TBD.html",
+    "#",
+    "javascript:void(0)",
+    "a b.html",
+    "api|ref.html",
+    "back\\slash.html",
+    "cur^et.html",
+    "tick`.html",
+]
+REAL_HREFS = [
+    ("API_CloseAccount.html", "API_CloseAccount.html"),
+    ("#awsaccountmanagement-account", "#awsaccountmanagement-account"),
+    ("../../reference/welcome.html#x-1", "/service-authorization/reference/welcome.html#x-1"),
+    ("https://aws.amazon.com/iam/?nc=sn&loc=0", "https://aws.amazon.com/iam/?nc=sn&loc=0"),
+    ("https://example.com/My%20Report.pdf", "https://example.com/My%20Report.pdf"),
+    ("lambda-\npython.html", "lambda-python.html"),  # browsers drop a newline inside a URL
+    ("max-xxl.html", "max-xxl.html"),
+]
+
+
+@pytest.mark.parametrize("href", PLACEHOLDERS)
+def test_a_placeholder_link_keeps_its_text_and_loses_its_link(href: str) -> None:
+    url, html = page("service-authorization")
+    link = f'<p>See <a href="{href.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")}">the Wibble guide</a>.</p>'
+    markdown = convert(into_article(html, link), url).markdown
+    assert "See the Wibble guide." in markdown
+    assert "[the Wibble guide]" not in markdown
+
+
+@pytest.mark.parametrize(("href", "written"), REAL_HREFS)
+def test_a_real_link_stays_a_link(href: str, written: str) -> None:
+    url, html = page("service-authorization")
+    markdown = convert(
+        into_article(html, f'<p>See <a href="{href.replace("&", "&amp;")}">the Wibble guide</a>.</p>'), url
+    )
+    assert f"See [the Wibble guide]({written})." in markdown.markdown
