@@ -96,6 +96,8 @@ KNOWN_LANGUAGES = frozenset(
 )  # fmt: skip
 _LANGUAGE_CLASS = re.compile(r"^(?:language|lang|highlight|brush|syntax)[-_:](?P<lang>[\w#+.-]+)$", re.I)
 _HEADING = re.compile(r"^h([1-6])$")
+# Elements whose text is literal: no Markdown escaping inside, and code spans around the inline ones.
+_LITERAL_TAGS = frozenset({"pre", "code", "kbd", "samp", "tt"})
 _MD_HEADING = re.compile(r"^(#{1,6}) (.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 TABLE_MAX_ROWS = 20
@@ -413,7 +415,7 @@ class _Converter(MarkdownConverter):
         child_tags.add(node.name)
         if re_html_heading.match(node.name) is not None or node.name in ("td", "th"):
             child_tags.add("_inline")
-        if node.name in ("pre", "code", "kbd", "samp"):
+        if node.name in _LITERAL_TAGS:
             child_tags.add("_noformat")
         strings = [
             s for s in (_MarkdownConverter.process_element(self, el, parent_tags=child_tags) for el in children) if s
@@ -424,6 +426,16 @@ class _Converter(MarkdownConverter):
         convert_fn = _MarkdownConverter.get_conv_fn_cached(self, node.name)
         if convert_fn is not None:
             text = convert_fn(node, text, parent_tags=parent_tags)
+        return text
+
+    def convert_tt(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        """Sphinx's inline literal (`<tt class="docutils literal">`): option names, values, commands."""
+        return str(_MarkdownConverter.convert_code(self, el, text, parent_tags))
+
+    def convert_span(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        """A Sphinx literal fragment (`span.pre`) outside any literal element is still code."""
+        if "_noformat" not in parent_tags and "pre" in _classes(el):
+            return str(_MarkdownConverter.convert_code(self, el, text, parent_tags))
         return text
 
     def convert_td(self, el: Tag, text: str, parent_tags: set[str]) -> str:

@@ -15,6 +15,7 @@ import pytest
 
 from docs_proxy import convert as convert_module
 from docs_proxy.convert import Document, convert
+from tests.support import quality
 from tests.support.origin import PAGES
 
 MANIFEST: dict[str, str] = json.loads((PAGES / "MANIFEST.json").read_text())
@@ -112,3 +113,49 @@ def test_a_real_link_stays_a_link(href: str, written: str) -> None:
         into_article(html, f'<p>See <a href="{href.replace("&", "&amp;")}">the Wibble guide</a>.</p>'), url
     )
     assert f"See [the Wibble guide]({written})." in markdown.markdown
+
+
+# --- inline code: Sphinx's literals, kbd and samp come out as code spans ----------------------------------
+def test_sphinx_literals_on_the_cli_reference_are_inline_code() -> None:
+    url, html = page("cli-v1-reference")
+    markdown = convert(html, url).markdown
+    literals = re.findall(r'<tt class="docutils literal"><span class="pre">([^<]+)</span></tt>', html)
+    assert len(literals) > 30
+    for literal in literals:
+        assert f"`{literal}`" in markdown, literal
+    assert "`--recursive` (boolean) Command is performed on all files" in markdown
+    assert "\n--recursive (boolean)" not in markdown
+
+
+INLINE_CODE_PAGE = """<html><head><title>Literals</title></head><body><div id="main-col-body">
+<h1>Literals</h1>
+<p>Pass <code class="docutils literal notranslate"><span class="pre">--function-name</span></code> and
+<code class="literal">my-function</code>; run <tt class="docutils literal"><span class="pre">aws</span>
+<span class="pre">lambda</span> <span class="pre">invoke</span></tt> or press <kbd>Ctrl</kbd>+<kbd>C</kbd>.
+The output reads <samp>200 OK</samp>, then <span class="pre">--dry-run</span> alone.</p>
+<pre><span class="pre">literal block</span></pre>
+</div></body></html>"""
+
+
+def test_every_inline_literal_form_is_a_code_span() -> None:
+    markdown = convert(INLINE_CODE_PAGE, "https://docs.aws.amazon.com/cli/latest/reference/literals.html").markdown
+    assert (
+        "Pass `--function-name` and `my-function`; run `aws lambda invoke` or press `Ctrl`+`C`. "
+        "The output reads `200 OK`, then `--dry-run` alone." in markdown
+    )
+    assert "```\nliteral block\n```" in markdown  # inside a code block a literal stays plain text
+
+
+@pytest.mark.parametrize(("url", "name"), CASES)
+def test_inline_literals_of_every_page_are_code_spans(url: str, name: str) -> None:
+    html = (PAGES / name).read_text()
+    markdown = convert(html, url).markdown
+    article = quality.article_of(html)
+    literals = [
+        " ".join(tag.get_text().split())
+        for tag in article.find_all(["code", "tt", "kbd", "samp"])
+        if tag.find_parent(["pre", "code", "tt", "kbd", "samp"]) is None and not quality.in_chrome(tag)
+    ]
+    for literal in literals:
+        if literal and "`" not in literal:
+            assert f"`{literal.replace('|', chr(92) + '|')}`" in markdown or f"`{literal}`" in markdown, literal
