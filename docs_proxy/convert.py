@@ -97,6 +97,7 @@ KNOWN_LANGUAGES = frozenset(
 _LANGUAGE_CLASS = re.compile(r"^(?:language|lang|highlight|brush|syntax)[-_:](?P<lang>[\w#+.-]+)$", re.I)
 _HEADING = re.compile(r"^h([1-6])$")
 # Elements whose text is literal: no Markdown escaping inside, and code spans around the inline ones.
+_PUNCTUATION = frozenset(",.;:!?")
 _LITERAL_TAGS = frozenset({"pre", "code", "kbd", "samp", "tt"})
 _MD_HEADING = re.compile(r"^(#{1,6}) (.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
@@ -421,6 +422,8 @@ class _Converter(MarkdownConverter):
             s for s in (_MarkdownConverter.process_element(self, el, parent_tags=child_tags) for el in children) if s
         ]
         if node.name != "pre" and "pre" not in parent_tags:
+            if "_noformat" not in child_tags:
+                strings = _join_spaces(strings)
             strings = _collapse_newlines(strings)
         text = "".join(strings)
         convert_fn = _MarkdownConverter.get_conv_fn_cached(self, node.name)
@@ -549,6 +552,61 @@ def _header_and_body(grid: list[list[str]], header_rows: int) -> tuple[list[str]
         return grid[0], grid[1:]
     header = [" / ".join(dict.fromkeys(c for c in column if c)) for column in zip(*grid[:header_rows], strict=True)]
     return header, grid[header_rows:]
+
+
+def _closes(text: str) -> bool:
+    """Whether `text` starts with punctuation that takes no space before it: `)`, `]`, or `,.;:!?` ending a word."""
+    first = text[:1]
+    if first in (")", "]"):
+        return True
+    return first in _PUNCTUATION and text[1:2] in ("", " ", "\n", ")", "]", "*", "_")
+
+
+def _spaces_at_end(text: str) -> int:
+    end = len(text)
+    while end and text[end - 1] == " ":
+        end -= 1
+    return len(text) - end
+
+
+def _spaces_at_start(text: str) -> int:
+    start = 0
+    while start < len(text) and text[start] == " ":
+        start += 1
+    return start
+
+
+def _join_spaces(strings: list[str]) -> list[str]:
+    """Children joined with the layout whitespace between inline elements made prose spacing.
+
+    Indented HTML puts whitespace inside and around inline elements, and each side keeps its own:
+    `see  [a](…)  .` or `(prefix:  `x`  )`. Where a child meets the next, the spaces of both become one,
+    and none after an opening bracket or before closing punctuation. A run that starts a line (indentation
+    after a newline) is left alone.
+    """
+    out: list[str] = []
+    for string in strings:
+        if not out:
+            out.append(string)
+            continue
+        previous = out[-1]
+        lead = _spaces_at_start(string)
+        trail = _spaces_at_end(previous)
+        if not (lead or trail):
+            out.append(string)
+            continue
+        head = string[lead:]
+        body = previous[: len(previous) - trail] if trail else previous
+        if body.endswith("\n") or head.startswith("\n"):
+            out.append(string)
+            continue
+        if not head:  # only spaces: carried on to the next child
+            out[-1] = body + " "
+            continue
+        gap = "" if body.endswith(("(", "[")) or _closes(head) else " "
+        out[-1] = body
+        out.append(gap + head)
+    return out
 
 
 def _collapse_newlines(strings: list[str]) -> list[str]:

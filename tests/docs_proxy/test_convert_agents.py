@@ -159,3 +159,58 @@ def test_inline_literals_of_every_page_are_code_spans(url: str, name: str) -> No
     for literal in literals:
         if literal and "`" not in literal:
             assert f"`{literal.replace('|', chr(92) + '|')}`" in markdown or f"`{literal}`" in markdown, literal
+
+
+# --- whitespace: one space between inline elements, none inside brackets or before punctuation ------------
+FENCE = re.compile(r"^\s*(?:>\s*)*(`{3,}|~{3,})")
+LINE_START = re.compile(r"^(?:\s|>)*(?:[-*+] |\d+\. |:   )?\s*")
+CODE_SPAN = re.compile(r"(`+).+?\1")
+
+
+def prose_lines(markdown: str) -> list[str]:
+    """Lines outside code blocks and tables, without their indent, list or quote marker and code spans."""
+    lines: list[str] = []
+    fence: str | None = None
+    for line in markdown.split("\n"):
+        match = FENCE.match(line)
+        if match:
+            marker = match.group(1)
+            if fence is None:
+                fence = marker
+            elif marker[0] == fence[0] and len(marker) >= len(fence):
+                fence = None
+            continue
+        if fence is None and not line.lstrip(" >").startswith("|"):
+            lines.append(CODE_SPAN.sub("`x`", LINE_START.sub("", line)))
+    return lines
+
+
+def layout_whitespace(markdown: str) -> list[str]:
+    """Prose lines with a double space, a space inside a bracket or a space before punctuation."""
+    return [line for line in prose_lines(markdown) if re.search(r" {2}|\( | \)|`x` [,.;:)](?: |$)", line)]
+
+
+def prettified(html: str) -> str:
+    """The page as an indenting serializer writes it: every element on its own line."""
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(html, "lxml").prettify()
+
+
+@pytest.mark.parametrize(("url", "name"), CASES)
+def test_no_layout_whitespace_in_prose(url: str, name: str) -> None:
+    html = (PAGES / name).read_text()
+    assert layout_whitespace(convert(html, url).markdown) == []
+
+
+@pytest.mark.parametrize(("url", "name"), CASES)
+def test_no_layout_whitespace_in_prose_of_prettified_pages(url: str, name: str) -> None:
+    html = prettified((PAGES / name).read_text())
+    assert layout_whitespace(convert(html, url).markdown) == []
+
+
+def test_inline_elements_of_an_indented_page_sit_in_single_spaces() -> None:
+    url, html = page("service-authorization")
+    markdown = convert(prettified(html), url).markdown
+    assert "AWS Account Management (service prefix: `account`) provides the following" in markdown
+    assert "- Learn how to [configure this service](/accounts/latest/reference/accounts-welcome.html)." in markdown
