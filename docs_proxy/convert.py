@@ -61,6 +61,15 @@ CHROME_CLASSES = frozenset(
         "doc-conventions page-utilities headerlink copy-button btn-copy-code code-btn-container"
     ).split()
 )
+# Site notices named by id or class (region and legal disclaimers, banners, cookie and survey prompts).
+_NOTICE_NAME = re.compile(r"disclaimer|cookie|consent|survey|banner|new-?look", re.I)
+# Site notices known by their wording: the 2023-2024 "new look" banner and its way back.
+_SITE_NOTICE_TEXT = re.compile(
+    r"(?:website|documentation|site) (?:is getting|has) a new look"
+    r"|(?:switch|return|go back|revert) to the (?:new|original|old|previous|classic) look",
+    re.I,
+)
+_NOTICE_BOXES = frozenset({"p", "div", "section", "aside", "li"})
 # AWS web components that carry content; every other awsdocs-*/awsui-* element is chrome.
 CONTENT_COMPONENTS = frozenset(
     {"awsdocs-tabs", "awsdocs-expandable-section", "awsui-expandable-section", "awsdocs-tab", "awsui-tabs"}
@@ -204,10 +213,33 @@ def is_chrome(tag: Tag) -> bool:
     classes = attrs.get("class")
     if classes and not CHROME_CLASSES.isdisjoint(classes):
         return True
+    ident = attrs.get("id")
+    if (isinstance(ident, str) and _NOTICE_NAME.search(ident)) or (classes and _NOTICE_NAME.search(" ".join(classes))):
+        return tag.find(_HEADING) is None  # a section of the article named so carries its heading
     style = attrs.get("style")
     if isinstance(style, str) and "none" in style and "display:none" in style.replace(" ", "").lower():
         return True
     return name == "table" and attrs.get("summary") == "Breadcrumbs"
+
+
+def remove_site_notices(html: str, article: Tag) -> None:
+    """Site banners known only by their wording ("the website is getting a new look") go with their box.
+
+    The raw page is searched first, so a page without one costs one regex scan and no walk.
+    """
+    if not _SITE_NOTICE_TEXT.search(html):
+        return
+    for text in article.find_all(string=_SITE_NOTICE_TEXT):
+        box = getattr(text, "parent", None)  # None once an earlier notice took this text with it
+        if box is None or box.decomposed:
+            continue
+        while box.name not in _NOTICE_BOXES and box.parent is not None and box.parent is not article:
+            box = box.parent
+        # climb while the enclosing box holds no more than a notice's few sentences
+        while box.parent is not None and box.parent is not article and len(box.parent.get_text()) <= 400:
+            box = box.parent
+        if box is not article:
+            box.decompose()
 
 
 def remove_chrome(article: Tag) -> None:
@@ -814,6 +846,7 @@ def _convert_checked(html: str, page_url: str) -> Document:
     title = page_title(soup, article)
     rewrite_tabs(soup, article)  # first: a tab widget keeps its tabs in a hidden <dl>
     remove_chrome(article)
+    remove_site_notices(html, article)
     rewrite_callouts(soup, article)
     absolutize(article, page_url)
     if not article.get_text(strip=True):

@@ -214,3 +214,43 @@ def test_inline_elements_of_an_indented_page_sit_in_single_spaces() -> None:
     markdown = convert(prettified(html), url).markdown
     assert "AWS Account Management (service prefix: `account`) provides the following" in markdown
     assert "- Learn how to [configure this service](/accounts/latest/reference/accounts-welcome.html)." in markdown
+
+
+# --- site notices: region and legal disclaimers, site banners, cookie and survey notices are chrome -------
+NOTICES = [
+    # the 2019 XHTML layout's region notice, inside the article
+    '<div id="divRegionDisclaimer" class="divRegionDisclaimer"><p>Wibble region notice: this guide describes'
+    " features of the commercial Regions.</p></div>",
+    '<div class="legal-disclaimer"><p>Wibble legal notice text.</p></div>',
+    '<div class="doc-site-banner"><p>Wibble banner: the guide moved. <a href="new.html">Go there</a></p></div>',
+    '<div id="cookie-consent"><p>Wibble cookies: we use cookies to improve the site.</p>'
+    '<a href="#">Accept all</a></div>',
+    '<div class="survey-prompt"><p>Wibble survey: tell us how we are doing.</p></div>',
+    # the banner of 2023-2024, known only by what it says
+    "<div><p><strong>The AWS Documentation website is getting a new look!</strong> Wibble: try it now and let"
+    ' us know what you think. <a href="https://docs.aws.amazon.com/new">Switch to the new look &gt;&gt;</a></p>'
+    "<p>You can return to the original look by selecting English in the language selector above.</p></div>",
+]
+
+
+@pytest.mark.parametrize("kind", ["legacy-2018", "prescriptive-guidance"])
+@pytest.mark.parametrize("notice", NOTICES)
+def test_site_notices_are_removed_whole(kind: str, notice: str) -> None:
+    url, html = page(kind)
+    before = convert(html, url).markdown
+    after = convert(into_article(html, notice), url).markdown
+    assert "Wibble" not in after and "original look" not in after
+    assert after == before  # nothing of the article went with it
+
+
+KEPT = [
+    # a Sphinx section whose id names the topic: it has its heading, so it is article, not a notice
+    '<div class="section" id="cookie-banner"><h2>Wibble cookie banner</h2><p>Configure the banner.</p></div>',
+    "<p>Wibble: read the disclaimer of your survey tool before you ship a banner with a new look.</p>",
+]
+
+
+@pytest.mark.parametrize("content", KEPT)
+def test_article_text_that_mentions_notices_is_kept(content: str) -> None:
+    url, html = page("legacy-2018")
+    assert "Wibble" in convert(into_article(html, content), url).markdown
