@@ -23,6 +23,7 @@ from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 from lxml import etree
 from markdownify import ATX, MarkdownConverter
 
+from docs_proxy.code_language import guess_language
 from docs_proxy.links import relative_href
 
 # markdownify 1.2.3 internals that the copied process_tag needs and its type stub leaves out (pinned in
@@ -103,6 +104,9 @@ KNOWN_LANGUAGES = frozenset(
         "typescript", "xml", "yaml", "dockerfile", "hcl", "makefile", "perl", "r", "text",
     }
 )  # fmt: skip
+# Classes that name no language: Sphinx's default highlighter on every block, and "do not highlight" markers.
+_SPHINX_DEFAULTS = frozenset({"highlight-python", "highlight-default", "highlight-none"})
+_NO_LANGUAGE = frozenset({"default", "none", "nohighlight", "plaintext", "programlisting"})
 _LANGUAGE_CLASS = re.compile(r"^(?:language|lang|highlight|brush|syntax)[-_:](?P<lang>[\w#+.-]+)$", re.I)
 _HEADING = re.compile(r"^h([1-6])$")
 # Elements whose text is literal: no Markdown escaping inside, and code spans around the inline ones.
@@ -358,7 +362,12 @@ def absolutize(article: Tag, base_url: str) -> None:
         image["src"] = relative_href(base_url, urljoin(base_url, str(image["src"]).strip()))
 
 
-def code_language(pre: Tag) -> str:
+def code_language(pre: Tag, code: str) -> str:
+    """The page's own language for the block when it names one; else the language the block shows, if any.
+
+    Sphinx's `highlight-python` (its default, on every block of the CLI reference) and `highlight-default`,
+    `nohighlight` and the like name no language.
+    """
     candidates: list[str] = []
     for tag in (pre, pre.find("code"), pre.parent, pre.parent.parent if pre.parent else None):
         if not isinstance(tag, Tag):
@@ -366,6 +375,8 @@ def code_language(pre: Tag) -> str:
         if tag.get("data-language"):
             candidates.append(str(tag["data-language"]))
         for cls in _classes(tag):
+            if cls in _SPHINX_DEFAULTS:
+                continue
             match = _LANGUAGE_CLASS.match(cls)
             if match:
                 candidates.append(match.group("lang"))
@@ -373,18 +384,9 @@ def code_language(pre: Tag) -> str:
                 candidates.append(cls)
     for candidate in candidates:
         lang = LANGUAGE_ALIASES.get(candidate.lower(), candidate.lower())
-        if lang in ("default", "none", "nohighlight", "plaintext", "programlisting"):
-            continue
-        if lang == "python" and tag_is_sphinx_default(pre):
-            continue
-        return lang
-    return ""
-
-
-def tag_is_sphinx_default(pre: Tag) -> bool:
-    """Sphinx wraps every block in highlight-python when the author named no language (AWS CLI pages)."""
-    parent = pre.parent
-    return isinstance(parent, Tag) and "highlight-python" in _classes(parent) and not pre.find("code")
+        if lang not in _NO_LANGUAGE:
+            return lang
+    return guess_language(code)
 
 
 def _fence_for(code: str) -> str:
@@ -490,7 +492,7 @@ class _Converter(MarkdownConverter):
         if not code.strip():
             return ""
         fence = _fence_for(code)
-        return f"\n\n{fence}{code_language(pre)}\n{code}\n{fence}\n\n"
+        return f"\n\n{fence}{code_language(pre, code)}\n{code}\n{fence}\n\n"
 
     def render_table(self, table: Tag, parent_tags: set[str]) -> str:
         grid, header_rows = self.table_grid(table)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape
 from urllib.parse import urljoin
 
 import pytest
@@ -254,3 +255,77 @@ KEPT = [
 def test_article_text_that_mentions_notices_is_kept(content: str) -> None:
     url, html = page("legacy-2018")
     assert "Wibble" in convert(into_article(html, content), url).markdown
+
+
+# --- code languages: the page's when it names one, else what the block shows beyond doubt, else none -----
+FENCED = re.compile(r"^( *)(`{3,})(\w*)\n(.*?)\n\1\2$", re.M | re.S)
+
+
+def fences(markdown: str) -> list[tuple[str, str]]:
+    """(language, first line) of each fenced block."""
+    return [(m.group(3), m.group(4).split("\n")[0].strip()) for m in FENCED.finditer(markdown)]
+
+
+def test_cli_reference_blocks_are_labelled_by_what_they_hold() -> None:
+    blocks = fences(converted("cli-v1-reference").markdown)
+    assert "python" not in {lang for lang, _ in blocks}  # Sphinx's default on every block, never true here
+    for lang, first in blocks:
+        if first.startswith("aws "):
+            assert lang == "bash", first
+        elif first == "{":
+            assert lang == "json", first  # the get-user-policy output, highlighted by Sphinx
+        else:  # synopsis, `KeyName1=string,...`, `{"string": "string" ...}` and `upload: ... to ...` output
+            assert lang == "", first
+
+
+def test_unlabelled_commands_on_the_2018_layout_are_shell() -> None:
+    blocks = dict((first, lang) for lang, first in fences(converted("legacy-2018").markdown))
+    assert blocks["pip install requests -t /path/to/project-dir"] == "bash"
+    assert blocks["[install]"] == ""  # an ini file: not told apart from others, so bare
+
+
+SPHINX_BLOCKS = [
+    ("highlight-default", '{\n    "Bucket": "amzn-s3-demo-bucket",\n    "Key": "a.txt"\n}', "json"),
+    ("highlight-default", '[\n  {"Name": "a"},\n  {"Name": "b"}\n]', "json"),
+    ("highlight-default", '{\n    "Bucket": "amzn-s3-demo-bucket",\n    ...\n}', ""),
+    ("highlight-default", "$ aws s3 ls\n2019-01-01 bucket", "bash"),
+    ("highlight-default", "PS C:\\> Get-S3Bucket", "powershell"),
+    ("highlight-default", "C:\\> aws s3 ls", "bat"),
+    ("highlight-default", "export AWS_REGION=us-west-2\naws s3 ls", "bash"),
+    ("highlight-default", "export const handler = async (event) => event;", ""),
+    ("highlight-default", "#!/bin/bash\nyum update -y", "bash"),
+    ("highlight-default", "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\nOutputs:\n  Name:\n    Value: x", "yaml"),
+    ("highlight-default", "---\nname: build\non: push", "yaml"),
+    ("highlight-default", "version: 0.2\nphases:\n  build:\n    commands:\n      - make", "yaml"),
+    ("highlight-default", "Note: this block is prose.\nWarning: so is this one.", ""),
+    ("highlight-default", "upload: a.txt to s3://b/a.txt\nupload: c.txt to s3://b/c.txt", ""),
+    ("highlight-default", "Step one: open the console\n  and then: choose Create.\nDone: it works", ""),
+    ("highlight-default", '<?xml version="1.0"?>\n<Bucket/>', "xml"),
+    ("highlight-default", "<Tagging><TagSet><Tag><Key>a</Key></Tag></TagSet></Tagging>", "xml"),
+    ("highlight-default", "<Tagging><TagSet>\n  ...\n</Tagging>", ""),
+    ("highlight-default", "<LocalPath> <S3Uri> or <S3Uri> <LocalPath>", ""),
+    ("highlight-python", "import boto3\ns3 = boto3.client('s3')", ""),
+    ("highlight-python", "KeyName1=string,KeyName2=string", ""),
+]
+
+
+@pytest.mark.parametrize(("wrapper", "code", "language"), SPHINX_BLOCKS)
+def test_a_block_without_a_language_is_labelled_only_beyond_doubt(wrapper: str, code: str, language: str) -> None:
+    html = (
+        '<html><body><div class="body"><h1>Blocks</h1><p>The block:</p>'
+        f'<div class="{wrapper}"><div class="highlight"><pre>{escape(code)}</pre></div></div></div></body></html>'
+    )
+    markdown = convert(html, "https://docs.aws.amazon.com/cli/latest/reference/blocks.html").markdown
+    assert f"```{language}\n{code}\n```" in markdown
+
+
+def test_a_language_the_page_names_wins() -> None:
+    html = (
+        '<html><body><div id="main-col-body"><h1>Blocks</h1>'
+        '<pre class="programlisting"><code class="json">{\n  "Version": "2012-10-17",\n  ...\n}</code></pre>'
+        '<pre class="programlisting"><code class="nohighlight">aws sts get-caller-identity</code></pre>'
+        "</div></body></html>"
+    )
+    markdown = convert(html, "https://docs.aws.amazon.com/IAM/latest/UserGuide/blocks.html").markdown
+    assert '```json\n{\n  "Version": "2012-10-17",\n  ...\n}\n```' in markdown
+    assert "```bash\naws sts get-caller-identity\n```" in markdown
