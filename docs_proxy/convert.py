@@ -360,6 +360,10 @@ def absolutize(article: Tag, base_url: str) -> None:
             anchor["href"] = absolute
     for image in article.find_all("img", src=True):
         image["src"] = relative_href(base_url, urljoin(base_url, str(image["src"]).strip()))
+        for name in ("alt", "title"):  # indented source wraps them over lines: one line, single spaces
+            value = image.get(name)
+            if isinstance(value, str) and value != " ".join(value.split()):
+                image[name] = " ".join(value.split())
 
 
 def code_language(pre: Tag, code: str) -> str:

@@ -329,3 +329,18 @@ def test_a_language_the_page_names_wins() -> None:
     markdown = convert(html, "https://docs.aws.amazon.com/IAM/latest/UserGuide/blocks.html").markdown
     assert '```json\n{\n  "Version": "2012-10-17",\n  ...\n}\n```' in markdown
     assert "```bash\naws sts get-caller-identity\n```" in markdown
+
+
+@pytest.mark.parametrize(("url", "name"), CASES)
+def test_image_text_is_one_line(url: str, name: str) -> None:
+    markdown = convert((PAGES / name).read_text(), url).markdown
+    for alt in re.findall(r"!\[([^\]]*)\]\(", markdown):
+        assert alt == " ".join(alt.split()), alt
+
+
+def test_an_image_wrapped_over_lines_in_the_source_is_one_markdown_line() -> None:
+    markdown = converted("prescriptive-guidance").markdown
+    assert (
+        "![Options for landing zones on AWS](/images/prescriptive-guidance/latest/migration-aws-environment/images/lz01.png)"
+        in markdown
+    )
