@@ -347,6 +347,9 @@ def absolutize(article: Tag, base_url: str) -> None:
     The answer states the page URL once, so `Foo.html` or `#anchor` costs a fraction of the absolute URL
     and still resolves to exactly that URL (relative_href checks each form by resolving it back).
     """
+    page = urlsplit(base_url)
+    # The docs host serves only https (http redirects there), so an old http link to it is the same page.
+    insecure = f"http://{page.netloc}/" if page.scheme == "https" else None
     for anchor in article.find_all("a", href=True):
         href = _URL_NOISE.sub("", str(anchor["href"]).strip())
         if is_placeholder_href(href):
@@ -354,10 +357,12 @@ def absolutize(article: Tag, base_url: str) -> None:
             continue
         absolute = urljoin(base_url, href)
         text = anchor.string
-        if text is None or text.strip() != absolute:  # a link that shows its URL stays an autolink, `<url>`
-            anchor["href"] = relative_href(base_url, absolute)
-        else:
+        if text is not None and text.strip() == absolute:  # a link that shows its URL stays an autolink, `<url>`
             anchor["href"] = absolute
+            continue
+        if insecure and absolute.startswith(insecure):
+            absolute = "https" + absolute[4:]
+        anchor["href"] = relative_href(base_url, absolute)
     for image in article.find_all("img", src=True):
         image["src"] = relative_href(base_url, urljoin(base_url, str(image["src"]).strip()))
         for name in ("alt", "title"):  # indented source wraps them over lines: one line, single spaces
