@@ -84,6 +84,7 @@ CALLOUT_CLASSES = {
     "aws-note": "Note",  # the 2018 layout
     "admonition": "Note",  # Sphinx
 }
+_CALLOUT_SET = frozenset(CALLOUT_CLASSES)
 LANGUAGE_ALIASES = {
     "sh": "bash",
     "shell": "bash",
@@ -227,12 +228,12 @@ def is_chrome(tag: Tag) -> bool:
     return name == "table" and attrs.get("summary") == "Breadcrumbs"
 
 
-def remove_site_notices(html: str, article: Tag) -> None:
+def remove_site_notices(html: str, lowered: str, article: Tag) -> None:
     """Site banners known only by their wording ("the website is getting a new look") go with their box.
 
-    The raw page is searched first, so a page without one costs one regex scan and no walk.
+    The raw page is searched first, so a page without one costs a few substring scans and no walk.
     """
-    lowered = html.lower()  # plain substring scans first: the regex over a large page costs ten times more
+    # plain substring scans of the lowercased page first: the regex over a large page costs ten times more
     if not any(phrase in lowered for phrase in _SITE_NOTICE_PHRASES) or not _SITE_NOTICE_TEXT.search(html):
         return
     for text in article.find_all(string=_SITE_NOTICE_TEXT):
@@ -248,24 +249,53 @@ def remove_site_notices(html: str, article: Tag) -> None:
             box.decompose()
 
 
-def remove_chrome(article: Tag) -> None:
-    """One walk that drops chrome subtrees whole and never descends into them."""
+@dataclass(slots=True)
+class _Kept:
+    """What the chrome walk met of the article, in page order, so no later step walks the tree again."""
+
+    links: list[Tag] = field(default_factory=list)
+    images: list[Tag] = field(default_factory=list)
+    callouts: list[Tag] = field(default_factory=list)
+    headings: list[Tag] = field(default_factory=list)
+
+
+def remove_chrome(article: Tag) -> _Kept:
+    """One walk, in page order, that drops chrome subtrees whole and never descends into them; it gathers
+    the links, images, callout boxes and headings that are kept."""
+    kept = _Kept()
     stack = [article]
     while stack:
         node = stack.pop()
+        children: list[Tag] = []
         for child in list(node.children):
             if isinstance(child, Tag):
                 if is_chrome(child):
                     child.decompose()
                 else:
-                    stack.append(child)
+                    children.append(child)
             elif isinstance(child, Comment):
                 child.extract()
+        stack.extend(reversed(children))
+        for child in children:
+            name = child.name
+            if name == "a":
+                if child.get("href") is not None:
+                    kept.links.append(child)
+            elif name == "img":
+                if child.get("src") is not None:
+                    kept.images.append(child)
+            elif name == "div":
+                classes = child.get("class")
+                if classes and not _CALLOUT_SET.isdisjoint(classes):
+                    kept.callouts.append(child)
+            elif _HEADING.match(name):
+                kept.headings.append(child)
+    return kept
 
 
-def rewrite_callouts(soup: BeautifulSoup, article: Tag) -> None:
+def rewrite_callouts(soup: BeautifulSoup, boxes: list[Tag]) -> None:
     """AWS notes (`div.awsdocs-note` with a title and a body) become blockquotes headed in bold."""
-    for box in article.find_all("div", class_=list(CALLOUT_CLASSES)):
+    for box in boxes:
         if box.decomposed or box.find_parent("table"):
             continue
         classes = _classes(box)
@@ -343,7 +373,7 @@ def is_placeholder_href(href: str) -> bool:
     return _PLACEHOLDER_SEGMENT.search(path) is not None
 
 
-def absolutize(article: Tag, base_url: str) -> None:
+def absolutize(links: list[Tag], images: list[Tag], base_url: str) -> None:
     """Every link and image resolved against the page, then written in its shortest form relative to it.
 
     The answer states the page URL once, so `Foo.html` or `#anchor` costs a fraction of the absolute URL
@@ -352,7 +382,9 @@ def absolutize(article: Tag, base_url: str) -> None:
     page = urlsplit(base_url)
     # The docs host serves only https (http redirects there), so an old http link to it is the same page.
     insecure = f"http://{page.netloc}/" if page.scheme == "https" else None
-    for anchor in article.find_all("a", href=True):
+    for anchor in links:
+        if anchor.decomposed:  # went with a site notice
+            continue
         href = _URL_NOISE.sub("", str(anchor["href"]).strip())
         if is_placeholder_href(href):
             del anchor["href"]
@@ -365,7 +397,9 @@ def absolutize(article: Tag, base_url: str) -> None:
         if insecure and absolute.startswith(insecure):
             absolute = "https" + absolute[4:]
         anchor["href"] = relative_href(base_url, absolute)
-    for image in article.find_all("img", src=True):
+    for image in images:
+        if image.decomposed:
+            continue
         image["src"] = relative_href(base_url, urljoin(base_url, str(image["src"]).strip()))
         for name in ("alt", "title"):  # indented source wraps them over lines: one line, single spaces
             value = image.get(name)
@@ -737,11 +771,11 @@ def _close_sections(sections: list[Section], length: int) -> None:
         section.end = length
 
 
-def _heading_anchors(article: Tag) -> list[tuple[str, str | None]]:
+def _heading_anchors(headings: list[Tag]) -> list[tuple[str, str | None]]:
     """Each heading's text and id (outside tables and code), in page order."""
     anchors = []
-    for heading in article.find_all(_HEADING):
-        if heading.find_parent(["table", "pre"]):
+    for heading in headings:
+        if heading.decomposed or heading.find_parent(["table", "pre"]):
             continue
         anchors.append((_clean_heading(heading.get_text(" ", strip=True)), _heading_id(heading)))
     return anchors
@@ -857,14 +891,16 @@ def _convert_checked(html: str, page_url: str) -> Document:
     soup = BeautifulSoup(html, "lxml")
     article = find_article(soup)
     title = page_title(soup, article)
-    rewrite_tabs(soup, article)  # first: a tab widget keeps its tabs in a hidden <dl>
-    remove_chrome(article)
-    remove_site_notices(html, article)
-    rewrite_callouts(soup, article)
-    absolutize(article, page_url)
+    lowered = html.lower()  # substring scans on it spare the walks a page has nothing for
+    if "-tabs" in lowered or "expandable-section" in lowered:
+        rewrite_tabs(soup, article)  # first: a tab widget keeps its tabs in a hidden <dl>
+    kept = remove_chrome(article)
+    remove_site_notices(html, lowered, article)
+    rewrite_callouts(soup, kept.callouts)
+    absolutize(kept.links, kept.images, page_url)
     if not article.get_text(strip=True):
         raise UnreadablePage("The page has no readable content.")
-    anchors = _heading_anchors(article)
+    anchors = _heading_anchors(kept.headings)
     document = Document(title, "")
     converter = _Converter(
         document,
