@@ -182,13 +182,18 @@ def _classes(tag: Tag) -> list[str]:
     return value if isinstance(value, list) else []
 
 
+def has_text(tag: Tag) -> bool:
+    """Whether `tag` holds any visible text; stops at the first, where get_text builds the whole article."""
+    return next(iter(tag.stripped_strings), None) is not None
+
+
 def find_article(soup: BeautifulSoup) -> Tag:
     for selector in ARTICLE_SELECTORS:
         found = soup.select_one(selector)
-        if found is not None and found.get_text(strip=True):
+        if found is not None and has_text(found):
             return found
     body = soup.body or soup
-    if not body.get_text(strip=True):
+    if not has_text(body):
         raise UnreadablePage("The page has no readable content.")
     return body
 
@@ -898,7 +903,7 @@ def _convert_checked(html: str, page_url: str) -> Document:
     remove_site_notices(html, lowered, article)
     rewrite_callouts(soup, kept.callouts)
     absolutize(kept.links, kept.images, page_url)
-    if not article.get_text(strip=True):
+    if not has_text(article):
         raise UnreadablePage("The page has no readable content.")
     anchors = _heading_anchors(kept.headings)
     document = Document(title, "")
