@@ -63,7 +63,13 @@ CHROME_CLASSES = frozenset(
     ).split()
 )
 # Site notices named by id or class (region and legal disclaimers, banners, cookie and survey prompts).
-_NOTICE_NAME = re.compile(r"disclaimer|cookie|consent|survey|banner|new-?look", re.I)
+# Only on boxes (div, section, aside) without a heading: a heading's own id, an anchor's id or a Sphinx section
+# named after its topic ("cookie-settings") is article.
+_NOTICE_NAME = re.compile(
+    r"disclaimer|banner|survey|new-?look|cookie[-_]?(?:banner|consent|notice|bar)|consent[-_]?(?:banner|bar|notice)",
+    re.I,
+)
+_NOTICE_TAGS = frozenset({"div", "section", "aside"})
 # Site notices known by their wording: the 2023-2024 "new look" banner and its way back.
 _SITE_NOTICE_TEXT = re.compile(
     r"(?:website|documentation|site) (?:is getting|has) a new look"
@@ -224,9 +230,12 @@ def is_chrome(tag: Tag) -> bool:
     classes = attrs.get("class")
     if classes and not CHROME_CLASSES.isdisjoint(classes):
         return True
-    ident = attrs.get("id")
-    if (isinstance(ident, str) and _NOTICE_NAME.search(ident)) or (classes and _NOTICE_NAME.search(" ".join(classes))):
-        return tag.find(_HEADING) is None  # a section of the article named so carries its heading
+    if name in _NOTICE_TAGS:
+        ident = attrs.get("id")
+        if (isinstance(ident, str) and _NOTICE_NAME.search(ident)) or (
+            classes and _NOTICE_NAME.search(" ".join(classes))
+        ):
+            return tag.find(_HEADING) is None  # a section of the article named so carries its heading
     style = attrs.get("style")
     if isinstance(style, str) and "none" in style and "display:none" in style.replace(" ", "").lower():
         return True

@@ -256,6 +256,10 @@ KEPT = [
     # a Sphinx section whose id names the topic: it has its heading, so it is article, not a notice
     '<div class="section" id="cookie-banner"><h2>Wibble cookie banner</h2><p>Configure the banner.</p></div>',
     "<p>Wibble: read the disclaimer of your survey tool before you ship a banner with a new look.</p>",
+    # a heading's own id and an anchor's id name their topic, as does a box of content about cookies
+    '<h2 id="cookie-banner-settings">Wibble cookie banner settings</h2><p>Set them.</p>',
+    '<p><a id="survey-results"></a>Wibble survey results are kept for 30 days.</p>',
+    '<div class="procedure" id="forward-cookies"><p>Wibble: forward cookies to the origin.</p></div>',
 ]
 
 
