@@ -2,7 +2,7 @@
 
 Sphinx puts every block of the AWS CLI reference in `highlight-python`, and AWS's own layout marks many
 blocks `nohighlight`; a wrong label misleads an agent more than none, so a block is labelled only when it
-proves itself: JSON that parses, a shell prompt or a known command, YAML with nesting that parses, XML that
+proves itself: JSON that parses, a shell prompt, a known command or a PowerShell cmdlet, YAML with nesting that parses, XML that
 is well formed. Anything else keeps a bare fence.
 """
 
@@ -31,6 +31,13 @@ SHELL_COMMANDS = frozenset(
 _SHELL_PROMPT = re.compile(r"^\$ \S")
 _POWERSHELL_PROMPT = re.compile(r"^PS(?: [A-Za-z]:\\[^>]*)?> ?\S")
 _CMD_PROMPT = re.compile(r"^[A-Za-z]:\\[^>\n]*> ?\S")
+# A PowerShell cmdlet: an approved verb, a dash, a capitalised noun (`Get-S3Bucket`, `New-CFNStack`).
+_CMDLET = re.compile(
+    r"^(?:Get|Set|New|Remove|Update|Add|Clear|Copy|Move|Start|Stop|Restart|Resume|Suspend|Enable|Disable|Install|"
+    r"Uninstall|Import|Export|Invoke|Register|Unregister|Test|Write|Read|Send|Publish|Convert|ConvertTo|ConvertFrom|"
+    r"Select|Where|ForEach|Measure|Wait|Initialize|Use|Edit|Find|Out|Format|Rename|Reset|Approve|Deny|Grant|Revoke)"
+    r"-[A-Z][A-Za-z0-9]+(?:$| +-[A-Za-z]| *\|| +`$)"  # then its end, a -Parameter, a pipe or a line continuation
+)
 _EXPORT = re.compile(r"^export [A-Za-z_]\w*=")
 _SHEBANG = re.compile(r"^#!\s*/\S*?(?:env\s+)?(bash|sh|zsh|python3?|node)\b")
 _SHEBANG_LANGUAGE = {
@@ -97,6 +104,8 @@ def _shell(text: str) -> str:
         return "powershell"
     if _CMD_PROMPT.match(command):
         return "bat"
+    if _CMDLET.match(command):
+        return "powershell"
     word = command.split(" ", 1)[0]
     if word in SHELL_COMMANDS and (" " in command or word in ("ls", "cd")):
         return "bash"

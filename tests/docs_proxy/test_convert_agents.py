@@ -303,6 +303,8 @@ SPHINX_BLOCKS = [
     ("highlight-default", "$ aws s3 ls\n2019-01-01 bucket", "bash"),
     ("highlight-default", "PS C:\\> Get-S3Bucket", "powershell"),
     ("highlight-default", "C:\\> aws s3 ls", "bat"),
+    ("highlight-default", 'Get-S3Bucket -BucketName "amzn-s3-demo-bucket"', "powershell"),
+    ("highlight-default", "Get-Started with the console", ""),
     ("highlight-default", "export AWS_REGION=us-west-2\naws s3 ls", "bash"),
     ("highlight-default", "export const handler = async (event) => event;", ""),
     ("highlight-default", "#!/bin/bash\nyum update -y", "bash"),
