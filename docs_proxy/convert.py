@@ -91,6 +91,8 @@ CALLOUT_CLASSES = {
     "admonition": "Note",  # Sphinx
 }
 _CALLOUT_SET = frozenset(CALLOUT_CLASSES)
+_TAB_WIDGETS = frozenset({"awsdocs-tabs", "awsui-tabs"})
+_EXPANDABLES = frozenset({"awsdocs-expandable-section", "awsui-expandable-section"})
 LANGUAGE_ALIASES = {
     "sh": "bash",
     "shell": "bash",
@@ -333,19 +335,22 @@ def rewrite_callouts(soup: BeautifulSoup, boxes: list[Tag]) -> None:
 
 def rewrite_tabs(soup: BeautifulSoup, article: Tag) -> None:
     """Tab widgets show every tab in turn, each under its tab's name in bold."""
-    for widget in article.find_all(["awsdocs-tabs", "awsui-tabs"]):
+    found = article.find_all([*_TAB_WIDGETS, *_EXPANDABLES])
+    for widget in found:
+        if widget.name not in _TAB_WIDGETS:
+            continue
         container = soup.new_tag("div")
-        for dl in widget.find_all("dl", recursive=True):
-            if dl.find_parent(["awsdocs-tabs", "awsui-tabs"]) is not widget:
-                continue
-            for item in dl.find_all(["dt", "dd"], recursive=False):
+        for dl in _tab_lists(widget):
+            for item in list(dl.children):
+                if not isinstance(item, Tag):
+                    continue
                 if item.name == "dt":
                     label = soup.new_tag("p")
                     strong = soup.new_tag("strong")
                     strong.string = item.get_text(" ", strip=True)
                     label.append(strong)
                     container.append(label)
-                else:
+                elif item.name == "dd":
                     block = soup.new_tag("div")
                     for child in list(item.children):
                         block.append(child.extract())
@@ -354,7 +359,9 @@ def rewrite_tabs(soup: BeautifulSoup, article: Tag) -> None:
             widget.replace_with(container)
         else:
             widget.unwrap()
-    for section in article.find_all(["awsdocs-expandable-section", "awsui-expandable-section"]):
+    for section in found:
+        if section.name not in _EXPANDABLES:
+            continue
         header = section.get("header") or section.get("expandable-section-header")
         if header:
             label = soup.new_tag("p")
@@ -363,6 +370,20 @@ def rewrite_tabs(soup: BeautifulSoup, article: Tag) -> None:
             label.append(strong)
             section.insert(0, label)
         section.unwrap()
+
+
+def _tab_lists(widget: Tag) -> list[Tag]:
+    """The widget's own tab lists, in page order: `<dl>`s inside it but not inside a nested widget or a tab's
+    content (a definition list in a tab is content). Walks around the tabs' content, not through it."""
+    lists: list[Tag] = []
+    stack = [child for child in reversed(widget.contents) if isinstance(child, Tag)]
+    while stack:
+        node = stack.pop()
+        if node.name == "dl":
+            lists.append(node)
+        elif node.name not in _TAB_WIDGETS:
+            stack.extend(child for child in reversed(node.contents) if isinstance(child, Tag))
+    return lists
 
 
 # Hrefs no real page has: template slots (`${x}`, `{{x}}`, `%s`), characters a URL never carries unescaped,

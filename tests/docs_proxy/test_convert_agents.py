@@ -358,3 +358,17 @@ def test_an_image_wrapped_over_lines_in_the_source_is_one_markdown_line() -> Non
         "![Options for landing zones on AWS](/images/prescriptive-guidance/latest/migration-aws-environment/images/lz01.png)"
         in markdown
     )
+
+
+def test_a_definition_list_inside_a_tab_stays_a_definition_list() -> None:
+    url, html = page("cloudformation-userguide")
+    tabs = (
+        '<awsdocs-tabs><dl style="display: none"><dt>CLI</dt><dd><p>Wibble CLI tab.</p>'
+        "<dl><dt>--stack-name</dt><dd><p>The stack.</p></dd></dl></dd>"
+        "<dt>PowerShell</dt><dd><p>Wibble PowerShell tab.</p></dd></dl></awsdocs-tabs>"
+    )
+    markdown = convert(into_article(html, tabs), url).markdown
+    assert (
+        "**CLI**\n\nWibble CLI tab.\n\n--stack-name\n:   The stack.\n\n**PowerShell**\n\nWibble PowerShell tab."
+        in markdown
+    )
