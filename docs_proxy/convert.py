@@ -16,12 +16,15 @@ from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 
 import markdownify
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 from lxml import etree
 from markdownify import ATX, MarkdownConverter
+
+from docs_proxy.code_language import guess_language
+from docs_proxy.links import relative_href
 
 # markdownify 1.2.3 internals that the copied process_tag needs and its type stub leaves out (pinned in
 # awsmcp.compat): read through Any here, so no other line reaches past the stub.
@@ -33,7 +36,7 @@ should_remove_whitespace_inside: Callable[[Any], bool] = _markdownify.should_rem
 should_remove_whitespace_outside: Callable[[Any], bool] = _markdownify.should_remove_whitespace_outside
 
 # Bump on any change of output: cache keys carry it, so old conversions are never served.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 
 ARTICLE_SELECTORS = (
     "#main-col-body",
@@ -59,6 +62,22 @@ CHROME_CLASSES = frozenset(
         "doc-conventions page-utilities headerlink copy-button btn-copy-code code-btn-container"
     ).split()
 )
+# Site notices named by id or class (region and legal disclaimers, banners, cookie and survey prompts).
+# Only on boxes (div, section, aside) without a heading: a heading's own id, an anchor's id or a Sphinx section
+# named after its topic ("cookie-settings") is article.
+_NOTICE_NAME = re.compile(
+    r"disclaimer|banner|survey|new-?look|cookie[-_]?(?:banner|consent|notice|bar)|consent[-_]?(?:banner|bar|notice)",
+    re.I,
+)
+_NOTICE_TAGS = frozenset({"div", "section", "aside"})
+# Site notices known by their wording: the 2023-2024 "new look" banner and its way back.
+_SITE_NOTICE_TEXT = re.compile(
+    r"(?:website|documentation|site) (?:is getting|has) a new look"
+    r"|(?:switch|return|go back|revert) to the (?:new|original|old|previous|classic) look",
+    re.I,
+)
+_SITE_NOTICE_PHRASES = ("new look", "original look", "old look", "previous look", "classic look")
+_NOTICE_BOXES = frozenset({"p", "div", "section", "aside", "li"})
 # AWS web components that carry content; every other awsdocs-*/awsui-* element is chrome.
 CONTENT_COMPONENTS = frozenset(
     {"awsdocs-tabs", "awsdocs-expandable-section", "awsui-expandable-section", "awsdocs-tab", "awsui-tabs"}
@@ -71,6 +90,9 @@ CALLOUT_CLASSES = {
     "aws-note": "Note",  # the 2018 layout
     "admonition": "Note",  # Sphinx
 }
+_CALLOUT_SET = frozenset(CALLOUT_CLASSES)
+_TAB_WIDGETS = frozenset({"awsdocs-tabs", "awsui-tabs"})
+_EXPANDABLES = frozenset({"awsdocs-expandable-section", "awsui-expandable-section"})
 LANGUAGE_ALIASES = {
     "sh": "bash",
     "shell": "bash",
@@ -92,8 +114,14 @@ KNOWN_LANGUAGES = frozenset(
         "typescript", "xml", "yaml", "dockerfile", "hcl", "makefile", "perl", "r", "text",
     }
 )  # fmt: skip
+# Classes that name no language: Sphinx's default highlighter on every block, and "do not highlight" markers.
+_SPHINX_DEFAULTS = frozenset({"highlight-python", "highlight-default", "highlight-none"})
+_NO_LANGUAGE = frozenset({"default", "none", "nohighlight", "plaintext", "programlisting"})
 _LANGUAGE_CLASS = re.compile(r"^(?:language|lang|highlight|brush|syntax)[-_:](?P<lang>[\w#+.-]+)$", re.I)
 _HEADING = re.compile(r"^h([1-6])$")
+# Elements whose text is literal: no Markdown escaping inside, and code spans around the inline ones.
+_PUNCTUATION = frozenset(",.;:!?")
+_LITERAL_TAGS = frozenset({"pre", "code", "kbd", "samp", "tt"})
 _MD_HEADING = re.compile(r"^(#{1,6}) (.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 TABLE_MAX_ROWS = 20
@@ -162,13 +190,18 @@ def _classes(tag: Tag) -> list[str]:
     return value if isinstance(value, list) else []
 
 
+def has_text(tag: Tag) -> bool:
+    """Whether `tag` holds any visible text; stops at the first, where get_text builds the whole article."""
+    return next(iter(tag.stripped_strings), None) is not None
+
+
 def find_article(soup: BeautifulSoup) -> Tag:
     for selector in ARTICLE_SELECTORS:
         found = soup.select_one(selector)
-        if found is not None and found.get_text(strip=True):
+        if found is not None and has_text(found):
             return found
     body = soup.body or soup
-    if not body.get_text(strip=True):
+    if not has_text(body):
         raise UnreadablePage("The page has no readable content.")
     return body
 
@@ -199,30 +232,86 @@ def is_chrome(tag: Tag) -> bool:
     classes = attrs.get("class")
     if classes and not CHROME_CLASSES.isdisjoint(classes):
         return True
+    if name in _NOTICE_TAGS:
+        ident = attrs.get("id")
+        if (isinstance(ident, str) and _NOTICE_NAME.search(ident)) or (
+            classes and _NOTICE_NAME.search(" ".join(classes))
+        ):
+            return tag.find(_HEADING) is None  # a section of the article named so carries its heading
     style = attrs.get("style")
     if isinstance(style, str) and "none" in style and "display:none" in style.replace(" ", "").lower():
         return True
     return name == "table" and attrs.get("summary") == "Breadcrumbs"
 
 
-def remove_chrome(article: Tag) -> None:
-    """One walk that drops chrome subtrees whole and never descends into them."""
+def remove_site_notices(html: str, lowered: str, article: Tag) -> None:
+    """Site banners known only by their wording ("the website is getting a new look") go with their box.
+
+    The raw page is searched first, so a page without one costs a few substring scans and no walk.
+    """
+    # plain substring scans of the lowercased page first: the regex over a large page costs ten times more
+    if not any(phrase in lowered for phrase in _SITE_NOTICE_PHRASES) or not _SITE_NOTICE_TEXT.search(html):
+        return
+    for text in article.find_all(string=_SITE_NOTICE_TEXT):
+        box = getattr(text, "parent", None)  # None once an earlier notice took this text with it
+        if box is None or box.decomposed:
+            continue
+        while box.name not in _NOTICE_BOXES and box.parent is not None and box.parent is not article:
+            box = box.parent
+        # climb while the enclosing box holds no more than a notice's few sentences
+        while box.parent is not None and box.parent is not article and len(box.parent.get_text()) <= 400:
+            box = box.parent
+        if box is not article:
+            box.decompose()
+
+
+@dataclass(slots=True)
+class _Kept:
+    """What the chrome walk met of the article, in page order, so no later step walks the tree again."""
+
+    links: list[Tag] = field(default_factory=list)
+    images: list[Tag] = field(default_factory=list)
+    callouts: list[Tag] = field(default_factory=list)
+    headings: list[Tag] = field(default_factory=list)
+
+
+def remove_chrome(article: Tag) -> _Kept:
+    """One walk, in page order, that drops chrome subtrees whole and never descends into them; it gathers
+    the links, images, callout boxes and headings that are kept."""
+    kept = _Kept()
     stack = [article]
     while stack:
         node = stack.pop()
+        children: list[Tag] = []
         for child in list(node.children):
             if isinstance(child, Tag):
                 if is_chrome(child):
                     child.decompose()
                 else:
-                    stack.append(child)
+                    children.append(child)
             elif isinstance(child, Comment):
                 child.extract()
+        stack.extend(reversed(children))
+        for child in children:
+            name = child.name
+            if name == "a":
+                if child.get("href") is not None:
+                    kept.links.append(child)
+            elif name == "img":
+                if child.get("src") is not None:
+                    kept.images.append(child)
+            elif name == "div":
+                classes = child.get("class")
+                if classes and not _CALLOUT_SET.isdisjoint(classes):
+                    kept.callouts.append(child)
+            elif _HEADING.match(name):
+                kept.headings.append(child)
+    return kept
 
 
-def rewrite_callouts(soup: BeautifulSoup, article: Tag) -> None:
+def rewrite_callouts(soup: BeautifulSoup, boxes: list[Tag]) -> None:
     """AWS notes (`div.awsdocs-note` with a title and a body) become blockquotes headed in bold."""
-    for box in article.find_all("div", class_=list(CALLOUT_CLASSES)):
+    for box in boxes:
         if box.decomposed or box.find_parent("table"):
             continue
         classes = _classes(box)
@@ -246,19 +335,22 @@ def rewrite_callouts(soup: BeautifulSoup, article: Tag) -> None:
 
 def rewrite_tabs(soup: BeautifulSoup, article: Tag) -> None:
     """Tab widgets show every tab in turn, each under its tab's name in bold."""
-    for widget in article.find_all(["awsdocs-tabs", "awsui-tabs"]):
+    found = article.find_all([*_TAB_WIDGETS, *_EXPANDABLES])
+    for widget in found:
+        if widget.name not in _TAB_WIDGETS:
+            continue
         container = soup.new_tag("div")
-        for dl in widget.find_all("dl", recursive=True):
-            if dl.find_parent(["awsdocs-tabs", "awsui-tabs"]) is not widget:
-                continue
-            for item in dl.find_all(["dt", "dd"], recursive=False):
+        for dl in _tab_lists(widget):
+            for item in list(dl.children):
+                if not isinstance(item, Tag):
+                    continue
                 if item.name == "dt":
                     label = soup.new_tag("p")
                     strong = soup.new_tag("strong")
                     strong.string = item.get_text(" ", strip=True)
                     label.append(strong)
                     container.append(label)
-                else:
+                elif item.name == "dd":
                     block = soup.new_tag("div")
                     for child in list(item.children):
                         block.append(child.extract())
@@ -267,7 +359,9 @@ def rewrite_tabs(soup: BeautifulSoup, article: Tag) -> None:
             widget.replace_with(container)
         else:
             widget.unwrap()
-    for section in article.find_all(["awsdocs-expandable-section", "awsui-expandable-section"]):
+    for section in found:
+        if section.name not in _EXPANDABLES:
+            continue
         header = section.get("header") or section.get("expandable-section-header")
         if header:
             label = soup.new_tag("p")
@@ -278,18 +372,82 @@ def rewrite_tabs(soup: BeautifulSoup, article: Tag) -> None:
         section.unwrap()
 
 
-def absolutize(article: Tag, base_url: str) -> None:
-    for anchor in article.find_all("a", href=True):
-        href = str(anchor["href"]).strip()
-        if not href or href.lower().startswith(("javascript:", "data:", "mailto:")):
+def _tab_lists(widget: Tag) -> list[Tag]:
+    """The widget's own tab lists, in page order: `<dl>`s inside it but not inside a nested widget or a tab's
+    content (a definition list in a tab is content). Walks around the tabs' content, not through it."""
+    lists: list[Tag] = []
+    stack = [child for child in reversed(widget.contents) if isinstance(child, Tag)]
+    while stack:
+        node = stack.pop()
+        if node.name == "dl":
+            lists.append(node)
+        elif node.name not in _TAB_WIDGETS:
+            stack.extend(child for child in reversed(node.contents) if isinstance(child, Tag))
+    return lists
+
+
+# Hrefs no real page has: template slots (`${x}`, `{{x}}`, `%s`), characters a URL never carries unescaped,
+# path segments of only x's (`xxx.html`, `XXXX/`) and TODO/TBD markers. AWS pages ship such unfinished links
+# (`xxx<link>.html`); written as links they look real and lead an agent to a 404, so only their text is kept.
+_PLACEHOLDER_CHARS = re.compile(r"[<>{}|\\^`\s]|%s|\bTODO\b|\bTBD\b")
+_PLACEHOLDER_SEGMENT = re.compile(r"(?:^|/)x{3,}(?:\.\w+)?(?:/|$)", re.I)
+_ESCAPED_SLOT = re.compile(r"[<>{}]")
+_URL_NOISE = re.compile(r"[\t\n\r]")  # dropped from any URL by browsers: a wrapped href is still a real one
+_DEAD_SCHEMES = ("javascript:", "data:", "mailto:", "vbscript:")
+
+
+def is_placeholder_href(href: str) -> bool:
+    """Whether `href` (stripped, as written in the page) cannot lead to a real page."""
+    if href in ("", "#") or href.lower().startswith(_DEAD_SCHEMES) or _PLACEHOLDER_CHARS.search(href):
+        return True
+    path = urlsplit(href).path
+    if "%" in path:  # `xxx%3Clink%3E.html`: the same slot, escaped
+        path = unquote(path)
+        if _ESCAPED_SLOT.search(path):
+            return True
+    return _PLACEHOLDER_SEGMENT.search(path) is not None
+
+
+def absolutize(links: list[Tag], images: list[Tag], base_url: str) -> None:
+    """Every link and image resolved against the page, then written in its shortest form relative to it.
+
+    The answer states the page URL once, so `Foo.html` or `#anchor` costs a fraction of the absolute URL
+    and still resolves to exactly that URL (relative_href checks each form by resolving it back).
+    """
+    page = urlsplit(base_url)
+    # The docs host serves only https (http redirects there), so an old http link to it is the same page.
+    insecure = f"http://{page.netloc}/" if page.scheme == "https" else None
+    for anchor in links:
+        if anchor.decomposed:  # went with a site notice
+            continue
+        href = _URL_NOISE.sub("", str(anchor["href"]).strip())
+        if is_placeholder_href(href):
             del anchor["href"]
             continue
-        anchor["href"] = urljoin(base_url, href)
-    for image in article.find_all("img", src=True):
-        image["src"] = urljoin(base_url, str(image["src"]).strip())
+        absolute = urljoin(base_url, href)
+        text = anchor.string
+        if text is not None and text.strip() == absolute:  # a link that shows its URL stays an autolink, `<url>`
+            anchor["href"] = absolute
+            continue
+        if insecure and absolute.startswith(insecure):
+            absolute = "https" + absolute[4:]
+        anchor["href"] = relative_href(base_url, absolute)
+    for image in images:
+        if image.decomposed:
+            continue
+        image["src"] = relative_href(base_url, urljoin(base_url, str(image["src"]).strip()))
+        for name in ("alt", "title"):  # indented source wraps them over lines: one line, single spaces
+            value = image.get(name)
+            if isinstance(value, str) and value != " ".join(value.split()):
+                image[name] = " ".join(value.split())
 
 
-def code_language(pre: Tag) -> str:
+def code_language(pre: Tag, code: str) -> str:
+    """The page's own language for the block when it names one; else the language the block shows, if any.
+
+    Sphinx's `highlight-python` (its default, on every block of the CLI reference) and `highlight-default`,
+    `nohighlight` and the like name no language.
+    """
     candidates: list[str] = []
     for tag in (pre, pre.find("code"), pre.parent, pre.parent.parent if pre.parent else None):
         if not isinstance(tag, Tag):
@@ -297,6 +455,8 @@ def code_language(pre: Tag) -> str:
         if tag.get("data-language"):
             candidates.append(str(tag["data-language"]))
         for cls in _classes(tag):
+            if cls in _SPHINX_DEFAULTS:
+                continue
             match = _LANGUAGE_CLASS.match(cls)
             if match:
                 candidates.append(match.group("lang"))
@@ -304,18 +464,9 @@ def code_language(pre: Tag) -> str:
                 candidates.append(cls)
     for candidate in candidates:
         lang = LANGUAGE_ALIASES.get(candidate.lower(), candidate.lower())
-        if lang in ("default", "none", "nohighlight", "plaintext", "programlisting"):
-            continue
-        if lang == "python" and tag_is_sphinx_default(pre):
-            continue
-        return lang
-    return ""
-
-
-def tag_is_sphinx_default(pre: Tag) -> bool:
-    """Sphinx wraps every block in highlight-python when the author named no language (AWS CLI pages)."""
-    parent = pre.parent
-    return isinstance(parent, Tag) and "highlight-python" in _classes(parent) and not pre.find("code")
+        if lang not in _NO_LANGUAGE:
+            return lang
+    return guess_language(code)
 
 
 def _fence_for(code: str) -> str:
@@ -379,17 +530,29 @@ class _Converter(MarkdownConverter):
         child_tags.add(node.name)
         if re_html_heading.match(node.name) is not None or node.name in ("td", "th"):
             child_tags.add("_inline")
-        if node.name in ("pre", "code", "kbd", "samp"):
+        if node.name in _LITERAL_TAGS:
             child_tags.add("_noformat")
         strings = [
             s for s in (_MarkdownConverter.process_element(self, el, parent_tags=child_tags) for el in children) if s
         ]
         if node.name != "pre" and "pre" not in parent_tags:
+            if "_noformat" not in child_tags:
+                strings = _join_spaces(strings)
             strings = _collapse_newlines(strings)
         text = "".join(strings)
         convert_fn = _MarkdownConverter.get_conv_fn_cached(self, node.name)
         if convert_fn is not None:
             text = convert_fn(node, text, parent_tags=parent_tags)
+        return text
+
+    def convert_tt(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        """Sphinx's inline literal (`<tt class="docutils literal">`): option names, values, commands."""
+        return str(_MarkdownConverter.convert_code(self, el, text, parent_tags))
+
+    def convert_span(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        """A Sphinx literal fragment (`span.pre`) outside any literal element is still code."""
+        if "_noformat" not in parent_tags and "pre" in _classes(el):
+            return str(_MarkdownConverter.convert_code(self, el, text, parent_tags))
         return text
 
     def convert_td(self, el: Tag, text: str, parent_tags: set[str]) -> str:
@@ -409,7 +572,7 @@ class _Converter(MarkdownConverter):
         if not code.strip():
             return ""
         fence = _fence_for(code)
-        return f"\n\n{fence}{code_language(pre)}\n{code}\n{fence}\n\n"
+        return f"\n\n{fence}{code_language(pre, code)}\n{code}\n{fence}\n\n"
 
     def render_table(self, table: Tag, parent_tags: set[str]) -> str:
         grid, header_rows = self.table_grid(table)
@@ -505,6 +668,61 @@ def _header_and_body(grid: list[list[str]], header_rows: int) -> tuple[list[str]
     return header, grid[header_rows:]
 
 
+def _closes(text: str) -> bool:
+    """Whether `text` starts with punctuation that takes no space before it: `)`, `]`, or `,.;:!?` ending a word."""
+    first = text[:1]
+    if first in (")", "]"):
+        return True
+    return first in _PUNCTUATION and text[1:2] in ("", " ", "\n", ")", "]", "*", "_")
+
+
+def _spaces_at_end(text: str) -> int:
+    end = len(text)
+    while end and text[end - 1] == " ":
+        end -= 1
+    return len(text) - end
+
+
+def _spaces_at_start(text: str) -> int:
+    start = 0
+    while start < len(text) and text[start] == " ":
+        start += 1
+    return start
+
+
+def _join_spaces(strings: list[str]) -> list[str]:
+    """Children joined with the layout whitespace between inline elements made prose spacing.
+
+    Indented HTML puts whitespace inside and around inline elements, and each side keeps its own:
+    `see  [a](…)  .` or `(prefix:  `x`  )`. Where a child meets the next, the spaces of both become one,
+    and none after an opening bracket or before closing punctuation. A run that starts a line (indentation
+    after a newline) is left alone.
+    """
+    out: list[str] = []
+    for string in strings:
+        if not out:
+            out.append(string)
+            continue
+        previous = out[-1]
+        lead = _spaces_at_start(string)
+        trail = _spaces_at_end(previous)
+        if not (lead or trail):
+            out.append(string)
+            continue
+        head = string[lead:]
+        body = previous[: len(previous) - trail] if trail else previous
+        if body.endswith("\n") or head.startswith("\n"):
+            out.append(string)
+            continue
+        if not head:  # only spaces: carried on to the next child
+            out[-1] = body + " "
+            continue
+        gap = "" if body.endswith(("(", "[")) or _closes(head) else " "
+        out[-1] = body
+        out.append(gap + head)
+    return out
+
+
 def _collapse_newlines(strings: list[str]) -> list[str]:
     """markdownify's join of children: newlines between two children merged, at most two."""
     collapsed = [""]
@@ -588,11 +806,11 @@ def _close_sections(sections: list[Section], length: int) -> None:
         section.end = length
 
 
-def _heading_anchors(article: Tag) -> list[tuple[str, str | None]]:
+def _heading_anchors(headings: list[Tag]) -> list[tuple[str, str | None]]:
     """Each heading's text and id (outside tables and code), in page order."""
     anchors = []
-    for heading in article.find_all(_HEADING):
-        if heading.find_parent(["table", "pre"]):
+    for heading in headings:
+        if heading.decomposed or heading.find_parent(["table", "pre"]):
             continue
         anchors.append((_clean_heading(heading.get_text(" ", strip=True)), _heading_id(heading)))
     return anchors
@@ -708,13 +926,16 @@ def _convert_checked(html: str, page_url: str) -> Document:
     soup = BeautifulSoup(html, "lxml")
     article = find_article(soup)
     title = page_title(soup, article)
-    rewrite_tabs(soup, article)  # first: a tab widget keeps its tabs in a hidden <dl>
-    remove_chrome(article)
-    rewrite_callouts(soup, article)
-    absolutize(article, page_url)
-    if not article.get_text(strip=True):
+    lowered = html.lower()  # substring scans on it spare the walks a page has nothing for
+    if "-tabs" in lowered or "expandable-section" in lowered:
+        rewrite_tabs(soup, article)  # first: a tab widget keeps its tabs in a hidden <dl>
+    kept = remove_chrome(article)
+    remove_site_notices(html, lowered, article)
+    rewrite_callouts(soup, kept.callouts)
+    absolutize(kept.links, kept.images, page_url)
+    if not has_text(article):
         raise UnreadablePage("The page has no readable content.")
-    anchors = _heading_anchors(article)
+    anchors = _heading_anchors(kept.headings)
     document = Document(title, "")
     converter = _Converter(
         document,
