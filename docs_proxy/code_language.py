@@ -8,18 +8,15 @@ is well formed. Anything else keeps a bare fence.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from typing import Any
 
+import yaml
 from lxml import etree
 
-try:  # PyYAML confirms a YAML guess when installed; without it the shape checks alone decide
-    _yaml: Any = importlib.import_module("yaml")
-    _YAML_LOADER: Any = getattr(_yaml, "CSafeLoader", None) or _yaml.SafeLoader
-except ImportError:  # pragma: no cover - the dev environment has it
-    _yaml = None
+# PyYAML confirms a YAML guess; the C safe loader when libyaml is there (the wheels bundle it).
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 
 # Commands that open shell sessions in AWS docs. Words that also start prose or code (`cp` begins the CLI's
 # synopsis, `export` a TypeScript module) are left out or checked further.
@@ -138,10 +135,8 @@ def _is_yaml(text: str) -> bool:
             return False  # a line at the margin that is neither a key nor an item: prose or code
     if len(top_keys) != len(set(top_keys)) or not (nested or (started and top_keys)):
         return False
-    if _yaml is None:
-        return True
     try:
-        value = _yaml.load(text, Loader=_YAML_LOADER)  # the C safe loader when libyaml is there
-    except _yaml.YAMLError:
+        value = yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError:
         return False
     return isinstance(value, (dict, list))

@@ -133,6 +133,20 @@ def quoted_list(names: list[str], limit: int = SECTIONS_LISTED) -> str:
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
+def tables_in_section(document: Document, section_title: str) -> list[Table]:
+    """The tables under a section of that title (matched by normalise_title), at any depth below it."""
+    wanted = normalise_title(section_title)
+    return [t for t in document.tables if any(normalise_title(h) == wanted for h in t.headings)]
+
+
+def missing_section_hint(document: Document, section_title: str) -> str:
+    """Why no table was searched: no such section, or a section without tables; and which sections there are."""
+    wanted = normalise_title(section_title)
+    known = any(normalise_title(s.title) == wanted for s in document.sections)
+    problem = f'No table found in section "{section_title}"' if known else f'Section "{section_title}" not found'
+    return f"{problem}. Available sections: {quoted_list(section_names(document))}"
+
+
 def search_tables(
     document: Document, query: str, section_title: str | None, max_rows: int, base_url: str | None = None
 ) -> dict[str, Any]:
@@ -154,14 +168,9 @@ def search_tables(
         answer["hint"] = "No tables found on this page."
         return answer
     if section_title:
-        wanted = normalise_title(section_title)
-        tables = [t for t in tables if any(normalise_title(h) == wanted for h in t.headings)]
+        tables = tables_in_section(document, section_title)
         if not tables:
-            known = any(normalise_title(s.title) == wanted for s in document.sections)
-            problem = (
-                f'No table found in section "{section_title}"' if known else f'Section "{section_title}" not found'
-            )
-            answer["hint"] = f"{problem}. Available sections: {quoted_list(section_names(document))}"
+            answer["hint"] = missing_section_hint(document, section_title)
             return answer
     else:
         biggest = max(tables, key=lambda t: len(t.rows))
