@@ -142,8 +142,8 @@ def measure(rounds: int) -> list[dict]:
                     "reference_table_rows": quality.markdown_table_rows(their_markdown),
                     "ours_leaks": len(quality.leaks(document.markdown)),
                     "reference_leaks": len(quality.leaks(their_markdown)),
-                    "ours_relative_links": len(quality.relative_links(document.markdown)),
-                    "reference_relative_links": len(quality.relative_links(their_markdown)),
+                    "ours_wrong_links": len(quality.wrong_links(document.markdown, article, url)),
+                    "reference_wrong_links": len(quality.wrong_links(their_markdown, article, url)),
                 }
             )
     finally:
@@ -156,7 +156,7 @@ def table(rows: list[dict]) -> str:
     head = (
         "| page | KB | ours ms | ref ms | speed-up | chars ours/ref/text | ours÷ref | ours÷text | "
         f"link chars ours/ref | calls@{MAX_LENGTH} ours/ref | answer chars ours/ref | headings ours/ref/all | "
-        "code ours/ref/all | table rows ours/ref/all | leaks ours/ref | relative links ours/ref |"
+        "code ours/ref/all | table rows ours/ref/all | leaks ours/ref | wrong links ours/ref |"
     )
     lines = [head, "|" + "---|" * 16]
     for r in rows:
@@ -169,7 +169,7 @@ def table(rows: list[dict]) -> str:
             f"{r['ours_headings']}/{r['reference_headings']}/{r['headings']} | "
             f"{r['ours_code']}/{r['reference_code']}/{r['code_blocks']} | "
             f"{r['ours_table_rows']}/{r['reference_table_rows']}/{r['table_rows']} | "
-            f"{r['ours_leaks']}/{r['reference_leaks']} | {r['ours_relative_links']}/{r['reference_relative_links']} |"
+            f"{r['ours_leaks']}/{r['reference_leaks']} | {r['ours_wrong_links']}/{r['reference_wrong_links']} |"
         )
     ours = sum(r["ours_ms"] for r in rows)
     theirs = sum(r["reference_ms"] for r in rows)

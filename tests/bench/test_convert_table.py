@@ -37,8 +37,8 @@ def row(page: str, ours_chars: int, reference_chars: int, ours_ms: float, refere
         "reference_table_rows": 8,
         "ours_leaks": 0,
         "reference_leaks": 1,
-        "ours_relative_links": 12,
-        "reference_relative_links": 7,
+        "ours_wrong_links": 0,
+        "reference_wrong_links": 7,
     }
 
 
@@ -81,3 +81,15 @@ def test_a_real_page_is_paged_by_its_hints_and_measured_against_its_text() -> No
     assert math.ceil(len(markdown) / MAX_LENGTH) <= calls <= math.ceil(len(markdown) / (0.8 * MAX_LENGTH)) + 1
     assert characters > len(markdown)  # every chunk whole, plus headers and hints
     assert 0 < text_chars(quality.article_of(html)) < len(markdown)
+
+
+def test_wrong_links_are_those_that_resolve_to_no_link_of_the_article() -> None:
+    page = "https://docs.aws.amazon.com/lambda/latest/dg/welcome.html"
+    article = quality.article_of(
+        '<div id="main-col-body"><a href="./gettingstarted.html">a</a> <a href="http://docs.aws.amazon.com/x/y.html">b</a>'
+        ' <a href="#top">c</a></div>'
+    )
+    markdown = (
+        "[a](gettingstarted.html) [b](/x/y.html) [c](#top) [d](../gettingstarted.html) [e](/lambda/gettingstarted.html)"
+    )
+    assert quality.wrong_links(markdown, article, page) == ["../gettingstarted.html", "/lambda/gettingstarted.html"]

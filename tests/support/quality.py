@@ -6,6 +6,7 @@ Each is computed from the HTML article itself, so any converter's Markdown can b
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
@@ -111,3 +112,20 @@ def leaks(markdown: str, extra: tuple[str, ...] = ()) -> list[str]:
 
 def relative_links(markdown: str) -> list[str]:
     return [t for t in re.findall(r"\]\(([^)\s]+)", markdown) if not re.match(r"^(https?://|mailto:)", t)]
+
+
+def _same_page(url: str) -> str:
+    """A docs URL as the site serves it: https (the host redirects http to it)."""
+    parts = urlsplit(url)
+    if parts.scheme == "http" and parts.netloc in ("docs.aws.amazon.com", "docs.amazonaws.cn"):
+        return "https" + url[4:]
+    return url
+
+
+def wrong_links(markdown: str, article: Tag, page_url: str) -> list[str]:
+    """Link targets in the Markdown that, resolved against the page's URL (the base an answer states), are not
+    a link or image of the article: a link an agent would follow to the wrong place."""
+    targets = {_same_page(urljoin(page_url, str(a["href"]).strip())) for a in article.find_all("a", href=True)}
+    targets |= {_same_page(urljoin(page_url, str(i["src"]).strip())) for i in article.find_all("img", src=True)}
+    found = re.findall(r"\]\(<?([^)\s>]+)>?", markdown)
+    return [t for t in found if _same_page(urljoin(page_url, t)) not in targets]
