@@ -22,12 +22,13 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from bs4 import Tag
 
 from docs_proxy.convert import convert
-from docs_proxy.paging import format_documentation_result
+from docs_proxy.paging import Outlined, format_documentation_result
 from tests.support import quality
 from tests.support.origin import PAGES
 
@@ -53,12 +54,13 @@ def text_chars(article: Tag) -> int:
     return len(quality.clean(article.get_text(" ")))
 
 
-def paged(url: str, markdown: str, max_length: int = MAX_LENGTH) -> tuple[int, int]:
+def paged(url: str, markdown: str, headings: Sequence[Outlined] = (), max_length: int = MAX_LENGTH) -> tuple[int, int]:
     """(calls, answer characters) to read the whole page, following each answer's start_index hint, as an
-    agent does: chunks may end before max_length (at a block boundary), so the count is not len // max_length."""
+    agent does: chunks may end before max_length (at a block boundary), so the count is not len // max_length.
+    With the page's sections, each truncated answer carries its table of contents, as the tool's does."""
     calls, characters, start = 0, 0, 0
     while True:
-        answer = format_documentation_result(url, markdown, start, max_length)
+        answer = format_documentation_result(url, markdown, start, max_length, headings)
         calls += 1
         characters += len(answer)
         hint = CONTINUE.search(answer)
@@ -117,7 +119,7 @@ def measure(rounds: int) -> list[dict]:
             headings = quality.expected_headings(article)
             code = quality.expected_code_blocks(article)
             table_rows = sum(quality.expected_table_rows(article))
-            ours_calls, ours_answer_chars = paged(url, document.markdown)
+            ours_calls, ours_answer_chars = paged(url, document.markdown, document.sections)
             rows.append(
                 {
                     "page": name.split("__")[0] + "/" + name.split("__")[1],

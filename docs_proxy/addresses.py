@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 from django.conf import settings
 
@@ -99,11 +99,26 @@ def _parse_doc_url(url: str, partition: str) -> DocAddress:
         parts = urlsplit(url)
     except ValueError as exc:
         raise AddressError(f"The URL cannot be parsed: {exc}") from None
+    if not parts.scheme and not parts.netloc:
+        parts = _completed(url, host)
     if parts.scheme.lower() not in ("https", "http"):
         raise AddressError(f"Only https URLs on {host} can be read.")
     _check_host(parts.netloc.lower(), partition)
     path = _check_path(unquote(parts.path), host)
     return DocAddress(partition, path, unquote(parts.fragment))
+
+
+def _completed(url: str, host: str) -> SplitResult:
+    """A URL written without scheme: a root-relative link of an answer (`/guide/page.html`) or the host without
+    `https://` is read on this partition's host; a link relative to a page cannot be resolved without it."""
+    if url.startswith("/") and not url.startswith("//"):
+        return urlsplit(f"https://{host}{url}")
+    if url.lower().startswith(f"{host}/"):
+        return urlsplit(f"https://{url}")
+    raise AddressError(
+        f"{url[:200]} is a link relative to a page: resolve it against the page's URL (an answer states it at its "
+        f"top) and give the absolute URL, such as https://{host}/guide/latest/page.html."
+    )
 
 
 def _check_host(netloc: str, partition: str) -> None:

@@ -12,7 +12,7 @@ the entire content in chunks.
 ## URL Requirements
 
 - Must be from the docs.aws.amazon.com domain
-- Must end with .html
+- Must end with .html (a page), or be a guide's directory ending in / (read from its start page)
 
 ## Example URLs
 
@@ -70,7 +70,7 @@ again with the same section_titles and that start_index. Titles not found are na
 Relative links resolve against the page URL the answer states at its top.
 
 ## URL Requirements
-- Must end with .html
+- Must end with .html (a page), or be a guide's directory ending in / (read from its start page)
 
 ## Large Tables
 
@@ -139,7 +139,7 @@ tool to find the specific rows you need.
 ## URL Requirements
 
 - Must be from the docs.aws.amazon.com domain
-- Must end with .html
+- Must end with .html (a page), or be a guide's directory ending in / (read from its start page)
 
 ## Example Usage
 
@@ -176,7 +176,7 @@ Returns a SearchTableResponse with:
       For nested tables: {parent_col → value, ..., "rows": [{child_col → value}, ...]}
 
 Args:
-    url: AWS documentation page URL (must end with .html)
+    url: AWS documentation page URL (must end with .html, or a guide's directory ending in /)
     section_title: The section heading containing the table (optional — omit to search all tables on the page)
     query: Search term to filter rows (all words must match, case-insensitive)
     max_rows: Maximum matching rows to return per table (default 20)
@@ -293,7 +293,7 @@ the entire content in chunks.
 ## URL Requirements
 
 - Must be from the docs.amazonaws.cn domain
-- Must end with .html
+- Must end with .html (a page), or be a guide's directory ending in / (read from its start page)
 
 ## Example URLs
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
-# A Markdown link or image target: `](target)` or `](target "title")`.
-_MD_TARGET = re.compile(r"\]\(([^)\s]+)((?:\s+\"[^\"]*\")?)\)")
+# A Markdown link or image target: `](target)` or `](target "title")`. The target holds no bracket, so a text of
+# many `](` without a `)` is scanned in linear time (a possessive match: no backtracking into it).
+_MD_TARGET = re.compile(r"\]\(([^)\s\[\]]++)((?:\s+\"[^\"]*\")?)\)")
 
 
 def relative_href(page_url: str, target: str) -> str:

@@ -22,7 +22,9 @@ from docs_proxy.links import absolute_links
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d)")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+# A Markdown link in a cell, for its text. Neither part may hold a bracket or parenthesis, so a hostile cell of
+# many `[` or `[a](` is scanned in linear time.
+_MD_LINK = re.compile(r"\[([^\[\]]*+)\]\([^()\[\]]*+\)")
 NO_MATCH_HINT = (
     "No rows matched all query words. Try fewer or broader terms, or check spelling. "
     "Each word must appear somewhere in the row."

@@ -38,7 +38,11 @@ READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": T
 
 
 def url_param(description: str = "URL of the AWS documentation page to read") -> dict[str, Any]:
-    return {"type": "string", "maxLength": MAX_URL_LENGTH, "description": description}
+    return {
+        "type": "string",
+        "maxLength": MAX_URL_LENGTH,
+        "description": f"{description} (absolute; a root-relative link from an answer, /guide/page.html, also works)",
+    }
 
 
 def paging_properties(default_length: int, tool: str) -> dict[str, Any]:

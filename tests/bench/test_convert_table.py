@@ -76,7 +76,7 @@ def test_a_real_page_is_paged_by_its_hints_and_measured_against_its_text() -> No
     url, name = next((u, n) for u, n in manifest.items() if n.startswith("cloudformation-templatereference"))
     html = (PAGES / name).read_text()
     markdown = convert(html, url).markdown
-    calls, characters = paged(url, markdown)
+    calls, characters = paged(url, markdown, convert(html, url).sections)
     # A chunk is at most max_length and ends no earlier than its last fifth (the rule), the last one aside.
     assert math.ceil(len(markdown) / MAX_LENGTH) <= calls <= math.ceil(len(markdown) / (0.8 * MAX_LENGTH)) + 1
     assert characters > len(markdown)  # every chunk whole, plus headers and hints

@@ -213,3 +213,31 @@ def test_a_redirect_may_lead_to_a_directory(settings: Settings) -> None:
     for bad in ("../../../", "https://evil.example.com/lambda/latest/dg/", "javascript:alert(1)"):
         with pytest.raises(AddressError, match="redirects somewhere that cannot be read"):
             follow_redirect(here, bad)
+
+
+@pytest.mark.parametrize(
+    ("link", "partition", "path"),
+    [
+        ("/lambda/latest/dg/welcome.html", "aws", "/lambda/latest/dg/welcome.html"),
+        ("/lambda/latest/dg/welcome.html#x", "aws", "/lambda/latest/dg/welcome.html"),
+        ("docs.aws.amazon.com/lambda/latest/dg/", "aws", "/lambda/latest/dg/"),
+        ("/en_us/aws/latest/userguide/s3.html", "aws-cn", "/en_us/aws/latest/userguide/s3.html"),
+    ],
+)
+def test_a_root_relative_link_of_an_answer_is_read_on_the_partitions_host(link: str, partition: str, path: str) -> None:
+    address = parse_doc_url(link, partition)
+    assert (address.partition, address.path) == (partition, path)
+
+
+@pytest.mark.parametrize("link", ["API_Invoke.html", "#aurora", "../dg/welcome.html", "?x=1"])
+def test_a_link_relative_to_a_page_is_refused_with_how_to_resolve_it(link: str) -> None:
+    assert refusal(link) == (
+        f"{link} is a link relative to a page: resolve it against the page's URL (an answer states it at its "
+        "top) and give the absolute URL, such as https://docs.aws.amazon.com/guide/latest/page.html."
+    )
+
+
+@pytest.mark.parametrize("link", ["//evil.example.com/a.html", "docs.aws.amazon.com.evil.example.com/a.html"])
+def test_a_scheme_relative_or_look_alike_link_is_not_completed(link: str) -> None:
+    with pytest.raises(AddressError):
+        parse_doc_url(link, "aws")

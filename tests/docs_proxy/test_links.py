@@ -46,3 +46,9 @@ def test_absolute_links_resolves_links_and_images_and_keeps_titles() -> None:
         f"[b]({PAGE}#sec) and [c](https://aws.amazon.com/)"
     )
     assert absolute_links("no links here", PAGE) == "no links here"
+
+
+def test_absolute_links_is_linear_on_a_cell_of_unclosed_link_openers() -> None:
+    """Hostile table text: 40,000 `](` without a `)` took minutes with a target that could hold brackets."""
+    hostile = "](" * 40_000 + "[x](a.html)"
+    assert absolute_links(hostile, PAGE).endswith("[x](https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/a.html)")

@@ -85,3 +85,14 @@ def test_hints_list_a_bounded_number_of_sections() -> None:
     hint = quoted_list(names)
     assert hint.count('"') == 2 * SECTIONS_LISTED and hint.endswith(f"and {40_000 - SECTIONS_LISTED} more")
     assert quoted_list(["A", "B"]) == '"A", "B"'
+
+
+def test_cells_of_unclosed_link_openers_are_searched_in_linear_time() -> None:
+    """A page's table cell of 40,000 `[` or `[a](` took seconds per row in the link-text pattern (quadratic)."""
+    hostile = [["[" * 40_000 + " alpha", "[a](" * 20_000 + " beta", "](" * 40_000 + "[c](d.html)"]]
+    document = Document("T", "# T\n", [], [Table(["T"], ["A", "B", "C"], hostile)])
+    started = time.process_time()
+    answer = search_tables(document, "alpha beta", None, 5, "https://docs.aws.amazon.com/g/p.html")
+    assert answer["results"][0]["matched_rows"] == 1
+    assert answer["results"][0]["rows"][0]["C"].endswith("[c](https://docs.aws.amazon.com/g/d.html)")
+    assert time.process_time() - started < 5  # was minutes
