@@ -472,9 +472,9 @@ This server provides tools to access public AWS documentation, search for conten
 - A truncated answer ends with the sections still to come and the `start_index` of each: jump to the one you need instead of paging through
 - By default, use read_sections when the answer could be within a specific section(s), given the table of contents. Otherwise, use read_documentation to scan the entire page.
 - `read_sections` matches titles ignoring case, spacing, dashes and quotes, and pages like `read_documentation` (`max_length`, `start_index`)
-- A URL ending in `#anchor` starts reading at that section (anchors match ignoring case); an anchor the page lacks is named at the top of the answer, which then reads from the top
+- A URL ending in `#anchor` starts reading at that section or element (anchors match ignoring case); an anchor the page lacks is named at the top of the answer, which then reads from the top
 - To bound an answer in tokens rather than characters, pass `max_tokens` to `read_documentation` or `read_sections`
-- Relative links in an answer resolve against the page URL stated at its top
+- Relative links in an answer resolve against the page URL stated at its top; give tools the absolute URL (a root-relative `/guide/page.html` also works)
 - For very long documents (>30,000 characters), stop reading if you've found the needed information
 - When searching, use specific technical terms rather than general phrases
 - Use `recommend` tool to discover related content that might not appear in search results
@@ -505,9 +505,9 @@ This server provides tools to access public AWS China documentation, and get ser
 - If a service is available, checkout the documentation URL for that service to see the feature differences and other documentation URLs
 - For long documentation pages, make multiple calls to `read_documentation` with different `start_index` values for pagination
 - A truncated answer ends with the sections still to come and the `start_index` of each: jump to the one you need instead of paging through
-- A URL ending in `#anchor` starts reading at that section (anchors match ignoring case); an anchor the page lacks is named at the top of the answer, which then reads from the top
+- A URL ending in `#anchor` starts reading at that section or element (anchors match ignoring case); an anchor the page lacks is named at the top of the answer, which then reads from the top
 - To bound an answer in tokens rather than characters, pass `max_tokens` to `read_documentation`
-- Relative links in an answer resolve against the page URL stated at its top
+- Relative links in an answer resolve against the page URL stated at its top; give tools the absolute URL (a root-relative `/guide/page.html` also works)
 - For very long documents (>30,000 characters), stop reading if you've found the needed information
 - Always cite the documentation URL when providing information to users
 
@@ -520,9 +520,9 @@ Pages are on docs.amazonaws.cn.
 """
 
 ANCHOR_NOTE = (
-    "\n\nA URL may end with `#anchor` (a section id): reading then starts at that section. Anchors match "
-    "ignoring case; when the page has no such section, the answer says so first, lists the sections with "
-    "their anchors, and reads from the top."
+    "\n\nA URL may end with `#anchor` (the id of a section or of an element such as a property): reading then "
+    "starts there. Anchors match ignoring case; when the page has no such id, the answer says so first, lists "
+    "the sections with their anchors, and reads from the top."
 )
 
 
