@@ -225,23 +225,29 @@ def is_chrome(tag: Tag) -> bool:
     if name.startswith(("awsdocs-", "awsui-")) and name not in CONTENT_COMPONENTS:
         return True
     attrs = tag.attrs
-    if not attrs:
-        return False
+    return bool(attrs) and _chrome_by_attributes(tag, name, attrs)
+
+
+def _chrome_by_attributes(tag: Tag, name: str, attrs: dict[str, Any]) -> bool:
+    """Chrome told by id, class, `hidden`, an inline `display:none` or a breadcrumb table (the tag has attributes)."""
     if attrs.get("id") in CHROME_IDS or "hidden" in attrs:
         return True
     classes = attrs.get("class")
     if classes and not CHROME_CLASSES.isdisjoint(classes):
         return True
-    if name in _NOTICE_TAGS:
-        ident = attrs.get("id")
-        if (isinstance(ident, str) and _NOTICE_NAME.search(ident)) or (
-            classes and _NOTICE_NAME.search(" ".join(classes))
-        ):
-            return tag.find(_HEADING) is None  # a section of the article named so carries its heading
+    if name in _NOTICE_TAGS and _named_notice(attrs.get("id"), classes):
+        return tag.find(_HEADING) is None  # a section of the article named so carries its heading
     style = attrs.get("style")
     if isinstance(style, str) and "none" in style and "display:none" in style.replace(" ", "").lower():
         return True
     return name == "table" and attrs.get("summary") == "Breadcrumbs"
+
+
+def _named_notice(ident: Any, classes: Any) -> bool:
+    """Whether an id or the classes name a site notice (a disclaimer, a banner, a cookie prompt)."""
+    if isinstance(ident, str) and _NOTICE_NAME.search(ident):
+        return True
+    return bool(classes) and _NOTICE_NAME.search(" ".join(classes)) is not None
 
 
 def remove_site_notices(html: str, lowered: str, article: Tag) -> None:
