@@ -142,7 +142,7 @@ _MARK = re.compile("\ufdd0(\\d{1,9})\ufdd1")
 _MARKS_RUN = re.compile("(?:\ufdd0\\d{1,9}\ufdd1)+")
 # The mark characters as a page may spell them (literally they are replaced before parsing): a page cannot forge
 # or break a mark.
-_MARK_ENTITY = re.compile(r"&#(?:[xX]0*[fF][dD][dD][01](?![0-9a-fA-F])|0*6497[67](?!\d))")
+_MARK_ENTITY = re.compile(r"&#(?:[xX]0*[fF][dD][dD][01](?![0-9a-fA-F])|0*6497[67](?!\d));?")
 # The charsets a documentation page can be written in (codecs' canonical names). Any other declared
 # codec (punycode and idna decode in quadratic time, utf-7, rot13, the bytes-to-bytes codecs) is not
 # used: the body is read as UTF-8 instead.

@@ -31,7 +31,9 @@ async def test_anchors_ignore_case_and_a_missing_one_is_named(docs_server: Daphn
         missing = text_of(await call(session, "read_documentation", url=RDS + "#Welcome.NoSuchThing", max_length=500))
     body, _next = body_and_next(found)
     assert found.startswith("AWS Documentation from") and body.startswith("## Comparison of responsibilities")
-    assert missing.startswith("<e>No section or element #Welcome.NoSuchThing on this page; reading from the top. Sections: ")
+    assert missing.startswith(
+        "<e>No section or element #Welcome.NoSuchThing on this page; reading from the top. Sections: "
+    )
     assert "Advantages of Amazon RDS (#Welcome.Concepts.on-prem)" in missing
     body, _next = body_and_next(missing[missing.index("AWS Documentation from") :])
     assert body.startswith("# What is Amazon Relational Database Service")
