@@ -1077,6 +1077,7 @@ def convert_body(body: bytes, encoding: str | None, page_url: str) -> Document:
 
 def _convert_checked(html: str, page_url: str) -> Document:
     html = neutralise_marks(html)
+    page_url = neutralise_marks(page_url)  # it is written into table notes: no mark can come from it either
     soup = BeautifulSoup(html, "lxml")
     article = find_article(soup)
     title = page_title(soup, article)

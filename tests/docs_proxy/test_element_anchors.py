@@ -219,6 +219,13 @@ def test_mark_characters_in_a_page_cannot_forge_or_break_an_anchor() -> None:
         PAGE_URL,
     )
     assert [line_at(document, f"a{i}") for i in range(5)] == ["Zero.", "One.", "Two.", "Three.", "Four."]
+    unmarked(document)
+    rows = "".join(f"<tr><td>{i}</td></tr>" for i in range(30))
+    html = article("T", f"<p id='a0'>Zero.</p><table>{rows}</table><p id='after'>After.</p>")
+    noted = convert(html, PAGE_URL + "?q=\ufdd01\ufdd1\ufdd02\ufdd1")  # the numbers of a0 and after
+    assert line_at(noted, "a0") == "Zero." and line_at(noted, "after") == "After."  # the table note forges none
+    assert 'search_table(url="https://docs.aws.amazon.com/x/latest/guide/page.html?q=\ufffd1\ufffd' in noted.markdown
+    unmarked(noted)
     assert "Late: \ufffd1\ufffd \ufffd2\ufffd \ufffd3\ufffd \ufffd4\ufffd" in document.markdown
     unmarked(document)
 
