@@ -653,12 +653,8 @@ class _Converter(MarkdownConverter):
         if "_inline" in parent_tags:  # a table inside a table cell: flatten it
             return " ".join("; ".join(c for c in row if c) for row in [header, *body])
         marked = self.flushed != flushed
-        if marked:  # search_table's rows carry no marks
-            self.document.tables.append(
-                Table([t for _level, t in self.headings], _unmarked(header), _unmarked_rows(body))
-            )
-        else:
-            self.document.tables.append(Table([title for _level, title in self.headings], header, body))
+        columns, rows = (_unmarked(header), _unmarked_rows(body)) if marked else (header, body)
+        self.document.tables.append(Table([title for _level, title in self.headings], columns, rows))  # no marks
         lines = [
             "| " + " | ".join(header) + " |",
             "| " + " | ".join("---" for _ in header) + " |",
