@@ -119,6 +119,18 @@ def _is_yaml(text: str) -> bool:
     started = lines[0].rstrip() == "---"
     if started:
         lines = lines[1:]
+    shape = _yaml_shape(lines)
+    if shape is None:
+        return False
+    top_keys, nested = shape
+    if len(top_keys) != len(set(top_keys)) or not (nested or (started and top_keys)):
+        return False
+    return _parses_as_yaml(text)
+
+
+def _yaml_shape(lines: list[str]) -> tuple[list[str], bool] | None:
+    """The top-level keys and whether a `key:` opens a nested block; None when a line at the margin is neither
+    a key nor an item (prose or code), so the block cannot be YAML."""
     top_keys: list[str] = []
     nested = False
     opened = -1  # indentation of the last `key:` with no value on its line
@@ -132,9 +144,12 @@ def _is_yaml(text: str) -> bool:
                 top_keys.append(line.split(":", 1)[0])
             opened = indent if not line.split(":", 1)[1].strip() else -1
         elif not (_YAML_ITEM.match(line) or indent > 0):
-            return False  # a line at the margin that is neither a key nor an item: prose or code
-    if len(top_keys) != len(set(top_keys)) or not (nested or (started and top_keys)):
-        return False
+            return None
+    return top_keys, nested
+
+
+def _parses_as_yaml(text: str) -> bool:
+    """The shape check passed; only a parse that yields a mapping or a list confirms it."""
     try:
         value = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError:

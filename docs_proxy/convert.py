@@ -36,7 +36,7 @@ should_remove_whitespace_inside: Callable[[Any], bool] = _markdownify.should_rem
 should_remove_whitespace_outside: Callable[[Any], bool] = _markdownify.should_remove_whitespace_outside
 
 # Bump on any change of output: cache keys carry it, so old conversions are never served.
-CONVERTER_VERSION = 2
+CONVERTER_VERSION = 3
 
 ARTICLE_SELECTORS = (
     "#main-col-body",
@@ -124,11 +124,25 @@ _PUNCTUATION = frozenset(",.;:!?")
 _LITERAL_TAGS = frozenset({"pre", "code", "kbd", "samp", "tt"})
 _MD_HEADING = re.compile(r"^(#{1,6}) (.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
+_TIDY_FENCE = re.compile("^(?:\ufdd0\\d{1,9}\ufdd1)*(`{3,}|~{3,})")  # tidy sees the Markdown with its marks
 TABLE_MAX_ROWS = 20
 TABLE_PREVIEW_ROWS = 5
 # Elements inside elements. Real pages stay under 30; the converter recurses about three frames per
 # level, so far deeper pages would end in a RecursionError after seconds of parsing.
 MAX_NESTING = 100
+# Element anchors: ids on elements other than headings (a property's <dt>, an <a id> before a paragraph, a table
+# row), so that `url#id` reads from that element's line. While converting, each id is marked in the Markdown
+# before its element's first visible character, with Unicode noncharacters (kept for a program's internal use);
+# one pass at the end takes the marks out and records each id's offset. Real pages carry a few hundred ids; more
+# than this are not recorded.
+MAX_ANCHORS = 5000
+_MARK_OPEN = "\ufdd0"
+_MARK_CLOSE = "\ufdd1"
+_MARK = re.compile("\ufdd0(\\d{1,9})\ufdd1")
+_MARKS_RUN = re.compile("(?:\ufdd0\\d{1,9}\ufdd1)+")
+# The mark characters as a page may spell them (literally they are replaced before parsing): a page cannot forge
+# or break a mark.
+_MARK_ENTITY = re.compile(r"&#(?:[xX]0*[fF][dD][dD][01](?![0-9a-fA-F])|0*6497[67](?!\d));?")
 # The charsets a documentation page can be written in (codecs' canonical names). Any other declared
 # codec (punycode and idna decode in quadratic time, utf-7, rot13, the bytes-to-bytes codecs) is not
 # used: the body is read as UTF-8 instead.
@@ -177,6 +191,7 @@ class Document:
     markdown: str
     sections: list[Section] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    anchors: dict[str, int] = field(default_factory=dict)  # element id -> offset of the line holding its text
 
     def section_for_anchor(self, anchor: str) -> Section | None:
         for section in self.sections:
@@ -225,23 +240,29 @@ def is_chrome(tag: Tag) -> bool:
     if name.startswith(("awsdocs-", "awsui-")) and name not in CONTENT_COMPONENTS:
         return True
     attrs = tag.attrs
-    if not attrs:
-        return False
+    return bool(attrs) and _chrome_by_attributes(tag, name, attrs)
+
+
+def _chrome_by_attributes(tag: Tag, name: str, attrs: dict[str, Any]) -> bool:
+    """Chrome told by id, class, `hidden`, an inline `display:none` or a breadcrumb table (the tag has attributes)."""
     if attrs.get("id") in CHROME_IDS or "hidden" in attrs:
         return True
     classes = attrs.get("class")
     if classes and not CHROME_CLASSES.isdisjoint(classes):
         return True
-    if name in _NOTICE_TAGS:
-        ident = attrs.get("id")
-        if (isinstance(ident, str) and _NOTICE_NAME.search(ident)) or (
-            classes and _NOTICE_NAME.search(" ".join(classes))
-        ):
-            return tag.find(_HEADING) is None  # a section of the article named so carries its heading
+    if name in _NOTICE_TAGS and _named_notice(attrs.get("id"), classes):
+        return tag.find(_HEADING) is None  # a section of the article named so carries its heading
     style = attrs.get("style")
     if isinstance(style, str) and "none" in style and "display:none" in style.replace(" ", "").lower():
         return True
     return name == "table" and attrs.get("summary") == "Breadcrumbs"
+
+
+def _named_notice(ident: Any, classes: Any) -> bool:
+    """Whether an id or the classes name a site notice (a disclaimer, a banner, a cookie prompt)."""
+    if isinstance(ident, str) and _NOTICE_NAME.search(ident):
+        return True
+    return bool(classes) and _NOTICE_NAME.search(" ".join(classes)) is not None
 
 
 def remove_site_notices(html: str, lowered: str, article: Tag) -> None:
@@ -488,9 +509,15 @@ class _Converter(MarkdownConverter):
         self.document = document
         self.page_url = page_url
         self.headings: list[tuple[int, str]] = []  # the heading path at this point of the page
+        self.ids: list[str] = []  # element ids in page order; a mark's number is its index here
+        self.known: set[str] = set()
+        self.pending: list[int] = []  # ids met whose mark waits for the next visible text
+        self.flushed = 0  # marks written so far (a table that got none needs no cleaning)
 
     def process_tag(self, node: Tag, parent_tags: set[str] | None = None) -> str:
         name = node.name
+        if node.attrs and not (parent_tags and "pre" in parent_tags):
+            self.note_id(node, parent_tags)
         if name == "pre" and parent_tags is not None and "_inline" not in parent_tags:
             return self.render_pre(node)
         if name == "table":
@@ -498,13 +525,16 @@ class _Converter(MarkdownConverter):
         if name is not None and not (parent_tags and "_inline" in parent_tags):
             level = _HEADING.match(name)
             if level:
-                title = _clean_heading(node.get_text(" ", strip=True))
-                if title:
-                    depth = int(level.group(1))
-                    while self.headings and self.headings[-1][0] >= depth:
-                        self.headings.pop()
-                    self.headings.append((depth, title))
+                self.enter_heading(node, int(level.group(1)))
         return self._process_tag(node, parent_tags or set())
+
+    def enter_heading(self, heading: Tag, depth: int) -> None:
+        """The heading path (a table's `headings`, its truncation note's section) now ends at this heading."""
+        title = _clean_heading(heading.get_text(" ", strip=True))
+        if title:
+            while self.headings and self.headings[-1][0] >= depth:
+                self.headings.pop()
+            self.headings.append((depth, title))
 
     def _process_tag(self, node: Tag, parent_tags: set[str]) -> str:
         """markdownify 1.2's process_tag, with one change: whether we are inside a <pre> is read
@@ -545,6 +575,43 @@ class _Converter(MarkdownConverter):
             text = convert_fn(node, text, parent_tags=parent_tags)
         return text
 
+    def note_id(self, node: Tag, parent_tags: set[str] | None) -> None:
+        """An element's id (or an <a name>) waits for the next visible text to carry its mark; a heading's own id
+        is its section's anchor (unless the heading sits in a table cell), and the first of duplicates wins."""
+        attrs = node.attrs
+        ident = attrs.get("id") or (attrs.get("name") if node.name == "a" else None)
+        if not ident or not isinstance(ident, str) or ident in self.known or len(self.ids) >= MAX_ANCHORS:
+            return
+        if _HEADING.match(node.name) and not (parent_tags and "_inline" in parent_tags):
+            return
+        self.known.add(ident)
+        self.pending.append(len(self.ids))
+        self.ids.append(ident)
+
+    def flush_marks(self) -> str:
+        """The marks of the ids waiting, to be written before the text that comes next."""
+        if not self.pending:
+            return ""
+        marks = "".join(f"{_MARK_OPEN}{n}{_MARK_CLOSE}" for n in self.pending)
+        self.flushed += len(self.pending)
+        self.pending.clear()
+        return marks
+
+    def process_text(self, el: Any, parent_tags: set[str] | None = None) -> str:
+        """markdownify's text, with the waiting marks before its first visible character (after its leading
+        whitespace, so the joining of children sees the same spaces as without them)."""
+        text = str(_MarkdownConverter.process_text(self, el, parent_tags=parent_tags))
+        if self.pending and text:
+            body = text.lstrip()
+            if body:
+                text = text[: len(text) - len(body)] + self.flush_marks() + body
+        return text
+
+    def convert_a(self, el: Tag, text: str, parent_tags: set[str]) -> str:
+        """markdownify's link, decided on the text without marks (a link showing its URL stays `<url>`)."""
+        marks, text = _peel_marks(text)
+        return _put_marks(str(_MarkdownConverter.convert_a(self, el, text, parent_tags)), marks)
+
     def convert_tt(self, el: Tag, text: str, parent_tags: set[str]) -> str:
         """Sphinx's inline literal (`<tt class="docutils literal">`): option names, values, commands."""
         return str(_MarkdownConverter.convert_code(self, el, text, parent_tags))
@@ -561,10 +628,12 @@ class _Converter(MarkdownConverter):
     convert_th = convert_td
 
     def convert_hN(self, n: int, el: Tag, text: str, parent_tags: set[str]) -> str:
+        marks, text = _peel_marks(text)
         text = text.replace("¶", "").strip()
-        if not text:
+        if not text:  # no heading: its marks wait for the text after it
+            self.pending[:0] = [int(number) for number in _MARK.findall(marks)]
             return ""
-        return str(_MarkdownConverter.convert_hN(self, n, el, text, parent_tags))
+        return str(_MarkdownConverter.convert_hN(self, n, el, marks + text, parent_tags))
 
     def render_pre(self, pre: Tag) -> str:
         code = pre.get_text()
@@ -572,16 +641,20 @@ class _Converter(MarkdownConverter):
         if not code.strip():
             return ""
         fence = _fence_for(code)
-        return f"\n\n{fence}{code_language(pre, code)}\n{code}\n{fence}\n\n"
+        marks = self.flush_marks()  # the block's own id and those just before it: on the opening fence's line
+        return f"\n\n{fence}{marks}{code_language(pre, code)}\n{code}\n{fence}\n\n"
 
     def render_table(self, table: Tag, parent_tags: set[str]) -> str:
+        flushed = self.flushed
         grid, header_rows = self.table_grid(table)
         if not grid:
             return ""
         header, body = _header_and_body(grid, header_rows)
         if "_inline" in parent_tags:  # a table inside a table cell: flatten it
             return " ".join("; ".join(c for c in row if c) for row in [header, *body])
-        self.document.tables.append(Table([title for _level, title in self.headings], header, body))
+        marked = self.flushed != flushed
+        columns, rows = (_unmarked(header), _unmarked_rows(body)) if marked else (header, body)
+        self.document.tables.append(Table([title for _level, title in self.headings], columns, rows))  # no marks
         lines = [
             "| " + " | ".join(header) + " |",
             "| " + " | ".join("---" for _ in header) + " |",
@@ -590,6 +663,8 @@ class _Converter(MarkdownConverter):
         lines.extend("| " + " | ".join(row) + " |" for row in shown)
         text = "\n".join(lines)
         if len(body) > TABLE_MAX_ROWS:
+            if marked:  # ids in the rows not shown lead to the table's first line
+                text = _marks_in(body[TABLE_PREVIEW_ROWS:], shown) + text
             text += self._truncation_note(len(body))
         return f"\n\n{text}\n\n"
 
@@ -609,6 +684,8 @@ class _Converter(MarkdownConverter):
         header_rows = 0
         counting_header = True
         for r, (tr, in_thead) in enumerate(_table_rows(table)):
+            if tr.attrs:
+                self.note_id(tr, None)
             cells = [c for c in tr.children if isinstance(c, Tag) and c.name in ("td", "th")]
             row = self._grid_row(r, cells, pending)
             if not any(row):
@@ -635,6 +712,45 @@ class _Converter(MarkdownConverter):
                     pending[(r + extra, col + c)] = text
             col = _take_pending(row, pending, r, col + colspan)
         return row
+
+
+def _unmarked(cells: list[str]) -> list[str]:
+    return [_MARK.sub("", cell) if _MARK_OPEN in cell else cell for cell in cells]
+
+
+def _unmarked_rows(rows: list[list[str]]) -> list[list[str]]:
+    return [_unmarked(row) for row in rows]
+
+
+def _marks_in(rows: list[list[str]], shown: list[list[str]]) -> str:
+    """The marks in the table rows not shown, each once, leaving out those a shown row carries too (a cell that a
+    rowspan repeats from a shown row into hidden ones keeps its place)."""
+    found = dict.fromkeys(mark for row in rows for cell in row if _MARK_OPEN in cell for mark in _MARK.findall(cell))
+    for row in shown:
+        for cell in row:
+            if _MARK_OPEN in cell:
+                for mark in _MARK.findall(cell):
+                    found.pop(mark, None)
+    return "".join(f"{_MARK_OPEN}{number}{_MARK_CLOSE}" for number in found)
+
+
+def _peel_marks(text: str) -> tuple[str, str]:
+    """The marks opening `text` (after its leading whitespace), and the text without them."""
+    body = text.lstrip()
+    if not body.startswith(_MARK_OPEN):
+        return "", text
+    run = _MARKS_RUN.match(body)
+    if run is None:
+        return "", text
+    return run.group(0), text[: len(text) - len(body)] + body[run.end() :]
+
+
+def _put_marks(text: str, marks: str) -> str:
+    """`marks` back before the first visible character of `text`."""
+    if not marks:
+        return text
+    body = text.lstrip()
+    return text[: len(text) - len(body)] + marks + body
 
 
 def _table_rows(table: Tag) -> list[tuple[Tag, bool]]:
@@ -670,6 +786,8 @@ def _header_and_body(grid: list[list[str]], header_rows: int) -> tuple[list[str]
 
 def _closes(text: str) -> bool:
     """Whether `text` starts with punctuation that takes no space before it: `)`, `]`, or `,.;:!?` ending a word."""
+    if text.startswith(_MARK_OPEN):  # marks before it are not text
+        text = _MARKS_RUN.sub("", text, count=1)
     first = text[:1]
     if first in (")", "]"):
         return True
@@ -838,13 +956,44 @@ def _heading_id(heading: Tag) -> str | None:
     return str(ident) if ident else None
 
 
+def neutralise_marks(html: str) -> str:
+    """The page's own mark characters, literal or as character references, become U+FFFD: only the converter
+    writes marks."""
+    if _MARK_OPEN in html or _MARK_CLOSE in html:
+        html = html.replace(_MARK_OPEN, "\ufffd").replace(_MARK_CLOSE, "\ufffd")
+    if "&#" in html:
+        html = _MARK_ENTITY.sub("&#xfffd;", html)
+    return html
+
+
+def take_marks(markdown: str, ids: list[str]) -> tuple[str, dict[str, int]]:
+    """The Markdown without its marks (one pass), and each marked id's offset: the start of the line holding its
+    mark, in the Markdown without marks. An id marked twice (a cell repeated by rowspan) keeps its first place."""
+    if not ids or _MARK_OPEN not in markdown:
+        return markdown, {}
+    pieces: list[str] = []
+    places: dict[str, int] = {}
+    last = 0
+    removed = 0
+    for mark in _MARK.finditer(markdown):
+        pieces.append(markdown[last : mark.start()])
+        number = int(mark.group(1))
+        if number < len(ids) and ids[number] not in places:
+            places[ids[number]] = mark.start() - removed
+        removed += mark.end() - mark.start()
+        last = mark.end()
+    pieces.append(markdown[last:])
+    clean = "".join(pieces)
+    return clean, {ident: clean.rfind("\n", 0, at) + 1 for ident, at in places.items()}
+
+
 def tidy(markdown: str) -> str:
     """Trailing spaces off and blank runs collapsed, outside code fences only (code stays exact)."""
     out: list[str] = []
     fence: str | None = None
     blank = 0
     for line in markdown.strip("\n").split("\n"):
-        match = _FENCE.match(line.lstrip(" >"))
+        match = _TIDY_FENCE.match(line.lstrip(" >"))
         if fence is not None:
             out.append(line)
             if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
@@ -923,6 +1072,8 @@ def convert_body(body: bytes, encoding: str | None, page_url: str) -> Document:
 
 
 def _convert_checked(html: str, page_url: str) -> Document:
+    html = neutralise_marks(html)
+    page_url = neutralise_marks(page_url)  # it is written into table notes: no mark can come from it either
     soup = BeautifulSoup(html, "lxml")
     article = find_article(soup)
     title = page_title(soup, article)
@@ -948,10 +1099,13 @@ def _convert_checked(html: str, page_url: str) -> Document:
         wrap=True,  # collapse the source's line breaks inside paragraphs...
         wrap_width=None,  # ...without re-wrapping them
     )
-    markdown = tidy(converter.process_tag(article, set()))
+    markdown, places = take_marks(tidy(converter.process_tag(article, set())), converter.ids)
     if not any(level == 1 for level in (len(m.group(1)) for m in re.finditer(r"^(#+) ", markdown, re.M))):
         if title:
-            markdown = f"# {title}\n\n{markdown}"
+            top = f"# {title}\n\n"
+            markdown = top + markdown
+            places = {ident: at + len(top) for ident, at in places.items()}
     document.markdown = markdown
+    document.anchors = places
     document.sections = _collect_sections(markdown, anchors)
     return document

@@ -29,7 +29,9 @@ class Page:
 
     def size(self) -> int:
         doc = self.document
-        return 2 * len(doc.markdown) + sum(2 * sum(len(c) for row in t.rows for c in row) for t in doc.tables) + 512
+        tables = sum(2 * sum(len(c) for row in t.rows for c in row) for t in doc.tables)
+        anchors = sum(2 * len(ident) + 100 for ident in doc.anchors)  # the id and its dict entry
+        return 2 * len(doc.markdown) + tables + anchors + 512
 
     def to_json(self) -> dict[str, Any]:
         doc = self.document
@@ -43,6 +45,7 @@ class Page:
             "markdown": doc.markdown,
             "sections": [[s.level, s.title, s.anchor, s.start, s.end] for s in doc.sections],
             "tables": [[t.headings, t.columns, t.rows] for t in doc.tables],
+            "anchors": doc.anchors,
         }
 
     @classmethod
@@ -52,6 +55,7 @@ class Page:
             data["markdown"],
             [Section(*s) for s in data["sections"]],
             [Table(*t) for t in data["tables"]],
+            dict(data.get("anchors") or {}),
         )
         served = DocAddress(requested.partition, data["served"])
         return cls(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from docs_proxy import tokens
-from docs_proxy.convert import Document, Section
+from docs_proxy.convert import Document
 
 NO_MORE = "<e>No more content available.</e>"
 TOC_LISTED = 25  # sections a truncation note lists at most
@@ -195,43 +195,53 @@ def remaining_sections(headings: Sequence[Outlined], following: int, limit: int 
 
 
 # --- where reading starts ----------------------------------------------------------------------------------
-def find_anchor(document: Document, fragment: str) -> tuple[Section | None, list[Section]]:
-    """The section a URL's #fragment names: its exact anchor, else the one anchor equal to it but for case.
+def find_anchor(document: Document, fragment: str) -> tuple[int | None, int]:
+    """Where a URL's #fragment starts reading, and, when nowhere, how many anchors differ from it only in case.
 
-    Returns the section (or None) and, when none, the sections whose anchors differ from it only in case.
+    As a browser does, an exact id wins: a section's, then an element's (a property's <dt>, a table row). Then,
+    for a fragment whose case was changed on the way, the one section anchor equal to it but for case, else the
+    one element anchor so.
     """
-    found = document.section_for_anchor(fragment)
-    if found is not None:
-        return found, []
+    section = document.section_for_anchor(fragment)
+    if section is not None:
+        return section.start, 0
+    element = document.anchors.get(fragment)
+    if element is not None:
+        return element, 0
     folded = fragment.casefold()
-    alike = [s for s in document.sections if s.anchor and s.anchor.casefold() == folded]
-    if len(alike) == 1:
-        return alike[0], []
-    return None, alike
+    sections = {s.anchor: s.start for s in reversed(document.sections) if s.anchor and s.anchor.casefold() == folded}
+    if len(sections) == 1:
+        return next(iter(sections.values())), 0
+    elements = [
+        start for ident, start in document.anchors.items() if ident.casefold() == folded and ident not in sections
+    ]
+    if len(elements) == 1 and not sections:
+        return elements[0], 0
+    return None, len(sections) + len(elements)
 
 
 def reading_start(document: Document, fragment: str, start_index: int) -> int:
     """A URL's #anchor chooses where a first read starts; an explicit start_index (a later chunk) wins."""
     if fragment and start_index == 0:
-        section, _alike = find_anchor(document, fragment)
-        if section is not None:
-            return section.start
+        start, _alike = find_anchor(document, fragment)
+        if start is not None:
+            return start
     return start_index
 
 
 def anchor_note(document: Document, fragment: str, start_index: int) -> str:
-    """What the answer says first when a URL's #anchor names no section: reading is from the top, and which
-    sections there are (so the agent can ask again). Empty when the anchor was found or not used."""
+    """What the answer says first when a URL's #anchor names no section or element: reading is from the top,
+    and which sections there are (so the agent can ask again). Empty when the anchor was found or not used."""
     if not fragment or start_index != 0:
         return ""
-    section, alike = find_anchor(document, fragment)
-    if section is not None:
+    start, alike = find_anchor(document, fragment)
+    if start is not None:
         return ""
     shown_fragment = " ".join(fragment.split())[:200]  # echoed on one line, bounded
     if alike:
-        why = f"#{shown_fragment} matches {len(alike)} sections that differ only in case"
+        why = f"#{shown_fragment} matches {alike} anchors that differ only in case"
     else:
-        why = f"No section #{shown_fragment} on this page"
+        why = f"No section or element #{shown_fragment} on this page"
     anchored = [s for s in document.sections if s.anchor]
     if not anchored:
         return f"<e>{why}; reading from the top. The page has no section anchors.</e>\n\n"

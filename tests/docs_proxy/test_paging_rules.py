@@ -102,13 +102,13 @@ def test_an_anchor_matches_exactly_then_ignoring_case_when_only_one_does() -> No
     )
     assert reading_start(twins, "limits", 0) == 9 and reading_start(twins, "Limits", 0) == 0  # exact wins
     assert reading_start(twins, "LIMITS", 0) == 0  # two differ only in case: none chosen
-    assert anchor_note(twins, "LIMITS", 0).startswith("<e>#LIMITS matches 2 sections that differ only in case;")
+    assert anchor_note(twins, "LIMITS", 0).startswith("<e>#LIMITS matches 2 anchors that differ only in case;")
 
 
 def test_an_unknown_anchor_says_so_first_and_lists_the_sections() -> None:
     document = page(RDS)
     note = anchor_note(document, "Welcome.Nowhere", 0)
-    assert note.startswith("<e>No section #Welcome.Nowhere on this page; reading from the top. Sections: ")
+    assert note.startswith("<e>No section or element #Welcome.Nowhere on this page; reading from the top. Sections: ")
     assert (
         "Comparison of responsibilities with Amazon EC2 and on-premises deployments (#Welcome.Concepts.comparison)"
         in note
@@ -117,8 +117,8 @@ def test_an_unknown_anchor_says_so_first_and_lists_the_sections() -> None:
     assert anchor_note(document, "Welcome.Nowhere", 3000) == ""  # a later chunk: the anchor no longer applies
     assert anchor_note(document, "", 0) == ""
     odd = anchor_note(document, "line\nbreak " * 100, 0)  # echoed on one line, and bounded
-    assert odd.startswith("<e>No section #line break line break") and "\n" not in odd.rstrip("\n")
-    assert len(odd.split(" on this page;")[0]) < 220
+    assert odd.startswith("<e>No section or element #line break line break") and "\n" not in odd.rstrip("\n")
+    assert len(odd.split(" on this page;")[0]) < 230  # the prefix and 200 characters of the fragment
 
 
 def test_the_sections_an_unknown_anchor_lists_are_bounded() -> None:
@@ -129,7 +129,7 @@ def test_the_sections_an_unknown_anchor_lists_are_bounded() -> None:
     bare = Document("T", "# T\n\ntext\n", [Section(1, "T", None, 0, 10)])
     assert (
         anchor_note(bare, "x", 0)
-        == "<e>No section #x on this page; reading from the top. The page has no section anchors.</e>\n\n"
+        == "<e>No section or element #x on this page; reading from the top. The page has no section anchors.</e>\n\n"
     )
 
 

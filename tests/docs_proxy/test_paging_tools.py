@@ -31,7 +31,9 @@ async def test_anchors_ignore_case_and_a_missing_one_is_named(docs_server: Daphn
         missing = text_of(await call(session, "read_documentation", url=RDS + "#Welcome.NoSuchThing", max_length=500))
     body, _next = body_and_next(found)
     assert found.startswith("AWS Documentation from") and body.startswith("## Comparison of responsibilities")
-    assert missing.startswith("<e>No section #Welcome.NoSuchThing on this page; reading from the top. Sections: ")
+    assert missing.startswith(
+        "<e>No section or element #Welcome.NoSuchThing on this page; reading from the top. Sections: "
+    )
     assert "Advantages of Amazon RDS (#Welcome.Concepts.on-prem)" in missing
     body, _next = body_and_next(missing[missing.index("AWS Documentation from") :])
     assert body.startswith("# What is Amazon Relational Database Service")
@@ -40,7 +42,7 @@ async def test_anchors_ignore_case_and_a_missing_one_is_named(docs_server: Daphn
 async def test_a_missing_anchor_is_named_in_the_china_partition_too(docs_server: DaphneServer) -> None:
     async with open_session(docs_server, "streamable-http", query="partition=aws-cn") as session:
         text = text_of(await call(session, "read_documentation", url=CN_S3 + "#no-such-section"))
-    assert text.startswith("<e>No section #no-such-section on this page; reading from the top.")
+    assert text.startswith("<e>No section or element #no-such-section on this page; reading from the top.")
     assert "# Amazon S3 in the China Regions" in text
 
 
