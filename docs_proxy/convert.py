@@ -218,6 +218,25 @@ def _clean_heading(text: str) -> str:
     return " ".join(text.replace("¶", "").split())
 
 
+# Inline Markdown a heading may carry: a link or image (its text kept), backslash escapes, code and emphasis
+# markers (`_` only at a word's edge, so `API_Invoke` keeps its own).
+_MD_LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*(?:\([^()\s]*\)[^()\s]*)*(?:\s+\"[^\"]*\")?\)")
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
+_MD_MARKERS = re.compile(r"`+|\*+|(?<!\w)_+|_+(?!\w)|~~")
+
+
+def plain_title(title: str) -> str:
+    """A heading title without its inline Markdown, so `Using `aws s3` commands`, the HTML heading's text and
+    the title an agent copies from search results ("Using aws s3 commands") are one key."""
+    if not any(mark in title for mark in "`*_[\\~"):
+        return title
+    text = _MD_LINK.sub(r"\1", title)
+    # an escaped marker goes like a bare one: the HTML heading's text has the bare one, and it is stripped too
+    text = _MD_ESCAPE.sub(lambda match: "" if match.group(1) in "`*_~" else match.group(1), text)
+    text = _MD_MARKERS.sub("", text)
+    return " ".join(text.split())
+
+
 def is_chrome(tag: Tag) -> bool:
     name = tag.name
     if name in CHROME_TAGS:
@@ -785,7 +804,8 @@ class _AnchorIds:
         self.next = 0  # anchors before this one are used up
 
     def take(self, title: str) -> str | None:
-        candidates = self.positions.get(title)
+        """The id of the next HTML heading whose text is `title` (Markdown, compared without its inline marks)."""
+        candidates = self.positions.get(plain_title(title))
         if not candidates:
             return None
         found = bisect_left(candidates, self.next)
@@ -812,7 +832,7 @@ def _heading_anchors(headings: list[Tag]) -> list[tuple[str, str | None]]:
     for heading in headings:
         if heading.decomposed or heading.find_parent(["table", "pre"]):
             continue
-        anchors.append((_clean_heading(heading.get_text(" ", strip=True)), _heading_id(heading)))
+        anchors.append((plain_title(_clean_heading(heading.get_text(" ", strip=True))), _heading_id(heading)))
     return anchors
 
 
