@@ -62,22 +62,31 @@ CHROME_CLASSES = frozenset(
         "doc-conventions page-utilities headerlink copy-button btn-copy-code code-btn-container"
     ).split()
 )
-# Site notices named by id or class (region and legal disclaimers, banners, cookie and survey prompts).
-# Only on boxes (div, section, aside) without a heading: a heading's own id, an anchor's id or a Sphinx section
-# named after its topic ("cookie-settings") is article.
+# Site notices named by id or class: one whole class token (or the id) that names a notice, such as
+# `divRegionDisclaimer`, `legal-disclaimer`, `doc-site-banner`, `cookie-consent`, `survey-prompt`. A word alone
+# is article ("note disclaimer", `banner-options`, `in-app-banner`, `survey-setup`, `renew-lookup-table`).
+# Only on boxes (div, section, aside) without a heading, table or code: a heading's own id, an anchor's id or a
+# Sphinx section named after its topic ("cookie-banner") is article.
 _NOTICE_NAME = re.compile(
-    r"disclaimer|banner|survey|new-?look|cookie[-_]?(?:banner|consent|notice|bar)|consent[-_]?(?:banner|bar|notice)",
+    r"(?:div)?RegionDisclaimer"
+    r"|(?:[a-z0-9]+[-_])*(?:region|legal|site|doc|docs|page|cookie|consent|survey|feedback|new-?look)"
+    r"[-_]?(?:disclaimer|banner|notice|consent|prompt|bar|popup|modal)",
     re.I,
 )
+_NOTICE_NAME_MAX = 80  # longer class tokens are no notice's name; the pattern never meets them
 _NOTICE_TAGS = frozenset({"div", "section", "aside"})
-# Site notices known by their wording: the 2023-2024 "new look" banner and its way back.
+_NOTICE_CONTENT = re.compile(r"^(?:h[1-6]|table|pre)$")
+# Site notices known by the AWS site's own wording: the 2023-2024 "new look" banner and its way back. Other
+# products' "new look" (a console, a workspace) is article.
 _SITE_NOTICE_TEXT = re.compile(
-    r"(?:website|documentation|site) (?:is getting|has) a new look"
-    r"|(?:switch|return|go back|revert) to the (?:new|original|old|previous|classic) look",
+    r"documentation (?:website|site) (?:is getting|has) a new look"
+    r"|return to the original look by selecting English",
     re.I,
 )
-_SITE_NOTICE_PHRASES = ("new look", "original look", "old look", "previous look", "classic look")
+_SITE_NOTICE_PHRASES = ("a new look", "the original look")
+_NOTICE_TEXT_MAX = 400  # a box whose text is longer holds more than a notice's few sentences
 _NOTICE_BOXES = frozenset({"p", "div", "section", "aside", "li"})
+_LITERAL_BLOCKS = ["pre", "code"]
 # AWS web components that carry content; every other awsdocs-*/awsui-* element is chrome.
 CONTENT_COMPONENTS = frozenset(
     {"awsdocs-tabs", "awsdocs-expandable-section", "awsui-expandable-section", "awsdocs-tab", "awsui-tabs"}
@@ -251,16 +260,21 @@ def is_chrome(tag: Tag) -> bool:
     classes = attrs.get("class")
     if classes and not CHROME_CLASSES.isdisjoint(classes):
         return True
-    if name in _NOTICE_TAGS:
-        ident = attrs.get("id")
-        if (isinstance(ident, str) and _NOTICE_NAME.search(ident)) or (
-            classes and _NOTICE_NAME.search(" ".join(classes))
-        ):
-            return tag.find(_HEADING) is None  # a section of the article named so carries its heading
-    style = attrs.get("style")
-    if isinstance(style, str) and "none" in style and "display:none" in style.replace(" ", "").lower():
+    if name in _NOTICE_TAGS and _named_notice(attrs.get("id"), classes) and tag.find(_NOTICE_CONTENT) is None:
         return True
-    return name == "table" and attrs.get("summary") == "Breadcrumbs"
+    return _hidden_by_style(attrs.get("style")) or (name == "table" and attrs.get("summary") == "Breadcrumbs")
+
+
+def _named_notice(ident: Any, classes: Any) -> bool:
+    """Whether the id or one class token is a notice's name (whole token, never a part of one)."""
+    tokens = [ident] if isinstance(ident, str) else []
+    if classes:
+        tokens.extend(classes)
+    return any(len(token) <= _NOTICE_NAME_MAX and _NOTICE_NAME.fullmatch(token) for token in tokens)
+
+
+def _hidden_by_style(style: Any) -> bool:
+    return isinstance(style, str) and "none" in style and "display:none" in style.replace(" ", "").lower()
 
 
 def remove_site_notices(html: str, lowered: str, article: Tag) -> None:
@@ -273,15 +287,30 @@ def remove_site_notices(html: str, lowered: str, article: Tag) -> None:
         return
     for text in article.find_all(string=_SITE_NOTICE_TEXT):
         box = getattr(text, "parent", None)  # None once an earlier notice took this text with it
-        if box is None or box.decomposed:
-            continue
+        if box is None or box.decomposed or text.find_parent(_LITERAL_BLOCKS) is not None:
+            continue  # a code sample that shows such a banner is article
         while box.name not in _NOTICE_BOXES and box.parent is not None and box.parent is not article:
             box = box.parent
         # climb while the enclosing box holds no more than a notice's few sentences
-        while box.parent is not None and box.parent is not article and len(box.parent.get_text()) <= 400:
+        while box.parent is not None and box.parent is not article and not _longer_than(box.parent, _NOTICE_TEXT_MAX):
             box = box.parent
         if box is not article:
             box.decompose()
+
+
+def _longer_than(tag: Tag, limit: int) -> bool:
+    """Whether `tag` holds more than `limit` characters of text, read only until that is known: a notice
+    repeated in many small boxes under one large parent costs each climb `limit` characters, not the parent's text.
+    A parent of more than `limit` elements counts as long too, so empty elements cannot make the walk long."""
+    seen = 0
+    for count, node in enumerate(tag.descendants):
+        if count > limit:
+            return True
+        if isinstance(node, NavigableString) and not isinstance(node, Comment):
+            seen += len(node)
+            if seen > limit:
+                return True
+    return False
 
 
 @dataclass(slots=True)

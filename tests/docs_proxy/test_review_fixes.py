@@ -64,3 +64,43 @@ def test_titles_match_without_their_inline_markdown(typed: str, title: str) -> N
 
 def test_underscores_inside_names_still_count() -> None:
     assert normalise_title("API_Invoke") != normalise_title("APIInvoke")
+
+
+# --- 1.4, 1.5: site notices by their whole names and the AWS site's own wording -----------------------------------
+ARTICLE_BOXES = [
+    # names that hold a notice's word but name article content: a list of banner layouts, an image, a table, a
+    # procedure, a content box; and another product's "new look"
+    '<div class="itemizedlist" id="banner-options"><ul><li>Wibble top banner</li><li>Bottom banner</li></ul></div>',
+    '<div class="mediaobject" id="in-app-banner"><img src="a.png" alt="Wibble banner layout"></div>',
+    '<div id="renew-lookup-table" class="table"><table><tr><th>A</th></tr><tr><td>Wibble</td></tr></table></div>',
+    '<div class="procedure" id="survey-setup"><ol><li>Wibble: create a survey</li></ol></div>',
+    '<div class="note disclaimer"><p>Wibble pricing shown is an estimate.</p></div>',
+    '<div class="legal-disclaimer"><table><tr><th>Term</th></tr><tr><td>Wibble</td></tr></table></div>',
+    "<p>The Wibble agent workspace has a new look. To return to the original look, choose <b>Settings</b>.</p>",
+    "<div><p>The AWS Management Console site has a new look.</p><p>Wibble: switch to the classic look.</p></div>",
+    # a tutorial's code sample that shows such a banner
+    "<pre><code>&lt;div&gt;The documentation website is getting a new look!&lt;/div&gt; Wibble</code></pre>",
+]
+
+
+@pytest.mark.parametrize("content", ARTICLE_BOXES)
+def test_boxes_with_notice_words_that_are_article_are_kept(content: str) -> None:
+    url, html = page("legacy-2018")
+    assert "Wibble" in convert(into_article(html, content), url).markdown
+
+
+def test_a_notice_named_box_with_a_heading_is_still_hidden_by_its_style() -> None:
+    url, html = page("legacy-2018")
+    before = convert(html, url).markdown
+    hidden = '<div class="survey-box" style="display: none"><h3>Wibble survey</h3><p>Rate this page</p></div>'
+    assert convert(into_article(html, hidden), url).markdown == before
+    named = '<div class="survey-prompt" style="display:none"><h3>Wibble survey</h3><p>Rate this page</p></div>'
+    assert convert(into_article(html, named), url).markdown == before
+
+
+def test_notices_repeated_under_one_large_parent_go_and_the_parent_stays() -> None:
+    url, html = page("legacy-2018")
+    notice = "<div><p>The AWS Documentation website is getting a new look!</p></div>"
+    content = "<div>" + notice * 300 + "<p>Wibble " + "words " * 100 + "</p></div>"
+    markdown = convert(into_article(html, content), url).markdown
+    assert "new look" not in markdown and "Wibble words" in markdown
