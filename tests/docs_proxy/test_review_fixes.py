@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from docs_proxy.code_language import PROBE_MAX_CHARS, guess_language
 from docs_proxy.convert import convert
 from docs_proxy.tables import normalise_title
 from docs_proxy.tools import _sections_markdown
@@ -104,3 +105,54 @@ def test_notices_repeated_under_one_large_parent_go_and_the_parent_stays() -> No
     content = "<div>" + notice * 300 + "<p>Wibble " + "words " * 100 + "</p></div>"
     markdown = convert(into_article(html, content), url).markdown
     assert "new look" not in markdown and "Wibble words" in markdown
+
+
+# --- 1.6: a code language needs more than a known first word ----------------------------------------------------
+@pytest.mark.parametrize(
+    "code",
+    [
+        'terraform {\n  required_providers {\n    aws = {\n      source = "hashicorp/aws"\n    }\n  }\n}',
+        'aws = boto3.Session()\ns3 = aws.client("s3")',
+        'source = "s3://bucket/key"\ntarget = "/tmp/key"',
+        "source code is available on GitHub.\nSee the README.",
+        "git is a distributed version control system",
+        "tar archives contain many files...",
+        "try:\n    x = 1\nfinally:\n    y = 2",
+        "Note:\n  this is some text: with colon",
+        "[" * 30000 + "]" * 30000,
+        "<a>" * 5000 + "</a>" * 5000,
+        "config:\n  list: " + "[" * 5000 + "]" * 5000,
+        '{"key": "' + "v" * PROBE_MAX_CHARS + '"}',
+    ],
+)
+def test_blocks_that_only_start_like_a_command_or_parse_as_yaml_stay_bare(code: str) -> None:
+    assert guess_language(code) == ""
+
+
+@pytest.mark.parametrize(
+    ("code", "language"),
+    [
+        ("aws s3 ls s3://amzn-s3-demo-bucket", "bash"),
+        ("source venv/bin/activate\npip install boto3", "bash"),
+        ("terraform init\nterraform apply", "bash"),
+        ("tar -xzf package.tar.gz", "bash"),
+        ("docker build -t my-image .", "bash"),
+        ("git clone https://github.com/aws-samples/x.git", "bash"),
+        ('aws iam create-role --role-name r --assume-role-policy-document \'{\n  "Version": "2012-10-17"\n}\'', "bash"),
+        (
+            "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      Text: |\n        a sentence\n",
+            "yaml",
+        ),
+        ("steps:\n  - name: build\n    run: make", "yaml"),
+        ('{"a": [1, 2]}', "json"),
+    ],
+)
+def test_commands_yaml_and_json_are_still_labelled(code: str, language: str) -> None:
+    assert guess_language(code) == language
+
+
+def test_a_deeply_nested_block_leaves_the_page_readable() -> None:
+    url, html = page("legacy-2018")
+    block = "<pre>" + "[" * 30000 + "]" * 30000 + "</pre><p>Wibble after.</p>"
+    markdown = convert(into_article(html, block), url).markdown
+    assert "Wibble after." in markdown and "```\n[[[" in markdown
