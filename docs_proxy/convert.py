@@ -16,7 +16,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import markdownify
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
@@ -437,23 +437,42 @@ def _tab_lists(widget: Tag) -> list[Tag]:
 # Hrefs no real page has: template slots (`${x}`, `{{x}}`, `%s`), characters a URL never carries unescaped,
 # path segments of only x's (`xxx.html`, `XXXX/`) and TODO/TBD markers. AWS pages ship such unfinished links
 # (`xxx<link>.html`); written as links they look real and lead an agent to a 404, so only their text is kept.
-_PLACEHOLDER_CHARS = re.compile(r"[<>{}|\\^`\s]|%s|\bTODO\b|\bTBD\b")
+# `{ } |` count in the path only (`?id={id}` is another site's real query), TODO/TBD only as a whole path segment
+# or file stem of a docs page (GitHub's `TODO.md` is a real file).
+_PLACEHOLDER_CHARS = re.compile(r"[<>\\^`]|%s")
+_PLACEHOLDER_PATH = re.compile(r"[{}|]")
 _PLACEHOLDER_SEGMENT = re.compile(r"(?:^|/)x{3,}(?:\.\w+)?(?:/|$)", re.I)
+_UNFINISHED_SEGMENT = re.compile(r"(?:^|/)(?:TODO|TBD)(?:\.\w+)?(?:/|$)")
 _ESCAPED_SLOT = re.compile(r"[<>{}]")
 _URL_NOISE = re.compile(r"[\t\n\r]")  # dropped from any URL by browsers: a wrapped href is still a real one
+_SPACE = re.compile(r"\s")
 _DEAD_SCHEMES = ("javascript:", "data:", "mailto:", "vbscript:")
+DOCS_HOST = "docs.aws.amazon.com"
 
 
 def is_placeholder_href(href: str) -> bool:
-    """Whether `href` (stripped, as written in the page) cannot lead to a real page."""
+    """Whether `href` (stripped, as written in the page, spaces allowed) cannot lead to a real page."""
     if href in ("", "#") or href.lower().startswith(_DEAD_SCHEMES) or _PLACEHOLDER_CHARS.search(href):
         return True
-    path = urlsplit(href).path
+    if _SPACE.search(href) and not any(mark in href for mark in "./#"):
+        return True  # words, not an address ("link to come")
+    try:
+        parts = urlsplit(href)
+    except ValueError:  # an unbalanced `[` in the host
+        return True
+    path = parts.path
     if "%" in path:  # `xxx%3Clink%3E.html`: the same slot, escaped
         path = unquote(path)
         if _ESCAPED_SLOT.search(path):
             return True
-    return _PLACEHOLDER_SEGMENT.search(path) is not None
+    if _PLACEHOLDER_PATH.search(path) or _PLACEHOLDER_SEGMENT.search(path):
+        return True
+    return parts.netloc in ("", DOCS_HOST) and _UNFINISHED_SEGMENT.search(path) is not None
+
+
+def _encode_spaces(href: str) -> str:
+    """A browser percent-encodes the spaces of an href and the link works; Markdown needs them encoded."""
+    return _SPACE.sub(lambda match: quote(match.group()), href) if _SPACE.search(href) else href
 
 
 def absolutize(links: list[Tag], images: list[Tag], base_url: str) -> None:
@@ -472,7 +491,7 @@ def absolutize(links: list[Tag], images: list[Tag], base_url: str) -> None:
         if is_placeholder_href(href):
             del anchor["href"]
             continue
-        absolute = urljoin(base_url, href)
+        absolute = urljoin(base_url, _encode_spaces(href))
         text = anchor.string
         if text is not None and text.strip() == absolute:  # a link that shows its URL stays an autolink, `<url>`
             anchor["href"] = absolute
@@ -481,13 +500,22 @@ def absolutize(links: list[Tag], images: list[Tag], base_url: str) -> None:
             absolute = "https" + absolute[4:]
         anchor["href"] = relative_href(base_url, absolute)
     for image in images:
-        if image.decomposed:
-            continue
-        image["src"] = relative_href(base_url, urljoin(base_url, str(image["src"]).strip()))
-        for name in ("alt", "title"):  # indented source wraps them over lines: one line, single spaces
-            value = image.get(name)
-            if isinstance(value, str) and value != " ".join(value.split()):
-                image[name] = " ".join(value.split())
+        if not image.decomposed:
+            _absolutize_image(image, base_url)
+
+
+def _absolutize_image(image: Tag, base_url: str) -> None:
+    """An image's source written as links are; one that is a placeholder leaves its alt text in its place."""
+    src = _URL_NOISE.sub("", str(image["src"]).strip())
+    if is_placeholder_href(src):
+        alt = " ".join(str(image.get("alt") or "").split())
+        image.replace_with(alt)
+        return
+    image["src"] = relative_href(base_url, urljoin(base_url, _encode_spaces(src)))
+    for name in ("alt", "title"):  # indented source wraps them over lines: one line, single spaces
+        value = image.get(name)
+        if isinstance(value, str) and value != " ".join(value.split()):
+            image[name] = " ".join(value.split())
 
 
 def code_language(pre: Tag, code: str) -> str:

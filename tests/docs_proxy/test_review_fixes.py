@@ -156,3 +156,12 @@ def test_a_deeply_nested_block_leaves_the_page_readable() -> None:
     block = "<pre>" + "[" * 30000 + "]" * 30000 + "</pre><p>Wibble after.</p>"
     markdown = convert(into_article(html, block), url).markdown
     assert "Wibble after." in markdown and "```\n[[[" in markdown
+
+
+# --- 1.7: images get the links' checks -----------------------------------------------------------------------------
+def test_an_image_source_with_a_space_is_encoded_and_a_placeholder_image_leaves_its_alt_text() -> None:
+    url, html = page("service-authorization")
+    images = '<p>Wibble <img src="images/a b.png" alt="Spaced"> and <img src="xxx.png" alt="Unfinished"> end.</p>'
+    markdown = convert(into_article(html, images), url).markdown
+    assert "Wibble ![Spaced](" in markdown and "/images/a%20b.png)" in markdown
+    assert "and Unfinished end." in markdown
