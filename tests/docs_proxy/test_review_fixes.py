@@ -8,13 +8,19 @@ written page) stands in where none does.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from docs_proxy import tokens
 from docs_proxy.code_language import PROBE_MAX_CHARS, guess_language
 from docs_proxy.convert import convert
+from docs_proxy.paging import anchor_note
 from docs_proxy.tables import normalise_title
-from docs_proxy.tools import _sections_markdown
+from docs_proxy.tools import _read_answer, _sections_answer, _sections_markdown
 from tests.docs_proxy.test_convert_agents import into_article, page
+from tests.docs_proxy.test_paging_chunks import HEADER
+from tests.docs_proxy.test_paging_chunks import page as chunks_page
 
 HEADINGS_WITH_MARKUP = (
     '<h2 id="using-s3">Using <code class="code">aws s3</code> commands</h2><p>Copy with it.</p>'
@@ -165,3 +171,37 @@ def test_an_image_source_with_a_space_is_encoded_and_a_placeholder_image_leaves_
     markdown = convert(into_article(html, images), url).markdown
     assert "Wibble ![Spaced](" in markdown and "/images/a%20b.png)" in markdown
     assert "and Unfinished end." in markdown
+
+
+# --- 1.9: under max_tokens the notes around the chunk are bounded too --------------------------------------------
+CFN = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbinstance.html"
+TRUNCATED = re.compile(
+    r"\n\n<e>Content truncated\. Call the \w+ tool (?:with the same section_titles and )?"
+    r"with start_index=(\d+) to get more content\."
+)
+
+
+@pytest.mark.parametrize("max_tokens", [100, 300, 1000])
+def test_the_notes_around_a_token_bounded_chunk_stay_within_half_the_budget(max_tokens: int) -> None:
+    document = chunks_page(CFN)
+    answer = _read_answer(CFN, document, "", 0, 10**9, max_tokens)
+    header = HEADER.match(answer)
+    hint = TRUNCATED.search(answer)
+    assert header is not None and hint is not None
+    frame = tokens.count(header.group(0)) + tokens.count(
+        hint.group(0)
+    )  # the fixed header and the sentence clients parse
+    assert " Sections from there on" in answer  # the table of contents is still there, only shorter
+    assert tokens.count(answer) <= 1.5 * max_tokens + frame
+
+
+def test_the_missing_anchor_and_missing_title_lists_shrink_with_the_budget() -> None:
+    document = chunks_page(CFN)
+    anchored = sum(1 for s in document.sections if s.anchor)
+    note = anchor_note(document, "no-such-anchor", 0, 100)
+    shown = note.count(" (#")
+    assert anchored > 3 and 1 <= shown <= 3 and f"and {anchored - shown} more" in note
+    assert anchor_note(document, "no-such-anchor", 0).count(" (#") == min(anchored, 30)
+    text, missing = _sections_answer(CFN, document, ["Properties", "No such section"], 0, 10**9, 100)
+    available = text.split("Available sections: ", 1)[1].split("</e>", 1)[0]
+    assert missing == ["No such section"] and available.count('"') == 2 * 3
