@@ -48,6 +48,23 @@ _SHEBANG_LANGUAGE = {
 # A YAML line: `key:` or `key: value` (keys without spaces), a `- item`, or a comment.
 _YAML_KEY = re.compile(r"^( *)(?:- +)?[A-Za-z_][\w.-]*:(?: |$)")
 _YAML_ITEM = re.compile(r"^( *)- ")
+# After a known command word, what no command argument looks like: an assignment, a block or call opening, a
+# key's colon (Python's `aws = boto3.Session()`, HCL's `terraform {`, `source: x`), or a line opening a block.
+_NOT_AN_ARGUMENT = re.compile(r"^\S+\s*[={(:]|(?<!['\"])[{(]\s*$")
+# A sentence, not a command: it ends in a word and a full stop (or an ellipsis), and no token is an option, a path
+# or a variable; or its second or third word is a verb no command takes as an argument ("git is", "tar archives
+# contain").
+_SENTENCE = re.compile(r"[A-Za-z](?:\.|\.\.\.|\u2026)$")
+_PROSE_WORDS = frozenset(
+    "is are was were has have had can could will would should may might must does contain contains provides "
+    "allows lets means".split()
+)
+_ARGUMENT_MARKS = re.compile(r"(?:^| )[-$~./]|[/=]")
+# Top-level "keys" that are Python's block keywords (`try:`, `finally:`): code, not YAML.
+_PYTHON_BLOCKS = frozenset("try except finally else elif if for while with def class async match case".split())
+_BLOCK_SCALAR = re.compile(r":\s*[|>][-+0-9]*\s*$")
+# Larger blocks are not probed: the parsers' cost grows with the block, and a page's own label still applies.
+PROBE_MAX_CHARS = 64 * 1024
 _HTML_ROOTS = frozenset("html head body div span p a ul ol table form template script style section".split())
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -55,7 +72,7 @@ _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=
 def guess_language(code: str) -> str:
     """The fence language `code` shows beyond doubt, or "" to leave the fence bare."""
     text = code.strip()
-    if not text:
+    if not text or len(text) > PROBE_MAX_CHARS:
         return ""
     first = text[0]
     if first in "{[":
@@ -71,7 +88,7 @@ def guess_language(code: str) -> str:
 def _is_json(text: str) -> bool:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a block nested thousands deep is no sample worth a label
         return False
     return isinstance(value, (dict, list))
 
@@ -82,7 +99,7 @@ def _markup(text: str) -> str:
         return "xml"
     try:
         root = etree.fromstring(text.encode("utf-8"), _XML_PARSER)
-    except (etree.XMLSyntaxError, ValueError):
+    except (etree.XMLSyntaxError, ValueError, RecursionError):
         return ""
     tag = root.tag if isinstance(root.tag, str) else ""
     return "html" if tag.lower() in _HTML_ROOTS else "xml"
@@ -104,11 +121,18 @@ def _shell(text: str) -> str:
     if _CMDLET.match(command):
         return "powershell"
     word = command.split(" ", 1)[0]
-    if word in SHELL_COMMANDS and (" " in command or word in ("ls", "cd")):
+    if word in SHELL_COMMANDS and (word in ("ls", "cd") if " " not in command else _runs_command(command)):
         return "bash"
     if word == "export" and _EXPORT.match(command):
         return "bash"
     return ""
+
+
+def _runs_command(command: str) -> bool:
+    """Whether a line that starts with a known command word goes on with arguments, not code or prose."""
+    if _NOT_AN_ARGUMENT.search(command) or not _PROSE_WORDS.isdisjoint(command.split(" ", 3)[1:3]):
+        return False
+    return not (_SENTENCE.search(command) and not _ARGUMENT_MARKS.search(command.split(" ", 1)[1]))
 
 
 def _is_yaml(text: str) -> bool:
@@ -117,41 +141,45 @@ def _is_yaml(text: str) -> bool:
     if len(lines) < 2:
         return False
     started = lines[0].rstrip() == "---"
-    if started:
-        lines = lines[1:]
-    shape = _yaml_shape(lines)
-    if shape is None:
+    shape = _YamlShape()
+    if not all(shape.fits(line) for line in (lines[1:] if started else lines)):
         return False
-    top_keys, nested = shape
-    if len(top_keys) != len(set(top_keys)) or not (nested or (started and top_keys)):
+    keys = shape.top_keys
+    if len(keys) != len(set(keys)) or not _PYTHON_BLOCKS.isdisjoint(keys) or not (shape.nested or (started and keys)):
         return False
-    return _parses_as_yaml(text)
-
-
-def _yaml_shape(lines: list[str]) -> tuple[list[str], bool] | None:
-    """The top-level keys and whether a `key:` opens a nested block; None when a line at the margin is neither
-    a key nor an item (prose or code), so the block cannot be YAML."""
-    top_keys: list[str] = []
-    nested = False
-    opened = -1  # indentation of the last `key:` with no value on its line
-    for line in lines:
-        indent = len(line) - len(line.lstrip(" "))
-        key = _YAML_KEY.match(line)
-        if opened >= 0 and indent > opened:
-            nested = True
-        if key:
-            if indent == 0 and not line.startswith("-"):
-                top_keys.append(line.split(":", 1)[0])
-            opened = indent if not line.split(":", 1)[1].strip() else -1
-        elif not (_YAML_ITEM.match(line) or indent > 0):
-            return None
-    return top_keys, nested
-
-
-def _parses_as_yaml(text: str) -> bool:
-    """The shape check passed; only a parse that yields a mapping or a list confirms it."""
     try:
         value = yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError, ValueError):
         return False
     return isinstance(value, (dict, list))
+
+
+class _YamlShape:
+    """Reads a block line by line: each line must be a key, an item, a value's continuation or a block scalar's
+    text. A key with no value followed by a deeper line that is no key or item is prose ("Note:" and a sentence)."""
+
+    def __init__(self) -> None:
+        self.top_keys: list[str] = []
+        self.nested = False
+        self.opened = -1  # indentation of the last `key:` with no value on its line
+        self.scalar = -1  # indentation of the last `key: |` whose text lines follow
+
+    def fits(self, line: str) -> bool:
+        indent = len(line) - len(line.lstrip(" "))
+        if self.scalar >= 0:
+            if indent > self.scalar:
+                return True
+            self.scalar = -1
+        if self.opened >= 0 and indent > self.opened:
+            self.nested = True
+        if _YAML_KEY.match(line):
+            if indent == 0 and not line.startswith("-"):
+                self.top_keys.append(line.split(":", 1)[0])
+            self.opened = indent if not line.split(":", 1)[1].strip() else -1
+            if _BLOCK_SCALAR.search(line):
+                self.scalar = indent
+            return True
+        if _YAML_ITEM.match(line):
+            return True
+        # a line at the margin that is neither a key nor an item is prose or code; so is a sentence under `key:`
+        return indent > 0 and not (self.opened >= 0 and indent > self.opened)

@@ -16,7 +16,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import markdownify
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
@@ -62,22 +62,31 @@ CHROME_CLASSES = frozenset(
         "doc-conventions page-utilities headerlink copy-button btn-copy-code code-btn-container"
     ).split()
 )
-# Site notices named by id or class (region and legal disclaimers, banners, cookie and survey prompts).
-# Only on boxes (div, section, aside) without a heading: a heading's own id, an anchor's id or a Sphinx section
-# named after its topic ("cookie-settings") is article.
+# Site notices named by id or class: one whole class token (or the id) that names a notice, such as
+# `divRegionDisclaimer`, `legal-disclaimer`, `doc-site-banner`, `cookie-consent`, `survey-prompt`. A word alone
+# is article ("note disclaimer", `banner-options`, `in-app-banner`, `survey-setup`, `renew-lookup-table`).
+# Only on boxes (div, section, aside) without a heading, table or code: a heading's own id, an anchor's id or a
+# Sphinx section named after its topic ("cookie-banner") is article.
 _NOTICE_NAME = re.compile(
-    r"disclaimer|banner|survey|new-?look|cookie[-_]?(?:banner|consent|notice|bar)|consent[-_]?(?:banner|bar|notice)",
+    r"(?:div)?RegionDisclaimer"
+    r"|(?:[a-z0-9]+[-_])*(?:region|legal|site|doc|docs|page|cookie|consent|survey|feedback|new-?look)"
+    r"[-_]?(?:disclaimer|banner|notice|consent|prompt|bar|popup|modal)",
     re.I,
 )
+_NOTICE_NAME_MAX = 80  # longer class tokens are no notice's name; the pattern never meets them
 _NOTICE_TAGS = frozenset({"div", "section", "aside"})
-# Site notices known by their wording: the 2023-2024 "new look" banner and its way back.
+_NOTICE_CONTENT = re.compile(r"^(?:h[1-6]|table|pre)$")
+# Site notices known by the AWS site's own wording: the 2023-2024 "new look" banner and its way back. Other
+# products' "new look" (a console, a workspace) is article.
 _SITE_NOTICE_TEXT = re.compile(
-    r"(?:website|documentation|site) (?:is getting|has) a new look"
-    r"|(?:switch|return|go back|revert) to the (?:new|original|old|previous|classic) look",
+    r"documentation (?:website|site) (?:is getting|has) a new look"
+    r"|return to the original look by selecting English",
     re.I,
 )
-_SITE_NOTICE_PHRASES = ("new look", "original look", "old look", "previous look", "classic look")
+_SITE_NOTICE_PHRASES = ("a new look", "the original look")
+_NOTICE_TEXT_MAX = 400  # a box whose text is longer holds more than a notice's few sentences
 _NOTICE_BOXES = frozenset({"p", "div", "section", "aside", "li"})
+_LITERAL_BLOCKS = ["pre", "code"]
 # AWS web components that carry content; every other awsdocs-*/awsui-* element is chrome.
 CONTENT_COMPONENTS = frozenset(
     {"awsdocs-tabs", "awsdocs-expandable-section", "awsui-expandable-section", "awsdocs-tab", "awsui-tabs"}
@@ -233,6 +242,25 @@ def _clean_heading(text: str) -> str:
     return " ".join(text.replace("¶", "").split())
 
 
+# Inline Markdown a heading may carry: a link or image (its text kept), backslash escapes, code and emphasis
+# markers (`_` only at a word's edge, so `API_Invoke` keeps its own).
+_MD_LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*(?:\([^()\s]*\)[^()\s]*)*(?:\s+\"[^\"]*\")?\)")
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
+_MD_MARKERS = re.compile(r"`+|\*+|(?<!\w)_+|_+(?!\w)|~~")
+
+
+def plain_title(title: str) -> str:
+    """A heading title without its inline Markdown, so `Using `aws s3` commands`, the HTML heading's text and
+    the title an agent copies from search results ("Using aws s3 commands") are one key."""
+    if not any(mark in title for mark in "`*_[\\~"):
+        return title
+    text = _MD_LINK.sub(r"\1", title)
+    # an escaped marker goes like a bare one: the HTML heading's text has the bare one, and it is stripped too
+    text = _MD_ESCAPE.sub(lambda match: "" if match.group(1) in "`*_~" else match.group(1), text)
+    text = _MD_MARKERS.sub("", text)
+    return " ".join(text.split())
+
+
 def is_chrome(tag: Tag) -> bool:
     name = tag.name
     if name in CHROME_TAGS:
@@ -250,19 +278,21 @@ def _chrome_by_attributes(tag: Tag, name: str, attrs: dict[str, Any]) -> bool:
     classes = attrs.get("class")
     if classes and not CHROME_CLASSES.isdisjoint(classes):
         return True
-    if name in _NOTICE_TAGS and _named_notice(attrs.get("id"), classes):
-        return tag.find(_HEADING) is None  # a section of the article named so carries its heading
-    style = attrs.get("style")
-    if isinstance(style, str) and "none" in style and "display:none" in style.replace(" ", "").lower():
+    if name in _NOTICE_TAGS and _named_notice(attrs.get("id"), classes) and tag.find(_NOTICE_CONTENT) is None:
         return True
-    return name == "table" and attrs.get("summary") == "Breadcrumbs"
+    return _hidden_by_style(attrs.get("style")) or (name == "table" and attrs.get("summary") == "Breadcrumbs")
 
 
 def _named_notice(ident: Any, classes: Any) -> bool:
-    """Whether an id or the classes name a site notice (a disclaimer, a banner, a cookie prompt)."""
-    if isinstance(ident, str) and _NOTICE_NAME.search(ident):
-        return True
-    return bool(classes) and _NOTICE_NAME.search(" ".join(classes)) is not None
+    """Whether the id or one class token is a notice's name (whole token, never a part of one)."""
+    tokens = [ident] if isinstance(ident, str) else []
+    if classes:
+        tokens.extend(classes)
+    return any(len(token) <= _NOTICE_NAME_MAX and _NOTICE_NAME.fullmatch(token) for token in tokens)
+
+
+def _hidden_by_style(style: Any) -> bool:
+    return isinstance(style, str) and "none" in style and "display:none" in style.replace(" ", "").lower()
 
 
 def remove_site_notices(html: str, lowered: str, article: Tag) -> None:
@@ -275,15 +305,30 @@ def remove_site_notices(html: str, lowered: str, article: Tag) -> None:
         return
     for text in article.find_all(string=_SITE_NOTICE_TEXT):
         box = getattr(text, "parent", None)  # None once an earlier notice took this text with it
-        if box is None or box.decomposed:
-            continue
+        if box is None or box.decomposed or text.find_parent(_LITERAL_BLOCKS) is not None:
+            continue  # a code sample that shows such a banner is article
         while box.name not in _NOTICE_BOXES and box.parent is not None and box.parent is not article:
             box = box.parent
         # climb while the enclosing box holds no more than a notice's few sentences
-        while box.parent is not None and box.parent is not article and len(box.parent.get_text()) <= 400:
+        while box.parent is not None and box.parent is not article and not _longer_than(box.parent, _NOTICE_TEXT_MAX):
             box = box.parent
         if box is not article:
             box.decompose()
+
+
+def _longer_than(tag: Tag, limit: int) -> bool:
+    """Whether `tag` holds more than `limit` characters of text, read only until that is known: a notice
+    repeated in many small boxes under one large parent costs each climb `limit` characters, not the parent's text.
+    A parent of more than `limit` elements counts as long too, so empty elements cannot make the walk long."""
+    seen = 0
+    for count, node in enumerate(tag.descendants):
+        if count > limit:
+            return True
+        if isinstance(node, NavigableString) and not isinstance(node, Comment):
+            seen += len(node)
+            if seen > limit:
+                return True
+    return False
 
 
 @dataclass(slots=True)
@@ -410,23 +455,42 @@ def _tab_lists(widget: Tag) -> list[Tag]:
 # Hrefs no real page has: template slots (`${x}`, `{{x}}`, `%s`), characters a URL never carries unescaped,
 # path segments of only x's (`xxx.html`, `XXXX/`) and TODO/TBD markers. AWS pages ship such unfinished links
 # (`xxx<link>.html`); written as links they look real and lead an agent to a 404, so only their text is kept.
-_PLACEHOLDER_CHARS = re.compile(r"[<>{}|\\^`\s]|%s|\bTODO\b|\bTBD\b")
+# `{ } |` count in the path only (`?id={id}` is another site's real query), TODO/TBD only as a whole path segment
+# or file stem of a docs page (GitHub's `TODO.md` is a real file).
+_PLACEHOLDER_CHARS = re.compile(r"[<>\\^`]|%s")
+_PLACEHOLDER_PATH = re.compile(r"[{}|]")
 _PLACEHOLDER_SEGMENT = re.compile(r"(?:^|/)x{3,}(?:\.\w+)?(?:/|$)", re.I)
+_UNFINISHED_SEGMENT = re.compile(r"(?:^|/)(?:TODO|TBD)(?:\.\w+)?(?:/|$)")
 _ESCAPED_SLOT = re.compile(r"[<>{}]")
 _URL_NOISE = re.compile(r"[\t\n\r]")  # dropped from any URL by browsers: a wrapped href is still a real one
+_SPACE = re.compile(r"\s")
 _DEAD_SCHEMES = ("javascript:", "data:", "mailto:", "vbscript:")
+DOCS_HOST = "docs.aws.amazon.com"
 
 
 def is_placeholder_href(href: str) -> bool:
-    """Whether `href` (stripped, as written in the page) cannot lead to a real page."""
+    """Whether `href` (stripped, as written in the page, spaces allowed) cannot lead to a real page."""
     if href in ("", "#") or href.lower().startswith(_DEAD_SCHEMES) or _PLACEHOLDER_CHARS.search(href):
         return True
-    path = urlsplit(href).path
+    if _SPACE.search(href) and not any(mark in href for mark in "./#"):
+        return True  # words, not an address ("link to come")
+    try:
+        parts = urlsplit(href)
+    except ValueError:  # an unbalanced `[` in the host
+        return True
+    path = parts.path
     if "%" in path:  # `xxx%3Clink%3E.html`: the same slot, escaped
         path = unquote(path)
         if _ESCAPED_SLOT.search(path):
             return True
-    return _PLACEHOLDER_SEGMENT.search(path) is not None
+    if _PLACEHOLDER_PATH.search(path) or _PLACEHOLDER_SEGMENT.search(path):
+        return True
+    return parts.netloc in ("", DOCS_HOST) and _UNFINISHED_SEGMENT.search(path) is not None
+
+
+def _encode_spaces(href: str) -> str:
+    """A browser percent-encodes the spaces of an href and the link works; Markdown needs them encoded."""
+    return _SPACE.sub(lambda match: quote(match.group()), href) if _SPACE.search(href) else href
 
 
 def absolutize(links: list[Tag], images: list[Tag], base_url: str) -> None:
@@ -445,7 +509,7 @@ def absolutize(links: list[Tag], images: list[Tag], base_url: str) -> None:
         if is_placeholder_href(href):
             del anchor["href"]
             continue
-        absolute = urljoin(base_url, href)
+        absolute = urljoin(base_url, _encode_spaces(href))
         text = anchor.string
         if text is not None and text.strip() == absolute:  # a link that shows its URL stays an autolink, `<url>`
             anchor["href"] = absolute
@@ -454,13 +518,22 @@ def absolutize(links: list[Tag], images: list[Tag], base_url: str) -> None:
             absolute = "https" + absolute[4:]
         anchor["href"] = relative_href(base_url, absolute)
     for image in images:
-        if image.decomposed:
-            continue
-        image["src"] = relative_href(base_url, urljoin(base_url, str(image["src"]).strip()))
-        for name in ("alt", "title"):  # indented source wraps them over lines: one line, single spaces
-            value = image.get(name)
-            if isinstance(value, str) and value != " ".join(value.split()):
-                image[name] = " ".join(value.split())
+        if not image.decomposed:
+            _absolutize_image(image, base_url)
+
+
+def _absolutize_image(image: Tag, base_url: str) -> None:
+    """An image's source written as links are; one that is a placeholder leaves its alt text in its place."""
+    src = _URL_NOISE.sub("", str(image["src"]).strip())
+    if is_placeholder_href(src):
+        alt = " ".join(str(image.get("alt") or "").split())
+        image.replace_with(alt)
+        return
+    image["src"] = relative_href(base_url, urljoin(base_url, _encode_spaces(src)))
+    for name in ("alt", "title"):  # indented source wraps them over lines: one line, single spaces
+        value = image.get(name)
+        if isinstance(value, str) and value != " ".join(value.split()):
+            image[name] = " ".join(value.split())
 
 
 def code_language(pre: Tag, code: str) -> str:
@@ -903,7 +976,8 @@ class _AnchorIds:
         self.next = 0  # anchors before this one are used up
 
     def take(self, title: str) -> str | None:
-        candidates = self.positions.get(title)
+        """The id of the next HTML heading whose text is `title` (Markdown, compared without its inline marks)."""
+        candidates = self.positions.get(plain_title(title))
         if not candidates:
             return None
         found = bisect_left(candidates, self.next)
@@ -930,7 +1004,7 @@ def _heading_anchors(headings: list[Tag]) -> list[tuple[str, str | None]]:
     for heading in headings:
         if heading.decomposed or heading.find_parent(["table", "pre"]):
             continue
-        anchors.append((_clean_heading(heading.get_text(" ", strip=True)), _heading_id(heading)))
+        anchors.append((plain_title(_clean_heading(heading.get_text(" ", strip=True))), _heading_id(heading)))
     return anchors
 
 

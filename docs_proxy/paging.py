@@ -21,6 +21,10 @@ from docs_proxy.convert import Document
 NO_MORE = "<e>No more content available.</e>"
 TOC_LISTED = 25  # sections a truncation note lists at most
 ANCHORS_LISTED = 30  # sections a missing-anchor note lists at most
+# With max_tokens, a note lists at most one entry per this many tokens of the budget (an entry costs about ten),
+# so the notes around a chunk stay near a quarter of the budget.
+TOKENS_PER_LISTED = 40
+LISTED_AT_LEAST = 3
 
 # A Markdown link or image whose target has no scheme: it is relative to the page (`#x`, `a.html`, `/p/a.html`).
 _RELATIVE_TARGET = re.compile(r"\]\((?![A-Za-z][A-Za-z0-9+.-]*:)[^)\s]")
@@ -140,8 +144,16 @@ def format_documentation_result(
     chunk = content[start_index:end]
     result = header(url, chunk) + chunk
     if end < len(content):
-        result += truncation_hint(end, tool, remaining_sections(headings, end))
+        result += truncation_hint(end, tool, remaining_sections(headings, end, listed_limit(max_tokens, TOC_LISTED)))
     return result
+
+
+def listed_limit(max_tokens: int | None, limit: int) -> int:
+    """How many entries a note lists: `limit`, or fewer under a token budget, which counts the page text only,
+    so that an agent using max_tokens as its context budget does not get many times that in notes."""
+    if max_tokens is None:
+        return limit
+    return min(limit, max(LISTED_AT_LEAST, max_tokens // TOKENS_PER_LISTED))
 
 
 def token_chunk_end(content: str, start: int, max_length: int, max_tokens: int) -> int:
@@ -229,9 +241,10 @@ def reading_start(document: Document, fragment: str, start_index: int) -> int:
     return start_index
 
 
-def anchor_note(document: Document, fragment: str, start_index: int) -> str:
+def anchor_note(document: Document, fragment: str, start_index: int, max_tokens: int | None = None) -> str:
     """What the answer says first when a URL's #anchor names no section or element: reading is from the top,
-    and which sections there are (so the agent can ask again). Empty when the anchor was found or not used."""
+    and which sections there are (so the agent can ask again; fewer under a token budget). Empty when the anchor
+    was found or not used."""
     if not fragment or start_index != 0:
         return ""
     start, alike = find_anchor(document, fragment)
@@ -245,7 +258,7 @@ def anchor_note(document: Document, fragment: str, start_index: int) -> str:
     anchored = [s for s in document.sections if s.anchor]
     if not anchored:
         return f"<e>{why}; reading from the top. The page has no section anchors.</e>\n\n"
-    shown = upper_levels(anchored, ANCHORS_LISTED)
+    shown = upper_levels(anchored, listed_limit(max_tokens, ANCHORS_LISTED))
     listed = ", ".join(f"{s.title} (#{s.anchor})" for s in shown)
     more = len(anchored) - len(shown)
     if more:

@@ -17,7 +17,7 @@ import unicodedata
 from bisect import bisect_left
 from typing import Any
 
-from docs_proxy.convert import Document, Table
+from docs_proxy.convert import Document, Table, plain_title
 from docs_proxy.links import absolute_links
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
@@ -85,8 +85,11 @@ _TITLE_FORMS = str.maketrans(
 
 def normalise_title(title: str) -> str:
     """A section title as it is compared: one form for what an agent may type differently (case, spacing,
-    dashes, quotes, compatibility characters such as full-width letters), the words kept as they are."""
-    folded = unicodedata.normalize("NFKC", title.translate(_TITLE_FORMS)).translate(_TITLE_FORMS).casefold()
+    dashes, quotes, compatibility characters such as full-width letters, inline Markdown such as `code`,
+    **bold** or [links](x.html)), the words kept as they are."""
+    folded = (
+        unicodedata.normalize("NFKC", plain_title(title).translate(_TITLE_FORMS)).translate(_TITLE_FORMS).casefold()
+    )
     return " ".join(folded.split())
 
 

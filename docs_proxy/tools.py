@@ -17,7 +17,7 @@ from docs_proxy import answers, descriptions, upstream
 from docs_proxy.addresses import MAX_URL_LENGTH, AddressError, DocAddress, parse_doc_url
 from docs_proxy.convert import Document
 from docs_proxy.pages import get_page, notes
-from docs_proxy.paging import Heading, anchor_note, format_documentation_result, reading_start
+from docs_proxy.paging import Heading, anchor_note, format_documentation_result, listed_limit, reading_start
 from docs_proxy.tables import normalise_title, quoted_list, search_tables
 from mcp_gateway import tasks
 from mcp_gateway.catalogue import Catalogue, Tool, ToolError
@@ -304,7 +304,7 @@ def _read_answer(
     """read_documentation's text: a note when the #anchor names no section, then the chunk (CPU work: a
     pool thread)."""
     start = reading_start(document, fragment, start_index)
-    note = anchor_note(document, fragment, start_index)
+    note = anchor_note(document, fragment, start_index, max_tokens)
     return note + format_documentation_result(
         url, document.markdown, start, max_length, document.sections, "read_documentation", max_tokens
     )
@@ -373,7 +373,7 @@ def _sections_answer(
             "<e>The following requested sections were not found: "
             + ", ".join(f'"{t}"' for t in missing)
             + " (titles match ignoring case, spacing, dashes and quotes). Available sections: "
-            + quoted_list(available, SECTIONS_MISSING_LISTED)
+            + quoted_list(available, listed_limit(max_tokens, SECTIONS_MISSING_LISTED))
             + "</e>\n\n"
             + text
         )

@@ -89,8 +89,9 @@ PLACEHOLDERS = [
     "guide/TBD.html",
     "#",
     "javascript:void(0)",
-    "a b.html",
+    "link to come",  # words, not an address
     "api|ref.html",
+    "guide/{service}/index.html",
     "back\\slash.html",
     "cur^et.html",
     "tick`.html",
@@ -103,6 +104,9 @@ REAL_HREFS = [
     ("https://example.com/My%20Report.pdf", "https://example.com/My%20Report.pdf"),
     ("lambda-\npython.html", "lambda-python.html"),  # browsers drop a newline inside a URL
     ("max-xxl.html", "max-xxl.html"),
+    ("a b.html", "a%20b.html"),  # a browser encodes the space and the link works
+    ("https://example.com/a?x={id}", "https://example.com/a?x={id}"),  # a slot in another site's query is real
+    ("https://github.com/aws/repo/blob/main/TODO.md", "https://github.com/aws/repo/blob/main/TODO.md"),
 ]
 
 

@@ -1,0 +1,207 @@
+"""Fixes from the review of issue 16: heading titles with inline Markdown keep their anchors and match the plain
+title, site notices are told apart from article boxes of similar names, code languages need more than a known
+word, placeholder links are only the clear ones, and the notes around a token-bounded chunk stay bounded.
+
+Real fixture pages carry each case where one shows it; a small element placed into a fixture's article (or a
+written page) stands in where none does.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from docs_proxy import tokens
+from docs_proxy.code_language import PROBE_MAX_CHARS, guess_language
+from docs_proxy.convert import convert
+from docs_proxy.paging import anchor_note
+from docs_proxy.tables import normalise_title
+from docs_proxy.tools import _read_answer, _sections_answer, _sections_markdown
+from tests.docs_proxy.test_convert_agents import into_article, page
+from tests.docs_proxy.test_paging_chunks import HEADER
+from tests.docs_proxy.test_paging_chunks import page as chunks_page
+
+HEADINGS_WITH_MARKUP = (
+    '<h2 id="using-s3">Using <code class="code">aws s3</code> commands</h2><p>Copy with it.</p>'
+    '<h2 id="bold-one">The <b>bold</b> one</h2><p>Strong.</p>'
+    '<h2 id="linked">About <a href="s3-buckets.html">S3</a> buckets</h2><p>Buckets.</p>'
+    '<h2 id="names"><code>API_Invoke</code> and <code>__init__</code></h2><p>Names.</p>'
+)
+
+
+# --- 1.3: headings with code, bold or a link ----------------------------------------------------------------------
+def test_headings_with_inline_markup_keep_their_anchors() -> None:
+    url, html = page("rds-userguide")
+    document = convert(into_article(html, HEADINGS_WITH_MARKUP), url)
+    anchors = {section.title: section.anchor for section in document.sections}
+    assert anchors["Using `aws s3` commands"] == "using-s3"
+    assert anchors["The **bold** one"] == "bold-one"
+    assert anchors["About [S3](s3-buckets.html) buckets"] == "linked"
+    assert anchors["`API_Invoke` and `__init__`"] == "names"
+    assert document.section_for_anchor("using-s3") is not None
+
+
+def test_read_sections_finds_headings_with_markup_by_their_plain_or_markdown_titles() -> None:
+    url, html = page("rds-userguide")
+    document = convert(into_article(html, HEADINGS_WITH_MARKUP), url)
+    text, missing, _headings = _sections_markdown(
+        document, ["Using aws s3 commands", "the bold one", "About S3 buckets"]
+    )
+    assert missing == []
+    assert "Copy with it." in text and "Strong." in text and "Buckets." in text
+    assert _sections_markdown(document, ["Using `aws s3` commands"])[1] == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "title"),
+    [
+        ("Using aws s3 commands", "Using `aws s3` commands"),
+        ("The bold one", "The **bold** one"),
+        ("The bold one", "The __bold__ one"),
+        ("An emphasised one", "An *emphasised* one"),
+        ("About S3 buckets", "About [S3](s3-buckets.html) buckets"),
+        ("About S3 buckets", "About [S3](Foo_(bar).html) buckets"),
+        ("API_Invoke", "`API_Invoke`"),
+    ],
+)
+def test_titles_match_without_their_inline_markdown(typed: str, title: str) -> None:
+    assert normalise_title(typed) == normalise_title(title)
+
+
+def test_underscores_inside_names_still_count() -> None:
+    assert normalise_title("API_Invoke") != normalise_title("APIInvoke")
+
+
+# --- 1.4, 1.5: site notices by their whole names and the AWS site's own wording -----------------------------------
+ARTICLE_BOXES = [
+    # names that hold a notice's word but name article content: a list of banner layouts, an image, a table, a
+    # procedure, a content box; and another product's "new look"
+    '<div class="itemizedlist" id="banner-options"><ul><li>Wibble top banner</li><li>Bottom banner</li></ul></div>',
+    '<div class="mediaobject" id="in-app-banner"><img src="a.png" alt="Wibble banner layout"></div>',
+    '<div id="renew-lookup-table" class="table"><table><tr><th>A</th></tr><tr><td>Wibble</td></tr></table></div>',
+    '<div class="procedure" id="survey-setup"><ol><li>Wibble: create a survey</li></ol></div>',
+    '<div class="note disclaimer"><p>Wibble pricing shown is an estimate.</p></div>',
+    '<div class="legal-disclaimer"><table><tr><th>Term</th></tr><tr><td>Wibble</td></tr></table></div>',
+    "<p>The Wibble agent workspace has a new look. To return to the original look, choose <b>Settings</b>.</p>",
+    "<div><p>The AWS Management Console site has a new look.</p><p>Wibble: switch to the classic look.</p></div>",
+    # a tutorial's code sample that shows such a banner
+    "<pre><code>&lt;div&gt;The documentation website is getting a new look!&lt;/div&gt; Wibble</code></pre>",
+]
+
+
+@pytest.mark.parametrize("content", ARTICLE_BOXES)
+def test_boxes_with_notice_words_that_are_article_are_kept(content: str) -> None:
+    url, html = page("legacy-2018")
+    assert "Wibble" in convert(into_article(html, content), url).markdown
+
+
+def test_a_notice_named_box_with_a_heading_is_still_hidden_by_its_style() -> None:
+    url, html = page("legacy-2018")
+    before = convert(html, url).markdown
+    hidden = '<div class="survey-box" style="display: none"><h3>Wibble survey</h3><p>Rate this page</p></div>'
+    assert convert(into_article(html, hidden), url).markdown == before
+    named = '<div class="survey-prompt" style="display:none"><h3>Wibble survey</h3><p>Rate this page</p></div>'
+    assert convert(into_article(html, named), url).markdown == before
+
+
+def test_notices_repeated_under_one_large_parent_go_and_the_parent_stays() -> None:
+    url, html = page("legacy-2018")
+    notice = "<div><p>The AWS Documentation website is getting a new look!</p></div>"
+    content = "<div>" + notice * 300 + "<p>Wibble " + "words " * 100 + "</p></div>"
+    markdown = convert(into_article(html, content), url).markdown
+    assert "new look" not in markdown and "Wibble words" in markdown
+
+
+# --- 1.6: a code language needs more than a known first word ----------------------------------------------------
+@pytest.mark.parametrize(
+    "code",
+    [
+        'terraform {\n  required_providers {\n    aws = {\n      source = "hashicorp/aws"\n    }\n  }\n}',
+        'aws = boto3.Session()\ns3 = aws.client("s3")',
+        'source = "s3://bucket/key"\ntarget = "/tmp/key"',
+        "source code is available on GitHub.\nSee the README.",
+        "git is a distributed version control system",
+        "tar archives contain many files...",
+        "try:\n    x = 1\nfinally:\n    y = 2",
+        "Note:\n  this is some text: with colon",
+        "[" * 30000 + "]" * 30000,
+        "<a>" * 5000 + "</a>" * 5000,
+        "config:\n  list: " + "[" * 5000 + "]" * 5000,
+        '{"key": "' + "v" * PROBE_MAX_CHARS + '"}',
+    ],
+)
+def test_blocks_that_only_start_like_a_command_or_parse_as_yaml_stay_bare(code: str) -> None:
+    assert guess_language(code) == ""
+
+
+@pytest.mark.parametrize(
+    ("code", "language"),
+    [
+        ("aws s3 ls s3://amzn-s3-demo-bucket", "bash"),
+        ("source venv/bin/activate\npip install boto3", "bash"),
+        ("terraform init\nterraform apply", "bash"),
+        ("tar -xzf package.tar.gz", "bash"),
+        ("docker build -t my-image .", "bash"),
+        ("git clone https://github.com/aws-samples/x.git", "bash"),
+        ('aws iam create-role --role-name r --assume-role-policy-document \'{\n  "Version": "2012-10-17"\n}\'', "bash"),
+        (
+            "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      Text: |\n        a sentence\n",
+            "yaml",
+        ),
+        ("steps:\n  - name: build\n    run: make", "yaml"),
+        ('{"a": [1, 2]}', "json"),
+    ],
+)
+def test_commands_yaml_and_json_are_still_labelled(code: str, language: str) -> None:
+    assert guess_language(code) == language
+
+
+def test_a_deeply_nested_block_leaves_the_page_readable() -> None:
+    url, html = page("legacy-2018")
+    block = "<pre>" + "[" * 30000 + "]" * 30000 + "</pre><p>Wibble after.</p>"
+    markdown = convert(into_article(html, block), url).markdown
+    assert "Wibble after." in markdown and "```\n[[[" in markdown
+
+
+# --- 1.7: images get the links' checks -----------------------------------------------------------------------------
+def test_an_image_source_with_a_space_is_encoded_and_a_placeholder_image_leaves_its_alt_text() -> None:
+    url, html = page("service-authorization")
+    images = '<p>Wibble <img src="images/a b.png" alt="Spaced"> and <img src="xxx.png" alt="Unfinished"> end.</p>'
+    markdown = convert(into_article(html, images), url).markdown
+    assert "Wibble ![Spaced](" in markdown and "/images/a%20b.png)" in markdown
+    assert "and Unfinished end." in markdown
+
+
+# --- 1.9: under max_tokens the notes around the chunk are bounded too --------------------------------------------
+CFN = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbinstance.html"
+TRUNCATED = re.compile(
+    r"\n\n<e>Content truncated\. Call the \w+ tool (?:with the same section_titles and )?"
+    r"with start_index=(\d+) to get more content\."
+)
+
+
+@pytest.mark.parametrize("max_tokens", [100, 300, 1000])
+def test_the_notes_around_a_token_bounded_chunk_stay_within_half_the_budget(max_tokens: int) -> None:
+    document = chunks_page(CFN)
+    answer = _read_answer(CFN, document, "", 0, 10**9, max_tokens)
+    header = HEADER.match(answer)
+    hint = TRUNCATED.search(answer)
+    assert header is not None and hint is not None
+    frame = tokens.count(header.group(0)) + tokens.count(
+        hint.group(0)
+    )  # the fixed header and the sentence clients parse
+    assert " Sections from there on" in answer  # the table of contents is still there, only shorter
+    assert tokens.count(answer) <= 1.5 * max_tokens + frame
+
+
+def test_the_missing_anchor_and_missing_title_lists_shrink_with_the_budget() -> None:
+    document = chunks_page(CFN)
+    anchored = sum(1 for s in document.sections if s.anchor)
+    note = anchor_note(document, "no-such-anchor", 0, 100)
+    shown = note.count(" (#")
+    assert anchored > 3 and 1 <= shown <= 3 and f"and {anchored - shown} more" in note
+    assert anchor_note(document, "no-such-anchor", 0).count(" (#") == min(anchored, 30)
+    text, missing = _sections_answer(CFN, document, ["Properties", "No such section"], 0, 10**9, 100)
+    available = text.split("Available sections: ", 1)[1].split("</e>", 1)[0]
+    assert missing == ["No such section"] and available.count('"') == 2 * 3
