@@ -28,7 +28,7 @@ from pathlib import Path
 from bs4 import Tag
 
 from docs_proxy.convert import convert
-from docs_proxy.paging import Outlined, format_documentation_result
+from docs_proxy.paging import TOC_LISTED, TOC_LISTED_LATER, Outlined, format_documentation_result
 from tests.support import quality
 from tests.support.origin import PAGES
 
@@ -60,7 +60,8 @@ def paged(url: str, markdown: str, headings: Sequence[Outlined] = (), max_length
     With the page's sections, each truncated answer carries its table of contents, as the tool's does."""
     calls, characters, start = 0, 0, 0
     while True:
-        answer = format_documentation_result(url, markdown, start, max_length, headings)
+        toc = TOC_LISTED if start == 0 else TOC_LISTED_LATER  # as the tools list them
+        answer = format_documentation_result(url, markdown, start, max_length, headings, toc_limit=toc)
         calls += 1
         characters += len(answer)
         hint = CONTINUE.search(answer)

@@ -20,6 +20,8 @@ from docs_proxy.convert import Document
 
 NO_MORE = "<e>No more content available.</e>"
 TOC_LISTED = 25  # sections a truncation note lists at most
+# ...on a later chunk of the same read, whose first answer listed them already: the next few are what helps
+TOC_LISTED_LATER = 8
 ANCHORS_LISTED = 30  # sections a missing-anchor note lists at most
 # With max_tokens, a note lists at most one entry per this many tokens of the budget (an entry costs about ten),
 # so the notes around a chunk stay near a quarter of the budget.
@@ -130,10 +132,12 @@ def format_documentation_result(
     headings: Sequence[Outlined] = (),
     tool: str = "read_documentation",
     max_tokens: int | None = None,
+    toc_limit: int = TOC_LISTED,
 ) -> str:
     """The reference's text shape: header, a slice of the text, and how to get the rest with what is left.
 
     With `max_tokens`, the chunk also holds at most that many tokens of the text (the tighter limit wins).
+    The table of contents lists at most `toc_limit` sections (callers pass TOC_LISTED_LATER for a later chunk).
     """
     if start_index >= len(content):
         return f"AWS Documentation from {url}:\n\n{NO_MORE}"
@@ -144,7 +148,7 @@ def format_documentation_result(
     chunk = content[start_index:end]
     result = header(url, chunk) + chunk
     if end < len(content):
-        result += truncation_hint(end, tool, remaining_sections(headings, end, listed_limit(max_tokens, TOC_LISTED)))
+        result += truncation_hint(end, tool, remaining_sections(headings, end, listed_limit(max_tokens, toc_limit)))
     return result
 
 

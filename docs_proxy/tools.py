@@ -17,7 +17,15 @@ from docs_proxy import answers, descriptions, upstream
 from docs_proxy.addresses import MAX_URL_LENGTH, AddressError, DocAddress, parse_doc_url
 from docs_proxy.convert import Document
 from docs_proxy.pages import get_page, notes
-from docs_proxy.paging import Heading, anchor_note, format_documentation_result, listed_limit, reading_start
+from docs_proxy.paging import (
+    TOC_LISTED,
+    TOC_LISTED_LATER,
+    Heading,
+    anchor_note,
+    format_documentation_result,
+    listed_limit,
+    reading_start,
+)
 from docs_proxy.tables import normalise_title, quoted_list, search_tables
 from mcp_gateway import tasks
 from mcp_gateway.catalogue import Catalogue, Tool, ToolError
@@ -306,8 +314,20 @@ def _read_answer(
     start = reading_start(document, fragment, start_index)
     note = anchor_note(document, fragment, start_index, max_tokens)
     return note + format_documentation_result(
-        url, document.markdown, start, max_length, document.sections, "read_documentation", max_tokens
+        url,
+        document.markdown,
+        start,
+        max_length,
+        document.sections,
+        "read_documentation",
+        max_tokens,
+        toc_for(start_index),
     )
+
+
+def toc_for(start_index: int) -> int:
+    """The first answer of a read lists up to TOC_LISTED sections to come; a later chunk only the next few."""
+    return TOC_LISTED if start_index == 0 else TOC_LISTED_LATER
 
 
 async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -366,7 +386,9 @@ def _sections_answer(
     markdown, missing, headings = _sections_markdown(document, titles)
     if not markdown:
         return "", missing
-    text = format_documentation_result(url, markdown, start_index, max_length, headings, "read_sections", max_tokens)
+    text = format_documentation_result(
+        url, markdown, start_index, max_length, headings, "read_sections", max_tokens, toc_for(start_index)
+    )
     if missing and start_index == 0:
         available = [s.title for s in document.sections if s.level in (2, 3)]
         text = (

@@ -255,3 +255,21 @@ def test_counting_long_text_goes_in_pieces_within_the_tokenizers_limits() -> Non
     assert tokens.count(text) >= 150_000
     assert tokens.chars_within(text, 0, len(text), 10) <= 10
     assert tokens.count("a\ud800b") == tokens.count("a\ufffdb")  # a lone surrogate counts as U+FFFD
+
+
+def test_a_later_chunk_lists_only_the_next_few_sections() -> None:
+    """The first answer of a read carries the long table of contents; each later chunk only what comes next."""
+    from docs_proxy.paging import TOC_LISTED_LATER
+    from docs_proxy.tools import _read_answer
+
+    document = headings_document([2, 3] * 40)
+    url = "https://docs.aws.amazon.com/x.html"
+    first = _read_answer(url, document, "", 0, 600, None)
+    assert len(toc(first)) == TOC_LISTED
+    following = int(re.search(r"start_index=(\d+) to get more", first).group(1))  # type: ignore[union-attr]
+    later = _read_answer(url, document, "", following, 600, None)
+    then = int(re.search(r"start_index=(\d+) to get more", later).group(1))  # type: ignore[union-attr]
+    rest = [s for s in document.sections if s.start >= then]
+    listed = [(title, start) for _i, title, start in toc(later)]
+    assert listed == [(s.title, s.start) for s in rest if s.level == 2][:TOC_LISTED_LATER]  # upper levels kept
+    assert later.endswith(f"- and {len(rest) - TOC_LISTED_LATER} more</e>")
