@@ -1,5 +1,21 @@
 """Tool descriptions: the reference server's texts (so prompts written for it still fit), with our additions."""
 
+# What the two read_documentation descriptions say alike about long pages.
+LONG_DOCUMENTS = """\
+## Handling Long Documents
+
+If the response indicates the document was truncated, you have several options:
+
+1. **Continue Reading**: Make another call with the start_index the truncation note gives
+2. **Jump**: The note lists the sections still to come, each with its start_index: call with the one you need
+3. **Stop Early**: For very long documents (>30,000 characters), if you've already found the specific information needed, you can stop reading
+
+Chunks end at a paragraph, list item, table row or line boundary; start_index counts characters.
+`max_tokens` limits the page text in tokens (OpenAI o200k_base) instead of, or as well as, `max_length`
+(when both are given the tighter wins).
+Relative links (`#x`, `page.html`, `/path.html`) resolve against the page URL the answer states at its top.
+"""
+
 AWS_READ_DOCUMENTATION = """\
 Fetch and convert an AWS documentation page to markdown format.
 
@@ -32,19 +48,7 @@ Tables with more than 20 rows are automatically truncated to show only the heade
 along with a hint to use the `search_table` tool. Use `search_table` to filter and retrieve specific
 rows from large tables (e.g., service quotas, IAM actions).
 
-## Handling Long Documents
-
-If the response indicates the document was truncated, you have several options:
-
-1. **Continue Reading**: Make another call with the start_index the truncation note gives
-2. **Jump**: The note lists the sections still to come, each with its start_index: call with the one you need
-3. **Stop Early**: For very long documents (>30,000 characters), if you've already found the specific information needed, you can stop reading
-
-Chunks end at a paragraph, list item, table row or line boundary; start_index counts characters.
-`max_tokens` limits the page text in tokens (OpenAI o200k_base) instead of, or as well as, `max_length`
-(when both are given the tighter wins).
-Relative links (`#x`, `page.html`, `/path.html`) resolve against the page URL the answer states at its top.
-
+{LONG_DOCUMENTS}
 Args:
     url: URL of the AWS documentation page to read
     max_length: Maximum number of characters to return
@@ -54,6 +58,7 @@ Args:
 Returns:
     Markdown content of the AWS documentation
 """
+AWS_READ_DOCUMENTATION = AWS_READ_DOCUMENTATION.replace("{LONG_DOCUMENTS}", LONG_DOCUMENTS)
 
 AWS_READ_SECTIONS = """\
 Extract specific sections from AWS documentation pages by title.
@@ -307,19 +312,7 @@ The output is formatted as markdown text with:
 - Code blocks for examples
 - Lists and tables converted to markdown format
 
-## Handling Long Documents
-
-If the response indicates the document was truncated, you have several options:
-
-1. **Continue Reading**: Make another call with the start_index the truncation note gives
-2. **Jump**: The note lists the sections still to come, each with its start_index: call with the one you need
-3. **Stop Early**: For very long documents (>30,000 characters), if you've already found the specific information needed, you can stop reading
-
-Chunks end at a paragraph, list item, table row or line boundary; start_index counts characters.
-`max_tokens` limits the page text in tokens (OpenAI o200k_base) instead of, or as well as, `max_length`
-(when both are given the tighter wins).
-Relative links (`#x`, `page.html`, `/path.html`) resolve against the page URL the answer states at its top.
-
+{LONG_DOCUMENTS}
 Args:
     url: URL of the AWS China documentation page to read
     max_length: Maximum number of characters to return
@@ -329,6 +322,7 @@ Args:
 Returns:
     Markdown content of the AWS China documentation
 """
+CN_READ_DOCUMENTATION = CN_READ_DOCUMENTATION.replace("{LONG_DOCUMENTS}", LONG_DOCUMENTS)
 
 CN_GET_AVAILABLE_SERVICES = """\
 Fetch available services from AWS China documentation.

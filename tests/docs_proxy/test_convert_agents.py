@@ -264,6 +264,18 @@ KEPT = [
     '<h2 id="cookie-banner-settings">Wibble cookie banner settings</h2><p>Set them.</p>',
     '<p><a id="survey-results"></a>Wibble survey results are kept for 30 days.</p>',
     '<div class="procedure" id="forward-cookies"><p>Wibble: forward cookies to the origin.</p></div>',
+    # names that hold a notice's word but name article content: a list of banner layouts, an image, a table, a
+    # procedure, a content box; and another product's "new look"
+    '<div class="itemizedlist" id="banner-options"><ul><li>Wibble top banner</li><li>Bottom banner</li></ul></div>',
+    '<div class="mediaobject" id="in-app-banner"><img src="a.png" alt="Wibble banner layout"></div>',
+    '<div id="renew-lookup-table" class="table"><table><tr><th>A</th></tr><tr><td>Wibble</td></tr></table></div>',
+    '<div class="procedure" id="survey-setup"><ol><li>Wibble: create a survey</li></ol></div>',
+    '<div class="note disclaimer"><p>Wibble pricing shown is an estimate.</p></div>',
+    '<div class="legal-disclaimer"><table><tr><th>Term</th></tr><tr><td>Wibble</td></tr></table></div>',
+    "<p>The Wibble agent workspace has a new look. To return to the original look, choose <b>Settings</b>.</p>",
+    "<div><p>The AWS Management Console site has a new look.</p><p>Wibble: switch to the classic look.</p></div>",
+    # a tutorial's code sample that shows such a banner
+    "<pre><code>&lt;div&gt;The documentation website is getting a new look!&lt;/div&gt; Wibble</code></pre>",
 ]
 
 
