@@ -16,7 +16,23 @@ import yaml
 from lxml import etree
 
 # PyYAML confirms a YAML guess; the C safe loader when libyaml is there (the wheels bundle it).
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+
+
+class _YamlLoader(_SAFE_LOADER):
+    """The safe loader, reading any `!Tag` (CloudFormation's `!Ref`, `!Sub`, `!GetAtt`) as a plain value."""
+
+
+def _tagged(loader: Any, suffix: str, node: Any) -> object:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+
+
+_YamlLoader.add_multi_constructor("!", _tagged)
+_YAML_LOADER: Any = _YamlLoader
 
 # Commands that open shell sessions in AWS docs. Words that also start prose or code (`cp` begins the CLI's
 # synopsis, `export` a TypeScript module) are left out or checked further.

@@ -36,7 +36,7 @@ should_remove_whitespace_inside: Callable[[Any], bool] = _markdownify.should_rem
 should_remove_whitespace_outside: Callable[[Any], bool] = _markdownify.should_remove_whitespace_outside
 
 # Bump on any change of output: cache keys carry it, so old conversions are never served.
-CONVERTER_VERSION = 3
+CONVERTER_VERSION = 4
 
 ARTICLE_SELECTORS = (
     "#main-col-body",
@@ -54,7 +54,10 @@ CHROME_TAGS = frozenset(
     "script style noscript template link meta iframe form button input select textarea svg nav header footer".split()
 )
 CHROME_IDS = frozenset(
-    "breadcrumbs page-toc-src js_error_message main-col-footer feedback doc-conventions awsdocs-page-utilities".split()
+    (
+        "breadcrumbs page-toc-src js_error_message main-col-footer feedback doc-conventions awsdocs-page-utilities "
+        "divRegionDisclaimer"  # the "may vary by Region" notice of older and China layouts, on whatever element
+    ).split()
 )
 CHROME_CLASSES = frozenset(
     (
@@ -131,7 +134,8 @@ _HEADING = re.compile(r"^h([1-6])$")
 # Elements whose text is literal: no Markdown escaping inside, and code spans around the inline ones.
 _PUNCTUATION = frozenset(",.;:!?")
 _LITERAL_TAGS = frozenset({"pre", "code", "kbd", "samp", "tt"})
-_MD_HEADING = re.compile(r"^(#{1,6}) (.*?)\s*#*\s*$")
+# A closing run of `#` needs a space before it, so "C#" and "F#" keep theirs.
+_MD_HEADING = re.compile(r"^(#{1,6}) (.*?)(?:\s+#+)?\s*$")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 _TIDY_FENCE = re.compile("^(?:\ufdd0\\d{1,9}\ufdd1)*(`{3,}|~{3,})")  # tidy sees the Markdown with its marks
 TABLE_MAX_ROWS = 20
@@ -145,6 +149,7 @@ MAX_NESTING = 100
 # one pass at the end takes the marks out and records each id's offset. Real pages carry a few hundred ids; more
 # than this are not recorded.
 MAX_ANCHORS = 5000
+MAX_ANCHOR_CHARS = 256  # a longer id is no link target a page uses, and would only fill the cache entry
 _MARK_OPEN = "\ufdd0"
 _MARK_CLOSE = "\ufdd1"
 _MARK = re.compile("\ufdd0(\\d{1,9})\ufdd1")
@@ -246,7 +251,8 @@ def _clean_heading(text: str) -> str:
 # markers (`_` only at a word's edge, so `API_Invoke` keeps its own).
 _MD_LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()\s]*(?:\([^()\s]*\)[^()\s]*)*(?:\s+\"[^\"]*\")?\)")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~])")
-_MD_MARKERS = re.compile(r"`+|\*+|(?<!\w)_+|_+(?!\w)|~~")
+# A run of `_` is tried once from its first character (not again from each one inside it): linear on long runs.
+_MD_MARKERS = re.compile(r"`+|\*+|(?<!\w)_+|(?<!_)_+(?!\w)|~~")
 
 
 def plain_title(title: str) -> str:
@@ -649,13 +655,14 @@ class _Converter(MarkdownConverter):
         return text
 
     def note_id(self, node: Tag, parent_tags: set[str] | None) -> None:
-        """An element's id (or an <a name>) waits for the next visible text to carry its mark; a heading's own id
-        is its section's anchor (unless the heading sits in a table cell), and the first of duplicates wins."""
+        """An element's id (or an <a name>) waits for the next visible text to carry its mark; the first of
+        duplicates wins. A heading's id is marked too: its section is found by title, which fails for a heading
+        inside a list item or a note, or one whose Markdown title differs from its text."""
         attrs = node.attrs
         ident = attrs.get("id") or (attrs.get("name") if node.name == "a" else None)
         if not ident or not isinstance(ident, str) or ident in self.known or len(self.ids) >= MAX_ANCHORS:
             return
-        if _HEADING.match(node.name) and not (parent_tags and "_inline" in parent_tags):
+        if len(ident) > MAX_ANCHOR_CHARS:
             return
         self.known.add(ident)
         self.pending.append(len(self.ids))
@@ -977,7 +984,7 @@ class _AnchorIds:
 
     def take(self, title: str) -> str | None:
         """The id of the next HTML heading whose text is `title` (Markdown, compared without its inline marks)."""
-        candidates = self.positions.get(plain_title(title))
+        candidates = self.positions.get(" ".join(plain_title(title).split()))  # a no-break space is a space
         if not candidates:
             return None
         found = bisect_left(candidates, self.next)

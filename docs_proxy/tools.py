@@ -393,7 +393,7 @@ def _sections_answer(
         available = [s.title for s in document.sections if s.level in (2, 3)]
         text = (
             "<e>The following requested sections were not found: "
-            + ", ".join(f'"{t}"' for t in missing)
+            + quoted_list(missing, listed_limit(max_tokens, SECTIONS_MISSING_LISTED))
             + " (titles match ignoring case, spacing, dashes and quotes). Available sections: "
             + quoted_list(available, listed_limit(max_tokens, SECTIONS_MISSING_LISTED))
             + "</e>\n\n"

@@ -185,3 +185,52 @@ def test_the_missing_anchor_and_missing_title_lists_shrink_with_the_budget() -> 
     text, missing = _sections_answer(CFN, document, ["Properties", "No such section"], 0, 10**9, 100)
     available = text.split("Available sections: ", 1)[1].split("</e>", 1)[0]
     assert missing == ["No such section"] and available.count('"') == 2 * 3
+
+
+# --- second review: headings no section pairs keep their anchors, titles with '#', linear plain titles ------------
+def test_a_heading_inside_a_list_item_or_titled_with_a_sharp_keeps_its_anchor() -> None:
+    url, html = page("legacy-2018")
+    extra = (
+        "<h2 id='csharp'>Building functions with C#</h2><p>Wibble one.</p>"
+        "<ul><li><h3 id='in-item'>Step in a list</h3><p>Wibble two.</p></li></ul>"
+        "<h2 id='nbsp-title'>Step\u00a01</h2><p>Wibble three.</p>"
+    )
+    document = convert(into_article(html, extra), url)
+    assert document.section_for_anchor("csharp") is not None
+    assert document.section_for_anchor("csharp").title == "Building functions with C#"  # type: ignore[union-attr]
+    assert document.section_for_anchor("nbsp-title") is not None
+    start = document.anchors["in-item"]
+    assert document.markdown[start:].lstrip("- ").startswith("### Step in a list")
+    answer = _read_answer(url, document, "in-item", 0, 500, None)
+    assert "No section" not in answer and "Step in a list" in answer
+
+
+def test_plain_titles_are_linear_on_long_underscore_runs() -> None:
+    """`_+(?!\\w)` retried from every underscore of a run: 40,000 took a minute, holding the GIL."""
+    import time
+
+    title = "a" + "_" * 40_000 + "b"
+    started = time.process_time()
+    assert normalise_title(title) == normalise_title(title)
+    assert time.process_time() - started < 2
+
+
+def test_an_id_longer_than_the_bound_is_no_anchor() -> None:
+    from docs_proxy.convert import MAX_ANCHOR_CHARS
+
+    url, html = page("legacy-2018")
+    long_id, short_id = "x" * (MAX_ANCHOR_CHARS + 1), "y" * MAX_ANCHOR_CHARS
+    document = convert(into_article(html, f"<p id='{long_id}'>Wibble</p><p id='{short_id}'>Wobble</p>"), url)
+    assert long_id not in document.anchors and short_id in document.anchors
+
+
+def test_the_region_disclaimer_goes_on_any_element() -> None:
+    url, html = page("legacy-2018")
+    before = convert(html, url).markdown
+    notice = "<p id='divRegionDisclaimer'>Services or capabilities described might vary by Region.</p>"
+    assert convert(into_article(html, notice), url).markdown == before
+
+
+def test_cloudformation_yaml_with_intrinsic_tags_is_yaml() -> None:
+    block = "Resources:\n  Bucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub '${AWS::StackName}-b'\n"
+    assert guess_language(block) == "yaml"
