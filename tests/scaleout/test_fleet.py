@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import tempfile
 from collections.abc import Iterator
@@ -15,11 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from docs_proxy.convert import convert
+from docs_proxy.paging import chunk_end
 from tests.docs_proxy.test_cache import BASE, read
 from tests.support.admin import close_from_admin, connection_rows, logged_in
 from tests.support.balancer import Balancer
 from tests.support.clients import open_session
-from tests.support.origin import OriginServer
+from tests.support.origin import PAGES, OriginServer
 from tests.support.processes import DaphneServer, PostgresServer, RedisServer, daphne, postgres_server, redis_server
 from tests.support.raw import (
     ACCEPT_BOTH,
@@ -32,6 +35,14 @@ from tests.support.raw import (
 )
 
 PAGE = "/solutions/latest/constructs/aws-lambda-sns.html"
+
+
+def page_markdown(path: str) -> str:
+    """The Markdown the servers make of a fixture page (the same converter, run here)."""
+    name = json.loads((PAGES / "MANIFEST.json").read_text())[BASE + path]
+    return convert((PAGES / name).read_text(), BASE + path).markdown
+
+
 LANDING = "/prescriptive-guidance/latest/migration-aws-environment/building-landing-zones.html"
 FLEET_ENV = {
     "OPS_ACTIVITY_FLUSH": "0.5",
@@ -187,15 +198,19 @@ async def test_a_hundred_sessions_through_the_balancer(fleet, transport: str) ->
         # A hundred SDK clients in this one process plus two servers, Redis and PostgreSQL share 2 cores: the
         # clients' own CPU makes a reply wait. The bounds are for a hang, not for speed (bench.scaleout measures it).
         async with open_session(balancer, transport, http_timeout=90, read_timeout_seconds=90) as session:
-            result = await session.call_tool("read_documentation", {"url": BASE + PAGE, "max_length": 100 + i})
+            result = await session.call_tool(
+                "read_documentation", {"url": BASE + PAGE, "max_length": 100, "start_index": i}
+            )
             assert not result.is_error
             await session.send_ping()
             return result.content[0].text
 
     texts = await asyncio.gather(*(one(i) for i in range(100)))
+    markdown = page_markdown(PAGE)
     for i, text in enumerate(texts):
         assert text.startswith(f"AWS Documentation from {BASE}{PAGE}")
-        assert len(text.split("\n\n", 1)[1].split("\n\n<e>")[0]) == 100 + i  # each its own, correct answer
+        body = text.split("\n\n", 1)[1].split("\n\n<e>Content truncated.")[0]
+        assert body == markdown[i : chunk_end(markdown, i, 100)]  # each its own, correct answer
 
 
 async def test_shared_cache_and_purge_across_processes(fleet, origin: OriginServer) -> None:  # type: ignore[no-untyped-def]
