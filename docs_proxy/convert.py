@@ -206,6 +206,8 @@ class Document:
     sections: list[Section] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     anchors: dict[str, int] = field(default_factory=dict)  # element id -> offset of the line holding its text
+    # the id of a table row that the table's preview leaves out -> (the table's section, the row's first cell)
+    hidden_rows: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def section_for_anchor(self, anchor: str) -> Section | None:
         for section in self.sections:
@@ -592,6 +594,7 @@ class _Converter(MarkdownConverter):
         self.known: set[str] = set()
         self.pending: list[int] = []  # ids met whose mark waits for the next visible text
         self.flushed = 0  # marks written so far (a table that got none needs no cleaning)
+        self.hidden_rows: dict[int, tuple[str, str]] = {}  # mark number -> (section, first cell) of a hidden row
 
     def process_tag(self, node: Tag, parent_tags: set[str] | None = None) -> str:
         name = node.name
@@ -745,8 +748,21 @@ class _Converter(MarkdownConverter):
         if len(body) > TABLE_MAX_ROWS:
             if marked:  # ids in the rows not shown lead to the table's first line
                 text = _marks_in(body[TABLE_PREVIEW_ROWS:], shown) + text
+                self._note_hidden_rows(body[TABLE_PREVIEW_ROWS:], shown)
             text += self._truncation_note(len(body))
         return f"\n\n{text}\n\n"
+
+    def _note_hidden_rows(self, hidden: list[list[str]], shown: list[list[str]]) -> None:
+        """For each id in a row the preview leaves out: the search_table call that returns that row."""
+        section = self.headings[-1][1] if self.headings else ""
+        in_shown = {mark for row in shown for cell in row if _MARK_OPEN in cell for mark in _MARK.findall(cell)}
+        for row in hidden:
+            marks = [m for cell in row if _MARK_OPEN in cell for m in _MARK.findall(cell) if m not in in_shown]
+            if marks:
+                first = plain_title(next((cell for cell in _unmarked(row) if cell.strip()), ""))
+                name = first.split(" [")[0].split(" (")[0][:100]  # "GetObject [permission only]": its name
+                for mark in marks:
+                    self.hidden_rows.setdefault(int(mark), (section, name))
 
     def _truncation_note(self, rows: int) -> str:
         """Under a large table's preview: how to reach the other rows (the section names the table)."""
@@ -1188,5 +1204,6 @@ def _convert_checked(html: str, page_url: str) -> Document:
             places = {ident: at + len(top) for ident, at in places.items()}
     document.markdown = markdown
     document.anchors = places
+    document.hidden_rows = {converter.ids[n]: row for n, row in converter.hidden_rows.items() if n < len(converter.ids)}
     document.sections = _collect_sections(markdown, anchors)
     return document

@@ -31,7 +31,10 @@ class Page:
         doc = self.document
         tables = sum(2 * sum(len(c) for row in t.rows for c in row) for t in doc.tables)
         anchors = sum(2 * len(ident) + 100 for ident in doc.anchors)  # the id and its dict entry
-        return 2 * len(doc.markdown) + tables + anchors + 512
+        rows = sum(
+            2 * (len(ident) + len(section) + len(first)) + 150 for ident, (section, first) in doc.hidden_rows.items()
+        )
+        return 2 * len(doc.markdown) + tables + anchors + rows + 512
 
     def to_json(self) -> dict[str, Any]:
         doc = self.document
@@ -46,6 +49,7 @@ class Page:
             "sections": [[s.level, s.title, s.anchor, s.start, s.end] for s in doc.sections],
             "tables": [[t.headings, t.columns, t.rows] for t in doc.tables],
             "anchors": doc.anchors,
+            "hidden_rows": doc.hidden_rows,
         }
 
     @classmethod
@@ -56,6 +60,7 @@ class Page:
             [Section(*s) for s in data["sections"]],
             [Table(*t) for t in data["tables"]],
             dict(data.get("anchors") or {}),
+            {ident: (row[0], row[1]) for ident, row in (data.get("hidden_rows") or {}).items()},
         )
         served = DocAddress(requested.partition, data["served"])
         return cls(

@@ -268,3 +268,23 @@ def anchor_note(document: Document, fragment: str, start_index: int, max_tokens:
     if more:
         listed += f" and {more} more"
     return f"<e>{why}; reading from the top. Sections: {listed}</e>\n\n"
+
+
+def hidden_row_note(document: Document, fragment: str, start_index: int, url: str) -> str:
+    """When a URL's #anchor names a table row that the table's preview leaves out, reading starts at the table;
+    this says so first, with the search_table call that returns the row. Empty otherwise."""
+    if not fragment or start_index != 0 or not document.hidden_rows or document.section_for_anchor(fragment):
+        return ""
+    row = document.hidden_rows.get(fragment)
+    if row is None and fragment not in document.anchors:
+        folded = fragment.casefold()
+        alike = [found for ident, found in document.hidden_rows.items() if ident.casefold() == folded]
+        row = alike[0] if len(alike) == 1 else None
+    if row is None:
+        return ""
+    section, first = row
+    shown_fragment = " ".join(fragment.split())[:200]
+    return (
+        f"<e>#{shown_fragment} is a row that the preview of the table below leaves out; "
+        f'search_table(url="{url}", section_title="{section}", query="{first}") returns it.</e>\n\n'
+    )

@@ -23,6 +23,7 @@ from docs_proxy.paging import (
     Heading,
     anchor_note,
     format_documentation_result,
+    hidden_row_note,
     listed_limit,
     reading_start,
 )
@@ -312,7 +313,9 @@ def _read_answer(
     """read_documentation's text: a note when the #anchor names no section, then the chunk (CPU work: a
     pool thread)."""
     start = reading_start(document, fragment, start_index)
-    note = anchor_note(document, fragment, start_index, max_tokens)
+    note = anchor_note(document, fragment, start_index, max_tokens) or hidden_row_note(
+        document, fragment, start_index, url
+    )
     return note + format_documentation_result(
         url,
         document.markdown,

@@ -256,3 +256,28 @@ async def test_read_documentation_reads_a_property_anchor(docs_server: DaphneSer
         answer = text_of(await call(session, "read_documentation", url=CFN + "#cfn-rds-dbinstance-storagetype"))
     body, following = body_and_next(answer)
     assert re.match(r"`StorageType`\n:   ", body) and following is not None
+
+
+def test_an_anchor_on_a_row_the_preview_leaves_out_says_how_to_get_that_row() -> None:
+    """list_<service>.html#<service>-<Action> is the most followed row anchor; the preview shows 5 rows."""
+    from docs_proxy.tables import search_tables
+
+    url = next(u for u, n in MANIFEST.items() if "list_awsaccountmanagement" in n)
+    document = page(url)
+    ident = "awsaccountmanagement-GetAccountInformation"
+    section, query = document.hidden_rows[ident]
+    assert (section, query) == ("Actions defined by AWS Account Management", "GetAccountInformation")
+    answer = _read_answer(url, document, ident.upper(), 0, 1500, None)  # its case changed on the way
+    assert answer.startswith(
+        f"<e>#{ident.upper()} is a row that the preview of the table below leaves out; "
+        f'search_table(url="{url}", section_title="{section}", query="{query}") returns it.</e>\n\n'
+    )
+    rows = search_tables(document, query, section, 20)["results"][0]["rows"]
+    assert any(ident in " ".join(row.values()) or "GetAccountInformation" in next(iter(row.values())) for row in rows)
+    table = next(t for t in document.tables if len(t.rows) > 20)
+    shown_row = table.rows[0][0]  # a row the preview shows: no note, reading starts on its line
+    shown_id = next(i for i in document.anchors if i not in document.hidden_rows and i.split("-")[-1] in shown_row)
+    assert _read_answer(url, document, shown_id, 0, 1500, None).startswith("AWS Documentation from")
+    address = parse_doc_url(url, "aws")
+    restored = Page.from_json(address, Page(address, address, document, 1.0, 2.0).to_json())
+    assert restored.document.hidden_rows == document.hidden_rows
