@@ -55,3 +55,56 @@ def test_an_explicit_start_index_or_an_unknown_anchor_keeps_the_start() -> None:
     assert reading_start(document(), "nowhere", 0) == 0
     assert reading_start(document(), "", 0) == 0
     assert reading_start(document(), "", 7) == 7
+
+
+# --- anchors on rows a table's preview leaves out, and on elements ----------------------------------------------
+def rows_document() -> Document:
+    markdown = "# T\n\n## Actions\n\n| A | B |\n| --- | --- |\n| Shown | x |\n"
+    return Document(
+        "T",
+        markdown,
+        [Section(1, "T", None, 0, len(markdown)), Section(2, "Actions", "actions", 5, len(markdown))],
+        [],
+        {"svc-Shown": 44, "svc-Hidden": 16, "svc-hidden": 16, "svc-Other": 16, "actions": 5},
+        {"svc-Hidden": ("Actions", "Hidden"), "svc-hidden": ("Actions", "hidden"), "svc-Other": ("Actions", "Other")},
+    )
+
+
+def row_note(fragment: str, start_index: int = 0) -> str:
+    from docs_proxy.paging import hidden_row_note
+
+    return hidden_row_note(rows_document(), fragment, start_index, URL)
+
+
+def test_a_hidden_row_anchor_gives_the_search_table_call_that_returns_the_row() -> None:
+    assert row_note("svc-Other") == (
+        "<e>#svc-Other is a row that the preview of the table below leaves out; "
+        f'search_table(url="{URL}", section_title="Actions", query="Other") returns it.</e>\n\n'
+    )
+    assert row_note("svc-Hidden").endswith('query="Hidden") returns it.</e>\n\n')  # exact wins over case
+    assert row_note("SVC-OTHER").startswith("<e>#SVC-OTHER is a row")  # the one equal but for case
+    long = "svc-Other" + " " * 300
+    assert row_note("svc-OTHER") != "" and row_note(long) == ""
+
+
+def test_no_hidden_row_note_when_it_does_not_apply() -> None:
+    assert row_note("") == ""
+    assert row_note("svc-Other", 5) == ""  # a later chunk
+    assert row_note("svc-Shown") == ""  # a row the preview shows
+    assert row_note("actions") == ""  # a section
+    assert row_note("SVC-HIDDEN") == ""  # two rows equal to it but for case: no guess
+    assert row_note("nothing") == ""
+    bare = rows_document()
+    bare.hidden_rows = {}
+    from docs_proxy.paging import hidden_row_note
+
+    assert hidden_row_note(bare, "svc-Other", 0, URL) == ""
+
+
+def test_element_anchors_start_reading_exactly_then_ignoring_case() -> None:
+    document = rows_document()
+    assert reading_start(document, "svc-Shown", 0) == 44
+    assert reading_start(document, "SVC-SHOWN", 0) == 44  # the one equal but for case
+    assert reading_start(document, "ACTIONS", 0) == 5  # a section's anchor, ignoring case
+    assert reading_start(document, "SVC-HIDDEN", 0) == 0  # two equal but for case: from the top
+    assert reading_start(document, "svc-Shown", 7) == 7  # a later chunk keeps its start_index
