@@ -394,6 +394,11 @@ DOCS_CACHE_L2_TTL = env_int("DOCS_CACHE_L2_TTL", 3600)
 DOCS_CACHE_L2_TIMEOUT = env_float("DOCS_CACHE_L2_TIMEOUT", 1.0)  # seconds an L2 call waits for a locked database
 DOCS_STALE_IF_ERROR = env_int("DOCS_STALE_IF_ERROR", 86400)
 DOCS_SEARCH_TTL = env_int("DOCS_SEARCH_TTL", 600)
+# The local search index (docs_proxy/search_index): every converted page, bounded in pages and text per page
+DOCS_INDEX_ENABLED = env_bool("DOCS_INDEX_ENABLED", True)
+DOCS_INDEX_MAX_PAGES = env_int("DOCS_INDEX_MAX_PAGES", 100_000)
+DOCS_INDEX_MAX_CHARS = env_int("DOCS_INDEX_MAX_CHARS", 100_000)
+DOCS_INDEX_MAX_HEADINGS = env_int("DOCS_INDEX_MAX_HEADINGS", 500)
 DOCS_RECOMMEND_TTL = env_int("DOCS_RECOMMEND_TTL", 3600)
 DOCS_STATS_FLUSH = env_float("DOCS_STATS_FLUSH", 5.0)
 DOCS_PURGE_POLL = env_float("DOCS_PURGE_POLL", 1.0)

@@ -1,0 +1,51 @@
+"""What the search index keeps of a page: its title, section titles and plain text, from the converted Markdown."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from docs_proxy.page import Page
+
+_LINK = re.compile(r"!?\[([^\]\n]{0,500})\]\([^)\s]{0,4096}\)")  # [text](url) and images: the text stays
+_MARKUP = re.compile(r"(?m)^\s{0,3}(?:#{1,6}\s|[-*+]\s|\d{1,9}\.\s|>\s?|\|?\s*:?-{3,}.*$)|[`*_|<>]+")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(slots=True, frozen=True)
+class IndexRecord:
+    url: str
+    partition: str
+    guide: str
+    title: str
+    headings: list[str]
+    body: str
+
+
+def guide_of(url: str) -> str:
+    """The guide a page belongs to: its URL up to the last "/" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/)."""
+    return url[: url.rfind("/") + 1]
+
+
+def plain_text(markdown: str, limit: int) -> str:
+    """The words of the Markdown without its markup, at most `limit` characters (linear regexes)."""
+    text = _LINK.sub(r"\1", markdown[: limit * 2])
+    text = _MARKUP.sub(" ", text)
+    return _SPACE.sub(" ", text).strip()[:limit]
+
+
+def record_for(page: Page) -> IndexRecord:
+    document, served = page.document, page.served
+    headings = [" ".join(s.title.split()) for s in document.sections if s.level >= 2][
+        : settings.DOCS_INDEX_MAX_HEADINGS
+    ]
+    return IndexRecord(
+        url=served.url,
+        partition=served.partition,
+        guide=guide_of(served.url),
+        title=" ".join(document.title.split()),
+        headings=headings,
+        body=plain_text(document.markdown, settings.DOCS_INDEX_MAX_CHARS),
+    )

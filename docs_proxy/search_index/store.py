@@ -1,0 +1,66 @@
+"""Writing and listing the index's rows (blocking: call from the "database" pool).
+
+Plain ORM on IndexedPage: the engine's triggers keep its full-text side in step, so these work on
+every engine. Searching is the engine's (docs_proxy.search_index.engines).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count
+
+from docs_proxy.models import IndexedPage
+from docs_proxy.search_index.records import IndexRecord
+
+
+@dataclass(slots=True, frozen=True)
+class ListedPage:
+    id: int
+    url: str
+    title: str
+
+
+def save(record: IndexRecord) -> None:
+    """Insert or replace the page's row."""
+    IndexedPage.objects.update_or_create(
+        url=record.url,
+        defaults={
+            "partition": record.partition,
+            "guide": record.guide,
+            "title": record.title,
+            "headings": "\n".join(record.headings),
+            "body": record.body,
+        },
+    )
+
+
+def remove_url(url: str) -> int:
+    return IndexedPage.objects.filter(url=url).delete()[0]
+
+
+def remove_prefix(url_prefix: str) -> int:
+    return IndexedPage.objects.filter(url__startswith=url_prefix).delete()[0]
+
+
+def remove_all() -> int:
+    return IndexedPage.objects.all().delete()[0]
+
+
+def count_matching(url_prefix: str = "") -> int:
+    rows = IndexedPage.objects.all()
+    return (rows.filter(url__startswith=url_prefix) if url_prefix else rows).count()
+
+
+def figures() -> list[tuple[str, str, int]]:
+    """(partition, guide, pages) for every guide in the index, largest first."""
+    rows = IndexedPage.objects.values("partition", "guide").annotate(pages=Count("id")).order_by("-pages", "guide")
+    return [(r["partition"], r["guide"], r["pages"]) for r in rows]
+
+
+def listing(after_id: int, limit: int, partition: str | None = None) -> list[ListedPage]:
+    """Up to `limit` pages with ids above `after_id`, in id order (keyset paging: stable while rows come and go)."""
+    rows = IndexedPage.objects.filter(id__gt=after_id)
+    if partition:
+        rows = rows.filter(partition=partition)
+    return [ListedPage(r.id, r.url, r.title) for r in rows.order_by("id").only("id", "url", "title")[:limit]]
