@@ -402,3 +402,10 @@ DOCS_INDEX_MAX_HEADINGS = env_int("DOCS_INDEX_MAX_HEADINGS", 500)
 DOCS_RECOMMEND_TTL = env_int("DOCS_RECOMMEND_TTL", 3600)
 DOCS_STATS_FLUSH = env_float("DOCS_STATS_FLUSH", 5.0)
 DOCS_PURGE_POLL = env_float("DOCS_PURGE_POLL", 1.0)
+# The crawl (python manage.py index_docs) and the index's figures on the admin cache page
+DOCS_CRAWL_PACE = env_float("DOCS_CRAWL_PACE", 0.5)  # seconds between the starts of two fetches of a crawl
+DOCS_CRAWL_CONCURRENCY = env_int("DOCS_CRAWL_CONCURRENCY", 4)  # a crawl's fetches at once (<= the fetch cap)
+DOCS_CRAWL_MAX_PAGES = env_int("DOCS_CRAWL_MAX_PAGES", 5000)  # pages per guide in one run
+DOCS_CRAWL_MAX_TOC_BYTES = env_int("DOCS_CRAWL_MAX_TOC_BYTES", 4 * 1024 * 1024)  # a guide's toc-contents.json
+DOCS_CRAWL_MAX_TOC_ENTRIES = env_int("DOCS_CRAWL_MAX_TOC_ENTRIES", 20_000)  # TOC entries read per guide
+DOCS_INDEX_ADMIN_GUIDES = env_int("DOCS_INDEX_ADMIN_GUIDES", 20)  # guides listed on the admin cache page

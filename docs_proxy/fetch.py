@@ -268,17 +268,21 @@ def _check_encoding(response: requests.Response, what: str) -> None:
         )
 
 
+def _size(cap: int) -> str:
+    return f"{cap // (1024 * 1024)} MB" if cap >= 1024 * 1024 else f"{cap // 1024} KB"
+
+
 def _read_capped(response: requests.Response, cap: int, deadline: float, what: str) -> bytes:
     _check_encoding(response, what)
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > cap:
-        raise FetchError(f"The {what} is larger than the {cap // (1024 * 1024)} MB this server reads.")
+        raise FetchError(f"The {what} is larger than the {_size(cap)} this server reads.")
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(CHUNK):
         size += len(chunk)
         if size > cap:
-            raise FetchError(f"The {what} is larger than the {cap // (1024 * 1024)} MB this server reads.")
+            raise FetchError(f"The {what} is larger than the {_size(cap)} this server reads.")
         if time.monotonic() > deadline:
             raise _too_slow(what)
         chunks.append(chunk)
@@ -425,12 +429,19 @@ def _refuse_status(current: DocAddress, status: int) -> None:
 
 
 def request_json(
-    method: str, url: str, *, params: dict[str, str] | None = None, body: Any = None, deadline: float | None = None
+    method: str,
+    url: str,
+    *,
+    params: dict[str, str] | None = None,
+    body: Any = None,
+    deadline: float | None = None,
+    cap: int = MAX_JSON_BYTES,
 ) -> Any:
-    """Call one of the docs APIs (search, recommendations); no redirects, bounded size and time."""
+    """Call one of the docs APIs (search, recommendations) or read a guide's TOC; no redirects, at most `cap`
+    bytes, bounded in time."""
     with watchdog.guarded(_deadline_for(deadline)) as guard:
         try:
-            raw = _request_json(method, url, params, body, guard)
+            raw = _request_json(method, url, params, body, guard, cap)
         except FetchError:
             if guard.expired:
                 raise _too_slow("answer of the documentation service") from None
@@ -441,7 +452,9 @@ def request_json(
         raise FetchError("The documentation service sent an answer that is not JSON; try again later.") from None
 
 
-def _request_json(method: str, url: str, params: dict[str, str] | None, body: Any, guard: watchdog.Guard) -> bytes:
+def _request_json(
+    method: str, url: str, params: dict[str, str] | None, body: Any, guard: watchdog.Guard, cap: int
+) -> bytes:
     headers = {"User-Agent": user_agent(), "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
     try:
         response = session().request(
@@ -466,6 +479,6 @@ def _request_json(method: str, url: str, params: dict[str, str] | None, body: An
         if response.status_code != 200:
             raise FetchError(f"The documentation service answered HTTP {response.status_code}.", response.status_code)
         try:
-            return _read_capped(response, MAX_JSON_BYTES, guard.deadline, "answer")
+            return _read_capped(response, cap, guard.deadline, "answer")
         except requests.RequestException:
             raise FetchError("The documentation service's answer was interrupted; try again later.") from None

@@ -118,6 +118,94 @@ def copied_page(path: str) -> str:
     return "/" + rest
 
 
+# --- Guides for the crawl (index_docs) ---------------------------------------------------------------
+# Under CRAWL_ROOT every .html path is a page (synthetic, titled from its guide's TOC; the RDS guide's
+# Welcome.html is the real captured page), so a TOC's pages exist; `OriginServer.revise` changes one.
+CRAWL_ROOT = "/crawl/latest/"
+CRAWL_GUIDE = CRAWL_ROOT + "rds-guide/"  # the real RDS User Guide TOC (1367 entries, nested)
+CRAWL_SMALL_GUIDE = CRAWL_ROOT + "small-guide/"
+CRAWL_HOSTILE_GUIDE = CRAWL_ROOT + "hostile/"  # three real pages among entries that must all be skipped
+CRAWL_CN_GUIDE = "/en_us/crawl/latest/guide/"  # on the China origin (under /cn)
+CRAWL_SMALL_TOC = {
+    "contents": [
+        {"title": "Small guide", "href": "index.html", "contents": [{"title": "Queues", "href": "queues.html"}]},
+        {"title": "Topics", "href": "topics.html", "contents": [{"title": "Fan-out", "href": "topics/fan-out.html"}]},
+    ]
+}
+CRAWL_CN_TOC = {
+    "contents": [
+        {"title": "Crawl guide in China", "href": "index.html"},
+        {"title": "Beijing Region", "href": "beijing.html"},
+        {"title": "Ningxia Region", "href": "ningxia.html"},
+    ]
+}
+CRAWL_HOSTILE_TOC = {
+    "contents": [
+        {"title": "First", "href": "page-1.html"},
+        {"title": "Off-site", "href": "https://evil.example.com/crawl/latest/hostile/x.html"},
+        {"title": "Metadata", "href": "http://169.254.169.254/latest/meta-data/x.html"},
+        {"title": "Up and out", "href": "../rds-guide/Welcome.html"},
+        {"title": "Down, up and out", "href": "sub/../../small-guide/index.html"},
+        {"title": "Another guide", "href": "/AmazonRDS/latest/UserGuide/Welcome.html"},
+        {"title": "Other partition", "href": "https://docs.amazonaws.cn/crawl/latest/hostile/page-1.html"},
+        {"title": "Script", "href": "javascript:alert(document.cookie)"},
+        {"title": "Data", "href": "data:text/html,<script>alert(1)</script>"},
+        {"title": "Mail", "href": "mailto:someone@example.com"},
+        {"title": "Not a page", "href": "image.png"},
+        {"title": "Long", "href": "a" * 5000 + ".html"},
+        {"title": "Spaces", "href": "page 9.html"},
+        {"title": "Again, with a fragment", "href": "page-1.html#section"},
+        "a string entry",
+        17,
+        None,
+        {"title": "Number href", "href": 404},
+        {"title": "Heading without a page", "contents": [{"title": "Second", "href": "page-2.html"}]},
+        {"title": "Third", "href": "./page-3.html", "contents": "not a list"},
+    ]
+}
+CRAWL_BAD_TOCS: dict[str, bytes] = {
+    CRAWL_ROOT + "malformed/": b'{"contents": [{"title": "Cut short", "href": "page-1.html"',
+    CRAWL_ROOT + "deep/": b'{"contents": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    CRAWL_ROOT + "wrong-shape/": b'{"contents": "a string where a list belongs"}',
+}
+
+
+def crawl_tocs() -> dict[str, bytes]:
+    """Guide path -> its toc-contents.json body."""
+    rds = (TOC / "rds-userguide__toc-contents__2026-04.json").read_bytes()
+    tocs = {CRAWL_GUIDE: rds, CRAWL_SMALL_GUIDE: json.dumps(CRAWL_SMALL_TOC).encode()}
+    tocs[CRAWL_HOSTILE_GUIDE] = json.dumps(CRAWL_HOSTILE_TOC).encode()
+    return {**tocs, **CRAWL_BAD_TOCS}
+
+
+CRAWL_GUIDES = crawl_tocs()
+
+
+def toc_titles(toc: bytes) -> dict[str, str]:
+    """href -> title of every entry of a (well-formed) TOC."""
+    titles: dict[str, str] = {}
+    stack = list(json.loads(toc).get("contents", []))
+    while stack:
+        entry = stack.pop()
+        if isinstance(entry, dict):
+            if isinstance(entry.get("href"), str):
+                titles[entry["href"].lstrip("./")] = str(entry.get("title", ""))
+            if isinstance(entry.get("contents"), list):
+                stack.extend(entry["contents"])
+    return titles
+
+
+def crawl_page_html(guide: str, name: str, title: str, revision: int) -> bytes:
+    """A small page of a crawl guide; each revision is another body (so another ETag)."""
+    words = " ".join(title.lower().split()) or name
+    return (
+        f"<!DOCTYPE html><html><head><title>{title} - Crawl fixture</title></head><body>"
+        f'<div id="main-content"><h1>{title or name}</h1>'
+        f"<p>This page of the crawl fixture guide {guide} explains {words}.</p>"
+        f'<h2 id="details">Details of {words}</h2><p>Revision {revision} of {name}.</p></div></body></html>'
+    ).encode()
+
+
 class OriginState:
     def __init__(self) -> None:
         self.pages = load_pages()
@@ -131,6 +219,12 @@ class OriginState:
         self.not_modified: Counter[str] = Counter()
         self.last_search: Any = None
         self.last_headers: dict[str, str] = {}
+        self.revisions: Counter[str] = Counter()  # crawl pages changed by OriginServer.revise
+        self.crawl_titles = {
+            guide: toc_titles(body)
+            for guide, body in {**CRAWL_GUIDES, CRAWL_CN_GUIDE: json.dumps(CRAWL_CN_TOC).encode()}.items()
+            if guide not in CRAWL_BAD_TOCS
+        }
 
     def count(self, path: str) -> None:
         with self.lock:
@@ -193,10 +287,17 @@ class Handler(BaseHTTPRequestHandler):
         if copy in self.state.pages:  # a page under a fresh URL: a cold read every time (bench.mixed)
             self.page(copy)
             return
+        if path.startswith(CRAWL_ROOT):
+            self.crawl_guide(path, CRAWL_GUIDES)
+            return
         self.special(path)
 
     def page(self, path: str) -> None:
         _name, body = self.state.pages[path]
+        self.send_page(path, body)
+
+    def send_page(self, path: str, body: bytes) -> None:
+        """A page with an ETag; a matching If-None-Match gets a 304 (both counted per path)."""
         etag = f'"{hashlib.sha1(body).hexdigest()[:16]}"'
         if self.headers.get("If-None-Match"):
             with self.state.lock:
@@ -223,8 +324,30 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(200, CHINA_SERVICES_HTML.encode(), "text/html; charset=utf-8")
         elif path == "/en_us/aws/latest/userguide/s3.html":
             self.send_body(200, CHINA_PAGE_HTML.encode(), "text/html; charset=utf-8")
+        elif path.startswith(CRAWL_CN_GUIDE):
+            self.crawl_guide(path, {CRAWL_CN_GUIDE: json.dumps(CRAWL_CN_TOC).encode()}, CN_PREFIX)
         else:
             self.send_body(404, b"<html><body>Not found</body></html>", "text/html")
+
+    def crawl_guide(self, path: str, tocs: dict[str, bytes], prefix: str = "") -> None:
+        """A crawl guide's TOC, or one of its pages (`path` is relative to the origin's partition prefix)."""
+        guide, _slash, name = path.rpartition("/")
+        guide += "/"
+        if name == "toc-contents.json" and guide in tocs:
+            self.send_body(200, tocs[guide], "application/json")
+            return
+        known = next((g for g in tocs if path.startswith(g) and g not in CRAWL_BAD_TOCS), None)
+        if known is None or not name.endswith(".html"):
+            self.send_body(404, b"<html><body><h1>Page not found</h1></body></html>", "text/html")
+            return
+        if known == CRAWL_GUIDE and path == CRAWL_GUIDE + "Welcome.html":
+            self.send_page(prefix + path, self.state.pages["/AmazonRDS/latest/UserGuide/Welcome.html"][1])
+            return
+        relative = path[len(known) :]
+        title = self.state.crawl_titles.get(known, {}).get(relative, name.removesuffix(".html"))
+        with self.state.lock:
+            revision = self.state.revisions[prefix + path]
+        self.send_page(prefix + path, crawl_page_html(known, relative, title, revision))
 
     def special(self, path: str) -> None:
         rds = "/AmazonRDS/latest/UserGuide/Welcome.html"
@@ -361,6 +484,16 @@ class OriginServer(ThreadingHTTPServer):
         """Make a page answer 503 until told otherwise (an origin outage)."""
         with self.state.lock:
             (self.state.failing.add if failing else self.state.failing.discard)(path)
+
+    def revise(self, path: str) -> None:
+        """Change a crawl page's body (and so its ETag): the next conditional request gets a 200."""
+        with self.state.lock:
+            self.state.revisions[path] += 1
+
+    def conditional_requests(self, path: str) -> tuple[int, int]:
+        """(requests with If-None-Match, 304s answered) for a path so far."""
+        with self.state.lock:
+            return self.state.conditional[path], self.state.not_modified[path]
 
     def hits(self, path: str) -> int:
         with self.state.lock:
