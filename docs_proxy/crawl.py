@@ -364,5 +364,6 @@ async def crawl_guide(
 async def crawl(guides: list[Guide], options: CrawlOptions, progress: Progress) -> list[CrawlReport]:
     """Plan every guide first (a bad guide stops the run before any page is read), then read them in turn."""
     seen: set[str] = set()
-    planned = [(guide, *await plan(guide, options, seen)) for guide in guides]
+    unique = list({guide.url: guide for guide in guides}.values())  # a guide named twice is read once
+    planned = [(guide, *await plan(guide, options, seen)) for guide in unique]
     return [await crawl_guide(guide, report, chosen, options, progress) for guide, report, chosen in planned]

@@ -2,19 +2,22 @@
 
 L2 entries are deleted by key pattern (every converter version of a page); this process's L1 is
 emptied of them at once, and the purge generation is bumped so every other process empties its L1
-within DOCS_PURGE_POLL seconds.
+within DOCS_PURGE_POLL seconds. Purged pages leave the search index too (a page, a prefix, or all of it),
+so local search does not offer what an operator removed; purging answers leaves the index alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from docs_proxy.addresses import PUBLIC_HOSTS, AddressError, DocAddress, parse_doc_url, partition_of_host
 from docs_proxy.cache.layers import l1_caches, shared
 from docs_proxy.housekeeping import GENERATION_KEY
+from docs_proxy.models import IndexedPage
 from docs_proxy.page import page_pattern
+from docs_proxy.search_index import store as index_store
 from docs_proxy.stats import stats
 
 ANSWER_KINDS = ("search", "recommend")
@@ -41,13 +44,18 @@ class PurgeReport:
     l2: int = 0
     l1: int = 0
     patterns: list[str] = field(default_factory=list)
+    indexed: int | None = None  # pages removed from the search index (None: the purge leaves the index alone)
 
     def summary(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
-        return f"{self.what}: {verb} {self.l2} shared (L2) entries and {self.l1} in-process (L1) entries here; " + (
-            "other processes are untouched (dry run)."
-            if self.dry_run
-            else "every other process empties its L1 within seconds."
+        index = "" if self.indexed is None else f", and {self.indexed} page(s) from the search index"
+        return (
+            f"{self.what}: {verb} {self.l2} shared (L2) entries and {self.l1} in-process (L1) entries here{index}; "
+            + (
+                "other processes are untouched (dry run)."
+                if self.dry_run
+                else "every other process empties its L1 within seconds."
+            )
         )
 
 
@@ -66,6 +74,25 @@ def _prefix_pattern(prefix: str) -> str:
     if parts.scheme not in ("http", "https") or partition is None or not parts.path.startswith("/"):
         raise PurgeError(f"Not a documentation URL prefix: {prefix} (e.g. https://docs.aws.amazon.com/AmazonRDS/)")
     return page_pattern(partition, parts.path, exact=False)
+
+
+def _index_prefix(prefix: str) -> str:
+    """A checked prefix (see _prefix_pattern) as the index spells its URLs: https, the host, the quoted path."""
+    parts = urlsplit(prefix.strip())
+    return f"https://{(parts.hostname or '').lower()}{quote(unquote(parts.path))}"
+
+
+def purge_index(scope: PurgeScope, target: str, dry_run: bool) -> int | None:
+    """Remove (or count, on a dry run) the purged pages' rows of the search index; None for answers."""
+    if scope is PurgeScope.ANSWERS:
+        return None
+    if scope is PurgeScope.EVERYTHING:
+        return index_store.count_matching() if dry_run else index_store.remove_all()
+    if scope is PurgeScope.PAGE:
+        url = _page_address(target).url
+        return IndexedPage.objects.filter(url=url).count() if dry_run else index_store.remove_url(url)
+    prefix = _index_prefix(target)
+    return index_store.count_matching(prefix) if dry_run else index_store.remove_prefix(prefix)
 
 
 def patterns_for(scope: PurgeScope, target: str = "") -> tuple[str, list[str]]:
@@ -96,6 +123,7 @@ def purge(scope: PurgeScope, target: str = "", dry_run: bool = False) -> PurgeRe
         else:
             report.l2 += store.delete_matching(pattern)
             report.l1 += sum(c.delete_matching(pattern) for c in l1_caches())
+    report.indexed = purge_index(scope, target, dry_run)
     if not dry_run:
         store.bump(GENERATION_KEY)
         stats.count("purges")

@@ -1,4 +1,5 @@
-"""The admin's docs cache page: fleet-wide figures, an hour of hits and misses, and the purge form."""
+"""The admin's docs cache page: fleet-wide figures, an hour of hits and misses, the search index's size per
+partition and guide, and the purge form."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,6 +15,7 @@ from django.shortcuts import render
 from docs_proxy.cache.layers import shared
 from docs_proxy.housekeeping import fleet_stats
 from docs_proxy.purge import PurgeError, PurgeScope, purge
+from docs_proxy.search_index import store as index_store
 
 CHART_WIDTH, CHART_HEIGHT = 720, 120
 
@@ -63,6 +66,24 @@ def chart(minutes: list[tuple[int, list[int]]]) -> dict[str, Any]:
     return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "peak": peak}
 
 
+def index_figures(shown: int) -> dict[str, Any]:
+    """The index's pages per partition, and its `shown` largest guides with what the rest add up to."""
+    rows = index_store.figures()
+    partitions: dict[str, int] = {}
+    for partition, _guide, pages in rows:
+        partitions[partition] = partitions.get(partition, 0) + pages
+    rest = rows[shown:]
+    return {
+        "total": sum(partitions.values()),
+        "capacity": settings.DOCS_INDEX_MAX_PAGES,
+        "enabled": settings.DOCS_INDEX_ENABLED,
+        "partitions": sorted(partitions.items()),
+        "guides": rows[:shown],
+        "more_guides": len(rest),
+        "more_pages": sum(pages for _p, _g, pages in rest),
+    }
+
+
 def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 1000:.1f} ms"
 
@@ -91,6 +112,7 @@ def cache_page(request: HttpRequest) -> HttpResponse:
         "l2_entries": len(shared().keys("page:*")),
         "latency": f"{_ms(latency['p50'])} / {_ms(latency['p95'])} / {_ms(latency['p99'])}",
         "chart": chart(stats["minutes"]),
+        "index": index_figures(settings.DOCS_INDEX_ADMIN_GUIDES),
         "form": form,
         "report": report,
     }

@@ -124,6 +124,8 @@ def copied_page(path: str) -> str:
 CRAWL_ROOT = "/crawl/latest/"
 CRAWL_GUIDE = CRAWL_ROOT + "rds-guide/"  # the real RDS User Guide TOC (1367 entries, nested)
 CRAWL_SMALL_GUIDE = CRAWL_ROOT + "small-guide/"
+CRAWL_REFRESH_GUIDE = CRAWL_ROOT + "refresh-guide/"  # four pages a test changes and removes
+CRAWL_BOUND_GUIDE = CRAWL_ROOT + "bound-guide/"  # four pages read in two runs
 CRAWL_HOSTILE_GUIDE = CRAWL_ROOT + "hostile/"  # three real pages among entries that must all be skipped
 CRAWL_CN_GUIDE = "/en_us/crawl/latest/guide/"  # on the China origin (under /cn)
 CRAWL_SMALL_TOC = {
@@ -173,7 +175,9 @@ CRAWL_BAD_TOCS: dict[str, bytes] = {
 def crawl_tocs() -> dict[str, bytes]:
     """Guide path -> its toc-contents.json body."""
     rds = (TOC / "rds-userguide__toc-contents__2026-04.json").read_bytes()
+    four = {"contents": [{"title": f"Page {n} of four", "href": f"page-{n}.html"} for n in range(1, 5)]}
     tocs = {CRAWL_GUIDE: rds, CRAWL_SMALL_GUIDE: json.dumps(CRAWL_SMALL_TOC).encode()}
+    tocs[CRAWL_REFRESH_GUIDE] = tocs[CRAWL_BOUND_GUIDE] = json.dumps(four).encode()
     tocs[CRAWL_HOSTILE_GUIDE] = json.dumps(CRAWL_HOSTILE_TOC).encode()
     return {**tocs, **CRAWL_BAD_TOCS}
 
@@ -220,6 +224,7 @@ class OriginState:
         self.last_search: Any = None
         self.last_headers: dict[str, str] = {}
         self.revisions: Counter[str] = Counter()  # crawl pages changed by OriginServer.revise
+        self.gone: set[str] = set()  # crawl pages removed by OriginServer.remove
         self.crawl_titles = {
             guide: toc_titles(body)
             for guide, body in {**CRAWL_GUIDES, CRAWL_CN_GUIDE: json.dumps(CRAWL_CN_TOC).encode()}.items()
@@ -337,7 +342,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(200, tocs[guide], "application/json")
             return
         known = next((g for g in tocs if path.startswith(g) and g not in CRAWL_BAD_TOCS), None)
-        if known is None or not name.endswith(".html"):
+        if known is None or not name.endswith(".html") or prefix + path in self.state.gone:
             self.send_body(404, b"<html><body><h1>Page not found</h1></body></html>", "text/html")
             return
         if known == CRAWL_GUIDE and path == CRAWL_GUIDE + "Welcome.html":
@@ -489,6 +494,11 @@ class OriginServer(ThreadingHTTPServer):
         """Change a crawl page's body (and so its ETag): the next conditional request gets a 200."""
         with self.state.lock:
             self.state.revisions[path] += 1
+
+    def remove(self, path: str) -> None:
+        """Make a crawl page answer 404 from now on (a page gone from the site)."""
+        with self.state.lock:
+            self.state.gone.add(path)
 
     def conditional_requests(self, path: str) -> tuple[int, int]:
         """(requests with If-None-Match, 304s answered) for a path so far."""
