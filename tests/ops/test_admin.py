@@ -12,12 +12,13 @@ import httpx
 import pytest
 
 from tests.support.admin import close_from_admin, connection_rows, logged_in, post_form
-from tests.support.origin import OriginServer
+from tests.support.origin import CRAWL_CN_GUIDE, CRAWL_HOSTILE_GUIDE, CRAWL_SMALL_GUIDE, OriginServer
 from tests.support.processes import DaphneServer, daphne
 from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, streamable_session
 
 RDS_URL = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
 RDS_PATH = "/AmazonRDS/latest/UserGuide/Welcome.html"
+AWS, CN = "https://docs.aws.amazon.com", "https://docs.amazonaws.cn"
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,8 @@ def server(origin: OriginServer) -> Iterator[DaphneServer]:
         MCP_RATELIMIT_ENABLED="true",
         OPS_ACTIVITY_FLUSH="0.5",
         DOCS_STATS_FLUSH="0.5",
+        DOCS_INDEX_ADMIN_GUIDES="2",
+        DOCS_CRAWL_PACE="0",
     ) as srv:
         yield srv
 
@@ -116,6 +119,47 @@ async def test_purge_from_the_cache_page_sends_the_next_read_to_the_origin(
     assert origin.hits(RDS_PATH) - before == 1
     refused = await post_form(admin, "/admin/cache/", {"what": "url", "target": "https://evil.example/x.html"})
     assert "Not a documentation page URL" in refused.text
+    await admin.aclose()
+
+
+def index_table(html: str, table: str) -> list[list[str]]:
+    """The cells of a table of the cache page's search index section, row by row (tags removed)."""
+    body = re.search(rf'<table id="{table}">.*?<tbody>(.*?)</tbody>', html, re.S)
+    assert body, html[-3000:]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.S)
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)] for row in rows
+    ]
+
+
+async def test_the_cache_page_shows_the_search_index_per_partition_and_guide(
+    server: DaphneServer, origin: OriginServer
+) -> None:
+    crawled = await asyncio.to_thread(
+        server.manage,
+        *("index_docs", "--guide", AWS + CRAWL_SMALL_GUIDE, "--guide", AWS + CRAWL_HOSTILE_GUIDE),
+        *("--guide", CN + CRAWL_CN_GUIDE),
+    )
+    assert crawled.returncode == 0, crawled.stdout + crawled.stderr
+    admin = await logged_in(server)
+    page = (await admin.get("/admin/cache/")).text
+    partitions = dict((row[0], int(row[1])) for row in index_table(page, "index-partitions"))
+    assert partitions["aws-cn"] == 3 and partitions["aws"] >= 7  # the read path may have indexed pages too
+    guides = index_table(page, "index-guides")
+    shown, more = guides[:-1], guides[-1]
+    assert len(shown) == 2  # DOCS_INDEX_ADMIN_GUIDES, largest first
+    assert [CN + CRAWL_CN_GUIDE, "aws-cn", "3"] in shown
+    hidden = re.fullmatch(r"and (\d+) more guide\(s\), (\d+) page\(s\)", more[0])
+    assert hidden and int(hidden.group(1)) >= 2, more  # small-guide/ and small-guide/topics/ at least
+    assert sum(int(row[2]) for row in shown) + int(hidden.group(2)) == sum(partitions.values())
+    total = re.search(r'id="index-total">(\d+) page\(s\) indexed of at most 100000', page)
+    assert total and int(total.group(1)) == sum(partitions.values())
+
+    done = await post_form(admin, "/admin/cache/", {"what": "prefix", "target": AWS + CRAWL_HOSTILE_GUIDE})
+    report = re.search(r'id="purge-report">([^<]*)<', done.text)
+    assert report and "and 3 page(s) from the search index" in report.group(1), done.text[-2000:]
+    after = dict((row[0], int(row[1])) for row in index_table(done.text, "index-partitions"))
+    assert after["aws"] == partitions["aws"] - 3 and after["aws-cn"] == 3
     await admin.aclose()
 
 
