@@ -3,13 +3,30 @@ malformed, oversized), and the pace between fetch starts. The crawl itself runs 
 
 from __future__ import annotations
 
+import asyncio
 import json
+from io import StringIO
 
 import pytest
+from django.core.management.base import OutputWrapper
 from pytest_django.fixtures import Settings
 
 from docs_proxy import fetch
-from docs_proxy.crawl import CrawlError, Guide, Pacer, guide_from_url, load_toc, short_reason, toc_pages
+from docs_proxy.addresses import DocAddress
+from docs_proxy.crawl import (
+    CrawlError,
+    CrawlOptions,
+    CrawlReport,
+    Guide,
+    Outcome,
+    Pacer,
+    crawl_guide,
+    guide_from_url,
+    load_toc,
+    short_reason,
+    toc_pages,
+)
+from docs_proxy.management.commands.index_docs import ProgressView
 from tests.support.origin import (
     CN_PREFIX,
     CRAWL_CN_GUIDE,
@@ -174,3 +191,51 @@ def test_failures_alike_are_grouped_without_their_urls() -> None:
     message = f"Page not found: {url} does not exist. Check the URL, or use search_documentation to find the page."
     assert short_reason(message, url) == "Page not found: the page does not exist"
     assert short_reason("", url) == "unknown error"
+
+
+async def test_a_guide_is_read_at_most_concurrency_pages_at_once_and_a_page_error_does_not_stop_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from docs_proxy import crawl as crawl_module
+
+    running, most = 0, 0
+
+    async def read(address: DocAddress) -> tuple[Outcome, str, bool]:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        if address.path.endswith("page-3.html"):
+            raise RuntimeError("surprise")
+        return Outcome.INDEXED, "", True
+
+    monkeypatch.setattr(crawl_module, "crawl_page", read)
+    monkeypatch.setattr(crawl_module, "_fresh_in_cache", lambda address: False)
+    small = guide("/x/latest/guide/")
+    addresses = [DocAddress("aws", f"/x/latest/guide/page-{n}.html") for n in range(8)]
+    seen: list[int] = []
+    report = CrawlReport(small.url, refresh=False, planned=len(addresses))
+    await crawl_guide(small, report, addresses, CrawlOptions(8, 0.0, 3), lambda r: seen.append(r.done))
+    assert most == 3 and seen == list(range(1, 9))
+    assert report.counts[Outcome.INDEXED] == 7 and report.counts[Outcome.FAILED] == 1
+    assert report.failures == {"RuntimeError: surprise": [f"{AWS}/x/latest/guide/page-3.html"]}
+
+
+def test_the_progress_bar_redraws_in_place_on_a_terminal() -> None:
+    out = StringIO()
+    view = ProgressView(OutputWrapper(out), tty=True, every=25)
+    report = CrawlReport(f"{AWS}/x/latest/guide/", refresh=False, planned=4)
+    for outcome in (Outcome.INDEXED, Outcome.FAILED, Outcome.INDEXED, Outcome.INDEXED):
+        report.record("u", outcome, "why")
+        view(report)
+    assert out.getvalue().count("\n") == 1 and out.getvalue().endswith("\n")
+    assert "\r[#######-----------------------] 1/4 pages, 0 failed" in out.getvalue()
+    assert "\r[##############################] 4/4 pages, 1 failed" in out.getvalue()
+    plain = StringIO()
+    view = ProgressView(OutputWrapper(plain), tty=False, every=3)
+    report = CrawlReport(f"{AWS}/x/latest/guide/", refresh=False, planned=4)
+    for _ in range(4):
+        report.record("u", Outcome.INDEXED)
+        view(report)
+    assert plain.getvalue().splitlines() == [f"{AWS}/x/latest/guide/: {n}/4 pages, 0 failed" for n in (3, 4)]

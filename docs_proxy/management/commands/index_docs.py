@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TextIO
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from awsmcp import background
 from docs_proxy import workers
@@ -18,7 +18,7 @@ BAR_WIDTH = 30
 class ProgressView:
     """A bar redrawn in place on a terminal; elsewhere (a log, cron) a plain line every `every` pages."""
 
-    def __init__(self, out: TextIO, tty: bool, every: int) -> None:
+    def __init__(self, out: OutputWrapper, tty: bool, every: int) -> None:
         self.out, self.tty, self.every = out, tty, every
         self._open = False
 
@@ -28,17 +28,17 @@ class ProgressView:
         if self.tty:
             filled = BAR_WIDTH * done // total
             bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-            self.out.write(f"\r[{bar}] {done}/{report.planned} pages, {failed} failed  {report.guide}")
+            self.out.write(f"\r[{bar}] {done}/{report.planned} pages, {failed} failed  {report.guide}", ending="")
             self._open = True
             if done >= report.planned:
                 self.end()
         elif done % self.every == 0 or done >= report.planned:
-            self.out.write(f"{report.guide}: {done}/{report.planned} pages, {failed} failed\n")
+            self.out.write(f"{report.guide}: {done}/{report.planned} pages, {failed} failed")
         self.out.flush()
 
     def end(self) -> None:
         if self._open:
-            self.out.write("\n")
+            self.out.write("")
             self._open = False
 
 
