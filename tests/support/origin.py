@@ -214,6 +214,13 @@ class OriginState:
     def __init__(self) -> None:
         self.pages = load_pages()
         self.titles = page_titles(self.pages)
+        self.revisions: Counter[str] = Counter()  # crawl pages changed by OriginServer.revise
+        self.gone: set[str] = set()  # crawl pages removed by OriginServer.remove
+        self.crawl_titles = {
+            guide: toc_titles(body)
+            for guide, body in {**CRAWL_GUIDES, CRAWL_CN_GUIDE: json.dumps(CRAWL_CN_TOC).encode()}.items()
+            if guide not in CRAWL_BAD_TOCS
+        }
         self.hits: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -223,13 +230,6 @@ class OriginState:
         self.not_modified: Counter[str] = Counter()
         self.last_search: Any = None
         self.last_headers: dict[str, str] = {}
-        self.revisions: Counter[str] = Counter()  # crawl pages changed by OriginServer.revise
-        self.gone: set[str] = set()  # crawl pages removed by OriginServer.remove
-        self.crawl_titles = {
-            guide: toc_titles(body)
-            for guide, body in {**CRAWL_GUIDES, CRAWL_CN_GUIDE: json.dumps(CRAWL_CN_TOC).encode()}.items()
-            if guide not in CRAWL_BAD_TOCS
-        }
 
     def count(self, path: str) -> None:
         with self.lock:
@@ -485,11 +485,6 @@ class OriginServer(ThreadingHTTPServer):
             "DOCS_TRUST_ENV_PROXIES": "false",
         }
 
-    def fail(self, path: str, failing: bool = True) -> None:
-        """Make a page answer 503 until told otherwise (an origin outage)."""
-        with self.state.lock:
-            (self.state.failing.add if failing else self.state.failing.discard)(path)
-
     def revise(self, path: str) -> None:
         """Change a crawl page's body (and so its ETag): the next conditional request gets a 200."""
         with self.state.lock:
@@ -504,6 +499,11 @@ class OriginServer(ThreadingHTTPServer):
         """(requests with If-None-Match, 304s answered) for a path so far."""
         with self.state.lock:
             return self.state.conditional[path], self.state.not_modified[path]
+
+    def fail(self, path: str, failing: bool = True) -> None:
+        """Make a page answer 503 until told otherwise (an origin outage)."""
+        with self.state.lock:
+            (self.state.failing.add if failing else self.state.failing.discard)(path)
 
     def hits(self, path: str) -> int:
         with self.state.lock:
