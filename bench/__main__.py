@@ -29,6 +29,7 @@ PARTS: dict[str, list[str]] = {
     "connections": [],
     "mixed": ["--seconds", "2.0", "--rounds", "3"],
     "auth": ["--seconds", "0.6", "--rounds", "2"],
+    "search": ["--seconds", "3"],
 }
 
 
