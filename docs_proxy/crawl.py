@@ -267,7 +267,7 @@ def _fresh_in_cache(address: DocAddress) -> bool:
 async def _index(page: Page) -> tuple[Outcome, str]:
     if await run_in("database", index_page, page):
         return Outcome.INDEXED, ""
-    return Outcome.FAILED, "not indexed (the index is off, full, or its database failed; see the log)"
+    return Outcome.FAILED, "not indexed (the index is off or its database failed; see the log)"
 
 
 async def crawl_page(address: DocAddress) -> tuple[Outcome, str, bool]:
