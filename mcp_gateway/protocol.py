@@ -99,11 +99,7 @@ class McpServer:
         cursors: StateCodec | None = None,
     ) -> None:
         self.catalogue = catalogue
-        if not 1 <= resources_page_size <= MAX_RESOURCES_PAGE_SIZE:
-            raise ValueError(
-                f"MCP_RESOURCES_PAGE_SIZE must be between 1 and {MAX_RESOURCES_PAGE_SIZE}, not {resources_page_size}"
-            )
-        self.resources_page_size = resources_page_size
+        self.resources_page_size = checked_page_size(resources_page_size)
         # Seals resources/list cursors: a fleet's processes share the key, so any of them continues a listing.
         # Keyset positions do not go stale with time: no expiry.
         self.cursors = cursors or HmacCodec(ttl=math.inf)
@@ -527,6 +523,13 @@ def _required_str(params: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise invalid_params(f'"{key}" is required and must be a string')
     return value
+
+
+def checked_page_size(size: int) -> int:
+    """The resources/list page size, if within its bounds (ValueError naming them otherwise)."""
+    if not 1 <= size <= MAX_RESOURCES_PAGE_SIZE:
+        raise ValueError(f"MCP_RESOURCES_PAGE_SIZE must be between 1 and {MAX_RESOURCES_PAGE_SIZE}, not {size}")
+    return size
 
 
 def _check_cursor(params: dict[str, Any]) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from pytest_django.fixtures import Settings
 
 from mcp_gateway import jsonrpc
 from mcp_gateway.catalogue import Catalogue, DirectoryPage, Resource, ResourceTemplate, template_pattern
@@ -267,3 +270,25 @@ async def test_a_2026_resources_list_page_carries_the_lists_cache_hints() -> Non
     reply = await call(server, ServerSession("m", "test", "aws"), "resources/list", {"_meta": MODERN_META})
     result = reply["result"]
     assert result["cacheScope"] == "public" and result["ttlMs"] == 60_000 and "nextCursor" in result
+
+
+class Overfull(Shelf):
+    """A directory that gives more than it is asked for (a bug): the page stays within its size all the same."""
+
+    async def page(self, after: str | None, limit: int, ctx: RequestContext) -> DirectoryPage:
+        page = await super().page(after, limit + 5, ctx)
+        return DirectoryPage(page.resources, page.after)
+
+
+async def test_a_page_never_holds_more_than_the_page_size() -> None:
+    server = McpServer(catalogue_with(Overfull(20)), resources_page_size=3)
+    pages = await list_all(server, await ready(server))
+    assert pages and all(len(page) <= 3 for page in pages)
+
+
+@pytest.mark.parametrize("size", [0, MAX_RESOURCES_PAGE_SIZE + 1])
+def test_a_page_size_out_of_bounds_stops_the_start(settings: Settings, size: int) -> None:
+    """Checked as the gateway app starts: the server itself is built on the first request, too late."""
+    settings.MCP_RESOURCES_PAGE_SIZE = size
+    with pytest.raises(ImproperlyConfigured, match=f"MCP_RESOURCES_PAGE_SIZE must be between 1 and 1000, not {size}"):
+        apps.get_app_config("mcp_gateway").ready()
