@@ -395,6 +395,8 @@ class McpServer:
             try:
                 taken, after = await self._resources_stage(stage, after, room, ctx)
             except ValueError:
+                if after is None:
+                    raise  # not a position of a cursor: the directory failed
                 raise invalid_params("Invalid cursor: the listing has changed; list again without a cursor") from None
             listed += taken
             if after is None:
@@ -533,7 +535,7 @@ def checked_page_size(size: int) -> int:
 
 
 def _check_cursor(params: dict[str, Any]) -> None:
-    """Every list fits one page; any cursor is therefore one we never issued."""
+    """Every list but resources/list fits one page; any cursor is therefore one we never issued."""
     cursor = params.get("cursor")
     if cursor is not None:
         raise JsonRpcError(INVALID_PARAMS, "Invalid cursor")

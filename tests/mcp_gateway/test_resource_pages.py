@@ -292,3 +292,14 @@ def test_a_page_size_out_of_bounds_stops_the_start(settings: Settings, size: int
     settings.MCP_RESOURCES_PAGE_SIZE = size
     with pytest.raises(ImproperlyConfigured, match=f"MCP_RESOURCES_PAGE_SIZE must be between 1 and 1000, not {size}"):
         apps.get_app_config("mcp_gateway").ready()
+
+
+class Broken(Shelf):
+    async def page(self, after: str | None, limit: int, ctx: RequestContext) -> DirectoryPage:
+        raise ValueError("the table is not there")
+
+
+async def test_a_directory_failing_without_a_cursor_is_an_internal_error_not_a_bad_cursor() -> None:
+    server = McpServer(catalogue_with(Broken(1), static=0))
+    reply = await call(server, await ready(server), "resources/list")
+    assert reply["error"] == {"code": jsonrpc.INTERNAL_ERROR, "message": "Internal error"}
