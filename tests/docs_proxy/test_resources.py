@@ -15,6 +15,10 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import Resource
 
 from docs_proxy import pages
+from docs_proxy.addresses import DocAddress
+from docs_proxy.convert import Document
+from docs_proxy.page import Page
+from docs_proxy.resources import fresh_ms, page_text
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, daphne
 from tests.support.witness import Witness
@@ -163,3 +167,16 @@ async def test_a_page_read_is_then_listed(server: DaphneServer) -> None:
             await asyncio.sleep(0.1)
         else:
             pytest.fail(f"{RDS} was read but is not listed")
+
+
+def test_ttl_is_the_time_the_copy_stays_fresh_and_none_for_a_stale_one() -> None:
+    requested = DocAddress("aws", "/guide/old.html")
+    served = DocAddress("aws", "/guide/new.html")
+    page = Page(requested, served, Document("T", "# T\n\nSee [x](other.html).\n"), 1000.0, 1600.0)
+    assert fresh_ms(page, 1000.0) == 600_000 and fresh_ms(page, 1599.9995) == 0 and fresh_ms(page, 1700.0) == 0
+    page.stale_reason = "HTTP 503"
+    assert fresh_ms(page, 1000.0) == 0
+    # The notes the tools give (a redirect, a stale copy) come first, then the URL it was read from.
+    text = page_text(page)
+    assert text.startswith(f"<e>Requested {requested.url}; served {served.url}.</e>\n\n<e>This is a cached copy from ")
+    assert f"AWS Documentation from {served.url}:\n<e>Relative links resolve against {served.url}.</e>\n\n# T\n" in text
