@@ -402,3 +402,6 @@ DOCS_INDEX_MAX_HEADINGS = env_int("DOCS_INDEX_MAX_HEADINGS", 500)
 DOCS_RECOMMEND_TTL = env_int("DOCS_RECOMMEND_TTL", 3600)
 DOCS_STATS_FLUSH = env_float("DOCS_STATS_FLUSH", 5.0)
 DOCS_PURGE_POLL = env_float("DOCS_PURGE_POLL", 1.0)
+# Pages as MCP resources (issue 17): entries per resources/list page (1 to 1000; the indexed pages follow the
+# catalogue's own resources, a signed keyset cursor between pages).
+MCP_RESOURCES_PAGE_SIZE = env_int("MCP_RESOURCES_PAGE_SIZE", 100)

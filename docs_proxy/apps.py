@@ -7,8 +7,9 @@ class DocsProxyConfig(AppConfig):
 
     def ready(self) -> None:
         from awsmcp import background
-        from docs_proxy import housekeeping, tools
+        from docs_proxy import housekeeping, resources, tools
         from mcp_gateway.catalogue import catalogue
 
         tools.register(catalogue)
+        resources.register(catalogue)
         background.register("docs-housekeeping", housekeeping.run)
