@@ -1,0 +1,283 @@
+"""Regions and which of them offer a service, from the endpoint data botocore ships (no call to AWS).
+
+botocore's `endpoints.json` lists, per partition, the regions and, per service (keyed mostly by the service's
+endpoint prefix), the regions where an endpoint for it exists; `partitions.json` lists the partitions' regions,
+sometimes newer ones the endpoint file does not know yet. The services' own names (`serviceFullName`,
+`serviceAbbreviation`, `serviceId`, `endpointPrefix`) come from each service's `service-2.json`, so a name a model
+writes ("AWS Lambda", "Amazon S3", "Step Functions") finds its endpoint key without a hand-made list.
+
+Everything is read once, on first use, in a pool thread (`load`); the tools (docs_proxy.region_tools) only look up.
+Services that resolve endpoints through rule sets alone are absent from `endpoints.json`: for them the data says
+nothing about regions, and `Availability.listed` says so.
+"""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+import json
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SUGGESTIONS = 8  # close names a miss offers at most
+METADATA_HEAD = 16_384  # characters of a service-2.json read to find its metadata (it comes first)
+_GLOBAL_PSEUDO_REGION = re.compile(r"-global$")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_VENDOR = re.compile(r"^(?:amazon web services|amazon|aws)\b\s*")
+_PARENTHESES = re.compile(r"\(([^()]*)\)")
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str  # botocore's name for it (its folder): "stepfunctions"
+    full_name: str  # "AWS Step Functions"
+    service_id: str  # "SFN"
+    endpoint_prefix: str  # "states"
+    endpoint_key: str  # its key in endpoints.json (the endpoint prefix for almost every service)
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    code: str  # "aws", "aws-cn"
+    name: str  # "AWS Standard", "AWS China"
+    regions: dict[str, str]  # code -> name, every region of the partition (both files)
+    endpoint_regions: frozenset[str]  # the regions the endpoint file knows (newer ones: availability unknown)
+    services: dict[str, dict[str, Any]]  # endpoint key -> its entry in endpoints.json
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Where a service has an endpoint in one partition, as the endpoint file says."""
+
+    service: Service
+    partition: str
+    listed: bool  # the endpoint file lists the service (in any partition): else it says nothing of regions
+    global_region: str | None  # a partition-wide endpoint (IAM, Route 53) and the region it signs in
+    regions: tuple[str, ...]  # regions with an endpoint, sorted
+    unknown: tuple[str, ...]  # regions newer than the endpoint data: no answer either way
+
+    def offered_in(self, region: str) -> bool | None:
+        """True/False from the data; None when the data cannot tell (unlisted service, region it predates)."""
+        if not self.listed or region in self.unknown:
+            return None
+        return self.global_region is not None or region in self.regions
+
+
+@dataclass(slots=True)
+class EndpointData:
+    version: str
+    partitions: dict[str, Partition]
+    services: list[Service]
+    # normalised name -> (rank, service): rank 0 for names (full name, abbreviation, id, botocore's name), 1 for
+    # the endpoint prefix and signing name, which several services may share ("lambda" is also lambda-web's).
+    names: dict[str, list[tuple[int, Service]]] = field(default_factory=dict)
+
+
+class Unknown(LookupError):
+    """A name or region that matches nothing; `suggestions` are close ones to offer instead."""
+
+    def __init__(self, message: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions
+
+
+def normalise(name: str) -> str:
+    """ "Amazon Simple Storage Service" -> "simplestorageservice": case, vendor prefix, spacing and punctuation
+    dropped, "&" read as "and"."""
+    text = name.lower().replace("&", " and ").strip()
+    text = _VENDOR.sub("", text)
+    return _NON_ALNUM.sub("", text)
+
+
+def _name_variants(query: str) -> list[str]:
+    """The query, then its part outside parentheses and inside them: "Amazon Simple Storage Service (S3)"."""
+    variants = [query]
+    inside = _PARENTHESES.findall(query)
+    if inside:
+        variants.append(_PARENTHESES.sub(" ", query))
+        variants.extend(inside)
+    return [v for v in dict.fromkeys(normalise(v) for v in variants) if v]
+
+
+# --- loading (blocking: a pool thread, once) ------------------------------------------------------------
+_loaded: EndpointData | None = None
+_lock = threading.Lock()
+
+
+def data_dir() -> Path:
+    import botocore
+
+    return Path(botocore.__file__).parent / "data"
+
+
+def loaded() -> EndpointData | None:
+    """The data when already read (no lock: a reference read), else None."""
+    return _loaded
+
+
+def load() -> EndpointData:
+    """The data, read on first use (some 0.1 s: the metadata heads of ~450 gzipped service models)."""
+    global _loaded
+    with _lock:
+        if _loaded is None:
+            _loaded = _read(data_dir())
+        return _loaded
+
+
+def _read(root: Path) -> EndpointData:
+    import botocore
+
+    endpoints = json.loads((root / "endpoints.json").read_text(encoding="utf-8"))
+    partition_file = json.loads((root / "partitions.json").read_text(encoding="utf-8"))
+    extra = {p["id"]: p.get("regions", {}) for p in partition_file["partitions"]}
+    partitions: dict[str, Partition] = {}
+    for entry in endpoints["partitions"]:
+        known = {code: info.get("description", code) for code, info in entry["regions"].items()}
+        every = {**{code: info.get("description", code) for code, info in extra.get(entry["partition"], {}).items()}}
+        every.update(known)
+        regions = {c: every[c] for c in sorted(every) if not _GLOBAL_PSEUDO_REGION.search(c)}
+        partitions[entry["partition"]] = Partition(
+            entry["partition"], entry.get("partitionName", entry["partition"]), regions, frozenset(known),
+            entry["services"],
+        )  # fmt: skip
+    keys = set().union(*(p.services for p in partitions.values()))
+    metadata = list(_service_metadata(root))
+    prefixes = {m["endpointPrefix"] for _name, m in metadata}
+    services = [_service(name, m, keys, prefixes) for name, m in metadata]
+    loaded = EndpointData(botocore.__version__, partitions, services)
+    for service, meta in zip(services, (m for _n, m in metadata), strict=True):
+        _index(loaded.names, service, meta)
+    return loaded
+
+
+def _service_metadata(root: Path) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(botocore's name, the `metadata` of its newest API version's service-2.json) for every service."""
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        versions = sorted(v for v in folder.iterdir() if v.is_dir())
+        if not versions:
+            continue
+        model = versions[-1] / "service-2.json.gz"
+        if model.exists():
+            with gzip.open(model, "rt", encoding="utf-8") as stream:
+                head = stream.read(METADATA_HEAD)
+        elif (versions[-1] / "service-2.json").exists():
+            head = (versions[-1] / "service-2.json").read_text(encoding="utf-8")
+        else:
+            continue
+        meta = _metadata_of(head)
+        if meta is not None and meta.get("endpointPrefix"):
+            yield folder.name, meta
+
+
+def _metadata_of(head: str) -> dict[str, Any] | None:
+    """The metadata object from the start of a service model (it precedes the operations)."""
+    at = head.find('"metadata"')
+    if at < 0:
+        return None
+    try:
+        meta, _end = json.JSONDecoder().raw_decode(head, head.index("{", at))
+    except ValueError:
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _service(name: str, meta: dict[str, Any], keys: set[str], prefixes: set[str]) -> Service:
+    """Its key in endpoints.json: the endpoint prefix, or botocore's name where the file keys the service by it
+    (DocumentDB and Neptune share RDS's prefix but have entries of their own). Not the signing name: Bedrock Runtime
+    signs as "bedrock" but Bedrock's regions are not its own."""
+    prefix = meta["endpointPrefix"]
+    key = name if name in keys and name not in prefixes else prefix
+    full = meta.get("serviceFullName") or meta.get("serviceId") or name
+    return Service(name, full, meta.get("serviceId") or full, prefix, key)
+
+
+def _index(names: dict[str, list[tuple[int, Service]]], service: Service, meta: dict[str, Any]) -> None:
+    ranked = [
+        (0, service.full_name), (0, meta.get("serviceAbbreviation") or ""), (0, service.service_id),
+        (0, service.name), (1, service.endpoint_prefix), (1, meta.get("signingName") or ""),
+    ]  # fmt: skip
+    for rank, text in ranked:
+        key = normalise(text)
+        if key and (rank, service) not in names.setdefault(key, []):
+            names[key].append((rank, service))
+
+
+# --- lookups --------------------------------------------------------------------------------------------
+def find_service(data: EndpointData, query: str) -> Service:
+    """The service a name means; Unknown with close names when none matches.
+
+    Of several services a name matches, one matched by name beats one matched by endpoint prefix, then the one whose
+    endpoint entry is its own (botocore's name is the key), then the shortest name."""
+    for variant in _name_variants(query):
+        matches = data.names.get(variant)
+        if matches:
+            best = min(rank for rank, _s in matches)
+            candidates = [s for rank, s in matches if rank == best]
+            return min(candidates, key=lambda s: (s.endpoint_key != s.endpoint_prefix, s.name != s.endpoint_key,
+                                                  len(s.full_name), s.name))  # fmt: skip
+    raise Unknown(f"No AWS service is named {query!r}.", service_suggestions(data, query))
+
+
+def service_suggestions(data: EndpointData, query: str) -> list[str]:
+    """Names containing the query's words or close to it in spelling, as "Full Name (endpoint prefix)"."""
+    wanted = normalise(query)
+    if not wanted:
+        return []
+    found: list[Service] = []
+    containing = sorted(
+        (s for s in data.services if wanted in normalise(s.full_name) or wanted in normalise(s.service_id)),
+        key=lambda s: (len(s.full_name), s.name),
+    )
+    found.extend(containing)
+    for close in difflib.get_close_matches(wanted, list(data.names), n=SUGGESTIONS, cutoff=0.6):
+        found.extend(s for _rank, s in sorted(data.names[close], key=lambda m: m[0]))
+    unique = list(dict.fromkeys(label(s) for s in found))
+    return unique[:SUGGESTIONS]
+
+
+def label(service: Service) -> str:
+    """How answers name a service: "AWS Step Functions (states)"."""
+    return f"{service.full_name} ({service.endpoint_key})"
+
+
+def find_region(partition: Partition, query: str, others: Iterable[Partition] = ()) -> str:
+    """A region code from its code or its name ("eu-central-1", "Europe (Frankfurt)", "Frankfurt"), any case."""
+    wanted = query.strip().lower()
+    if wanted in partition.regions:
+        return wanted
+    by_name = [
+        c for c, n in partition.regions.items() if wanted in (n.lower(), _PARENTHESES.sub("", n).strip().lower())
+    ]
+    inside = [c for c, n in partition.regions.items() if any(wanted == p.lower() for p in _PARENTHESES.findall(n))]
+    if len(by_name + inside) == 1:
+        return (by_name + inside)[0]
+    for other in others:
+        if wanted in other.regions:
+            raise Unknown(
+                f"Region {wanted!r} is in the {other.code} partition ({other.name}), not in {partition.code}.",
+                [f"partition={other.code}"],
+            )
+    labels = {c: f"{c} ({n})" for c, n in partition.regions.items()}
+    pool = {c: c for c in partition.regions} | {n.lower(): c for c, n in partition.regions.items()}
+    close = difflib.get_close_matches(wanted, list(pool), n=SUGGESTIONS, cutoff=0.5)
+    suggested = list(dict.fromkeys([*(labels[c] for c in by_name + inside), *(labels[pool[m]] for m in close)]))
+    raise Unknown(f"No region {query!r} in the {partition.code} partition.", suggested[:SUGGESTIONS])
+
+
+def availability(data: EndpointData, service: Service, partition: Partition) -> Availability:
+    listed = any(service.endpoint_key in p.services for p in data.partitions.values())
+    entry = partition.services.get(service.endpoint_key)
+    unknown = tuple(c for c in partition.regions if c not in partition.endpoint_regions)
+    if entry is None:
+        return Availability(service, partition.code, listed, None, (), unknown)
+    endpoints: dict[str, Any] = entry.get("endpoints", {})
+    global_region = None
+    if entry.get("isRegionalized") is False and entry.get("partitionEndpoint") in endpoints:
+        scope = endpoints[entry["partitionEndpoint"]].get("credentialScope", {})
+        global_region = scope.get("region") or min(partition.endpoint_regions & set(partition.regions), default="")
+    regions = tuple(sorted(c for c, e in endpoints.items() if c in partition.regions and not e.get("deprecated")))
+    return Availability(service, partition.code, True, global_region, regions, unknown)
