@@ -402,3 +402,5 @@ DOCS_INDEX_MAX_HEADINGS = env_int("DOCS_INDEX_MAX_HEADINGS", 500)
 DOCS_RECOMMEND_TTL = env_int("DOCS_RECOMMEND_TTL", 3600)
 DOCS_STATS_FLUSH = env_float("DOCS_STATS_FLUSH", 5.0)
 DOCS_PURGE_POLL = env_float("DOCS_PURGE_POLL", 1.0)
+# Batch reads (docs_proxy/batch.py): the pages one read_documentation_batch call may read
+DOCS_BATCH_MAX_PAGES = env_int("DOCS_BATCH_MAX_PAGES", 10)
