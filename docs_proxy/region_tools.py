@@ -229,7 +229,7 @@ def _availability_text(answer: dict[str, Any], found: Availability, partition: P
         )
     else:
         known = len(answer["regions"]) + len(answer["regions_without"])
-        lines.append(f"{head}: an endpoint exists in {len(answer['regions'])} of {known} Regions.")
+        lines.append(f"{head}: an endpoint exists in {len(answer['regions'])} of the {known} Regions the data knows.")
     region = answer.get("region")
     if region is not None:
         verdict = {True: "yes, an endpoint exists there", False: "no endpoint there", None: "unknown"}[
@@ -237,8 +237,10 @@ def _availability_text(answer: dict[str, Any], found: Availability, partition: P
         ]
         lines.append(f"Region {region['code']} ({region['name']}): {verdict}.")
     if found.listed and found.global_region is None:
-        lines.append(f"Regions with an endpoint: {_names(answer['regions'])}.")
-        lines.append(f"Regions without one: {_names(answer['regions_without'])}.")
+        everywhere = not answer["regions_without"]
+        lines.append(f"Regions with an endpoint: {'all of them' if everywhere else _names(answer['regions'])}.")
+        if not everywhere:
+            lines.append(f"Regions without one: {_names(answer['regions_without'])}.")
     if answer["regions_unknown"]:
         lines.append(f"Newer than the endpoint data (unknown): {_names(answer['regions_unknown'])}.")
     lines.append(f"Source: {answer['source']}. {MEANING}")

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SUGGESTIONS = 8  # close names a miss offers at most
+SUGGESTIONS = 8  # close service names a miss offers at most
+REGION_SUGGESTIONS = 4
 METADATA_HEAD = 16_384  # characters of a service-2.json read to find its metadata (it comes first)
 _GLOBAL_PSEUDO_REGION = re.compile(r"-global$")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -223,18 +224,17 @@ def find_service(data: EndpointData, query: str) -> Service:
 
 
 def service_suggestions(data: EndpointData, query: str) -> list[str]:
-    """Names containing the query's words or close to it in spelling, as "Full Name (endpoint prefix)"."""
+    """Names containing the query ("Cognito"), else names spelt like it, as "Full Name (endpoint key)"."""
     wanted = normalise(query)
     if not wanted:
         return []
-    found: list[Service] = []
-    containing = sorted(
+    found = sorted(
         (s for s in data.services if wanted in normalise(s.full_name) or wanted in normalise(s.service_id)),
         key=lambda s: (len(s.full_name), s.name),
     )
-    found.extend(containing)
-    for close in difflib.get_close_matches(wanted, list(data.names), n=SUGGESTIONS, cutoff=0.6):
-        found.extend(s for _rank, s in sorted(data.names[close], key=lambda m: m[0]))
+    if not found:  # no name contains it: a misspelling ("Lambdaa"), so names spelt alike
+        for close in difflib.get_close_matches(wanted, list(data.names), n=SUGGESTIONS, cutoff=0.6):
+            found.extend(s for _rank, s in sorted(data.names[close], key=lambda m: m[0]))
     unique = list(dict.fromkeys(label(s) for s in found))
     return unique[:SUGGESTIONS]
 
@@ -258,14 +258,15 @@ def find_region(partition: Partition, query: str, others: Iterable[Partition] = 
     for other in others:
         if wanted in other.regions:
             raise Unknown(
-                f"Region {wanted!r} is in the {other.code} partition ({other.name}), not in {partition.code}.",
-                [f"partition={other.code}"],
+                f"Region {wanted!r} is in the {other.code} partition ({other.name}), not in {partition.code}: "
+                f'pass partition="{other.code}".',
+                [],
             )
     labels = {c: f"{c} ({n})" for c, n in partition.regions.items()}
     pool = {c: c for c in partition.regions} | {n.lower(): c for c, n in partition.regions.items()}
-    close = difflib.get_close_matches(wanted, list(pool), n=SUGGESTIONS, cutoff=0.5)
+    close = difflib.get_close_matches(wanted, list(pool), n=REGION_SUGGESTIONS, cutoff=0.6)
     suggested = list(dict.fromkeys([*(labels[c] for c in by_name + inside), *(labels[pool[m]] for m in close)]))
-    raise Unknown(f"No region {query!r} in the {partition.code} partition.", suggested[:SUGGESTIONS])
+    raise Unknown(f"No region {query!r} in the {partition.code} partition.", suggested[:REGION_SUGGESTIONS])
 
 
 def availability(data: EndpointData, service: Service, partition: Partition) -> Availability:
