@@ -188,25 +188,29 @@ async def list_regions(args: dict[str, Any], ctx: RequestContext) -> dict[str, A
     return {"content": [{"type": "text", "text": text}], "structuredContent": answer}
 
 
-def _service_or_error(data: EndpointData, query: str) -> regions.Service:
+async def _service_or_error(data: EndpointData, query: str) -> regions.Service:
+    """The service; on a miss, a tool error with close names (computed in a pool thread: a few ms of difflib)."""
     if not query.strip():
         raise ToolError('service cannot be empty: name an AWS service, for example "AWS Lambda" or "S3".')
-    try:
-        return regions.find_service(data, query)
-    except Unknown as exc:
-        close = "; ".join(exc.suggestions)
-        raise ToolError(
-            f"No AWS service is named {_quoted(query)}."
-            + (f" Close names: {close}." if close else "")
-            + ' Write the service as AWS names it ("AWS Lambda", "Amazon Simple Storage Service"), its short name '
-            '("Lambda", "S3") or its endpoint prefix ("lambda", "states").'
-        ) from None
+    service = regions.match_service(data, query)
+    if service is not None:
+        return service
+    close = "; ".join(await run_in("cpu", regions.service_suggestions, data, query))
+    raise ToolError(
+        f"No AWS service is named {_quoted(query)}."
+        + (f" Close names: {close}." if close else "")
+        + ' Write the service as AWS names it ("AWS Lambda", "Amazon Simple Storage Service"), its short name '
+        '("Lambda", "S3") or its endpoint prefix ("lambda", "states").'
+    )
 
 
-def _region_or_error(data: EndpointData, partition: Partition, query: str) -> str:
-    others = [p for code, p in data.partitions.items() if code != partition.code and code in PARTITIONS]
+async def _region_or_error(data: EndpointData, partition: Partition, query: str) -> str:
+    code = regions.match_region(partition, query)
+    if code is not None:
+        return code
+    others = [p for c, p in data.partitions.items() if c != partition.code and c in PARTITIONS]
     try:
-        return regions.find_region(partition, query, others)
+        return await run_in("cpu", regions.find_region, partition, query, others)
     except Unknown as exc:
         close = "; ".join(exc.suggestions)
         message = str(exc) if len(query) <= QUOTED_CHARS else f"No region {_quoted(query)} in {partition.code}."
@@ -250,8 +254,8 @@ def _availability_text(answer: dict[str, Any], found: Availability, partition: P
 async def get_regional_availability(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     data = await endpoint_data()
     partition = _partition(data, args, ctx)
-    service = _service_or_error(data, args["service"])
-    region_code = _region_or_error(data, partition, args["region"]) if args.get("region") else None
+    service = await _service_or_error(data, args["service"])
+    region_code = await _region_or_error(data, partition, args["region"]) if args.get("region") else None
     found = regions.availability(data, service, partition)
     offering = set(found.regions) if found.global_region is None else set(partition.endpoint_regions)
     without = [c for c in partition.regions if c in partition.endpoint_regions and c not in offering]

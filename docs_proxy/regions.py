@@ -76,6 +76,8 @@ class EndpointData:
     # normalised name -> (rank, service): rank 0 for names (full name, abbreviation, id, botocore's name), 1 for
     # the endpoint prefix and signing name, which several services may share ("lambda" is also lambda-web's).
     names: dict[str, list[tuple[int, Service]]] = field(default_factory=dict)
+    # (normalised full name, normalised service id, service): what a miss searches for names containing the query
+    searchable: list[tuple[str, str, Service]] = field(default_factory=list)
 
 
 class Unknown(LookupError):
@@ -121,7 +123,7 @@ def loaded() -> EndpointData | None:
 
 
 def load() -> EndpointData:
-    """The data, read on first use (some 0.1 s: the metadata heads of ~450 gzipped service models)."""
+    """The data, read on first use (0.1 to 0.2 s: two JSON files and the heads of ~450 gzipped service models)."""
     global _loaded
     with _lock:
         if _loaded is None:
@@ -138,8 +140,8 @@ def _read(root: Path) -> EndpointData:
     partitions: dict[str, Partition] = {}
     for entry in endpoints["partitions"]:
         known = {code: info.get("description", code) for code, info in entry["regions"].items()}
-        every = {**{code: info.get("description", code) for code, info in extra.get(entry["partition"], {}).items()}}
-        every.update(known)
+        newer = {code: info.get("description", code) for code, info in extra.get(entry["partition"], {}).items()}
+        every = newer | known
         regions = {c: every[c] for c in sorted(every) if not _GLOBAL_PSEUDO_REGION.search(c)}
         partitions[entry["partition"]] = Partition(
             entry["partition"], entry.get("partitionName", entry["partition"]), regions, frozenset(known),
@@ -152,6 +154,7 @@ def _read(root: Path) -> EndpointData:
     loaded = EndpointData(botocore.__version__, partitions, services)
     for service, meta in zip(services, (m for _n, m in metadata), strict=True):
         _index(loaded.names, service, meta)
+        loaded.searchable.append((normalise(service.full_name), normalise(service.service_id), service))
     return loaded
 
 
@@ -159,23 +162,36 @@ def _service_metadata(root: Path) -> Iterable[tuple[str, dict[str, Any]]]:
     """(botocore's name, the `metadata` of its newest API version's service-2.json) for every service."""
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         versions = sorted(v for v in folder.iterdir() if v.is_dir())
-        if not versions:
+        model = _model_file(versions[-1]) if versions else None
+        if model is None:
             continue
-        model = versions[-1] / "service-2.json.gz"
-        if model.exists():
-            with gzip.open(model, "rt", encoding="utf-8") as stream:
-                head = stream.read(METADATA_HEAD)
-        elif (versions[-1] / "service-2.json").exists():
-            head = (versions[-1] / "service-2.json").read_text(encoding="utf-8")
-        else:
-            continue
-        meta = _metadata_of(head)
-        if meta is not None and meta.get("endpointPrefix"):
+        meta = _metadata_of(_read_model(model, METADATA_HEAD))
+        if meta is None:  # not at the head of the file: parse it all (slow, but still correct)
+            whole = json.loads(_read_model(model, -1))
+            meta = whole.get("metadata") if isinstance(whole, dict) else None
+        if isinstance(meta, dict) and meta.get("endpointPrefix"):
             yield folder.name, meta
 
 
+def _model_file(version: Path) -> Path | None:
+    for name in ("service-2.json.gz", "service-2.json"):
+        if (version / name).exists():
+            return version / name
+    return None
+
+
+def _read_model(model: Path, characters: int) -> str:
+    """The first `characters` of a service model (all of it for -1), gzipped or not."""
+    if model.suffix == ".gz":
+        with gzip.open(model, "rt", encoding="utf-8") as stream:
+            return stream.read(characters)
+    with model.open(encoding="utf-8") as stream:
+        return stream.read(characters)
+
+
 def _metadata_of(head: str) -> dict[str, Any] | None:
-    """The metadata object from the start of a service model (it precedes the operations)."""
+    """The metadata object from the start of a service model (it comes before the operations); None when the head
+    holds no complete metadata with an endpoint prefix."""
     at = head.find('"metadata"')
     if at < 0:
         return None
@@ -183,7 +199,7 @@ def _metadata_of(head: str) -> dict[str, Any] | None:
         meta, _end = json.JSONDecoder().raw_decode(head, head.index("{", at))
     except ValueError:
         return None
-    return meta if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) and meta.get("endpointPrefix") else None
 
 
 def _service(name: str, meta: dict[str, Any], keys: set[str], prefixes: set[str]) -> Service:
@@ -208,8 +224,8 @@ def _index(names: dict[str, list[tuple[int, Service]]], service: Service, meta: 
 
 
 # --- lookups --------------------------------------------------------------------------------------------
-def find_service(data: EndpointData, query: str) -> Service:
-    """The service a name means; Unknown with close names when none matches.
+def match_service(data: EndpointData, query: str) -> Service | None:
+    """The service a name means, or None: dict lookups, cheap enough for the event loop.
 
     Of several services a name matches, one matched by name beats one matched by endpoint prefix, then the one whose
     endpoint entry is its own (botocore's name is the key), then the shortest name."""
@@ -220,7 +236,15 @@ def find_service(data: EndpointData, query: str) -> Service:
             candidates = [s for rank, s in matches if rank == best]
             return min(candidates, key=lambda s: (s.endpoint_key != s.endpoint_prefix, s.name != s.endpoint_key,
                                                   len(s.full_name), s.name))  # fmt: skip
-    raise Unknown(f"No AWS service is named {query!r}.", service_suggestions(data, query))
+    return None
+
+
+def find_service(data: EndpointData, query: str) -> Service:
+    """The service a name means; Unknown with close names when none matches (a few ms: a pool thread's work)."""
+    service = match_service(data, query)
+    if service is None:
+        raise Unknown(f"No AWS service is named {query!r}.", service_suggestions(data, query))
+    return service
 
 
 def service_suggestions(data: EndpointData, query: str) -> list[str]:
@@ -229,7 +253,7 @@ def service_suggestions(data: EndpointData, query: str) -> list[str]:
     if not wanted:
         return []
     found = sorted(
-        (s for s in data.services if wanted in normalise(s.full_name) or wanted in normalise(s.service_id)),
+        (s for full, short, s in data.searchable if wanted in full or wanted in short),
         key=lambda s: (len(s.full_name), s.name),
     )
     if not found:  # no name contains it: a misspelling ("Lambdaa"), so names spelt alike
@@ -244,17 +268,32 @@ def label(service: Service) -> str:
     return f"{service.full_name} ({service.endpoint_key})"
 
 
-def find_region(partition: Partition, query: str, others: Iterable[Partition] = ()) -> str:
-    """A region code from its code or its name ("eu-central-1", "Europe (Frankfurt)", "Frankfurt"), any case."""
+def match_region(partition: Partition, query: str) -> str | None:
+    """A region code from its code or its name ("eu-central-1", "Europe (Frankfurt)", "Frankfurt"), any case; None
+    when nothing or more than one Region matches."""
     wanted = query.strip().lower()
     if wanted in partition.regions:
         return wanted
-    by_name = [
-        c for c, n in partition.regions.items() if wanted in (n.lower(), _PARENTHESES.sub("", n).strip().lower())
-    ]
-    inside = [c for c, n in partition.regions.items() if any(wanted == p.lower() for p in _PARENTHESES.findall(n))]
-    if len(by_name + inside) == 1:
-        return (by_name + inside)[0]
+    named = _named(partition, wanted)
+    return named[0] if len(named) == 1 else None
+
+
+def _named(partition: Partition, wanted: str) -> list[str]:
+    """Regions whose name, name without its parenthesis, or parenthesis ("Frankfurt") is `wanted`."""
+    found = []
+    for code, name in partition.regions.items():
+        lowered = name.lower()
+        if wanted in (lowered, _PARENTHESES.sub("", lowered).strip(), *_PARENTHESES.findall(lowered)):
+            found.append(code)
+    return found
+
+
+def find_region(partition: Partition, query: str, others: Iterable[Partition] = ()) -> str:
+    """match_region, else Unknown saying which other partition has it, or with close Regions (a pool thread's work)."""
+    code = match_region(partition, query)
+    if code is not None:
+        return code
+    wanted = query.strip().lower()
     for other in others:
         if wanted in other.regions:
             raise Unknown(
@@ -265,7 +304,8 @@ def find_region(partition: Partition, query: str, others: Iterable[Partition] = 
     labels = {c: f"{c} ({n})" for c, n in partition.regions.items()}
     pool = {c: c for c in partition.regions} | {n.lower(): c for c, n in partition.regions.items()}
     close = difflib.get_close_matches(wanted, list(pool), n=REGION_SUGGESTIONS, cutoff=0.6)
-    suggested = list(dict.fromkeys([*(labels[c] for c in by_name + inside), *(labels[pool[m]] for m in close)]))
+    named = _named(partition, wanted)
+    suggested = list(dict.fromkeys([*(labels[c] for c in named), *(labels[pool[m]] for m in close)]))
     raise Unknown(f"No region {query!r} in the {partition.code} partition.", suggested[:REGION_SUGGESTIONS])
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from docs_proxy import regions
@@ -200,6 +203,21 @@ def test_regions_newer_than_the_endpoint_data_are_unknown(data: EndpointData) ->
     assert found.unknown == tuple(newer)
     for code in newer:
         assert found.offered_in(code) is None
+
+
+def test_every_service_model_botocore_ships_is_read(data: EndpointData) -> None:
+    """Each service folder gives a service (its metadata found at the head of its model, or by a full parse)."""
+    folders = [p for p in regions.data_dir().iterdir() if p.is_dir() and any(v.is_dir() for v in p.iterdir())]
+    assert {s.name for s in data.services} == {p.name for p in folders}
+
+
+def test_metadata_past_the_head_is_found_by_a_full_parse(tmp_path: Path) -> None:
+    version = tmp_path / "late" / "2020-01-01"
+    version.mkdir(parents=True)
+    late = {"operations": {"Op": {"documentation": "x" * (regions.METADATA_HEAD * 2)}}, "metadata": {
+        "endpointPrefix": "late", "serviceFullName": "Amazon Late Service", "serviceId": "Late"}}  # fmt: skip
+    (version / "service-2.json").write_text(json.dumps(late))
+    assert list(regions._service_metadata(tmp_path)) == [("late", late["metadata"])]
 
 
 def test_loaded_once(data: EndpointData) -> None:
