@@ -42,12 +42,20 @@ class Service:
 
 
 @dataclass(frozen=True, slots=True)
+class Endpoints:
+    """A service's entry in one partition of endpoints.json, reduced to what the tools answer."""
+
+    global_region: str | None  # a partition-wide endpoint (IAM, Route 53) and the region it signs in
+    regions: tuple[str, ...]  # regions with an endpoint (no pseudo-regions, fips-* or deprecated ones), sorted
+
+
+@dataclass(frozen=True, slots=True)
 class Partition:
     code: str  # "aws", "aws-cn"
     name: str  # "AWS Standard", "AWS China"
     regions: dict[str, str]  # code -> name, every region of the partition (both files)
     endpoint_regions: frozenset[str]  # the regions the endpoint file knows (newer ones: availability unknown)
-    services: dict[str, dict[str, Any]]  # endpoint key -> its entry in endpoints.json
+    services: dict[str, Endpoints]  # endpoint key -> where the service has endpoints here
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +151,10 @@ def _read(root: Path) -> EndpointData:
         newer = {code: info.get("description", code) for code, info in extra.get(entry["partition"], {}).items()}
         every = newer | known
         regions = {c: every[c] for c in sorted(every) if not _GLOBAL_PSEUDO_REGION.search(c)}
+        reduced = {key: _endpoints(service, regions) for key, service in entry["services"].items()}
         partitions[entry["partition"]] = Partition(
-            entry["partition"], entry.get("partitionName", entry["partition"]), regions, frozenset(known),
-            entry["services"],
-        )  # fmt: skip
+            entry["partition"], entry.get("partitionName", entry["partition"]), regions, frozenset(known), reduced
+        )
     keys = set().union(*(p.services for p in partitions.values()))
     metadata = list(_service_metadata(root))
     prefixes = {m["endpointPrefix"] for _name, m in metadata}
@@ -156,6 +164,16 @@ def _read(root: Path) -> EndpointData:
         _index(loaded.names, service, meta)
         loaded.searchable.append((normalise(service.full_name), normalise(service.service_id), service))
     return loaded
+
+
+def _endpoints(entry: dict[str, Any], regions: dict[str, str]) -> Endpoints:
+    endpoints: dict[str, Any] = entry.get("endpoints", {})
+    global_region = None
+    if entry.get("isRegionalized") is False and entry.get("partitionEndpoint") in endpoints:
+        scope = endpoints[entry["partitionEndpoint"]].get("credentialScope", {})
+        global_region = scope.get("region") or next(iter(regions), "")
+    listed = sorted(code for code, e in endpoints.items() if code in regions and not e.get("deprecated"))
+    return Endpoints(global_region, tuple(listed))
 
 
 def _service_metadata(root: Path) -> Iterable[tuple[str, dict[str, Any]]]:
@@ -311,14 +329,6 @@ def find_region(partition: Partition, query: str, others: Iterable[Partition] = 
 
 def availability(data: EndpointData, service: Service, partition: Partition) -> Availability:
     listed = any(service.endpoint_key in p.services for p in data.partitions.values())
-    entry = partition.services.get(service.endpoint_key)
     unknown = tuple(c for c in partition.regions if c not in partition.endpoint_regions)
-    if entry is None:
-        return Availability(service, partition.code, listed, None, (), unknown)
-    endpoints: dict[str, Any] = entry.get("endpoints", {})
-    global_region = None
-    if entry.get("isRegionalized") is False and entry.get("partitionEndpoint") in endpoints:
-        scope = endpoints[entry["partitionEndpoint"]].get("credentialScope", {})
-        global_region = scope.get("region") or min(partition.endpoint_regions & set(partition.regions), default="")
-    regions = tuple(sorted(c for c, e in endpoints.items() if c in partition.regions and not e.get("deprecated")))
-    return Availability(service, partition.code, True, global_region, regions, unknown)
+    found = partition.services.get(service.endpoint_key, Endpoints(None, ()))
+    return Availability(service, partition.code, listed, found.global_region, found.regions, unknown)
