@@ -143,7 +143,7 @@ async def read_documentation_batch(args: dict[str, Any], ctx: RequestContext) ->
     answers = await asyncio.gather(*(_answer(r, a, fetched) for r, a in zip(requests, addresses, strict=True)))
     pages = [
         {"url": r["url"], "served_url": served, "status": "error" if error else "ok", "error": error}
-        for r, (_text, served, error) in zip(requests, answers, strict=True)
+        for r, (_block, served, error) in zip(requests, answers, strict=True)
     ]
     result: dict[str, Any] = {
         "content": [{"type": "text", "text": text} for text, _served, _error in answers],
