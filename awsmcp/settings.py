@@ -402,6 +402,11 @@ DOCS_INDEX_MAX_HEADINGS = env_int("DOCS_INDEX_MAX_HEADINGS", 500)
 DOCS_RECOMMEND_TTL = env_int("DOCS_RECOMMEND_TTL", 3600)
 DOCS_STATS_FLUSH = env_float("DOCS_STATS_FLUSH", 5.0)
 DOCS_PURGE_POLL = env_float("DOCS_PURGE_POLL", 1.0)
+# Pages as MCP resources (issue 17): entries per resources/list page (1 to 1000; the indexed pages follow the
+# catalogue's own resources, a signed keyset cursor between pages).
+MCP_RESOURCES_PAGE_SIZE = env_int("MCP_RESOURCES_PAGE_SIZE", 100)
+# Batch reads (docs_proxy/batch.py): the pages one read_documentation_batch call may read
+DOCS_BATCH_MAX_PAGES = env_int("DOCS_BATCH_MAX_PAGES", 10)
 # The crawl (python manage.py index_docs) and the index's figures on the admin cache page
 DOCS_CRAWL_PACE = env_float("DOCS_CRAWL_PACE", 0.5)  # seconds between the starts of two fetches of a crawl
 DOCS_CRAWL_CONCURRENCY = env_int("DOCS_CRAWL_CONCURRENCY", 4)  # a crawl's fetches at once (<= the fetch cap)
