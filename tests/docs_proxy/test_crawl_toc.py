@@ -239,3 +239,14 @@ def test_the_progress_bar_redraws_in_place_on_a_terminal() -> None:
         report.record("u", Outcome.INDEXED)
         view(report)
     assert plain.getvalue().splitlines() == [f"{AWS}/x/latest/guide/: {n}/4 pages, 0 failed" for n in (3, 4)]
+
+
+def test_the_run_takes_its_bounds_from_the_settings_unless_given(settings: Settings) -> None:
+    from docs_proxy.management.commands.index_docs import Command
+
+    settings.DOCS_CRAWL_MAX_PAGES, settings.DOCS_CRAWL_PACE, settings.DOCS_CRAWL_CONCURRENCY = 7, 1.5, 40
+    settings.DOCS_MAX_CONCURRENT_FETCHES = 6
+    unset = {"max_pages": None, "pace": None, "concurrency": None, "refresh": False}
+    assert Command.crawl_options(unset) == CrawlOptions(7, 1.5, 6, False)  # the setting, under the fetch cap
+    given = {"max_pages": 2, "pace": 0.0, "concurrency": 1, "refresh": True}
+    assert Command.crawl_options(given) == CrawlOptions(2, 0.0, 1, True)
