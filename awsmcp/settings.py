@@ -399,6 +399,12 @@ DOCS_INDEX_ENABLED = env_bool("DOCS_INDEX_ENABLED", True)
 DOCS_INDEX_MAX_PAGES = env_int("DOCS_INDEX_MAX_PAGES", 100_000)
 DOCS_INDEX_MAX_CHARS = env_int("DOCS_INDEX_MAX_CHARS", 100_000)
 DOCS_INDEX_MAX_HEADINGS = env_int("DOCS_INDEX_MAX_HEADINGS", 500)
+# Local search over the index: its engine, the bounds of a query, and the AWS search API's fallback to it
+DOCS_INDEX_ENGINE = env_str("DOCS_INDEX_ENGINE", "auto")  # auto (the database's own), sqlite or postgresql
+DOCS_INDEX_MAX_WORDS = env_int("DOCS_INDEX_MAX_WORDS", 32)  # words of a phrase searched; the rest are ignored
+DOCS_INDEX_MAX_WORD_CHARS = env_int("DOCS_INDEX_MAX_WORD_CHARS", 64)  # a longer "word" is not searched
+DOCS_INDEX_CONTEXT_CHARS = env_int("DOCS_INDEX_CONTEXT_CHARS", 300)  # a result's context excerpt
+DOCS_SEARCH_API_TIMEOUT = env_float("DOCS_SEARCH_API_TIMEOUT", 6.0)  # then search answers from the local index
 DOCS_RECOMMEND_TTL = env_int("DOCS_RECOMMEND_TTL", 3600)
 DOCS_STATS_FLUSH = env_float("DOCS_STATS_FLUSH", 5.0)
 DOCS_PURGE_POLL = env_float("DOCS_PURGE_POLL", 1.0)
