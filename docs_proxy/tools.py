@@ -455,6 +455,15 @@ async def search_table(args: dict[str, Any], ctx: RequestContext) -> dict[str, A
     return json_result({"url": page.served.url, **answer})
 
 
+def search_result(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer as JSON; one from the local index says so in a second text block too."""
+    result = json_result(answer)
+    note = (answer.get("metadata") or {}).get("note") if answer.get("query_id", "").startswith("local-") else None
+    if note:
+        result["content"].append({"type": "text", "text": note})
+    return result
+
+
 async def search_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     phrase = args["search_phrase"]
     if not phrase.strip():
@@ -462,7 +471,18 @@ async def search_documentation(args: dict[str, Any], ctx: RequestContext) -> dic
     answer = await answers.search(
         phrase, args.get("search_intent", ""), args.get("limit", 10), args.get("product_types"), args.get("guide_types")
     )
-    return json_result(answer)
+    return search_result(answer)
+
+
+async def search_local_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    """aws-cn's search_documentation: the local index of the pages read (the partition has no search API)."""
+    phrase = args["search_phrase"]
+    if not phrase.strip():
+        raise ToolError("search_phrase cannot be empty: give words to search the AWS China documentation for.")
+    answer = await answers.local_search(
+        phrase, ctx.partition, args.get("limit", 10), args.get("product_types"), args.get("guide_types")
+    )
+    return search_result(answer)
 
 
 async def recommend(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -647,6 +667,20 @@ def register(catalogue: Catalogue) -> None:
             partitions=cn,
             quiet=True,
             scopes=READ_SCOPES,
+        )
+    )
+    catalogue.add_tool(
+        Tool(
+            "search_documentation",
+            descriptions.CN_SEARCH_DOCUMENTATION,
+            search_schema(),
+            search_local_documentation,
+            title="Search AWS China documentation (the pages read so far)",
+            output_schema=SEARCH_OUTPUT,
+            annotations=READ_ONLY,
+            partitions=cn,
+            quiet=True,
+            scopes=SEARCH_SCOPES,
         )
     )
     catalogue.add_tool(
