@@ -17,7 +17,7 @@ from django.conf import settings
 from docs_proxy.models import IndexedPage
 from docs_proxy.page import Page
 from docs_proxy.search_index import store
-from docs_proxy.search_index.records import record_for
+from docs_proxy.search_index.records import IndexRecord, record_for
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -29,12 +29,16 @@ def index_page(page: Page) -> bool:
     if not settings.DOCS_INDEX_ENABLED:
         return False
     try:
-        created = store.save(record_for(page))
-        if created and _check_due():
-            enforce_bound()
+        return index_record(record_for(page))
     except Exception:
         log.exception("indexing %s failed", page.served.url)
         return False
+
+
+def index_record(record: IndexRecord) -> bool:
+    """Write the record (blocking; raises on a database error), keeping the index within its bound."""
+    if store.save(record) and _check_due():
+        enforce_bound()
     return True
 
 
