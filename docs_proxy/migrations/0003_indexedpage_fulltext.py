@@ -3,7 +3,7 @@
 SQLite: an FTS5 table over docs_proxy_indexedpage's title, headings, body and URL (external content: the
 text is stored once, in the table), with the Porter stemmer, kept in step by triggers so every ORM write
 is indexed. PostgreSQL: a generated tsvector column (title A, headings B, body C, URL words D) and a GIN
-index on it. Other databases get no full-text side (the local search says so).
+index on it, and small generated vectors of the title and the section titles for the ranking signals. Other databases get no full-text side (the local search says so).
 
 A later migration that alters docs_proxy_indexedpage on SQLite must recreate the triggers: Django rebuilds
 a SQLite table to alter it, and triggers go with the old table.
@@ -48,9 +48,17 @@ POSTGRES_FORWARD = [
         || setweight(to_tsvector('english'::regconfig, regexp_replace(url, '[^[:alnum:]]+', ' ', 'g')), 'D')
     ) STORED""",
     "CREATE INDEX docs_proxy_indexedpage_search ON docs_proxy_indexedpage USING GIN (search_vector)",
+    # The title's and the section titles' own vectors, small: the ranking signals read them, not the page's.
+    """ALTER TABLE docs_proxy_indexedpage
+        ADD COLUMN title_vector tsvector
+            GENERATED ALWAYS AS (to_tsvector('english'::regconfig, coalesce(title, ''))) STORED,
+        ADD COLUMN headings_vector tsvector
+            GENERATED ALWAYS AS (to_tsvector('english'::regconfig, coalesce(headings, ''))) STORED""",
 ]
 POSTGRES_BACKWARD = [
     "DROP INDEX IF EXISTS docs_proxy_indexedpage_search",
+    "ALTER TABLE docs_proxy_indexedpage DROP COLUMN IF EXISTS headings_vector",
+    "ALTER TABLE docs_proxy_indexedpage DROP COLUMN IF EXISTS title_vector",
     "ALTER TABLE docs_proxy_indexedpage DROP COLUMN IF EXISTS search_vector",
 ]
 

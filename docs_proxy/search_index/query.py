@@ -5,7 +5,9 @@ NEAR, *, -, ^, colons and parentheses mean nothing, so no caller's text reaches 
 most DOCS_INDEX_MAX_WORDS words of at most DOCS_INDEX_MAX_WORD_CHARS characters are searched. Pages
 holding every word come first; when they are fewer than `limit`, pages holding any word follow, ranked
 below them. Within each, see engines.base for the order (title, then section titles, then the exact
-phrase, then the engine's relevance). One result per page: the index has one row per URL.
+phrase, then the engine's relevance). One result per page: the index has one row per URL. Relevance
+is computed for at most DOCS_INDEX_RANK_CANDIDATES pages of each kind, those with the best signals (then
+the shortest titles, then the newest): past that many matches, the others are not ranked.
 
 `guides` filters by guide: each term matches the guides whose URL path holds its words run together,
 ignoring case and punctuation, with or without a leading "Amazon"/"AWS" ("Amazon RDS" and "RDS" match
@@ -21,7 +23,8 @@ from django.conf import settings
 
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index.engines import engine
-from docs_proxy.search_index.engines.base import Candidate, EngineUnavailable, Terms
+from docs_proxy.search_index.engines.base import Engine, EngineUnavailable, Match, Terms
+from docs_proxy.search_index.excerpts import excerpt
 
 __all__ = ["EngineUnavailable", "Hit", "LocalResults", "guide_matches", "search", "terms_of"]
 
@@ -106,28 +109,38 @@ def _guides(partition: str, product_types: list[str] | None, guide_types: list[s
     return [g for g in known if guide_matches(g, product_types, guide_types)]
 
 
-def _excerpt(text: str, chars: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
+def _ranked(index: Engine, terms: Terms, found: list[Match], every: bool) -> list[tuple[Match, float]]:
+    """The matches in rank order (signals, then the engine's relevance), each with its relevance."""
+    relevance = index.relevance(terms, [m.id for m in found if m.relevance is None], every)
+    ranked = [(m, m.relevance if m.relevance is not None else relevance.get(m.id, 0.0)) for m in found]
+    ranked.sort(key=lambda pair: (-pair[0].signals, -pair[1], pair[0].id))
+    return ranked
 
 
-def _scaled(candidates: list[Candidate]) -> dict[int, float]:
-    """Each candidate's relevance as a share of the best one's (0..1]."""
-    best = max((c.relevance for c in candidates), default=0.0)
-    return {c.id: (max(0.0, c.relevance) / best if best > 0 else 0.0) for c in candidates}
+def _scores(ranked: list[tuple[Match, float]], every: bool, words: int) -> list[float]:
+    """Scores that fall down the list: 1 and above for pages holding every word (1 + signals + relevance as
+    a share of the best), below 1 for the others ((words held - 1 + that share) / words)."""
+    best = max((r for _, r in ranked), default=0.0)
+    shares = [max(0.0, r) / best if best > 0 else 0.0 for _, r in ranked]
+    if every:
+        return [round(1 + m.signals + share, 4) for (m, _), share in zip(ranked, shares, strict=True)]
+    return [round((m.signals - 1 + share) / max(1, words), 4) for (m, _), share in zip(ranked, shares, strict=True)]
 
 
-def _hits(every: list[Candidate], some: list[Candidate], words: int, contexts: dict[int, str]) -> list[Hit]:
-    """Hits in rank order; a score that falls down the list: 1 and above for pages holding every word
-    (signals + relevance), below 1 for the others ((words held - 1 + relevance) / words)."""
+def _hits(terms: Terms, groups: list[tuple[list[tuple[Match, float]], bool]]) -> list[Hit]:
+    """The hits of each group in order, with their pages' titles, section titles and an excerpt."""
+    ids = [m.id for ranked, _ in groups for m, _ in ranked]
+    rows = {r.id: r for r in IndexedPage.objects.filter(id__in=ids).only("id", "url", "title", "headings", "body")}
     chars = settings.DOCS_INDEX_CONTEXT_CHARS
     hits = []
-    for group, full in ((every, True), (some, False)):
-        scaled = _scaled(group)
-        for c in group:
-            score = 1 + c.signals + scaled[c.id] if full else (c.signals - 1 + scaled[c.id]) / max(1, words)
-            headings = tuple(h for h in c.headings.split("\n") if h)
-            hits.append(Hit(c.url, c.title, _excerpt(contexts.get(c.id, ""), chars), round(score, 4), headings, full))
+    for ranked, every in groups:
+        for (match, _), score in zip(ranked, _scores(ranked, every, len(terms.words)), strict=True):
+            row = rows.get(match.id)
+            if row is None:  # removed since it matched
+                continue
+            headings = tuple(h for h in row.headings.split("\n") if h)
+            context = excerpt(row.body, terms.words, terms.sequence, chars)
+            hits.append(Hit(row.url, row.title, context, score, headings, every))
     return hits
 
 
@@ -147,12 +160,10 @@ def search(
     chosen = _guides(partition, guides, guide_types)
     if chosen == []:
         return LocalResults([], indexed, terms.words)
-    index = engine()
-    every = index.candidates(terms, partition, chosen, True, limit, [])
-    some: list[Candidate] = []
+    index, cap = engine(), max(limit, settings.DOCS_INDEX_RANK_CANDIDATES)
+    every = _ranked(index, terms, index.matches(terms, partition, chosen, True, cap, []), True)[:limit]
+    some: list[tuple[Match, float]] = []
     if len(every) < limit:
-        some = index.candidates(terms, partition, chosen, False, limit - len(every), [c.id for c in every])
-    chars = settings.DOCS_INDEX_CONTEXT_CHARS
-    contexts = index.contexts(terms, [c.id for c in every], True, chars)
-    contexts.update(index.contexts(terms, [c.id for c in some], False, chars))
-    return LocalResults(_hits(every, some, len(terms.words), contexts), indexed, terms.words)
+        found = index.matches(terms, partition, chosen, False, cap, [m.id for m, _ in every])
+        some = _ranked(index, terms, found, False)[: limit - len(every)]
+    return LocalResults(_hits(terms, [(every, True), (some, False)]), indexed, terms.words)

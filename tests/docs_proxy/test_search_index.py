@@ -2,7 +2,8 @@
 
 The pages are the captured fixture pages, converted as the server converts them; the ranking cases that
 need a controlled difference (a phrase against the same words scattered) use small records of their own.
-The same engine code runs on PostgreSQL in test_search_index_postgres.py.
+The tests hold on PostgreSQL too (DATABASE_URL=postgres://... runs them there); the suite's PostgreSQL
+run is test_search_index_postgres.py, through the tools.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index import indexing, search, store
 from docs_proxy.search_index.engines import EngineUnavailable, engine_name
+from docs_proxy.search_index.excerpts import excerpt
 from docs_proxy.search_index.query import guide_matches, terms_of
 from docs_proxy.search_index.records import IndexRecord
 from tests.docs_proxy.search_pages import CN_S3, CN_SERVICES, fixture_pages
@@ -55,8 +58,12 @@ def top(phrase: str, partition: str = "aws", limit: int = 3, **filters: list[str
 
 # --- indexing -------------------------------------------------------------------------------------
 def test_the_engine_is_the_databases_own() -> None:
-    assert engine_name() == "sqlite"
-    with override_settings(DOCS_INDEX_ENGINE="postgresql"), pytest.raises(EngineUnavailable, match="set it to 'auto'"):
+    vendor = connection.vendor
+    assert engine_name() == vendor
+    with override_settings(DOCS_INDEX_ENGINE=vendor.upper()):
+        assert engine_name() == vendor
+    other = "postgresql" if vendor == "sqlite" else "sqlite"
+    with override_settings(DOCS_INDEX_ENGINE=other), pytest.raises(EngineUnavailable, match="set it to 'auto'"):
         engine_name()
 
 
@@ -246,3 +253,16 @@ def test_the_bound_is_checked_every_hundredth_of_it_not_on_every_insert() -> Non
     assert IndexedPage.objects.count() == 300
     assert not IndexedPage.objects.filter(url__in=[f"{BASE}/h/{n}.html" for n in range(3)]).exists()
     assert IndexedPage.objects.filter(url=fixture_pages()[0].served.url).exists()
+
+
+# --- contexts -------------------------------------------------------------------------------------
+def test_the_context_is_cut_around_the_exact_phrase_else_where_most_words_are() -> None:
+    text = "Intro words. " * 100 + "Create a deployment package with pip. " + "Filler text here. " * 100
+    around = excerpt(text, ("deployment", "package"), ("deployment", "package"), 120)
+    assert "deployment package" in around and around.startswith("…") and around.endswith("…")
+    assert len(around) <= 120
+    spread = "alpha " * 50 + "snapshots " + "beta " * 100 + "Snapshots are kept for the retention period. " + "x " * 50
+    found = excerpt(spread, ("snapshots", "retention"), ("retention", "snapshots"), 100)
+    assert "Snapshots are kept for the retention" in found  # both words, not the first lone one
+    assert excerpt("Short text.", ("missing",), ("missing",), 100) == "Short text."
+    assert excerpt("", ("word",), ("word",), 100) == "" and excerpt("text", ("text",), ("text",), 0) == ""

@@ -3,7 +3,8 @@
 Both engines rank the same way: a page's *signals* first (the words of the query in its title, as an
 exact phrase or scattered; then in its section titles; then the exact phrase anywhere), then the
 engine's own relevance (BM25 in SQLite FTS5, ts_rank_cd in PostgreSQL) among pages with the same
-signals. Ranking is a sort, so a person can tell why one page came before another.
+signals. Ranking is a sort, so a person can tell why one page came before another. Relevance is
+computed for at most DOCS_INDEX_RANK_CANDIDATES pages per search (see Engine).
 """
 
 from __future__ import annotations
@@ -31,26 +32,28 @@ class Terms:
         return len(self.sequence) > 1
 
 
-@dataclass(slots=True)
-class Candidate:
+@dataclass(slots=True, frozen=True)
+class Match:
     id: int
-    url: str
-    title: str
-    headings: str
     signals: int  # all-words search: the sum of SIGNALS the page earned; any-word: how many of the words it holds
-    relevance: float  # the engine's own score, higher is better (not comparable across engines)
+    relevance: float | None = None  # when the engine computes it while matching (else Engine.relevance)
 
 
 class Engine(Protocol):
+    """Two cheap steps rather than one costly one: relevance (BM25, ts_rank_cd) costs in proportion to the
+    positions of the words in each page, so it is computed only for the pages `matches` keeps."""
+
     name: str
 
-    def candidates(
-        self, terms: Terms, partition: str, guides: list[str] | None, every: bool, limit: int, exclude: list[int]
-    ) -> list[Candidate]:
-        """The best `limit` pages of the partition (and guides) holding every word (`every`: ranked by signals,
-        then relevance) or any word (ranked by how many words they hold, then relevance), leaving out `exclude`."""
+    def matches(
+        self, terms: Terms, partition: str, guides: list[str] | None, every: bool, cap: int, exclude: list[int]
+    ) -> list[Match]:
+        """At most `cap` pages of the partition (and guides) holding every word (`every`) or any word, but not
+        in `exclude`: the best signals first, then the most relevant when relevance comes with the matches,
+        else the shortest titles, then the newest."""
         ...
 
-    def contexts(self, terms: Terms, ids: list[int], every: bool, chars: int) -> dict[int, str]:
-        """An excerpt of each page's body around the words, at most about `chars` characters."""
+    def relevance(self, terms: Terms, ids: list[int], every: bool) -> dict[int, float]:
+        """The engine's relevance of each page to the words, higher is better (not comparable across engines);
+        empty when `matches` gave it."""
         ...

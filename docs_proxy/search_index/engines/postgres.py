@@ -1,5 +1,6 @@
 """PostgreSQL full-text search over docs_proxy_indexedpage: a generated tsvector column (title A, headings B,
-body C, URL words D) with a GIN index (migration 0003), ranked with ts_rank_cd, excerpts by ts_headline.
+body C, URL words D) with a GIN index, and the title's and section titles' own vectors (migration 0003);
+ranked with ts_rank_cd.
 
 Queries are built from plain words only, through plainto_tsquery and phraseto_tsquery, which read no
 operators: nothing a caller types is read as tsquery syntax.
@@ -11,13 +12,12 @@ from collections.abc import Sequence
 
 from django.db import connection
 
-from docs_proxy.search_index.engines.base import SIGNALS, Candidate, Terms
+from docs_proxy.search_index.engines.base import SIGNALS, Match, Terms
 
 TABLE = "docs_proxy_indexedpage"
 CONFIG = "english"
 # ts_rank_cd weights, in PostgreSQL's order {D, C, B, A}: URL words, body, headings, title (as SQLite's bm25).
 WEIGHTS = "{0.2, 0.1, 0.4, 1.0}"
-HEADLINE_SOURCE_CHARS = 30_000  # ts_headline parses the text it is given: only the start of a long page
 
 
 def _query(words: Sequence[str], every: bool) -> tuple[str, list[str]]:
@@ -28,15 +28,16 @@ def _query(words: Sequence[str], every: bool) -> tuple[str, list[str]]:
 
 
 def _signals(terms: Terms) -> str:
-    """The signal sum as SQL over p.search_vector and the CTE's query and phrase (ts_filter keeps one weight)."""
+    """The signal sum as SQL over the row and the CTE's query and phrase: the title's and section titles' own
+    small vectors, then the page's (for the exact phrase anywhere)."""
     parts = [
-        (SIGNALS["title_all"], "ts_filter(p.search_vector, '{a}') @@ q.query"),
-        (SIGNALS["headings_all"], "ts_filter(p.search_vector, '{b}') @@ q.query"),
+        (SIGNALS["title_all"], "p.title_vector @@ q.query"),
+        (SIGNALS["headings_all"], "p.headings_vector @@ q.query"),
     ]
     if terms.is_phrase:
         parts += [
-            (SIGNALS["title_phrase"], "ts_filter(p.search_vector, '{a}') @@ q.phrase"),
-            (SIGNALS["headings_phrase"], "ts_filter(p.search_vector, '{b}') @@ q.phrase"),
+            (SIGNALS["title_phrase"], "p.title_vector @@ q.phrase"),
+            (SIGNALS["headings_phrase"], "p.headings_vector @@ q.phrase"),
             (SIGNALS["phrase"], "p.search_vector @@ q.phrase"),
         ]
     return "(" + " + ".join(f"{weight} * ({test})::int" for weight, test in parts) + ")"
@@ -51,9 +52,9 @@ def _coverage(terms: Terms) -> tuple[str, list[str]]:
 class PostgresEngine:
     name = "postgresql"
 
-    def candidates(
-        self, terms: Terms, partition: str, guides: list[str] | None, every: bool, limit: int, exclude: list[int]
-    ) -> list[Candidate]:
+    def matches(
+        self, terms: Terms, partition: str, guides: list[str] | None, every: bool, cap: int, exclude: list[int]
+    ) -> list[Match]:
         query, words = _query(terms.words, every)
         signals, counted = (_signals(terms), []) if every else _coverage(terms)
         params: list[object] = [*words, " ".join(terms.sequence), *counted, partition]
@@ -66,28 +67,18 @@ class PostgresEngine:
             params.append(list(exclude))
         sql = (
             f"WITH q AS (SELECT {query} AS query, phraseto_tsquery('{CONFIG}', %s) AS phrase) "
-            f"SELECT p.id, p.url, p.title, p.headings, {signals} AS signals, "
-            f"ts_rank_cd('{WEIGHTS}', p.search_vector, q.query, 1) AS rank "
-            f"FROM {TABLE} p CROSS JOIN q WHERE {' AND '.join(where)} "
-            "ORDER BY signals DESC, rank DESC, p.id LIMIT %s"
+            f"SELECT p.id, {signals} AS signals FROM {TABLE} p CROSS JOIN q WHERE {' AND '.join(where)} "
+            "ORDER BY signals DESC, length(p.title), p.id DESC LIMIT %s"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, limit])
-            rows = cursor.fetchall()
-        return [Candidate(r[0], r[1], r[2], r[3], int(r[4]), float(r[5])) for r in rows]
+            cursor.execute(sql, [*params, cap])
+            return [Match(row[0], int(row[1])) for row in cursor.fetchall()]
 
-    def contexts(self, terms: Terms, ids: list[int], every: bool, chars: int) -> dict[int, str]:
+    def relevance(self, terms: Terms, ids: list[int], every: bool) -> dict[int, float]:
         if not ids:
             return {}
         query, params = _query(terms.words, every)
-        words = max(3, min(60, chars // 7))
-        options = (
-            f"MaxWords={words}, MinWords={max(2, words // 2)}, ShortWord=2, MaxFragments=1, StartSel='', StopSel=''"
-        )
-        sql = (
-            f"SELECT id, ts_headline('{CONFIG}', left(body, {HEADLINE_SOURCE_CHARS}), {query}, %s) "
-            f"FROM {TABLE} WHERE id = ANY(%s)"
-        )
+        sql = f"SELECT id, ts_rank_cd('{WEIGHTS}', search_vector, {query}, 1) FROM {TABLE} WHERE id = ANY(%s)"
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, options, list(ids)])
-            return {row[0]: row[1] or "" for row in cursor.fetchall()}
+            cursor.execute(sql, [*params, list(ids)])
+            return {row[0]: float(row[1]) for row in cursor.fetchall()}

@@ -10,14 +10,12 @@ from collections.abc import Sequence
 
 from django.db import connection
 
-from docs_proxy.search_index.engines.base import SIGNALS, Candidate, Terms
+from docs_proxy.search_index.engines.base import SIGNALS, Match, Terms
 
 TABLE = "docs_proxy_indexedpage"
 FTS = "docs_proxy_indexedpage_fts"
 # bm25 weights of the FTS columns (title, headings, body, url): a word in a title counts ten words of body.
 BM25 = "bm25(docs_proxy_indexedpage_fts, 10.0, 4.0, 1.0, 2.0)"
-BODY_COLUMN = 2
-MAX_SNIPPET_TOKENS = 64  # FTS5's own bound
 
 
 def string(word: str) -> str:
@@ -37,8 +35,13 @@ def phrase(sequence: Sequence[str]) -> str:
     return string(" ".join(sequence))
 
 
+def _lookup(match: str) -> str:
+    """Whether p.id is among the rows matching an FTS5 expression (uncorrelated: run once per query)."""
+    return f"(p.id IN (SELECT rowid FROM {FTS} WHERE {FTS} MATCH {match}))"
+
+
 def _signals(terms: Terms) -> tuple[str, list[str]]:
-    """The signal sum as SQL over p.id: one uncorrelated FTS5 lookup per signal, run once per query."""
+    """The signal sum as SQL over p.id, and its parameters."""
     parts = [
         ("title_all", f"title : ({every_word(terms.words)})"),
         ("headings_all", f"headings : ({every_word(terms.words)})"),
@@ -49,14 +52,13 @@ def _signals(terms: Terms) -> tuple[str, list[str]]:
             ("headings_phrase", f"headings : {phrase(terms.sequence)}"),
             ("phrase", phrase(terms.sequence)),
         ]
-    sql = " + ".join(f"{SIGNALS[name]} * (p.id IN (SELECT rowid FROM {FTS} WHERE {FTS} MATCH %s))" for name, _ in parts)
+    sql = " + ".join(f"{SIGNALS[name]} * {_lookup('%s')}" for name, _ in parts)
     return f"({sql})", [match for _, match in parts]
 
 
 def _coverage(terms: Terms) -> tuple[str, list[str]]:
     """How many of the words a page holds (the any-word order: more words first), as SQL over p.id."""
-    sql = " + ".join(f"(p.id IN (SELECT rowid FROM {FTS} WHERE {FTS} MATCH %s))" for _ in terms.words)
-    return f"({sql})", [string(w) for w in terms.words]
+    return "(" + " + ".join(_lookup("%s") for _ in terms.words) + ")", [string(w) for w in terms.words]
 
 
 def _in(values: Sequence[object]) -> str:
@@ -66,9 +68,9 @@ def _in(values: Sequence[object]) -> str:
 class SqliteEngine:
     name = "sqlite"
 
-    def candidates(
-        self, terms: Terms, partition: str, guides: list[str] | None, every: bool, limit: int, exclude: list[int]
-    ) -> list[Candidate]:
+    def matches(
+        self, terms: Terms, partition: str, guides: list[str] | None, every: bool, cap: int, exclude: list[int]
+    ) -> list[Match]:
         signals, matches = _signals(terms) if every else _coverage(terms)
         params: list[object] = [*matches]
         where = [f"{FTS} MATCH %s", "p.partition = %s"]
@@ -79,24 +81,15 @@ class SqliteEngine:
         if exclude:
             where.append(f"p.id NOT IN ({_in(exclude)})")
             params += exclude
+        # FTS5 computes bm25 cheaply while it matches (a second MATCH restricted to some rowids costs more
+        # than that, measured), so here relevance comes with the matches and orders them within the cap.
         sql = (
-            f"SELECT p.id, p.url, p.title, p.headings, {signals} AS signals, {BM25} AS rank "
-            f"FROM {FTS} JOIN {TABLE} p ON p.id = {FTS}.rowid WHERE {' AND '.join(where)} "
-            "ORDER BY signals DESC, rank ASC, p.id LIMIT %s"
+            f"SELECT p.id, {signals} AS signals, {BM25} AS rank FROM {FTS} JOIN {TABLE} p ON p.id = {FTS}.rowid "
+            f"WHERE {' AND '.join(where)} ORDER BY signals DESC, rank, p.id DESC LIMIT %s"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, limit])
-            rows = cursor.fetchall()
-        return [Candidate(r[0], r[1], r[2], r[3], int(r[4]), -float(r[5])) for r in rows]
+            cursor.execute(sql, [*params, cap])
+            return [Match(row[0], int(row[1]), -float(row[2])) for row in cursor.fetchall()]  # bm25: lower is better
 
-    def contexts(self, terms: Terms, ids: list[int], every: bool, chars: int) -> dict[int, str]:
-        if not ids:
-            return {}
-        tokens = max(1, min(MAX_SNIPPET_TOKENS, chars // 6))
-        sql = (
-            f"SELECT rowid, snippet({FTS}, {BODY_COLUMN}, '', '', '…', {tokens}) FROM {FTS} "
-            f"WHERE {FTS} MATCH %s AND rowid IN ({_in(ids)})"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [every_word(terms.words) if every else any_word(terms.words), *ids])
-            return {row[0]: row[1] or "" for row in cursor.fetchall()}
+    def relevance(self, terms: Terms, ids: list[int], every: bool) -> dict[int, float]:
+        return {}  # given with the matches
