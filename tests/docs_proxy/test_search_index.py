@@ -16,7 +16,7 @@ from django.test import override_settings
 
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index import indexing, search, store
-from docs_proxy.search_index.engines import EngineUnavailable, engine_name
+from docs_proxy.search_index.engines import EngineUnavailable, engine, engine_name
 from docs_proxy.search_index.excerpts import excerpt
 from docs_proxy.search_index.query import guide_matches, terms_of
 from docs_proxy.search_index.records import IndexRecord
@@ -230,6 +230,16 @@ def test_operators_are_words_not_operators() -> None:
     assert terms_of("python NOT lambda").words == ("python", "lambda")  # NOT is a stop word, not an operator
     assert LAMBDA in top("python NOT lambda")
     assert terms_of("NEAR(deployment package)").words == ("near", "deployment", "package")
+
+
+def test_relevance_is_computed_for_a_bounded_number_of_candidates() -> None:
+    for n in range(6):
+        store.save(record(f"{BASE}/k/{n}.html", f"Snapshot guide {n}", "snapshot " * (n + 1)))
+    terms = terms_of("snapshot")
+    assert len(engine().matches(terms, "aws", None, True, 2, [])) == 2  # the engine keeps `cap` candidates
+    with override_settings(DOCS_INDEX_RANK_CANDIDATES=2):
+        assert len(search("snapshot", "aws", 4).hits) == 4  # never fewer candidates than the limit asks
+        assert len(search("snapshot", "aws", 1).hits) == 1
 
 
 # --- the bound on pages ---------------------------------------------------------------------------
