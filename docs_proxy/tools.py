@@ -458,7 +458,8 @@ async def search_table(args: dict[str, Any], ctx: RequestContext) -> dict[str, A
 def search_result(answer: dict[str, Any]) -> dict[str, Any]:
     """The answer as JSON; one from the local index says so in a second text block too."""
     result = json_result(answer)
-    note = (answer.get("metadata") or {}).get("note") if answer.get("query_id", "").startswith("local-") else None
+    metadata = answer.get("metadata") or {}
+    note = metadata.get("note") if metadata.get("source") == "local_index" else None
     if note:
         result["content"].append({"type": "text", "text": note})
     return result
