@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp_gateway import jsonrpc, stateless, tracing
-from mcp_gateway.catalogue import Catalogue, ToolError
+from mcp_gateway.catalogue import MAX_URI_CHARS, Catalogue, ToolError
 from mcp_gateway.context import Hangup, RequestContext, drop_messages
 from mcp_gateway.input_required import (
     INPUT_REQUIRED_METHODS,
@@ -452,6 +452,8 @@ class McpServer:
 
     async def resources_read(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         uri = _required_str(params, "uri")
+        if len(uri) > MAX_URI_CHARS:  # not echoed: it could be megabytes
+            raise invalid_params(f"The URI is longer than {MAX_URI_CHARS} characters: no resource has one that long")
         found = self.catalogue.resource_for(uri)
         if found is None:
             raise JsonRpcError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -11,7 +12,14 @@ from django.core.exceptions import ImproperlyConfigured
 from pytest_django.fixtures import Settings
 
 from mcp_gateway import jsonrpc
-from mcp_gateway.catalogue import Catalogue, DirectoryPage, Resource, ResourceTemplate, template_pattern
+from mcp_gateway.catalogue import (
+    MAX_URI_CHARS,
+    Catalogue,
+    DirectoryPage,
+    Resource,
+    ResourceTemplate,
+    template_pattern,
+)
 from mcp_gateway.context import RequestContext
 from mcp_gateway.input_required import HmacCodec
 from mcp_gateway.protocol import MAX_CURSOR_CHARS, MAX_RESOURCES_PAGE_SIZE, McpServer
@@ -217,11 +225,75 @@ def test_a_reserved_expansion_spans_segments_and_a_simple_one_does_not() -> None
 
 
 @pytest.mark.parametrize(
-    "template", ["x://{?q}", "x://{#frag}", "x://{a,b}", "x://{a*}", "x://{/p}", "x://{}", "x://a{b", "x://{a}/{a}"]
+    "template",
+    ["x://{?q}", "x://{#frag}", "x://{a,b}", "x://{a*}", "x://{/p}", "x://{}", "x://a{b", "x://{a}/{a}", "x://{a\n}"],
 )
 def test_a_template_expression_it_cannot_match_is_refused_at_start_up(template: str) -> None:
     with pytest.raises(ValueError):
         ResourceTemplate(template, "t", read_text)
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("repo://{+dir}/{+file}.py", "at most one {+var}"),
+        ("repo://{+dir}/x/{name}/{+file}", "at most one {+var}"),
+        ("x://{a}{b}", "needs a '/' between"),
+        ("x://{a}.{b}.html", "needs a '/' between"),
+        ("x://{+path}.{ext}", "needs a '/' between"),
+        ("x://{a}-{+rest}", "needs a '/' between"),
+    ],
+)
+def test_a_template_that_would_match_slowly_is_refused_at_start_up(template: str, reason: str) -> None:
+    """Each of these would try every split of a long segment (quadratic): seconds for a few kilobytes."""
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        ResourceTemplate(template, "t", read_text)
+
+
+@pytest.mark.parametrize(
+    ("template", "uri"),
+    [
+        ("x://{a}/{b}/{c}.html", "x://" + "a." * 500_000),  # a segment of a megabyte
+        ("x://{a}/{b}/{c}.html", "x://" + "a/" * 500_000),  # half a million segments
+        ("x://{+path}/{b}/{c}.html", "x://" + "a/" * 500_000),
+        ("x://{+path}/{b}/{c}.html", "x://" + "a." * 500_000 + "/b/c.htm"),
+        ("x://{a}/{+path}.py", "x://" + "a/" * 500_000),
+    ],
+)
+def test_the_templates_accepted_match_in_linear_time(template: str, uri: str) -> None:
+    """A megabyte against the matcher itself, past the URI bound: milliseconds when linear, hours were it quadratic
+    (the suite's timeout would fail it)."""
+    assert ResourceTemplate(template, "t", read_text).match(uri) is None
+
+
+def test_a_value_holds_no_control_character_and_no_final_newline() -> None:
+    simple = ResourceTemplate("test://template/{id}/data", "t", read_text)
+    reserved = ResourceTemplate("https://docs.example/{+path}", "t", read_text)
+    assert simple.match("test://template/42/data") == {"id": "42"}
+    for uri in ("test://template/42/data\n", "test://template/4\n2/data", "test://template/4\x012/data"):
+        assert simple.match(uri) is None, uri
+        assert template_pattern(simple.uri_template).match(uri) is None, uri
+    for uri in ("https://docs.example/a.html\n", "https://docs.example/a\x7f.html", "https://docs.example/a\tb"):
+        assert reserved.match(uri) is None, uri
+
+
+async def test_a_uri_past_the_bound_is_refused_without_matching_or_echoing_it() -> None:
+    catalogue = Catalogue()
+    catalogue.add_template(ResourceTemplate("x://{+path}", "x", read_text))
+    server = McpServer(catalogue)
+    session = await ready(server)
+    at_bound = "x://" + "a" * (MAX_URI_CHARS - 4)
+    assert catalogue.resource_for(at_bound) is not None
+    assert catalogue.resource_for(at_bound + "a") is None  # the scope check looks it up this way too
+    reply = await call(server, session, "resources/read", {"uri": at_bound})
+    assert reply["result"]["contents"][0]["uri"] == at_bound
+    for uri in (at_bound + "a", "x://" + "a/" * 500_000):
+        for meta in ({}, {"_meta": MODERN_META}):
+            error = (await call(server, session, "resources/read", {"uri": uri, **meta}))["error"]
+            assert error == {
+                "code": jsonrpc.INVALID_PARAMS,
+                "message": f"The URI is longer than {MAX_URI_CHARS} characters: no resource has one that long",
+            }
 
 
 async def test_resources_read_through_a_reserved_template() -> None:

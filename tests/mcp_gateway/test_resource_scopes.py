@@ -39,6 +39,12 @@ def test_a_docs_page_needs_the_read_scope_and_its_partitions(settings: Settings)
     assert needed_scopes(read(AWS_PAGE), "aws") == {"docs:read"}
 
 
+def test_a_uri_past_the_bound_needs_only_the_partitions_scope_and_is_not_matched(settings: Settings) -> None:
+    """Looked up before the template's regex runs on the event loop: the server refuses it (invalid params)."""
+    settings.MCP_PARTITION_SCOPES = {"aws": "docs:aws"}
+    assert needed_scopes(read(f"https://docs.aws.amazon.com/{'a/' * 500_000}x.html"), "aws") == {"docs:aws"}
+
+
 async def test_a_session_reading_a_page_without_the_read_scope_is_403_naming_it() -> None:
     headers = await session_of("search")
     assert_insufficient(await streamable(read(AWS_PAGE, 2), "search", **headers), "docs:read")
