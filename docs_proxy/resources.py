@@ -63,7 +63,8 @@ def reader_for(partition: str) -> ResourceReader:
         return {
             "contents": [{"uri": uri, "mimeType": MARKDOWN, "text": page_text(page)}],
             "ttlMs": fresh_ms(page, time.time()),
-            "cacheScope": "public",  # the same public page for every caller
+            # The same page for every caller; the core narrows it to private while reading needs docs:read.
+            "cacheScope": "public",
         }
 
     return read_page

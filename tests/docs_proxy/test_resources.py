@@ -96,7 +96,7 @@ async def test_a_page_reads_whole_as_markdown_fresh_for_as_long_as_the_cache_kee
     assert "# What is Amazon Relational Database Service" in text and "## Advantages of Amazon RDS" in text
     # The whole page, as read_documentation gives it when asked for all of it.
     assert text == tool.content[0].text
-    assert 0 < result.ttl_ms <= L2_TTL * 1000 and result.cache_scope == "public"
+    assert 0 < result.ttl_ms <= L2_TTL * 1000 and result.cache_scope == "private"
 
 
 async def test_a_china_page_reads_through_its_hosts_template(server: DaphneServer, origin: OriginServer) -> None:
@@ -105,7 +105,7 @@ async def test_a_china_page_reads_through_its_hosts_template(server: DaphneServe
         result = await client.read_resource(CN_S3, cache_mode="bypass")
     text = getattr(result.contents[0], "text", "")
     assert text.startswith(f"AWS Documentation from {CN_S3}:\n") and "# Amazon S3 in the China Regions" in text
-    assert 0 < result.ttl_ms <= L2_TTL * 1000 and result.cache_scope == "public"
+    assert 0 < result.ttl_ms <= L2_TTL * 1000 and result.cache_scope == "private"
     assert origin.hits("/cn/en_us/aws/latest/userguide/s3.html") == before + 1
 
 

@@ -337,6 +337,33 @@ async def test_a_readers_cache_hints_reach_a_2026_client_and_no_earlier_one() ->
     assert legacy["result"] == {"contents": [{"uri": "page://one", "text": "page"}]}
 
 
+async def read_public(server: McpServer, uri: str, partition: str = "aws") -> Any:
+    reply = await call(
+        server, ServerSession("m", "test", partition), "resources/read", {"uri": uri, "_meta": MODERN_META}
+    )
+    return reply["result"]["cacheScope"]
+
+
+async def test_what_needs_a_scope_to_read_is_never_public_whatever_the_reader_says() -> None:
+    """A public answer may be served across authorization contexts: a client without the scope would get it."""
+    catalogue = Catalogue()
+    catalogue.add_resource(Resource("page://open", "open", read_cached))
+    catalogue.add_resource(Resource("page://scoped", "scoped", read_cached, scopes=("docs:read",)))
+    catalogue.add_resource(Resource("page://china", "china", read_cached, partition="aws-cn"))
+    catalogue.add_template(ResourceTemplate("tpl://{+path}", "tpl", read_cached, scopes=("docs:read",)))
+    open_server = McpServer(catalogue)
+    assert await read_public(open_server, "page://open") == "public"
+    assert await read_public(open_server, "page://china") == "public"  # no partition scopes configured
+    assert await read_public(open_server, "page://scoped") == "private"
+    assert await read_public(open_server, "tpl://a/b") == "private"
+    restricted = McpServer(
+        catalogue, partition_scopes=lambda partition: frozenset({"docs:cn"}) if partition == "aws-cn" else frozenset()
+    )
+    assert await read_public(restricted, "page://china") == "private"  # its data's partition needs docs:cn
+    assert await read_public(restricted, "page://open") == "public"
+    assert await read_public(restricted, "page://open", "aws-cn") == "private"  # the connection needed docs:cn
+
+
 async def test_a_2026_resources_list_page_carries_the_lists_cache_hints() -> None:
     server = McpServer(catalogue_with(Shelf(3)), resources_page_size=2)
     reply = await call(server, ServerSession("m", "test", "aws"), "resources/list", {"_meta": MODERN_META})
