@@ -13,6 +13,7 @@ from typing import Any
 
 from awsmcp.pools import run_in
 from docs_proxy.addresses import PUBLIC_HOSTS, AddressError, parse_doc_url
+from docs_proxy.fetch import FetchError
 from docs_proxy.page import Page
 from docs_proxy.pages import get_page, notes
 from docs_proxy.paging import header
@@ -20,7 +21,7 @@ from docs_proxy.search_index import store
 from docs_proxy.tools import READ_SCOPES
 from mcp_gateway.catalogue import Catalogue, DirectoryPage, ResourceReader, ResourceTemplate, ToolError
 from mcp_gateway.context import RequestContext
-from mcp_gateway.jsonrpc import RESOURCE_NOT_FOUND, JsonRpcError, invalid_params
+from mcp_gateway.jsonrpc import INTERNAL_ERROR, RESOURCE_NOT_FOUND, JsonRpcError, invalid_params
 
 MARKDOWN = "text/markdown"
 _DESCRIPTION = (
@@ -48,6 +49,17 @@ def page_text(page: Page) -> str:
     return notes(page) + header(page.served.url, markdown) + markdown
 
 
+def read_failure(uri: str, exc: ToolError) -> JsonRpcError:
+    """Not found for a page the origin says does not exist (404, 410); for any other failure (the origin failing or
+    too slow, a page that would not convert or is too large) an internal error with the reason: the resource may
+    well be there, and a client that took "not found" would stop asking for it."""
+    cause = exc.__cause__
+    message = f"{uri} could not be read: {exc}"
+    if isinstance(cause, FetchError) and cause.status in (404, 410):
+        return JsonRpcError(RESOURCE_NOT_FOUND, message, {"uri": uri})
+    return JsonRpcError(INTERNAL_ERROR, message)
+
+
 def reader_for(partition: str) -> ResourceReader:
     async def read_page(uri: str, variables: dict[str, str], ctx: RequestContext) -> dict[str, Any]:
         """The page at `uri` (its host is this partition's, the template says so) checked as the tools check a URL:
@@ -59,7 +71,7 @@ def reader_for(partition: str) -> ResourceReader:
         try:
             page = await get_page(address)
         except ToolError as exc:
-            raise JsonRpcError(RESOURCE_NOT_FOUND, f"{uri} could not be read: {exc}", {"uri": uri}) from None
+            raise read_failure(uri, exc) from None
         return {
             "contents": [{"uri": uri, "mimeType": MARKDOWN, "text": page_text(page)}],
             "ttlMs": fresh_ms(page, time.time()),

@@ -16,9 +16,11 @@ from mcp_types import Resource
 
 from docs_proxy import pages
 from docs_proxy.addresses import DocAddress
-from docs_proxy.convert import Document
+from docs_proxy.convert import Document, UnreadablePage
+from docs_proxy.fetch import FetchError
 from docs_proxy.page import Page
-from docs_proxy.resources import fresh_ms, page_text
+from docs_proxy.resources import fresh_ms, page_text, read_failure
+from mcp_gateway.catalogue import ToolError
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, daphne
 from tests.support.witness import Witness
@@ -33,6 +35,8 @@ STATIC = ["test://static-text", "test://static-binary", "test://watched-resource
 LISTED = [f"https://docs.aws.amazon.com/listing/latest/guide/page-{n:02}.html" for n in range(11)]
 LISTED_CN = [f"https://docs.amazonaws.cn/en_us/listing/latest/guide/page-{n}.html" for n in range(2)]
 INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+RESOURCE_NOT_FOUND = -32002
 
 SAVE_ROWS = """
 from docs_proxy.search_index import store
@@ -130,6 +134,38 @@ async def test_refused_uris_get_a_clear_error_without_a_fetch(server: DaphneServ
     assert control.code == INVALID_PARAMS and "characters that are not allowed" in control.message
     assert not_fetched == 0  # nothing reached the origin (the witness reads a cached page)
     assert missing.code == INVALID_PARAMS and "does not exist" in missing.message
+
+
+async def test_a_page_that_cannot_be_read_just_now_is_an_internal_error_not_a_missing_one(
+    server: DaphneServer, origin: OriginServer
+) -> None:
+    """Not found tells a client the resource is not there; an origin outage or a failed conversion does not."""
+    outage = "/resources/latest/dg/outage.html"  # never read before: no cached copy to serve stale
+    origin.fail(outage)
+    try:
+        async with Witness(server) as witness, Client(server.mcp_url) as client:
+            failing = await read_error(client, f"https://docs.aws.amazon.com{outage}")
+            unreadable = await read_error(client, "https://docs.aws.amazon.com/test/no-article.html")
+            missing = await read_error(client, "https://docs.aws.amazon.com/nothing/latest/dg/gone.html")
+    finally:
+        origin.fail(outage, False)
+    witness.assert_unharmed()
+    assert failing.code == INTERNAL_ERROR and "failed with HTTP 503; try again later" in failing.message
+    assert unreadable.code == INTERNAL_ERROR and "could not be read" in unreadable.message
+    assert missing.code == INVALID_PARAMS and "does not exist" in missing.message  # not found, in this revision
+
+
+def test_only_a_page_the_origin_says_is_missing_is_not_found() -> None:
+    def failure(cause: BaseException | None) -> int:
+        error = ToolError("reason")
+        error.__cause__ = cause
+        return read_failure("https://docs.aws.amazon.com/x.html", error).code
+
+    assert failure(FetchError("missing", 404)) == failure(FetchError("gone", 410)) == RESOURCE_NOT_FOUND
+    assert failure(FetchError("down", 503, retryable=True)) == INTERNAL_ERROR
+    assert failure(FetchError("too slow", retryable=True)) == INTERNAL_ERROR
+    assert failure(FetchError("forbidden", 403)) == INTERNAL_ERROR
+    assert failure(UnreadablePage("no article")) == failure(None) == INTERNAL_ERROR
 
 
 async def test_the_indexed_pages_are_listed_a_page_at_a_time(server: DaphneServer) -> None:
