@@ -9,6 +9,7 @@ converted) are listed by resources/list, a keyset page at a time, in the connect
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from awsmcp.pools import run_in
@@ -34,6 +35,21 @@ _TITLES = {"aws": "AWS documentation page", "aws-cn": "AWS China documentation p
 
 def template_uri(partition: str) -> str:
     return f"https://{PUBLIC_HOSTS[partition]}/{{+path}}"
+
+
+def canonical_for(partition: str) -> Callable[[str], str]:
+    """How the partition's template reads a URI: http or https, the host in any case, as the tools accept a URL
+    (scheme and host are case-insensitive, RFC 3986); any other URI is left for the template to refuse."""
+    host = PUBLIC_HOSTS[partition]
+
+    def canonical(uri: str) -> str:
+        scheme, sep, rest = uri.partition("://")
+        netloc, slash, path = rest.partition("/")
+        if sep and scheme.lower() in ("http", "https") and netloc.lower() == host:
+            return f"https://{host}{slash}{path}"
+        return uri
+
+    return canonical
 
 
 def fresh_ms(page: Page, now: float) -> int:
@@ -117,6 +133,7 @@ def register(catalogue: Catalogue) -> None:
                 _TITLES[partition],
                 scopes=READ_SCOPES,  # reading a page as a resource is reading documentation
                 partition=partition,
+                canonical=canonical_for(partition),
             )
         )
     catalogue.add_directory(IndexedPages())

@@ -278,13 +278,16 @@ class ResourceTemplate:
     title: str | None = None
     scopes: tuple[str, ...] = ()  # as Resource.scopes
     partition: str | None = None  # as Resource.partition
+    # Rewrites a URI into the spelling the template is written in before matching (a site's http:// or upper-case
+    # host as its https:// one); the reader still gets the URI as the client sent it.
+    canonical: Callable[[str], str] | None = None
     pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.pattern = template_pattern(self.uri_template)
 
     def match(self, uri: str) -> dict[str, str] | None:
-        found = self.pattern.fullmatch(uri)
+        found = self.pattern.fullmatch(self.canonical(uri) if self.canonical else uri)
         return found.groupdict() if found else None
 
     def listing(self) -> dict[str, Any]:

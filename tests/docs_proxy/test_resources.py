@@ -103,6 +103,18 @@ async def test_a_page_reads_whole_as_markdown_fresh_for_as_long_as_the_cache_kee
     assert 0 < result.ttl_ms <= L2_TTL * 1000 and result.cache_scope == "private"
 
 
+async def test_a_page_named_over_http_or_with_its_host_in_capitals_reads_as_with_the_tools(
+    server: DaphneServer,
+) -> None:
+    shouted = RDS.replace("https://docs.aws.amazon.com", "HTTPS://DOCS.aws.amazon.com")
+    plain = RDS.replace("https://", "http://")
+    async with Client(server.mcp_url) as client:
+        for uri in (shouted, plain):
+            (content,) = (await client.read_resource(uri, cache_mode="bypass")).contents
+            assert str(content.uri).lower() == uri.lower()  # as asked
+            assert getattr(content, "text", "").startswith(f"AWS Documentation from {RDS}:\n")  # the page read
+
+
 async def test_a_china_page_reads_through_its_hosts_template(server: DaphneServer, origin: OriginServer) -> None:
     before = origin.hits("/cn/en_us/aws/latest/userguide/s3.html")
     async with Client(server.mcp_url) as client:
