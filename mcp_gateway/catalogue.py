@@ -315,7 +315,8 @@ class ResourceDirectory(Protocol):
     """Resources too many to register one by one (pages of a site, rows of a table), listed page by page after
     the catalogue's own. `after` is a position this directory returned before (None: from the start); the core
     hands it back only inside a cursor it signed, so it comes unaltered, but may be old: a position the directory
-    cannot read raises ValueError, and the client is told to list again. A page holds at most `limit` entries."""
+    cannot read raises ValueError, and the client is told to list again. A page holds at most `limit` entries: one
+    with more is a bug, answered as an internal error (its `after` is past entries the page has no room for)."""
 
     @property
     def name(self) -> str:
@@ -412,6 +413,8 @@ class Catalogue:
 
     def add_directory(self, directory: ResourceDirectory) -> None:
         """List a directory's resources after the catalogue's own (resources/list pages through them)."""
+        if not isinstance(directory.name, str) or not directory.name:
+            raise ValueError("a resource directory needs a name (a cursor names the catalogue's own resources '')")
         if any(known.name == directory.name for known in self.directories):
             raise ValueError(f"a resource directory named {directory.name!r} is already registered")
         self.directories.append(directory)

@@ -421,8 +421,12 @@ class McpServer:
             start = int(after or 0)
             end = start + room
             return [r.listing() for r in resources[start:end]], (str(end) if end < len(resources) else None)
-        page = await self.catalogue.directories[stage - 1].page(after, room, ctx)
-        return page.resources[:room], page.after
+        directory = self.catalogue.directories[stage - 1]
+        page = await directory.page(after, room, ctx)
+        if len(page.resources) > room:
+            # Its position is past entries a page has no room for: cutting them would lose them for good.
+            raise RuntimeError(f"resource directory {directory.name!r} gave {len(page.resources)} entries, not {room}")
+        return page.resources, page.after
 
     def _resources_cursor(self, stage: int, after: str | None, partition: str) -> str:
         name = "" if stage == 0 else self.catalogue.directories[stage - 1].name
@@ -464,6 +468,8 @@ class McpServer:
         answer = await entry.reader(uri, variables, ctx)
         if isinstance(answer, list):
             return {"contents": answer}
+        if not isinstance(answer, dict) or not isinstance(answer.get("contents"), list):
+            raise RuntimeError(f"the reader of {uri[:200]} answered no contents list")  # a bug: an internal error
         result = {key: value for key, value in answer.items() if key in _READ_RESULT_FIELDS}
         if self._guarded(entry, ctx.partition):
             # "public" lets a cache serve it across authorization contexts: not for what needed a scope to read.

@@ -372,17 +372,49 @@ async def test_a_2026_resources_list_page_carries_the_lists_cache_hints() -> Non
 
 
 class Overfull(Shelf):
-    """A directory that gives more than it is asked for (a bug): the page stays within its size all the same."""
+    """A directory that gives more than it is asked for (a bug): its position is past entries a page has no room
+    for, so cutting the page would lose them."""
 
     async def page(self, after: str | None, limit: int, ctx: RequestContext) -> DirectoryPage:
-        page = await super().page(after, limit + 5, ctx)
+        page = await super().page(after, limit + 1, ctx)
         return DirectoryPage(page.resources, page.after)
 
 
-async def test_a_page_never_holds_more_than_the_page_size() -> None:
+async def test_a_directory_giving_more_than_the_room_left_is_an_internal_error_not_a_lossy_page(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     server = McpServer(catalogue_with(Overfull(20)), resources_page_size=3)
-    pages = await list_all(server, await ready(server))
-    assert pages and all(len(page) <= 3 for page in pages)
+    reply = await call(server, await ready(server), "resources/list")
+    assert reply["error"] == {"code": jsonrpc.INTERNAL_ERROR, "message": "Internal error"}
+    assert "resource directory 'shelf' gave 2 entries, not 1" in caplog.text  # the room after two static ones
+
+
+def test_a_directory_without_a_name_is_refused() -> None:
+    """Its cursors would name the stage of the catalogue's own resources."""
+    nameless = Shelf(1)
+    nameless.name = ""
+    with pytest.raises(ValueError, match="needs a name"):
+        Catalogue().add_directory(nameless)
+
+
+async def read_no_contents(uri: str, variables: dict[str, str], ctx: RequestContext) -> Any:
+    return {"ttlMs": 5, "cacheScope": "public"}
+
+
+async def read_a_string(uri: str, variables: dict[str, str], ctx: RequestContext) -> Any:
+    return "text"
+
+
+async def test_a_reader_answering_no_contents_list_is_an_internal_error() -> None:
+    catalogue = Catalogue()
+    catalogue.add_resource(Resource("page://empty", "empty", read_no_contents))
+    catalogue.add_resource(Resource("page://string", "string", read_a_string))
+    server = McpServer(catalogue)
+    session = await ready(server)
+    for uri in ("page://empty", "page://string"):
+        for meta in ({}, {"_meta": MODERN_META}):
+            reply = await call(server, session, "resources/read", {"uri": uri, **meta})
+            assert reply["error"] == {"code": jsonrpc.INTERNAL_ERROR, "message": "Internal error"}, uri
 
 
 @pytest.mark.parametrize("size", [0, MAX_RESOURCES_PAGE_SIZE + 1])
