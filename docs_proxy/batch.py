@@ -166,9 +166,8 @@ async def _read(page: Page, address: DocAddress, request: dict[str, Any], budget
     if not budget.fits(text, counted):
         allowed = None if max_tokens is None else min(max_tokens, budget.tokens)
         cut = await read_text(page, address.fragment, start_index, min(max_length, budget.chars), allowed)
-        clipped = cut != text and TRUNCATED in cut
-        if clipped:
-            text, counted = cut, await _tokens(cut, max_tokens)
+        if cut != text:
+            text, counted, clipped = cut, await _tokens(cut, max_tokens), TRUNCATED in cut
     budget.chars -= len(text)
     budget.tokens -= counted
     if clipped:
