@@ -409,3 +409,11 @@ DOCS_SEARCH_API_TIMEOUT = env_float("DOCS_SEARCH_API_TIMEOUT", 6.0)  # then sear
 DOCS_RECOMMEND_TTL = env_int("DOCS_RECOMMEND_TTL", 3600)
 DOCS_STATS_FLUSH = env_float("DOCS_STATS_FLUSH", 5.0)
 DOCS_PURGE_POLL = env_float("DOCS_PURGE_POLL", 1.0)
+# Pages as MCP resources (issue 17): entries per resources/list page (1 to 1000; the indexed pages follow the
+# catalogue's own resources, a signed keyset cursor between pages).
+MCP_RESOURCES_PAGE_SIZE = env_int("MCP_RESOURCES_PAGE_SIZE", 100)
+# Batch reads (docs_proxy/batch.py): the pages one read_documentation_batch call may read (taken within 1 to 50),
+# and the characters and tokens (requests with max_tokens) of text its pages share, spent in request order
+DOCS_BATCH_MAX_PAGES = env_int("DOCS_BATCH_MAX_PAGES", 10)
+DOCS_BATCH_MAX_CHARS = env_int("DOCS_BATCH_MAX_CHARS", 200_000)
+DOCS_BATCH_MAX_TOKENS = env_int("DOCS_BATCH_MAX_TOKENS", 50_000)

@@ -7,8 +7,11 @@ class DocsProxyConfig(AppConfig):
 
     def ready(self) -> None:
         from awsmcp import background
-        from docs_proxy import housekeeping, tools
+        from docs_proxy import batch, housekeeping, region_tools, resources, tools
         from mcp_gateway.catalogue import catalogue
 
         tools.register(catalogue)
+        region_tools.register(catalogue)
+        batch.register(catalogue)
+        resources.register(catalogue)
         background.register("docs-housekeeping", housekeeping.run)

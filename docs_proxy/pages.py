@@ -180,7 +180,7 @@ async def _from_origin(address: DocAddress, key: str, stored: Page | None, now: 
             stored.stale_reason = exc.message
             _remember(key, stored)
             return stored
-        raise ToolError(exc.message) from None
+        raise ToolError(exc.message) from exc  # the cause tells a reader missing (404) from failing (503)
     await run_in("database", l2_write, page)
     _remember(key, page)
     _index_later(page)

@@ -16,6 +16,7 @@ from awsmcp.pools import run_in
 from docs_proxy import answers, descriptions, upstream
 from docs_proxy.addresses import MAX_URL_LENGTH, AddressError, DocAddress, parse_doc_url
 from docs_proxy.convert import Document
+from docs_proxy.page import Page
 from docs_proxy.pages import get_page, notes
 from docs_proxy.paging import (
     TOC_LISTED,
@@ -333,17 +334,22 @@ def toc_for(start_index: int) -> int:
     return TOC_LISTED if start_index == 0 else TOC_LISTED_LATER
 
 
-async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    address = address_for(args["url"], ctx)
-    max_length, max_tokens = limits(args, READ_MAX_LENGTH)
-    start_index = args.get("start_index", 0)
-    page = await get_page(address)
-    arguments = (page.served.url, page.document, address.fragment, start_index, max_length, max_tokens)
+async def read_text(page: Page, fragment: str, start_index: int, max_length: int, max_tokens: int | None) -> str:
+    """read_documentation's text for a page (also each page of a batch): its notes, then the chunk (long or
+    token-counted chunks in the "cpu" pool)."""
+    arguments = (page.served.url, page.document, fragment, start_index, max_length, max_tokens)
     if max_tokens is None and max_length <= INLINE_MAX_LENGTH and len(page.document.sections) <= INLINE_SECTIONS:
         text = _read_answer(*arguments)
     else:
         text = await run_in("cpu", _read_answer, *arguments)
-    return text_result(notes(page) + text)
+    return notes(page) + text
+
+
+async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    address = address_for(args["url"], ctx)
+    max_length, max_tokens = limits(args, READ_MAX_LENGTH)
+    page = await get_page(address)
+    return text_result(await read_text(page, address.fragment, args.get("start_index", 0), max_length, max_tokens))
 
 
 def _sections_markdown(document: Document, titles: list[str]) -> tuple[str, list[str], list[Heading]]:

@@ -2,6 +2,7 @@ import logging
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +15,7 @@ class McpGatewayConfig(AppConfig):
         from awsmcp import background
         from mcp_gateway import control, directory, warden
         from mcp_gateway.gate import ALLOW_ALL, get_gate
+        from mcp_gateway.protocol import checked_page_size
 
         background.register("control-listener", control.listen)
         background.register("session-warden", warden.run)
@@ -21,3 +23,7 @@ class McpGatewayConfig(AppConfig):
         # Loaded now, so that a wrong MCP_GATE stops the start instead of failing the first request.
         if get_gate() is ALLOW_ALL and settings.MCP_AUTH_REQUIRED:
             log.warning("MCP_GATE is empty: every client is let in, without API keys, rates or stream caps")
+        try:  # the server is built on the first request: a wrong bound must stop the start, not fail each request
+            checked_page_size(settings.MCP_RESOURCES_PAGE_SIZE)
+        except ValueError as exc:
+            raise ImproperlyConfigured(str(exc)) from None

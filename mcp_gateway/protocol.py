@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp_gateway import jsonrpc, stateless, tracing
-from mcp_gateway.catalogue import Catalogue, ToolError
+from mcp_gateway.catalogue import MAX_URI_CHARS, Catalogue, Resource, ResourceTemplate, ToolError
 from mcp_gateway.context import Hangup, RequestContext, drop_messages
-from mcp_gateway.input_required import INPUT_REQUIRED_METHODS, InputRequired, Rounds
+from mcp_gateway.input_required import (
+    INPUT_REQUIRED_METHODS,
+    HmacCodec,
+    InputRequired,
+    Rounds,
+    StateCodec,
+    StateRejected,
+)
 from mcp_gateway.jsonrpc import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -37,6 +45,7 @@ from mcp_gateway.versions import (
     BATCH_VERSIONS,
     LATEST_STATEFUL,
     STATEFUL_VERSIONS,
+    STATELESS_VERSIONS,
 )
 
 log = logging.getLogger(__name__)
@@ -56,6 +65,12 @@ observers: list[Observer] = []
 _CANCELLABLE = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
 _BEFORE_INIT = frozenset({"initialize", "ping"})
 MAX_COMPLETIONS = 100
+# resources/list pages: what MCP_RESOURCES_PAGE_SIZE may be, and the longest cursor worth opening (ours are
+# well under it: a partition, a directory name and its position, signed).
+MAX_RESOURCES_PAGE_SIZE = 1000
+MAX_CURSOR_CHARS = 2000
+# Result fields a resource reader may add besides `contents`: the 2026-07-28 revision's cache hints.
+_READ_RESULT_FIELDS = frozenset({"contents", "_meta", "ttlMs", "cacheScope"})
 
 
 def _text(text: str) -> dict[str, Any]:
@@ -80,8 +95,17 @@ class McpServer:
         max_batch: int = 32,
         max_batch_answer_bytes: int = 16 * 1024 * 1024,
         rounds: Rounds | None = None,
+        resources_page_size: int = 100,
+        cursors: StateCodec | None = None,
+        partition_scopes: Callable[[str], frozenset[str]] | None = None,
     ) -> None:
         self.catalogue = catalogue
+        # The scopes reading a partition's data needs (MCP_PARTITION_SCOPES): a result read under them is private.
+        self.partition_scopes = partition_scopes or (lambda partition: frozenset())
+        self.resources_page_size = checked_page_size(resources_page_size)
+        # Seals resources/list cursors: a fleet's processes share the key, so any of them continues a listing.
+        # Keyset positions do not go stale with time: no expiry.
+        self.cursors = cursors or HmacCodec(ttl=math.inf)
         # Input-required rounds of 2026-07-28 requests (the state codec and its bounds).
         self.rounds = rounds or Rounds()
         # One small batch could otherwise ask for hundreds of page-sized answers at once.
@@ -365,8 +389,69 @@ class McpServer:
 
     # --- resources ---------------------------------------------------------------------------
     async def resources_list(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-        _check_cursor(params)
-        return {"resources": [r.listing() for r in self.catalogue.resources.values()]}
+        """The catalogue's resources, then each directory's, `resources_page_size` at a time."""
+        stage, after = self._resources_position(params.get("cursor"), ctx.partition)
+        stages = len(self.catalogue.directories) + 1
+        listed: list[dict[str, Any]] = []
+        while stage < stages and len(listed) < self.resources_page_size:
+            room = self.resources_page_size - len(listed)
+            try:
+                taken, after = await self._resources_stage(stage, after, room, ctx)
+            except ValueError:
+                if after is None:
+                    raise  # not a position of a cursor: the directory failed
+                raise invalid_params("Invalid cursor: the listing has changed; list again without a cursor") from None
+            listed += taken
+            if after is None:
+                stage += 1
+            elif not taken:
+                break  # a directory that gives nothing yet says more remain: the client asks again
+        result: dict[str, Any] = {"resources": listed}
+        if stage < stages:
+            result["nextCursor"] = self._resources_cursor(stage, after, ctx.partition)
+        return result
+
+    async def _resources_stage(
+        self, stage: int, after: str | None, room: int, ctx: RequestContext
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to `room` entries of one stage (0: the catalogue's resources, then the directories) from `after`,
+        and where its next entries start (None: it has no more)."""
+        if stage == 0:
+            resources = list(self.catalogue.resources.values())
+            start = int(after or 0)
+            end = start + room
+            return [r.listing() for r in resources[start:end]], (str(end) if end < len(resources) else None)
+        directory = self.catalogue.directories[stage - 1]
+        page = await directory.page(after, room, ctx)
+        if len(page.resources) > room:
+            # Its position is past entries a page has no room for: cutting them would lose them for good.
+            raise RuntimeError(f"resource directory {directory.name!r} gave {len(page.resources)} entries, not {room}")
+        return page.resources, page.after
+
+    def _resources_cursor(self, stage: int, after: str | None, partition: str) -> str:
+        name = "" if stage == 0 else self.catalogue.directories[stage - 1].name
+        return self.cursors.seal({"list": "resources", "partition": partition, "stage": name, "after": after})
+
+    def _resources_position(self, cursor: Any, partition: str) -> tuple[int, str | None]:
+        """Where a resources/list cursor resumes (stage, position); invalid params for a cursor this server did
+        not issue for this partition, or one naming a directory that is no longer there."""
+        if cursor is None:
+            return 0, None
+        if not isinstance(cursor, str) or not cursor or len(cursor) > MAX_CURSOR_CHARS:
+            raise invalid_params("Invalid cursor: send back a nextCursor unchanged, or none for the first page")
+        try:
+            payload = self.cursors.unseal(cursor)
+        except (StateRejected, ValueError, KeyError, TypeError):
+            raise invalid_params(
+                "Invalid cursor: send back a nextCursor unchanged, or none for the first page"
+            ) from None
+        if payload.get("list") != "resources" or payload.get("partition") != partition:
+            raise invalid_params("Invalid cursor: it was issued for another list or partition")
+        names = ["", *(directory.name for directory in self.catalogue.directories)]
+        after = payload.get("after")
+        if payload.get("stage") not in names or not (after is None or isinstance(after, str)):
+            raise invalid_params("Invalid cursor: the listing has changed; list again without a cursor")
+        return names.index(payload["stage"]), after
 
     async def resource_templates_list(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         _check_cursor(params)
@@ -374,11 +459,33 @@ class McpServer:
 
     async def resources_read(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         uri = _required_str(params, "uri")
-        found = self.catalogue.find_resource(uri)
+        if len(uri) > MAX_URI_CHARS:  # not echoed: it could be megabytes
+            raise invalid_params(f"The URI is longer than {MAX_URI_CHARS} characters: no resource has one that long")
+        found = self.catalogue.resource_for(uri)
         if found is None:
             raise JsonRpcError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
-        reader, variables = found
-        return {"contents": await reader(uri, variables, ctx)}
+        entry, variables = found
+        answer = await entry.reader(uri, variables, ctx)
+        if isinstance(answer, list):
+            return {"contents": answer}
+        if not isinstance(answer, dict) or not isinstance(answer.get("contents"), list):
+            raise RuntimeError(f"the reader of {uri[:200]} answered no contents list")  # a bug: an internal error
+        result = {key: value for key, value in answer.items() if key in _READ_RESULT_FIELDS}
+        if self._guarded(entry, ctx.partition):
+            # "public" lets a cache serve it across authorization contexts: not for what needed a scope to read.
+            result["cacheScope"] = "private"
+        if ctx.session.protocol_version not in STATELESS_VERSIONS:
+            # Cache hints are the 2026-07-28 revision's: earlier ones do not define them.
+            result.pop("ttlMs", None)
+            result.pop("cacheScope", None)
+        return result
+
+    def _guarded(self, entry: Resource | ResourceTemplate, partition: str) -> bool:
+        """Whether reading `entry` on a connection to `partition` needed any scope (the entry's, its data's
+        partition's or the connection's)."""
+        if entry.scopes or self.partition_scopes(partition):
+            return True
+        return entry.partition is not None and bool(self.partition_scopes(entry.partition))
 
     async def resources_subscribe(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         ctx.session.subscriptions.add(_required_str(params, "uri"))
@@ -441,8 +548,15 @@ def _required_str(params: dict[str, Any], key: str) -> str:
     return value
 
 
+def checked_page_size(size: int) -> int:
+    """The resources/list page size, if within its bounds (ValueError naming them otherwise)."""
+    if not 1 <= size <= MAX_RESOURCES_PAGE_SIZE:
+        raise ValueError(f"MCP_RESOURCES_PAGE_SIZE must be between 1 and {MAX_RESOURCES_PAGE_SIZE}, not {size}")
+    return size
+
+
 def _check_cursor(params: dict[str, Any]) -> None:
-    """Every list fits one page; any cursor is therefore one we never issued."""
+    """Every list but resources/list fits one page; any cursor is therefore one we never issued."""
     cursor = params.get("cursor")
     if cursor is not None:
         raise JsonRpcError(INVALID_PARAMS, "Invalid cursor")

@@ -14,11 +14,14 @@ from mcp_gateway import subscriptions, tasks
 from mcp_gateway.catalogue import catalogue
 from mcp_gateway.input_required import Rounds, StateRejected
 from mcp_gateway.protocol import McpServer
+from mcp_gateway.scopes import partition_scopes
 from mcp_gateway.tasks.manager import TaskLimits
 from mcp_gateway.tasks.store import CacheStore, MemoryStore
 
 # Keeps requestState signatures apart from every other use of SECRET_KEY (sessions, password resets).
 REQUEST_STATE_SALT = "mcp_gateway.input_required.request-state"
+# And resources/list cursors from requestState (one could not be passed off as the other).
+LIST_CURSOR_SALT = "mcp_gateway.protocol.list-cursor"
 
 
 class SignedStateCodec:
@@ -29,15 +32,16 @@ class SignedStateCodec:
     MCP_REQUEST_STATE_MAX_BYTES to sign, check and parse per round); compressed, a short token of repetitive
     answers would expand to megabytes on every replay."""
 
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
+    def __init__(self, ttl: float | None, salt: str = REQUEST_STATE_SALT) -> None:
+        self.ttl = ttl  # None: never expires
+        self.salt = salt
 
     def seal(self, payload: dict[str, Any]) -> str:
-        return signing.dumps(payload, salt=REQUEST_STATE_SALT, compress=False)
+        return signing.dumps(payload, salt=self.salt, compress=False)
 
     def unseal(self, token: str) -> dict[str, Any]:
         try:
-            payload: dict[str, Any] = signing.loads(token, salt=REQUEST_STATE_SALT, max_age=self.ttl)
+            payload: dict[str, Any] = signing.loads(token, salt=self.salt, max_age=self.ttl)
         except signing.SignatureExpired:
             raise StateRejected("requestState has expired; send the request again without it") from None
         except (signing.BadSignature, ValueError):
@@ -70,6 +74,9 @@ def get_server() -> McpServer:
             max_state_bytes=settings.MCP_REQUEST_STATE_MAX_BYTES,
             max_asks=settings.MCP_MAX_INPUT_REQUESTS,
         ),
+        resources_page_size=settings.MCP_RESOURCES_PAGE_SIZE,
+        cursors=SignedStateCodec(None, salt=LIST_CURSOR_SALT),
+        partition_scopes=partition_scopes,
     )
     subscriptions.install(
         server,

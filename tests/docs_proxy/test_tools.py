@@ -16,6 +16,7 @@ from tests.support.processes import DaphneServer
 RDS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
 AUTHZ = "https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsaccountmanagement.html"
 RDS_PATH = "/AmazonRDS/latest/UserGuide/Welcome.html"
+BOTH_PARTITIONS = ("list_regions", "get_regional_availability", "read_documentation_batch")
 
 
 def text_of(result) -> str:  # type: ignore[no-untyped-def]
@@ -39,9 +40,10 @@ async def test_tools_listed_per_partition(docs_server: DaphneServer, transport: 
             assert tools[name].annotations.open_world_hint is True
             assert tools[name].description
         assert tools["search_documentation"].output_schema is not None
+        assert set(BOTH_PARTITIONS) <= set(tools)
     async with open_session(docs_server, transport, query="partition=aws-cn") as session:
         names = {t.name for t in (await session.list_tools()).tools}
-        assert {"read_documentation", "get_available_services", "search_documentation"} <= names
+        assert {"read_documentation", "get_available_services", "search_documentation", *BOTH_PARTITIONS} <= names
 
 
 HEADER = re.compile(r"AWS Documentation from (\S+):\n(?:<e>Relative links resolve against \S+\.</e>\n)?\n")

@@ -23,8 +23,10 @@ PUBLIC = "https://docs.aws.amazon.com"
 RDS = f"{PUBLIC}/AmazonRDS/latest/UserGuide/Welcome.html"
 AUTHZ = f"{PUBLIC}/service-authorization/latest/reference/list_awsaccountmanagement.html"
 CN_S3 = "https://docs.amazonaws.cn/en_us/aws/latest/userguide/s3.html"
-DOCS_TOOLS = {"read_documentation", "read_sections", "search_table", "search_documentation", "recommend"}
-STRUCTURED = {"search_table", "search_documentation", "recommend"}
+# Offered in both partitions: regions and availability (offline), and batch reads.
+BOTH = {"list_regions", "get_regional_availability", "read_documentation_batch"}
+DOCS_TOOLS = {"read_documentation", "read_sections", "search_table", "search_documentation", "recommend"} | BOTH
+STRUCTURED = {"search_table", "search_documentation", "recommend"} | BOTH
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +103,7 @@ async def test_china_partition(server: DaphneServer) -> None:
         names = {tool.name for tool in await client.list_tools()}
         services = await client.call_tool("get_available_services", {})
         page = await client.call_tool("read_documentation", {"url": CN_S3})
-    assert names == {"read_documentation", "get_available_services", "search_documentation"}
+    assert names == {"read_documentation", "get_available_services", "search_documentation"} | BOTH
     assert f"- [Amazon S3]({CN_S3})" in text_of(services)
     assert "# Amazon S3 in the China Regions" in text_of(page)
 

@@ -1,7 +1,7 @@
 """Pins for what the tools promise, against a real Daphne: one conversion for many concurrent cold reads (the
 in-process single-flight), at most DOCS_MAX_CONCURRENT_FETCHES fetches at the origin at once, the recommendations
 API asked with the page URL encoded, annotations and output schemas of every tool (structured results validate),
-a cancelled call stopped on the server, and the bound on the events a stream keeps for replay."""
+a batch read's pages fetched concurrently within that cap, a cancelled call stopped on the server, and the bound on the events a stream keeps for replay."""
 
 from __future__ import annotations
 
@@ -107,6 +107,20 @@ async def test_cold_reads_beyond_the_fetch_limit_wait_their_turn(
         )
     assert not any(result.is_error for result in results)
     assert counting.state.most_in_flight == FETCH_LIMIT  # reached, never passed
+
+
+async def test_a_batch_read_fetches_its_pages_concurrently_within_the_fetch_limit(
+    server: DaphneServer, counting: CountingOrigin
+) -> None:
+    counting.reset_concurrency()
+    pages = [f"{PUBLIC}{SLOW_PREFIX}batch{n}{RDS_PATH}" for n in range(3 * FETCH_LIMIT)]
+    async with open_session(server, "streamable-http") as session:
+        result = await session.call_tool(
+            "read_documentation_batch", {"requests": [{"url": url, "max_length": 100} for url in pages]}
+        )
+    assert not result.is_error, text_of(result)
+    assert [page["status"] for page in result.structured_content["pages"]] == ["ok"] * len(pages)
+    assert counting.state.most_in_flight == FETCH_LIMIT  # concurrent, and never past the cap
 
 
 # --- paging ------------------------------------------------------------------------------------------------
