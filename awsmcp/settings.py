@@ -405,7 +405,8 @@ DOCS_INDEX_MAX_WORDS = env_int("DOCS_INDEX_MAX_WORDS", 32)  # words of a phrase 
 DOCS_INDEX_MAX_WORD_CHARS = env_int("DOCS_INDEX_MAX_WORD_CHARS", 64)  # a longer "word" is not searched
 DOCS_INDEX_CONTEXT_CHARS = env_int("DOCS_INDEX_CONTEXT_CHARS", 300)  # a result's context excerpt
 DOCS_INDEX_RANK_CANDIDATES = env_int("DOCS_INDEX_RANK_CANDIDATES", 300)  # pages ranked by relevance per search
-DOCS_SEARCH_API_TIMEOUT = env_float("DOCS_SEARCH_API_TIMEOUT", 6.0)  # then search answers from the local index
+# Seconds (at most DOCS_FETCH_DEADLINE) the search API has before search answers from the local index instead
+DOCS_SEARCH_API_TIMEOUT = env_float("DOCS_SEARCH_API_TIMEOUT", 6.0)
 DOCS_RECOMMEND_TTL = env_int("DOCS_RECOMMEND_TTL", 3600)
 DOCS_STATS_FLUSH = env_float("DOCS_STATS_FLUSH", 5.0)
 DOCS_PURGE_POLL = env_float("DOCS_PURGE_POLL", 1.0)

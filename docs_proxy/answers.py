@@ -79,7 +79,7 @@ async def search(
     words, purpose = _words(phrase), _words(intent)
     products, guides = _terms(product_types), _terms(guide_types)
     arguments = {"phrase": words, "intent": purpose, "products": products, "guides": guides}
-    started, timeout = time.monotonic(), settings.DOCS_SEARCH_API_TIMEOUT
+    started, timeout = time.monotonic(), min(settings.DOCS_SEARCH_API_TIMEOUT, settings.DOCS_FETCH_DEADLINE)
     try:
         answer = await cached_answer(
             "search",

@@ -14,12 +14,14 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
+from docs_proxy import answers
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index import indexing, search, store
 from docs_proxy.search_index.engines import EngineUnavailable, engine, engine_name
 from docs_proxy.search_index.excerpts import excerpt
 from docs_proxy.search_index.query import guide_matches, terms_of
 from docs_proxy.search_index.records import IndexRecord
+from mcp_gateway.catalogue import ToolError
 from tests.docs_proxy.search_pages import CN_S3, CN_SERVICES, fixture_pages
 
 pytestmark = pytest.mark.django_db
@@ -263,6 +265,20 @@ def test_the_bound_is_checked_every_hundredth_of_it_not_on_every_insert() -> Non
     assert IndexedPage.objects.count() == 300
     assert not IndexedPage.objects.filter(url__in=[f"{BASE}/h/{n}.html" for n in range(3)]).exists()
     assert IndexedPage.objects.filter(url=fixture_pages()[0].served.url).exists()
+
+
+# --- answers -------------------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+async def test_with_nothing_indexed_the_search_apis_error_stands() -> None:
+    """aws's fallback (test_search_index_tools.py has it answering) has nothing to answer from here."""
+    api_error = "Searching the AWS documentation failed: The documentation service failed with HTTP 500."
+    with pytest.raises(ToolError, match=r"HTTP 500.*holds no pages yet"):
+        await answers.local_search("rds", "aws", 5, None, None, failure=("failed with HTTP 500", api_error))
+    with pytest.raises(ToolError, match="no words to search for"):
+        await answers.local_search("*** (((", "aws-cn", 5, None, None)
+    empty = await answers.local_search("rds", "aws-cn", 5, None, None)
+    assert empty["search_results"] == [] and empty["metadata"]["indexed_pages"] == 0
+    assert "the 0 pages of docs.amazonaws.cn" in empty["metadata"]["note"]
 
 
 # --- contexts -------------------------------------------------------------------------------------
