@@ -50,7 +50,7 @@ class Hit:
     url: str
     title: str
     context: str
-    score: float  # signals (see engines.base) plus the engine's relevance scaled to 0..1 among the hits
+    score: float  # falls down the list: 1 and above when the page holds every word (see _scores)
     headings: tuple[str, ...] = ()
     every_word: bool = True  # False: a page holding only some of the words (ranked below the others)
 
