@@ -63,8 +63,19 @@ POSTGRES_BACKWARD = [
 ]
 
 
+def _fts5_missing(schema_editor) -> bool:  # type: ignore[no-untyped-def]
+    """A SQLite built without FTS5 gets no full-text side (the local search says so) rather than no server."""
+    if schema_editor.connection.vendor != "sqlite":
+        return False
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT sqlite_compileoption_used('ENABLE_FTS5')")
+        return not cursor.fetchone()[0]
+
+
 def _run(statements: dict[str, list[str]]):  # type: ignore[no-untyped-def]
     def run(apps, schema_editor):  # type: ignore[no-untyped-def]
+        if _fts5_missing(schema_editor):
+            return
         for sql in statements.get(schema_editor.connection.vendor, []):
             schema_editor.execute(sql)
 

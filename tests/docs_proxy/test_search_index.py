@@ -69,6 +69,18 @@ def test_the_engine_is_the_databases_own() -> None:
         engine_name()
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 table")
+def test_without_the_full_text_table_the_search_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from docs_proxy.search_index.engines import sqlite
+
+    store.save(record(BASE + "/m/page.html", "Snapshots", "Automated snapshots."))
+    monkeypatch.setattr(sqlite, "_ready", False)
+    with connection.cursor() as cursor:  # rolled back with the test's transaction
+        cursor.execute("DROP TABLE docs_proxy_indexedpage_fts")
+    with pytest.raises(EngineUnavailable, match="no full-text search"):
+        search("snapshots", "aws", 5)
+
+
 @pytest.mark.usefixtures("indexed")
 def test_every_page_is_found_first_by_its_own_title() -> None:
     for page in fixture_pages():

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from django.db import connection
 
-from docs_proxy.search_index.engines.base import SIGNALS, Match, Terms
+from docs_proxy.search_index.engines.base import SIGNALS, EngineUnavailable, Match, Terms
 
 TABLE = "docs_proxy_indexedpage"
 FTS = "docs_proxy_indexedpage_fts"
@@ -65,8 +65,29 @@ def _in(values: Sequence[object]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+_ready = False
+
+
+def _check_ready() -> None:
+    """The FTS5 table exists (migration 0003 skips it on a SQLite without FTS5); once seen, not asked again."""
+    global _ready
+    if _ready:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = %s", [FTS])
+        _ready = cursor.fetchone() is not None
+    if not _ready:
+        raise EngineUnavailable(
+            "this server's SQLite has no full-text search (FTS5), or the database is not migrated "
+            "(python manage.py migrate)."
+        )
+
+
 class SqliteEngine:
     name = "sqlite"
+
+    def __init__(self) -> None:
+        _check_ready()
 
     def matches(
         self, terms: Terms, partition: str, guides: list[str] | None, every: bool, cap: int, exclude: list[int]
