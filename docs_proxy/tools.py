@@ -532,6 +532,10 @@ This server provides tools to access public AWS documentation, search for conten
 - Use `recommend` tool to discover related content that might not appear in search results
 - For recent updates to a service, get an URL for any page in that service, then check the **new** category of the `recommend` tool output on that URL
 - If multiple searches with similar terms yield insufficient results, pivot to using `recommend` to find related pages.
+- To read several pages (or several chunks of one page) at once, use `read_documentation_batch` with up to 10 requests, each with its own `max_length`/`start_index`; a batch's pages share a budget of 200,000 characters, so for long pages ask for a few chunks at a time
+- If the AWS search service fails, `search_documentation` answers from this server's index of the pages read so far and says so in its `metadata`; such results cover fewer pages than a full search
+- `get_regional_availability` tells where a service has an endpoint (from the AWS SDK's endpoint data); whether a feature is available in a Region is in the service's documentation
+- Pages are also MCP resources: a client that attaches resources can read https://docs.aws.amazon.com/... URLs with resources/read (the whole page as Markdown); resources/list lists the pages read so far
 - Always cite the documentation URL when providing information to users
 
 ## Tool Selection Guide
@@ -542,6 +546,9 @@ This server provides tools to access public AWS documentation, search for conten
 - Use `search_table` when: You need specific rows from a large table (e.g., service quotas, pricing, supported models). If read_sections or read_documentation shows a truncated table, use this tool with a query to find the rows you need.
 - Use `recommend` when: You want to find related content to a documentation page you're already viewing or need to find newly released information
 - Use `recommend` as a fallback when: Multiple searches have not yielded the specific information needed
+- Use `read_documentation_batch` when: You have several documentation URLs to read
+- Use `list_regions` when: You need the Regions of a partition (codes and names)
+- Use `get_regional_availability` when: You need to know which Regions offer a service, or whether a given Region does
 
 Pages are on docs.aws.amazon.com. For the China partition (docs.amazonaws.cn), connect with `?partition=aws-cn`.
 """
@@ -561,12 +568,21 @@ This server provides tools to access public AWS China documentation, and get ser
 - To bound an answer in tokens rather than characters, pass `max_tokens` to `read_documentation`
 - Relative links in an answer resolve against the page URL stated at its top; give tools the absolute URL (a root-relative `/guide/page.html` also works)
 - For very long documents (>30,000 characters), stop reading if you've found the needed information
+- `search_documentation` searches the AWS China pages this server has read so far (docs.amazonaws.cn has no search service): when it finds nothing that fits, use `get_available_services` and read the service's pages
+- Phrases are searched as plain words (any case, word endings ignored); quotes and operators are ignored
+- To read several pages (or several chunks of one page) at once, use `read_documentation_batch` with up to 10 requests, each with its own `max_length`/`start_index`; a batch's pages share a budget of 200,000 characters
+- `get_regional_availability` tells where a service has an endpoint (from the AWS SDK's endpoint data); whether a feature is available in a Region is in the service's documentation
+- Pages are also MCP resources: a client that attaches resources can read https://docs.amazonaws.cn/... URLs with resources/read; resources/list lists the pages read so far
 - Always cite the documentation URL when providing information to users
 
 ## Tool Selection Guide
 
 - Use `get_available_services` when: You need to know what services are available in AWS China
+- Use `search_documentation` when: You need a page about a topic among the AWS China pages already read through this server
 - Use `read_documentation` when: You have a specific documentation URL and need its content
+- Use `read_documentation_batch` when: You have several documentation URLs to read
+- Use `list_regions` when: You need the Regions of a partition (codes and names)
+- Use `get_regional_availability` when: You need to know which Regions offer a service, or whether a given Region does
 
 Pages are on docs.amazonaws.cn.
 """
