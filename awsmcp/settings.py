@@ -399,14 +399,25 @@ DOCS_INDEX_ENABLED = env_bool("DOCS_INDEX_ENABLED", True)
 DOCS_INDEX_MAX_PAGES = env_int("DOCS_INDEX_MAX_PAGES", 100_000)
 DOCS_INDEX_MAX_CHARS = env_int("DOCS_INDEX_MAX_CHARS", 100_000)
 DOCS_INDEX_MAX_HEADINGS = env_int("DOCS_INDEX_MAX_HEADINGS", 500)
+# Local search over the index: its engine, the bounds of a query, and the AWS search API's fallback to it
+DOCS_INDEX_ENGINE = env_str("DOCS_INDEX_ENGINE", "auto")  # auto (the database's own), sqlite or postgresql
+DOCS_INDEX_MAX_WORDS = env_int("DOCS_INDEX_MAX_WORDS", 32)  # words of a phrase searched; the rest are ignored
+DOCS_INDEX_MAX_WORD_CHARS = env_int("DOCS_INDEX_MAX_WORD_CHARS", 64)  # a longer "word" is not searched
+DOCS_INDEX_CONTEXT_CHARS = env_int("DOCS_INDEX_CONTEXT_CHARS", 300)  # a result's context excerpt
+DOCS_INDEX_RANK_CANDIDATES = env_int("DOCS_INDEX_RANK_CANDIDATES", 300)  # pages ranked by relevance per search
+# Seconds (at most DOCS_FETCH_DEADLINE) the search API has before search answers from the local index instead
+DOCS_SEARCH_API_TIMEOUT = env_float("DOCS_SEARCH_API_TIMEOUT", 6.0)
 DOCS_RECOMMEND_TTL = env_int("DOCS_RECOMMEND_TTL", 3600)
 DOCS_STATS_FLUSH = env_float("DOCS_STATS_FLUSH", 5.0)
 DOCS_PURGE_POLL = env_float("DOCS_PURGE_POLL", 1.0)
 # Pages as MCP resources (issue 17): entries per resources/list page (1 to 1000; the indexed pages follow the
 # catalogue's own resources, a signed keyset cursor between pages).
 MCP_RESOURCES_PAGE_SIZE = env_int("MCP_RESOURCES_PAGE_SIZE", 100)
-# Batch reads (docs_proxy/batch.py): the pages one read_documentation_batch call may read
+# Batch reads (docs_proxy/batch.py): the pages one read_documentation_batch call may read (taken within 1 to 50),
+# and the characters and tokens (requests with max_tokens) of text its pages share, spent in request order
 DOCS_BATCH_MAX_PAGES = env_int("DOCS_BATCH_MAX_PAGES", 10)
+DOCS_BATCH_MAX_CHARS = env_int("DOCS_BATCH_MAX_CHARS", 200_000)
+DOCS_BATCH_MAX_TOKENS = env_int("DOCS_BATCH_MAX_TOKENS", 50_000)
 # The crawl (python manage.py index_docs) and the index's figures on the admin cache page
 DOCS_CRAWL_PACE = env_float("DOCS_CRAWL_PACE", 0.5)  # seconds between the starts of two fetches of a crawl
 DOCS_CRAWL_CONCURRENCY = env_int("DOCS_CRAWL_CONCURRENCY", 4)  # a crawl's fetches at once (<= the fetch cap)

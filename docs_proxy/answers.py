@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from hashlib import sha1
 from typing import Any
@@ -15,6 +16,7 @@ from docs_proxy import upstream
 from docs_proxy.cache.layers import answer_l1, shared
 from docs_proxy.cache.single_flight import SingleFlight
 from docs_proxy.fetch import FetchError, deadline_from_now, run_fetch
+from docs_proxy.search_index import query as local_index
 from docs_proxy.stats import stats
 from mcp_gateway.catalogue import ToolError
 
@@ -27,20 +29,25 @@ def answer_key(kind: str, arguments: dict[str, Any]) -> str:
 
 
 async def cached_answer(
-    kind: str, arguments: dict[str, Any], ttl: int, compute: Callable[[], Any], doing: str = "Fetching the answer"
+    kind: str,
+    arguments: dict[str, Any],
+    ttl: int,
+    compute: Callable[[], Any],
+    doing: str = "Fetching the answer",
+    seconds: float | None = None,
 ) -> Any:
-    """L1, then L2, then `compute` (blocking, on the fetch pool, within one fetch deadline) once however many
-    ask at once."""
+    """L1, then L2, then `compute` (blocking, on the fetch pool, within one fetch deadline, or `seconds`) once
+    however many ask at once."""
     background.ensure("docs-housekeeping")
     key = answer_key(kind, arguments)
     found = answer_l1().get(key)
     if found is not None:
         stats.count("answer_hits")
         return found
-    return await _answers.run(key, lambda: _load(key, ttl, compute, doing))
+    return await _answers.run(key, lambda: _load(key, ttl, compute, doing, seconds))
 
 
-async def _load(key: str, ttl: int, compute: Callable[[], Any], doing: str) -> Any:
+async def _load(key: str, ttl: int, compute: Callable[[], Any], doing: str, seconds: float | None) -> Any:
     """L2, then `compute`; what comes back fills L1 (and L2 when computed)."""
     stored = await run_in("database", shared().get, key)
     if stored is not None:
@@ -48,7 +55,7 @@ async def _load(key: str, ttl: int, compute: Callable[[], Any], doing: str) -> A
         value = stored["value"]
     else:
         stats.count("answer_misses")
-        deadline = deadline_from_now()
+        deadline = time.monotonic() + seconds if seconds else deadline_from_now()
         try:
             value = await run_fetch(compute, deadline=deadline)
         except FetchError as exc:  # no slot in time, or the call outlived its deadline
@@ -72,14 +79,111 @@ async def search(
     words, purpose = _words(phrase), _words(intent)
     products, guides = _terms(product_types), _terms(guide_types)
     arguments = {"phrase": words, "intent": purpose, "products": products, "guides": guides}
-    answer = await cached_answer(
-        "search",
-        arguments,
-        settings.DOCS_SEARCH_TTL,
-        lambda: upstream.search(words, purpose, upstream.MAX_SEARCH_RESULTS, products, guides),
-        "Searching the AWS documentation",
-    )
+    started, timeout = time.monotonic(), min(settings.DOCS_SEARCH_API_TIMEOUT, settings.DOCS_FETCH_DEADLINE)
+    try:
+        answer = await cached_answer(
+            "search",
+            arguments,
+            settings.DOCS_SEARCH_TTL,
+            lambda: upstream.search(words, purpose, upstream.MAX_SEARCH_RESULTS, products, guides),
+            "Searching the AWS documentation",
+            seconds=timeout,
+        )
+    except ToolError as exc:  # the search API failed or timed out: the pages this server has read answer instead
+        stats.count("search_fallbacks")
+        if time.monotonic() - started >= timeout:
+            why = f"the AWS search API did not answer within {timeout:g} s"
+        else:
+            why = str(exc).removeprefix("Searching the AWS documentation failed: ").rstrip(".")
+        return await local_search(phrase, "aws", limit, products, guides, failure=(why, str(exc)))
     return {**answer, "search_results": answer["search_results"][:limit]}
+
+
+# --- the local index: search for aws-cn, and aws's fallback -------------------------------------------
+INDEX_HOSTS = {"aws": "docs.aws.amazon.com", "aws-cn": "docs.amazonaws.cn"}
+MORE_PAGES = (
+    "Pages join the index as they are read; an operator can add whole guides with "
+    "`python manage.py index_docs --guide <guide URL>`."
+)
+SECTIONS_LISTED = 30
+RECOMMENDED_SECTIONS = 5
+
+
+def local_note(partition: str, indexed: int, failure: str | None) -> str:
+    """What the answer is: a search of the pages read so far, not of the whole site; and why, on aws."""
+    pages = f"the {indexed} page{'s' if indexed != 1 else ''} of {INDEX_HOSTS.get(partition, partition)}"
+    scope = f"this server's local index of {pages} read so far, not from a search of the whole site"
+    if failure is not None:
+        return f"The AWS search API failed ({failure}), so these results come from {scope}. {MORE_PAGES}"
+    return (
+        f"docs.amazonaws.cn has no search service: these results come from {scope}. {MORE_PAGES} "
+        "If nothing fits, use get_available_services to find the service's documentation."
+    )
+
+
+def _recommended(headings: tuple[str, ...], words: tuple[str, ...]) -> list[str]:
+    """Section titles holding a searched word (whole words, any case), in page order."""
+    wanted = set(words)
+    chosen = [h for h in headings if wanted & set(local_index.terms_of(h).sequence)]
+    return chosen[:RECOMMENDED_SECTIONS]
+
+
+def local_answer(results: local_index.LocalResults, partition: str, failure: str | None = None) -> dict[str, Any]:
+    """The local index's hits in search_documentation's shape (SEARCH_OUTPUT), saying where they came from."""
+    note = local_note(partition, results.indexed, failure)
+    found = [
+        {
+            "rank_order": rank,
+            "url": hit.url,
+            "title": hit.title,
+            "context": hit.context or None,
+            "recommended_sections": _recommended(hit.headings, results.words) or None,
+            "sections": list(hit.headings[:SECTIONS_LISTED]) or None,
+            "metadata": {"score": hit.score, "matched": "all words" if hit.every_word else "some words"},
+        }
+        for rank, hit in enumerate(results.hits, start=1)
+    ]
+    metadata: dict[str, Any] = {
+        "source": "local_index",
+        "partition": partition,
+        "indexed_pages": results.indexed,
+        "searched_words": list(results.words),
+        "note": note,
+    }
+    if failure is not None:
+        metadata["fallback_reason"] = failure
+    query_id = "local-" + answer_key("local", {"p": partition, "w": list(results.words)}).split(":")[1][:16]
+    return {"search_results": found, "facets": None, "query_id": query_id, "metadata": metadata}
+
+
+async def local_search(
+    phrase: str,
+    partition: str,
+    limit: int,
+    product_types: list[str] | None,
+    guide_types: list[str] | None,
+    failure: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """search_documentation's answer from the local index (not cached: it grows as pages are read).
+
+    `failure` is (why, the API's error) when aws's search API failed: with nothing indexed to answer from,
+    the API's error stands."""
+    if not local_index.terms_of(phrase).words:
+        raise ToolError(
+            "search_phrase has no words to search for: give words of letters or digits "
+            "(punctuation and query operators are ignored)."
+        )
+    try:
+        results = await run_in(
+            "database", local_index.search, phrase, partition, limit, _terms(product_types) or None, _terms(guide_types)
+        )
+    except local_index.EngineUnavailable as exc:
+        if failure is not None:
+            raise ToolError(failure[1]) from None
+        raise ToolError(f"Searching the local index is not available: {exc}") from None
+    if failure is not None and not results.indexed:
+        raise ToolError(f"{failure[1]} (The local index holds no pages yet to answer from instead.)")
+    return local_answer(results, partition, failure[0] if failure else None)
 
 
 async def recommendations(page_url: str) -> list[dict[str, Any]]:

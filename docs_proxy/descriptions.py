@@ -344,3 +344,41 @@ Args:
 Returns:
     Markdown content of the AWS China documentation about available services
 """
+
+CN_SEARCH_DOCUMENTATION = """\
+Search the AWS China documentation pages this server has read (docs.amazonaws.cn has no search service).
+
+## Usage
+
+This tool searches a local full-text index of the docs.amazonaws.cn pages read so far through this server
+(by anyone using it, or pre-loaded by its operator), not the whole site: a page never read is not found.
+The answer's metadata says how many pages the index holds. When nothing fits, use get_available_services
+and read the service's pages (each page read joins the index).
+
+## Search Tips
+
+- The phrase is searched as plain words (any case; word endings ignored: "deploy" finds "deployment");
+  quotes and operators are ignored. Pages holding every word come first, then pages holding some
+- A match in the page title ranks above one in its section titles, which ranks above one in its text;
+  the exact phrase ranks above the same words scattered
+- product_types and guide_types match the words of the guide's URL (e.g. "Amazon S3" or "User Guide")
+- search_intent is accepted for compatibility and not used
+
+## Result Interpretation
+
+Each SearchResponse has the shape of the AWS partition's search_documentation:
+- search_results: rank_order, url, title, context (an excerpt around the words), sections (the page's
+  section titles, for read_sections) and recommended_sections (those holding a searched word)
+- query_id: an identifier of this search
+- metadata: source "local_index", indexed_pages, searched_words and a note
+
+Args:
+    search_phrase: Search phrase to use
+    search_intent: Not used by the local index
+    limit: Maximum number of results to return
+    product_types: Filter by AWS product/service (words of the guide's URL)
+    guide_types: Filter by guide type (words of the guide's URL)
+
+Returns:
+    List of search results with URLs, titles, query ID and context excerpts
+"""

@@ -27,12 +27,14 @@ from docs_proxy.cache.single_flight import SingleFlight
 from docs_proxy.convert import Document, UnreadablePage, looks_like_html
 from docs_proxy.fetch import FetchError, deadline_from_now, fetch_page, run_fetch
 from docs_proxy.page import Page, cache_key
+from docs_proxy.search_index.indexing import index_page
 from docs_proxy.stats import stats
 from mcp_gateway.catalogue import ToolError
 
 STALE_L1_TTL = 10.0  # a stale copy is kept in L1 this long, so a failing origin is not hammered
 WAIT_POLL = 0.1
 _loads: SingleFlight[Page] = SingleFlight(on_wait=lambda: stats.count("single_flight_waits"))
+_indexing: set[asyncio.Future[bool]] = set()  # index writes under way (a reference keeps each task alive)
 
 
 # --- the blocking parts (pool threads) --------------------------------------------------------------
@@ -178,10 +180,27 @@ async def _from_origin(address: DocAddress, key: str, stored: Page | None, now: 
             stored.stale_reason = exc.message
             _remember(key, stored)
             return stored
-        raise ToolError(exc.message) from None
+        raise ToolError(exc.message) from exc  # the cause tells a reader missing (404) from failing (503)
     await run_in("database", l2_write, page)
     _remember(key, page)
+    _index_later(page)
     return page
+
+
+def _index_later(page: Page) -> None:
+    """Index a page that came from the origin (fetched or revalidated), without the read waiting for it:
+    the write may wait for a busy database, and indexing never fails nor delays a read."""
+    if not settings.DOCS_INDEX_ENABLED:
+        return
+    task = asyncio.ensure_future(run_in("database", index_page, page))
+    _indexing.add(task)
+    task.add_done_callback(_indexed)
+
+
+def _indexed(task: asyncio.Future[bool]) -> None:
+    _indexing.discard(task)
+    if not task.cancelled():
+        task.exception()  # read: index_page logs its own failures; a pool shutting down is nobody's concern
 
 
 def notes(page: Page) -> str:

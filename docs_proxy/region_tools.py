@@ -7,11 +7,14 @@ are offered in both partitions and default to the session's, with a `partition` 
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from concurrent.futures import Future
 from typing import Any
 
 from django.conf import settings
 
-from awsmcp.pools import run_in
+from awsmcp.pools import pool, run_in
 from docs_proxy import regions
 from docs_proxy.regions import Availability, EndpointData, Partition, Unknown
 from mcp_gateway.catalogue import Catalogue, Tool, ToolError
@@ -46,7 +49,8 @@ AVAILABILITY_DESCRIPTION = (
     + MEANING
     + ' Services accepted as written: "Lambda", "AWS Lambda", "Amazon S3", "Simple Storage Service", '
     '"Step Functions", or an endpoint prefix ("states"); `region` as a code or a name ("eu-central-1", '
-    '"Frankfurt"). A global service (IAM, Route 53, CloudFront) has one endpoint for the whole partition. For '
+    '"Frankfurt"). A name an older and a newer generation share ("Amazon Inspector", "CloudHSM", "WAF") answers '
+    'for the newer one; add "Classic" for the older. A global service (IAM, Route 53, CloudFront) has one endpoint for the whole partition. For '
     "services whose endpoints botocore resolves by rules alone (many newer ones), the data lists no Regions and "
     "the answer says so (`endpoint_data: false`) instead of guessing. Without `partition`, the partition of this "
     "connection."
@@ -135,16 +139,56 @@ AVAILABILITY_OUTPUT = {
                 {"type": "null"},
             ]
         },
+        "older_generation": {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "endpoint_prefix": {"type": "string"},
+                        "ask_as": {"type": "string"},
+                    },
+                    "required": ["name", "endpoint_prefix", "ask_as"],
+                },
+                {"type": "null"},
+            ]
+        },
         "source": {"type": "string"},
     },
     "required": ["partition", "service", "endpoint_data", "regions", "regions_without", "regions_unknown", "source"],
 }
 
 
+_loading: Future[EndpointData] | None = None
+_loading_lock = threading.RLock()  # re-entered when the load is done before its callback is added
+
+
+def _load_once() -> Future[EndpointData]:
+    """The one load of the data in the "cpu" pool, however many first calls come together: each awaits it, none
+    holds a pool thread waiting on another's load. A failed load is forgotten, so a later call tries again."""
+    global _loading
+    with _loading_lock:
+        if _loading is None:
+            _loading = pool("cpu").submit(regions.load)
+            _loading.add_done_callback(_forget_failure)
+        return _loading
+
+
+def _forget_failure(done: Future[EndpointData]) -> None:
+    global _loading
+    if done.cancelled() or done.exception() is not None:
+        with _loading_lock:
+            if _loading is done:
+                _loading = None
+
+
 async def endpoint_data() -> EndpointData:
-    """The data; the first call reads it in a pool thread (some 0.2 s), later ones take it as loaded."""
+    """The data; the first calls await its one read in a pool thread (some 0.3 s), later ones take it as loaded."""
     loaded = regions.loaded()
-    return loaded if loaded is not None else await run_in("cpu", regions.load)
+    if loaded is not None:
+        return loaded
+    # shielded: one caller cancelled (a client gone) must not cancel the load the others await
+    return await asyncio.shield(asyncio.wrap_future(_load_once()))
 
 
 def _partition(data: EndpointData, args: dict[str, Any], ctx: RequestContext) -> Partition:
@@ -188,14 +232,19 @@ async def list_regions(args: dict[str, Any], ctx: RequestContext) -> dict[str, A
     return {"content": [{"type": "text", "text": text}], "structuredContent": answer}
 
 
-async def _service_or_error(data: EndpointData, query: str) -> regions.Service:
+async def _service_or_error(data: EndpointData, query: str) -> regions.Resolved:
     """The service; on a miss, a tool error with close names (computed in a pool thread: a few ms of difflib)."""
     if not query.strip():
         raise ToolError('service cannot be empty: name an AWS service, for example "AWS Lambda" or "S3".')
-    service = regions.match_service(data, query)
-    if service is not None:
-        return service
+    resolved = regions.resolve(data, query)
+    if resolved.service is not None:
+        return resolved
     close = "; ".join(await run_in("cpu", regions.service_suggestions, data, query))
+    if resolved.candidates:
+        raise ToolError(
+            f"{_quoted(query)} names several AWS services with different endpoints and Regions: {close}. "
+            "Ask again with the one you mean."
+        )
     raise ToolError(
         f"No AWS service is named {_quoted(query)}."
         + (f" Close names: {close}." if close else "")
@@ -215,6 +264,16 @@ async def _region_or_error(data: EndpointData, partition: Partition, query: str)
         close = "; ".join(exc.suggestions)
         message = str(exc) if len(query) <= QUOTED_CHARS else f"No region {_quoted(query)} in {partition.code}."
         raise ToolError(message + (f" Close: {close}." if close else "") + " list_regions lists them.") from None
+
+
+def _older(data: EndpointData, resolved: regions.Resolved) -> dict[str, str] | None:
+    """The older generation of the service answered for, named so a model can ask for it: the answer is for the
+    current one ("Amazon Inspector" is Inspector2), which a model asking by the common name means."""
+    assert resolved.service is not None
+    older = resolved.legacy or data.predecessors.get(resolved.service.name)
+    if older is None:
+        return None
+    return {"name": older.full_name, "endpoint_prefix": older.endpoint_key, "ask_as": f"{older.service_id} Classic"}
 
 
 def _availability_text(answer: dict[str, Any], found: Availability, partition: Partition) -> str:
@@ -239,12 +298,20 @@ def _availability_text(answer: dict[str, Any], found: Availability, partition: P
         verdict = {True: "yes, an endpoint exists there", False: "no endpoint there", None: "unknown"}[
             region["offered"]
         ]
+        if region["offered"] and found.global_region is not None:
+            verdict = "yes: the partition-wide (global) endpoint serves it"
         lines.append(f"Region {region['code']} ({region['name']}): {verdict}.")
     if found.listed and found.global_region is None:
         everywhere = not answer["regions_without"]
         lines.append(f"Regions with an endpoint: {'all of them' if everywhere else _names(answer['regions'])}.")
         if not everywhere:
             lines.append(f"Regions without one: {_names(answer['regions_without'])}.")
+    older = answer.get("older_generation")
+    if older is not None:
+        lines.append(
+            f"This is the current generation of the service; the older one, {older['name']} (endpoint prefix "
+            f'{older["endpoint_prefix"]}), also exists: ask for "{older["ask_as"]}" for its Regions.'
+        )
     if answer["regions_unknown"]:
         lines.append(f"Newer than the endpoint data (unknown): {_names(answer['regions_unknown'])}.")
     lines.append(f"Source: {answer['source']}. {MEANING}")
@@ -254,7 +321,9 @@ def _availability_text(answer: dict[str, Any], found: Availability, partition: P
 async def get_regional_availability(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     data = await endpoint_data()
     partition = _partition(data, args, ctx)
-    service = await _service_or_error(data, args["service"])
+    resolved = await _service_or_error(data, args["service"])
+    service = resolved.service
+    assert service is not None  # _service_or_error raised otherwise
     region_code = await _region_or_error(data, partition, args["region"]) if args.get("region") else None
     found = regions.availability(data, service, partition)
     offering = set(found.regions) if found.global_region is None else set(partition.endpoint_regions)
@@ -272,6 +341,7 @@ async def get_regional_availability(args: dict[str, Any], ctx: RequestContext) -
         "regions_without": _region_list(partition, without) if found.listed else [],
         "regions_unknown": _region_list(partition, found.unknown),
         "region": None,
+        "older_generation": _older(data, resolved),
         "source": source(data),
     }
     if region_code is not None:

@@ -9,10 +9,12 @@ converted) are listed by resources/list, a keyset page at a time, in the connect
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from awsmcp.pools import run_in
 from docs_proxy.addresses import PUBLIC_HOSTS, AddressError, parse_doc_url
+from docs_proxy.fetch import FetchError
 from docs_proxy.page import Page
 from docs_proxy.pages import get_page, notes
 from docs_proxy.paging import header
@@ -20,7 +22,7 @@ from docs_proxy.search_index import store
 from docs_proxy.tools import READ_SCOPES
 from mcp_gateway.catalogue import Catalogue, DirectoryPage, ResourceReader, ResourceTemplate, ToolError
 from mcp_gateway.context import RequestContext
-from mcp_gateway.jsonrpc import RESOURCE_NOT_FOUND, JsonRpcError, invalid_params
+from mcp_gateway.jsonrpc import INTERNAL_ERROR, RESOURCE_NOT_FOUND, JsonRpcError, invalid_params
 
 MARKDOWN = "text/markdown"
 _DESCRIPTION = (
@@ -33,6 +35,21 @@ _TITLES = {"aws": "AWS documentation page", "aws-cn": "AWS China documentation p
 
 def template_uri(partition: str) -> str:
     return f"https://{PUBLIC_HOSTS[partition]}/{{+path}}"
+
+
+def canonical_for(partition: str) -> Callable[[str], str]:
+    """How the partition's template reads a URI: http or https, the host in any case, as the tools accept a URL
+    (scheme and host are case-insensitive, RFC 3986); any other URI is left for the template to refuse."""
+    host = PUBLIC_HOSTS[partition]
+
+    def canonical(uri: str) -> str:
+        scheme, sep, rest = uri.partition("://")
+        netloc, slash, path = rest.partition("/")
+        if sep and scheme.lower() in ("http", "https") and netloc.lower() == host:
+            return f"https://{host}{slash}{path}"
+        return uri
+
+    return canonical
 
 
 def fresh_ms(page: Page, now: float) -> int:
@@ -48,6 +65,17 @@ def page_text(page: Page) -> str:
     return notes(page) + header(page.served.url, markdown) + markdown
 
 
+def read_failure(uri: str, exc: ToolError) -> JsonRpcError:
+    """Not found for a page the origin says does not exist (404, 410); for any other failure (the origin failing or
+    too slow, a page that would not convert or is too large) an internal error with the reason: the resource may
+    well be there, and a client that took "not found" would stop asking for it."""
+    cause = exc.__cause__
+    message = f"{uri} could not be read: {exc}"
+    if isinstance(cause, FetchError) and cause.status in (404, 410):
+        return JsonRpcError(RESOURCE_NOT_FOUND, message, {"uri": uri})
+    return JsonRpcError(INTERNAL_ERROR, message)
+
+
 def reader_for(partition: str) -> ResourceReader:
     async def read_page(uri: str, variables: dict[str, str], ctx: RequestContext) -> dict[str, Any]:
         """The page at `uri` (its host is this partition's, the template says so) checked as the tools check a URL:
@@ -59,11 +87,12 @@ def reader_for(partition: str) -> ResourceReader:
         try:
             page = await get_page(address)
         except ToolError as exc:
-            raise JsonRpcError(RESOURCE_NOT_FOUND, f"{uri} could not be read: {exc}", {"uri": uri}) from None
+            raise read_failure(uri, exc) from None
         return {
             "contents": [{"uri": uri, "mimeType": MARKDOWN, "text": page_text(page)}],
             "ttlMs": fresh_ms(page, time.time()),
-            "cacheScope": "public",  # the same public page for every caller
+            # The same page for every caller; the core narrows it to private while reading needs docs:read.
+            "cacheScope": "public",
         }
 
     return read_page
@@ -104,6 +133,7 @@ def register(catalogue: Catalogue) -> None:
                 _TITLES[partition],
                 scopes=READ_SCOPES,  # reading a page as a resource is reading documentation
                 partition=partition,
+                canonical=canonical_for(partition),
             )
         )
     catalogue.add_directory(IndexedPages())

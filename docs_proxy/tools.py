@@ -16,6 +16,7 @@ from awsmcp.pools import run_in
 from docs_proxy import answers, descriptions, upstream
 from docs_proxy.addresses import MAX_URL_LENGTH, AddressError, DocAddress, parse_doc_url
 from docs_proxy.convert import Document
+from docs_proxy.page import Page
 from docs_proxy.pages import get_page, notes
 from docs_proxy.paging import (
     TOC_LISTED,
@@ -333,17 +334,22 @@ def toc_for(start_index: int) -> int:
     return TOC_LISTED if start_index == 0 else TOC_LISTED_LATER
 
 
-async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
-    address = address_for(args["url"], ctx)
-    max_length, max_tokens = limits(args, READ_MAX_LENGTH)
-    start_index = args.get("start_index", 0)
-    page = await get_page(address)
-    arguments = (page.served.url, page.document, address.fragment, start_index, max_length, max_tokens)
+async def read_text(page: Page, fragment: str, start_index: int, max_length: int, max_tokens: int | None) -> str:
+    """read_documentation's text for a page (also each page of a batch): its notes, then the chunk (long or
+    token-counted chunks in the "cpu" pool)."""
+    arguments = (page.served.url, page.document, fragment, start_index, max_length, max_tokens)
     if max_tokens is None and max_length <= INLINE_MAX_LENGTH and len(page.document.sections) <= INLINE_SECTIONS:
         text = _read_answer(*arguments)
     else:
         text = await run_in("cpu", _read_answer, *arguments)
-    return text_result(notes(page) + text)
+    return notes(page) + text
+
+
+async def read_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    address = address_for(args["url"], ctx)
+    max_length, max_tokens = limits(args, READ_MAX_LENGTH)
+    page = await get_page(address)
+    return text_result(await read_text(page, address.fragment, args.get("start_index", 0), max_length, max_tokens))
 
 
 def _sections_markdown(document: Document, titles: list[str]) -> tuple[str, list[str], list[Heading]]:
@@ -455,6 +461,16 @@ async def search_table(args: dict[str, Any], ctx: RequestContext) -> dict[str, A
     return json_result({"url": page.served.url, **answer})
 
 
+def search_result(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer as JSON; one from the local index says so in a second text block too."""
+    result = json_result(answer)
+    metadata = answer.get("metadata") or {}
+    note = metadata.get("note") if metadata.get("source") == "local_index" else None
+    if note:
+        result["content"].append({"type": "text", "text": note})
+    return result
+
+
 async def search_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
     phrase = args["search_phrase"]
     if not phrase.strip():
@@ -462,7 +478,18 @@ async def search_documentation(args: dict[str, Any], ctx: RequestContext) -> dic
     answer = await answers.search(
         phrase, args.get("search_intent", ""), args.get("limit", 10), args.get("product_types"), args.get("guide_types")
     )
-    return json_result(answer)
+    return search_result(answer)
+
+
+async def search_local_documentation(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+    """aws-cn's search_documentation: the local index of the pages read (the partition has no search API)."""
+    phrase = args["search_phrase"]
+    if not phrase.strip():
+        raise ToolError("search_phrase cannot be empty: give words to search the AWS China documentation for.")
+    answer = await answers.local_search(
+        phrase, ctx.partition, args.get("limit", 10), args.get("product_types"), args.get("guide_types")
+    )
+    return search_result(answer)
 
 
 async def recommend(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
@@ -505,6 +532,10 @@ This server provides tools to access public AWS documentation, search for conten
 - Use `recommend` tool to discover related content that might not appear in search results
 - For recent updates to a service, get an URL for any page in that service, then check the **new** category of the `recommend` tool output on that URL
 - If multiple searches with similar terms yield insufficient results, pivot to using `recommend` to find related pages.
+- To read several pages (or several chunks of one page) at once, use `read_documentation_batch` with up to 10 requests, each with its own `max_length`/`start_index`; a batch's pages share a budget of 200,000 characters, so for long pages ask for a few chunks at a time
+- If the AWS search service fails, `search_documentation` answers from this server's index of the pages read so far and says so in its `metadata`; such results cover fewer pages than a full search
+- `get_regional_availability` tells where a service has an endpoint (from the AWS SDK's endpoint data); whether a feature is available in a Region is in the service's documentation
+- Pages are also MCP resources: a client that attaches resources can read https://docs.aws.amazon.com/... URLs with resources/read (the whole page as Markdown); resources/list lists the pages read so far
 - Always cite the documentation URL when providing information to users
 
 ## Tool Selection Guide
@@ -515,6 +546,9 @@ This server provides tools to access public AWS documentation, search for conten
 - Use `search_table` when: You need specific rows from a large table (e.g., service quotas, pricing, supported models). If read_sections or read_documentation shows a truncated table, use this tool with a query to find the rows you need.
 - Use `recommend` when: You want to find related content to a documentation page you're already viewing or need to find newly released information
 - Use `recommend` as a fallback when: Multiple searches have not yielded the specific information needed
+- Use `read_documentation_batch` when: You have several documentation URLs to read
+- Use `list_regions` when: You need the Regions of a partition (codes and names)
+- Use `get_regional_availability` when: You need to know which Regions offer a service, or whether a given Region does
 
 Pages are on docs.aws.amazon.com. For the China partition (docs.amazonaws.cn), connect with `?partition=aws-cn`.
 """
@@ -534,12 +568,21 @@ This server provides tools to access public AWS China documentation, and get ser
 - To bound an answer in tokens rather than characters, pass `max_tokens` to `read_documentation`
 - Relative links in an answer resolve against the page URL stated at its top; give tools the absolute URL (a root-relative `/guide/page.html` also works)
 - For very long documents (>30,000 characters), stop reading if you've found the needed information
+- `search_documentation` searches the AWS China pages this server has read so far (docs.amazonaws.cn has no search service): when it finds nothing that fits, use `get_available_services` and read the service's pages
+- Phrases are searched as plain words (any case, word endings ignored); quotes and operators are ignored
+- To read several pages (or several chunks of one page) at once, use `read_documentation_batch` with up to 10 requests, each with its own `max_length`/`start_index`; a batch's pages share a budget of 200,000 characters
+- `get_regional_availability` tells where a service has an endpoint (from the AWS SDK's endpoint data); whether a feature is available in a Region is in the service's documentation
+- Pages are also MCP resources: a client that attaches resources can read https://docs.amazonaws.cn/... URLs with resources/read; resources/list lists the pages read so far
 - Always cite the documentation URL when providing information to users
 
 ## Tool Selection Guide
 
 - Use `get_available_services` when: You need to know what services are available in AWS China
+- Use `search_documentation` when: You need a page about a topic among the AWS China pages already read through this server
 - Use `read_documentation` when: You have a specific documentation URL and need its content
+- Use `read_documentation_batch` when: You have several documentation URLs to read
+- Use `list_regions` when: You need the Regions of a partition (codes and names)
+- Use `get_regional_availability` when: You need to know which Regions offer a service, or whether a given Region does
 
 Pages are on docs.amazonaws.cn.
 """
@@ -647,6 +690,20 @@ def register(catalogue: Catalogue) -> None:
             partitions=cn,
             quiet=True,
             scopes=READ_SCOPES,
+        )
+    )
+    catalogue.add_tool(
+        Tool(
+            "search_documentation",
+            descriptions.CN_SEARCH_DOCUMENTATION,
+            search_schema(),
+            search_local_documentation,
+            title="Search AWS China documentation (the pages read so far)",
+            output_schema=SEARCH_OUTPUT,
+            annotations=READ_ONLY,
+            partitions=cn,
+            quiet=True,
+            scopes=SEARCH_SCOPES,
         )
     )
     catalogue.add_tool(

@@ -215,28 +215,51 @@ class Resource:
 # RFC 6570 expressions a template may hold: {var} (level 1: one path segment) and {+var} (reserved expansion,
 # level 2: may span segments, so one template covers every page of a site).
 _EXPRESSION = re.compile(r"\{([^}]*)\}")
-_VARIABLE = re.compile(r"^(\+?)([A-Za-z_][A-Za-z0-9_]*)$")
-# What a {+var} matches: any URI characters but whitespace and controls (reserved ones such as / ? # included).
+_VARIABLE = re.compile(r"(\+?)([A-Za-z_][A-Za-z0-9_]*)")
+# What a {+var} matches: any URI characters but whitespace and controls (reserved ones such as / ? # included);
+# a {var}, the same within one path segment.
 _RESERVED_VALUE = r"[^\x00-\x20\x7f]+"
+_SEGMENT_VALUE = r"[^/\x00-\x20\x7f]+"
+# The longest URI looked up: no resource has a longer one, and matching runs on the event loop.
+MAX_URI_CHARS = 4096
 
 
 def template_pattern(uri_template: str) -> re.Pattern[str]:
-    """The regex matching the URIs a template expands to; ValueError for an expression it does not support,
-    so that a template no URI could match is refused at start-up."""
-    regex, position, seen = [], 0, set()
+    """The regex matching the URIs a template expands to; ValueError for a template it does not support, so that
+    one no URI could match, or one that would be slow to match, is refused at start-up.
+
+    Matching stays linear in the URI's length: at most one {+var}, and a '/' in the literal between any two
+    expressions (a {var} stops at '/', so where it ends is never in doubt). Two expressions in one segment would
+    make every split of it a candidate: quadratic, and ambiguous besides."""
+    regex: list[str] = []
+    seen: set[str] = set()
+    position, reserved_seen = 0, False
     for found in _EXPRESSION.finditer(uri_template):
-        variable = _VARIABLE.match(found.group(1))
-        if variable is None:
-            raise ValueError(f"{uri_template}: {found.group(0)} is not a {{var}} or {{+var}} expression")
-        reserved, name = variable.groups()
-        if name in seen:
-            raise ValueError(f"{uri_template}: {name} is used twice")
+        reserved, name = _variable(uri_template, found.group(0), found.group(1), seen)
+        literal = uri_template[position : found.start()]
+        if seen and "/" not in literal:
+            raise ValueError(f"{uri_template}: {found.group(0)} needs a '/' between it and the expression before it")
+        if reserved and reserved_seen:
+            raise ValueError(f"{uri_template}: a template holds at most one {{+var}} expression")
         seen.add(name)
-        regex.append(_literal(uri_template, uri_template[position : found.start()]))
-        regex.append(f"(?P<{name}>{_RESERVED_VALUE if reserved else '[^/]+'})")
+        reserved_seen = reserved_seen or reserved
+        regex.append(_literal(uri_template, literal))
+        regex.append(f"(?P<{name}>{_RESERVED_VALUE if reserved else _SEGMENT_VALUE})")
         position = found.end()
     regex.append(_literal(uri_template, uri_template[position:]))
-    return re.compile("^" + "".join(regex) + "$")
+    return re.compile(r"\A" + "".join(regex) + r"\Z")  # \Z: '$' would also match before a final newline
+
+
+def _variable(uri_template: str, expression: str, inside: str, seen: set[str]) -> tuple[bool, str]:
+    """(reserved, name) of one expression; ValueError for one that is neither {var} nor {+var}, or a name used
+    twice."""
+    variable = _VARIABLE.fullmatch(inside)
+    if variable is None:
+        raise ValueError(f"{uri_template}: {expression} is not a {{var}} or {{+var}} expression")
+    reserved, name = variable.groups()
+    if name in seen:
+        raise ValueError(f"{uri_template}: {name} is used twice")
+    return bool(reserved), name
 
 
 def _literal(uri_template: str, text: str) -> str:
@@ -255,13 +278,16 @@ class ResourceTemplate:
     title: str | None = None
     scopes: tuple[str, ...] = ()  # as Resource.scopes
     partition: str | None = None  # as Resource.partition
+    # Rewrites a URI into the spelling the template is written in before matching (a site's http:// or upper-case
+    # host as its https:// one); the reader still gets the URI as the client sent it.
+    canonical: Callable[[str], str] | None = None
     pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.pattern = template_pattern(self.uri_template)
 
     def match(self, uri: str) -> dict[str, str] | None:
-        found = self.pattern.match(uri)
+        found = self.pattern.fullmatch(self.canonical(uri) if self.canonical else uri)
         return found.groupdict() if found else None
 
     def listing(self) -> dict[str, Any]:
@@ -289,7 +315,8 @@ class ResourceDirectory(Protocol):
     """Resources too many to register one by one (pages of a site, rows of a table), listed page by page after
     the catalogue's own. `after` is a position this directory returned before (None: from the start); the core
     hands it back only inside a cursor it signed, so it comes unaltered, but may be old: a position the directory
-    cannot read raises ValueError, and the client is told to list again. A page holds at most `limit` entries."""
+    cannot read raises ValueError, and the client is told to list again. A page holds at most `limit` entries: one
+    with more is a bug, answered as an internal error (its `after` is past entries the page has no room for)."""
 
     @property
     def name(self) -> str:
@@ -386,6 +413,8 @@ class Catalogue:
 
     def add_directory(self, directory: ResourceDirectory) -> None:
         """List a directory's resources after the catalogue's own (resources/list pages through them)."""
+        if not isinstance(directory.name, str) or not directory.name:
+            raise ValueError("a resource directory needs a name (a cursor names the catalogue's own resources '')")
         if any(known.name == directory.name for known in self.directories):
             raise ValueError(f"a resource directory named {directory.name!r} is already registered")
         self.directories.append(directory)
@@ -420,7 +449,10 @@ class Catalogue:
         return listings
 
     def resource_for(self, uri: str) -> tuple[Resource | ResourceTemplate, dict[str, str]] | None:
-        """The resource registered under `uri`, else the first template matching it, with its variables."""
+        """The resource registered under `uri`, else the first template matching it, with its variables; None for a
+        URI longer than MAX_URI_CHARS, before any matching (every caller, the scope check included, is bounded)."""
+        if len(uri) > MAX_URI_CHARS:
+            return None
         resource = self.resources.get(uri)
         if resource is not None:
             return resource, {}

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp_gateway import jsonrpc, stateless, tracing
-from mcp_gateway.catalogue import Catalogue, ToolError
+from mcp_gateway.catalogue import MAX_URI_CHARS, Catalogue, Resource, ResourceTemplate, ToolError
 from mcp_gateway.context import Hangup, RequestContext, drop_messages
 from mcp_gateway.input_required import (
     INPUT_REQUIRED_METHODS,
@@ -97,8 +97,11 @@ class McpServer:
         rounds: Rounds | None = None,
         resources_page_size: int = 100,
         cursors: StateCodec | None = None,
+        partition_scopes: Callable[[str], frozenset[str]] | None = None,
     ) -> None:
         self.catalogue = catalogue
+        # The scopes reading a partition's data needs (MCP_PARTITION_SCOPES): a result read under them is private.
+        self.partition_scopes = partition_scopes or (lambda partition: frozenset())
         self.resources_page_size = checked_page_size(resources_page_size)
         # Seals resources/list cursors: a fleet's processes share the key, so any of them continues a listing.
         # Keyset positions do not go stale with time: no expiry.
@@ -418,8 +421,12 @@ class McpServer:
             start = int(after or 0)
             end = start + room
             return [r.listing() for r in resources[start:end]], (str(end) if end < len(resources) else None)
-        page = await self.catalogue.directories[stage - 1].page(after, room, ctx)
-        return page.resources[:room], page.after
+        directory = self.catalogue.directories[stage - 1]
+        page = await directory.page(after, room, ctx)
+        if len(page.resources) > room:
+            # Its position is past entries a page has no room for: cutting them would lose them for good.
+            raise RuntimeError(f"resource directory {directory.name!r} gave {len(page.resources)} entries, not {room}")
+        return page.resources, page.after
 
     def _resources_cursor(self, stage: int, after: str | None, partition: str) -> str:
         name = "" if stage == 0 else self.catalogue.directories[stage - 1].name
@@ -452,6 +459,8 @@ class McpServer:
 
     async def resources_read(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         uri = _required_str(params, "uri")
+        if len(uri) > MAX_URI_CHARS:  # not echoed: it could be megabytes
+            raise invalid_params(f"The URI is longer than {MAX_URI_CHARS} characters: no resource has one that long")
         found = self.catalogue.resource_for(uri)
         if found is None:
             raise JsonRpcError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
@@ -459,12 +468,24 @@ class McpServer:
         answer = await entry.reader(uri, variables, ctx)
         if isinstance(answer, list):
             return {"contents": answer}
+        if not isinstance(answer, dict) or not isinstance(answer.get("contents"), list):
+            raise RuntimeError(f"the reader of {uri[:200]} answered no contents list")  # a bug: an internal error
         result = {key: value for key, value in answer.items() if key in _READ_RESULT_FIELDS}
+        if self._guarded(entry, ctx.partition):
+            # "public" lets a cache serve it across authorization contexts: not for what needed a scope to read.
+            result["cacheScope"] = "private"
         if ctx.session.protocol_version not in STATELESS_VERSIONS:
             # Cache hints are the 2026-07-28 revision's: earlier ones do not define them.
             result.pop("ttlMs", None)
             result.pop("cacheScope", None)
         return result
+
+    def _guarded(self, entry: Resource | ResourceTemplate, partition: str) -> bool:
+        """Whether reading `entry` on a connection to `partition` needed any scope (the entry's, its data's
+        partition's or the connection's)."""
+        if entry.scopes or self.partition_scopes(partition):
+            return True
+        return entry.partition is not None and bool(self.partition_scopes(entry.partition))
 
     async def resources_subscribe(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
         ctx.session.subscriptions.add(_required_str(params, "uri"))

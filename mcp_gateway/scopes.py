@@ -12,8 +12,8 @@ from typing import Any
 
 from django.conf import settings
 
+from mcp_gateway.catalogue import catalogue
 from mcp_gateway.jsonrpc import Request
-from mcp_gateway.server import get_server
 
 # The JSON-RPC code a refused scope carries where there is no HTTP status to say it (a WebSocket frame), and in
 # the body of the 403 elsewhere. Neither JSON-RPC nor MCP defines one; -32003 is the "forbidden" of the
@@ -40,7 +40,7 @@ def needed_scopes(message: Request | dict[str, Any], partition: str) -> frozense
         return frozenset()
     needed = partition_scopes(partition)
     if method == "tools/call" and isinstance(params, dict) and isinstance(params.get("name"), str):
-        tool = get_server().catalogue.tool(params["name"], partition)
+        tool = catalogue.tool(params["name"], partition)
         if tool is not None:
             needed |= frozenset(tool.scopes)
     if method == "resources/read" and isinstance(params, dict) and isinstance(params.get("uri"), str):
@@ -50,7 +50,7 @@ def needed_scopes(message: Request | dict[str, Any], partition: str) -> frozense
 
 def resource_scopes(uri: str) -> frozenset[str]:
     """What reading `uri` needs: its resource's (or template's) scopes, and its data's partition's."""
-    found = get_server().catalogue.resource_for(uri)
+    found = catalogue.resource_for(uri)
     if found is None:
         return frozenset()
     resource = found[0]

@@ -14,6 +14,7 @@ from mcp_gateway import subscriptions, tasks
 from mcp_gateway.catalogue import catalogue
 from mcp_gateway.input_required import Rounds, StateRejected
 from mcp_gateway.protocol import McpServer
+from mcp_gateway.scopes import partition_scopes
 from mcp_gateway.tasks.manager import TaskLimits
 from mcp_gateway.tasks.store import CacheStore, MemoryStore
 
@@ -75,6 +76,7 @@ def get_server() -> McpServer:
         ),
         resources_page_size=settings.MCP_RESOURCES_PAGE_SIZE,
         cursors=SignedStateCodec(None, salt=LIST_CURSOR_SALT),
+        partition_scopes=partition_scopes,
     )
     subscriptions.install(
         server,

@@ -21,9 +21,9 @@ class ListedPage:
     title: str
 
 
-def save(record: IndexRecord) -> None:
-    """Insert or replace the page's row."""
-    IndexedPage.objects.update_or_create(
+def save(record: IndexRecord) -> bool:
+    """Insert or replace the page's row; True when it is a new page."""
+    _row, created = IndexedPage.objects.update_or_create(
         url=record.url,
         defaults={
             "partition": record.partition,
@@ -33,6 +33,15 @@ def save(record: IndexRecord) -> None:
             "body": record.body,
         },
     )
+    return created
+
+
+def remove_oldest(count: int) -> int:
+    """Remove the `count` pages indexed longest ago (the index's bound on pages)."""
+    if count <= 0:
+        return 0
+    oldest = list(IndexedPage.objects.order_by("indexed_at", "id").values_list("id", flat=True)[:count])
+    return IndexedPage.objects.filter(id__in=oldest).delete()[0] if oldest else 0
 
 
 def remove_url(url: str) -> int:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
+import pytest
 from django.test import override_settings
 from mcp.client.session import ClientSession
 
-from docs_proxy.batch import batch_schema
+from docs_proxy import batch as batch_module
+from docs_proxy import tokens, tools
+from docs_proxy.addresses import DocAddress, parse_doc_url
+from docs_proxy.batch import batch_schema, max_pages
+from docs_proxy.page import Page
+from tests.docs_proxy.test_paging_chunks import page
 from tests.support.clients import open_session
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer
@@ -139,7 +146,109 @@ async def test_hostile_batches_are_refused_and_the_server_stays_up(docs_server: 
     assert docs_server.alive()
 
 
-def test_the_page_bound_is_a_setting() -> None:
+def test_the_page_bound_is_a_setting_taken_within_1_to_50() -> None:
     with override_settings(DOCS_BATCH_MAX_PAGES=3):
         assert batch_schema("u")["properties"]["requests"]["maxItems"] == 3
     assert batch_schema("u")["properties"]["requests"]["maxItems"] == 10
+    for setting, taken in ((0, 1), (-5, 1), (50, 50), (100_000, 50)):
+        with override_settings(DOCS_BATCH_MAX_PAGES=setting):
+            assert max_pages() == taken
+            assert batch_schema("u")["properties"]["requests"]["maxItems"] == taken
+
+
+async def test_the_answer_is_bounded_by_the_batch_character_budget(docs_server: DaphneServer) -> None:
+    """Ten whole copies of a 23,000-character page would be 230,000 characters: the default budget, 200,000, is
+    spent in request order, the page reaching it is clipped (saying so, with where to go on), the last not read."""
+    async with open_session(docs_server, "streamable-http") as session:
+        result = await batch(session, *([{"url": RDS, "max_length": 999_999}] * 10))
+        listed = {t.name: t for t in (await session.list_tools()).tools}
+    assert "share 200,000 characters" in (listed[BATCH].description or "")
+    blocks = texts(result)
+    pages = result.structured_content["pages"]
+    whole = blocks[0]
+    assert "Content truncated" not in whole
+    full = [i for i, b in enumerate(blocks) if b == whole]
+    clipped = len(full)
+    assert full == list(range(clipped)) and 0 < clipped < 10
+    assert blocks[clipped].startswith("<e>Clipped by this batch's budget: its pages share 200,000 characters")
+    assert "Call the read_documentation tool with start_index=" in blocks[clipped]
+    assert pages[clipped]["clipped"] is True and pages[clipped]["status"] == "ok"
+    assert not any(p["clipped"] for p in pages[:clipped])
+    assert all(
+        b.startswith(f"Failed to read {RDS}: not read: this batch's earlier pages") for b in blocks[clipped + 1 :]
+    )
+    assert sum(len(b) for b in blocks[: clipped + 1]) <= 200_000 + 1000  # the clipped block's note and hint
+    assert clipped + 1 < 10 and not result.is_error
+
+
+@pytest.fixture
+def fixture_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """read_documentation_batch in this process on the fixture pages, without an origin."""
+
+    async def get_page(address: DocAddress) -> Page:
+        url = address.url.split("#")[0]
+        served = parse_doc_url(url, "aws")
+        return Page(served, served, page(url), 0.0, 0.0)
+
+    monkeypatch.setattr(batch_module, "get_page", get_page)
+
+
+async def in_process(*requests: dict[str, Any]) -> dict[str, Any]:
+    context = SimpleNamespace(partition="aws")
+    return await batch_module.read_documentation_batch({"requests": list(requests)}, context)  # type: ignore[arg-type]
+
+
+def blocks_of(result: dict[str, Any]) -> list[str]:
+    return [c["text"] for c in result["content"]]
+
+
+@pytest.mark.usefixtures("fixture_pages")
+async def test_the_character_budget_is_a_setting() -> None:
+    with override_settings(DOCS_BATCH_MAX_CHARS=3000):
+        result = await in_process(
+            {"url": AUTHZ, "max_length": 1500}, {"url": RDS, "max_length": 5000}, {"url": RDS, "start_index": 9000}
+        )
+    first, second, third = blocks_of(result)
+    assert first.startswith(f"AWS Documentation from {AUTHZ}:") and "Clipped" not in first
+    assert second.startswith("<e>Clipped by this batch's budget: its pages share 3,000 characters")
+    assert len(first) + len(second) < 3000 + 2000  # the clipped block's note and its contents to come
+    assert third.startswith(f"Failed to read {RDS}: not read")
+    assert [p["clipped"] for p in result["structuredContent"]["pages"]] == [False, True, False]
+    with override_settings(DOCS_BATCH_MAX_CHARS=100_000):  # room for all: exactly the single reads
+        roomy = await in_process({"url": AUTHZ, "max_length": 1500}, {"url": RDS, "max_length": 5000})
+    assert blocks_of(roomy)[0] == first and "Clipped" not in blocks_of(roomy)[1]
+
+
+@pytest.mark.usefixtures("fixture_pages")
+async def test_the_token_budget_is_a_setting() -> None:
+    with override_settings(DOCS_BATCH_MAX_TOKENS=500):
+        result = await in_process(
+            {"url": RDS, "max_tokens": 300},
+            {"url": AUTHZ, "max_length": 2000},  # no max_tokens: the character budget only
+            {"url": RDS, "start_index": 5000, "max_tokens": 300},
+            {"url": AUTHZ, "max_tokens": 100},
+        )
+    first, untokened, second, third = blocks_of(result)
+    assert "Clipped" not in first and "Clipped" not in untokened
+    assert second.startswith("<e>Clipped by this batch's budget") and "50,000" not in second
+    body = second[second.index("AWS Documentation from") :]
+    assert tokens.count(body) < 300
+    assert third.startswith(f"Failed to read {AUTHZ}: not read")
+
+
+@pytest.mark.usefixtures("fixture_pages")
+async def test_an_error_cutting_one_page_fails_that_page_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    cut = tools._read_answer
+
+    def failing(url: str, *args: Any) -> str:
+        if url == AUTHZ:
+            raise RuntimeError("a bug in cutting this page")
+        return cut(url, *args)
+
+    monkeypatch.setattr(tools, "_read_answer", failing)
+    result = await in_process({"url": RDS, "max_length": 300}, {"url": AUTHZ}, {"url": AUTHZ, "max_tokens": 50})
+    ok, failed, failed_in_pool = blocks_of(result)
+    assert ok.startswith(f"AWS Documentation from {RDS}:")
+    assert failed == f"Failed to read {AUTHZ}: {batch_module.UNEXPECTED}" == failed_in_pool
+    assert [p["status"] for p in result["structuredContent"]["pages"]] == ["ok", "error", "error"]
+    assert "isError" not in result

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import jsonschema
+import pytest
 from mcp.client.session import ClientSession
 
+from docs_proxy import region_tools, regions
+from docs_proxy.regions import EndpointData
 from tests.support.clients import open_session
 from tests.support.processes import DaphneServer
 from tests.support.witness import Witness, while_witnessed
@@ -82,12 +87,31 @@ async def test_availability_in_the_aws_partition(docs_server: DaphneServer) -> N
         iam, iam_text = await structured(session, "get_regional_availability", service="IAM", region="eu-west-1")
         runtime, runtime_text = await structured(session, "get_regional_availability", service="Bedrock Runtime")
         china, _text = await structured(session, "get_regional_availability", service="S3", partition="aws-cn")
+        inspector, inspector_text = await structured(
+            session, "get_regional_availability", service="Amazon Inspector", region="Zürich"
+        )
+        classic, _text = await structured(session, "get_regional_availability", service="Inspector Classic")
+        support, support_text = await structured(
+            session, "get_regional_availability", service="AWS Support", region="Virginia"
+        )
+    assert inspector["service"]["endpoint_prefix"] == "inspector2"
+    assert inspector["region"] == {"code": "eu-central-2", "name": "Europe (Zurich)", "offered": True}
+    assert inspector["older_generation"] == {
+        "name": "Amazon Inspector", "endpoint_prefix": "inspector", "ask_as": "Inspector Classic"}  # fmt: skip
+    assert 'the older one, Amazon Inspector (endpoint prefix inspector), also exists: ask for "Inspector Classic"' in (
+        inspector_text
+    )
+    assert classic["service"]["endpoint_prefix"] == "inspector" and len(classic["regions"]) < len(inspector["regions"])
+    assert support["global_endpoint_region"] == "us-east-1" and support["region"]["code"] == "us-east-1"
+    assert support["region"]["offered"] is True and "a global service" in support_text
     assert states["service"] == {"name": "AWS Step Functions", "service_id": "SFN", "endpoint_prefix": "states"}
     assert states["region"] == {"code": "eu-central-1", "name": "Europe (Frankfurt)", "offered": True}
     assert "us-east-1" in {r["code"] for r in states["regions"]}
     assert "an endpoint exists in" in text and "does not say whether a feature" in text
     assert iam["global_endpoint_region"] == "us-east-1" and iam["region"]["offered"] is True
     assert "a global service" in iam_text
+    assert "Region eu-west-1 (Europe (Ireland)): yes: the partition-wide (global) endpoint serves it." in iam_text
+    assert states["older_generation"] is None
     assert runtime["endpoint_data"] is False and runtime["regions"] == []
     assert "cannot tell where the service runs" in runtime_text
     assert china["partition"] == "aws-cn" and [r["code"] for r in china["regions"]] == ["cn-north-1", "cn-northwest-1"]
@@ -104,6 +128,11 @@ async def test_misses_and_hostile_arguments_get_clear_errors(docs_server: Daphne
             ({"service": "y" * 500}, "No AWS service is named 'yyyy"),
             ({"service": "Lambda", "region": "us-east-3"}, "us-east-2 (US East (Ohio))"),
             ({"service": "Lambda", "region": "cn-north-1"}, "is in the aws-cn partition"),
+            ({"service": "Lambda", "region": "Beijing"}, "is in the aws-cn partition (AWS China: cn-north-1"),
+            ({"service": "Lambda", "region": "GovCloud West"}, 'pass partition="aws-us-gov"'),
+            ({"service": "Lambda", "region": "Europe"}, "8 Regions of the aws partition match 'Europe'"),
+            ({"service": "Marketplace"}, "names several AWS services with different endpoints and Regions: "),
+            ({"service": "Lex"}, "Amazon Lex Model Building V2 (models-v2-lex)"),
             ({"service": "Lambda", "region": "z" * 400}, "No region 'zzzz"),
             ({"service": "Lambda", "partition": "aws-mars"}, "partition"),
             ({"service": {"$ne": 1}}, "service"),
@@ -119,3 +148,29 @@ async def test_misses_and_hostile_arguments_get_clear_errors(docs_server: Daphne
         await while_witnessed(witness, answers=2)
     assert witness.answered >= 2
     assert docs_server.alive()
+
+
+async def test_concurrent_first_calls_share_one_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first calls together read the data once, in one pool thread; a failed read is tried again later."""
+    data = regions.load()
+    threads: list[str] = []
+    release = threading.Event()
+
+    def load() -> EndpointData:
+        threads.append(threading.current_thread().name)
+        release.wait(30)  # until every first call waits for it
+        if len(threads) == 1:
+            raise OSError("botocore's data unreadable")
+        return data
+
+    monkeypatch.setattr(regions, "_loaded", None)
+    monkeypatch.setattr(regions, "load", load)
+    monkeypatch.setattr(region_tools, "_loading", None)
+    first = asyncio.gather(*(region_tools.endpoint_data() for _ in range(6)), return_exceptions=True)
+    await asyncio.sleep(0)  # each call has started and awaits the data
+    release.set()
+    failed = await first
+    assert all(isinstance(f, OSError) for f in failed) and len(threads) == 1
+    answers = await asyncio.gather(*(region_tools.endpoint_data() for _ in range(6)))
+    assert all(a is data for a in answers)
+    assert len(threads) == 2 and all(name.startswith("awsmcp-cpu") for name in threads)

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,11 +13,12 @@ from mcp.client import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import Resource
 
-from docs_proxy import pages
 from docs_proxy.addresses import DocAddress
-from docs_proxy.convert import Document
+from docs_proxy.convert import Document, UnreadablePage
+from docs_proxy.fetch import FetchError
 from docs_proxy.page import Page
-from docs_proxy.resources import fresh_ms, page_text
+from docs_proxy.resources import fresh_ms, page_text, read_failure
+from mcp_gateway.catalogue import ToolError
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, daphne
 from tests.support.witness import Witness
@@ -33,6 +33,8 @@ STATIC = ["test://static-text", "test://static-binary", "test://watched-resource
 LISTED = [f"https://docs.aws.amazon.com/listing/latest/guide/page-{n:02}.html" for n in range(11)]
 LISTED_CN = [f"https://docs.amazonaws.cn/en_us/listing/latest/guide/page-{n}.html" for n in range(2)]
 INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+RESOURCE_NOT_FOUND = -32002
 
 SAVE_ROWS = """
 from docs_proxy.search_index import store
@@ -96,7 +98,19 @@ async def test_a_page_reads_whole_as_markdown_fresh_for_as_long_as_the_cache_kee
     assert "# What is Amazon Relational Database Service" in text and "## Advantages of Amazon RDS" in text
     # The whole page, as read_documentation gives it when asked for all of it.
     assert text == tool.content[0].text
-    assert 0 < result.ttl_ms <= L2_TTL * 1000 and result.cache_scope == "public"
+    assert 0 < result.ttl_ms <= L2_TTL * 1000 and result.cache_scope == "private"
+
+
+async def test_a_page_named_over_http_or_with_its_host_in_capitals_reads_as_with_the_tools(
+    server: DaphneServer,
+) -> None:
+    shouted = RDS.replace("https://docs.aws.amazon.com", "HTTPS://DOCS.aws.amazon.com")
+    plain = RDS.replace("https://", "http://")
+    async with Client(server.mcp_url) as client:
+        for uri in (shouted, plain):
+            (content,) = (await client.read_resource(uri, cache_mode="bypass")).contents
+            assert str(content.uri).lower() == uri.lower()  # as asked
+            assert getattr(content, "text", "").startswith(f"AWS Documentation from {RDS}:\n")  # the page read
 
 
 async def test_a_china_page_reads_through_its_hosts_template(server: DaphneServer, origin: OriginServer) -> None:
@@ -105,7 +119,7 @@ async def test_a_china_page_reads_through_its_hosts_template(server: DaphneServe
         result = await client.read_resource(CN_S3, cache_mode="bypass")
     text = getattr(result.contents[0], "text", "")
     assert text.startswith(f"AWS Documentation from {CN_S3}:\n") and "# Amazon S3 in the China Regions" in text
-    assert 0 < result.ttl_ms <= L2_TTL * 1000 and result.cache_scope == "public"
+    assert 0 < result.ttl_ms <= L2_TTL * 1000 and result.cache_scope == "private"
     assert origin.hits("/cn/en_us/aws/latest/userguide/s3.html") == before + 1
 
 
@@ -132,6 +146,38 @@ async def test_refused_uris_get_a_clear_error_without_a_fetch(server: DaphneServ
     assert missing.code == INVALID_PARAMS and "does not exist" in missing.message
 
 
+async def test_a_page_that_cannot_be_read_just_now_is_an_internal_error_not_a_missing_one(
+    server: DaphneServer, origin: OriginServer
+) -> None:
+    """Not found tells a client the resource is not there; an origin outage or a failed conversion does not."""
+    outage = "/resources/latest/dg/outage.html"  # never read before: no cached copy to serve stale
+    origin.fail(outage)
+    try:
+        async with Witness(server) as witness, Client(server.mcp_url) as client:
+            failing = await read_error(client, f"https://docs.aws.amazon.com{outage}")
+            unreadable = await read_error(client, "https://docs.aws.amazon.com/test/no-article.html")
+            missing = await read_error(client, "https://docs.aws.amazon.com/nothing/latest/dg/gone.html")
+    finally:
+        origin.fail(outage, False)
+    witness.assert_unharmed()
+    assert failing.code == INTERNAL_ERROR and "failed with HTTP 503; try again later" in failing.message
+    assert unreadable.code == INTERNAL_ERROR and "could not be read" in unreadable.message
+    assert missing.code == INVALID_PARAMS and "does not exist" in missing.message  # not found, in this revision
+
+
+def test_only_a_page_the_origin_says_is_missing_is_not_found() -> None:
+    def failure(cause: BaseException | None) -> int:
+        error = ToolError("reason")
+        error.__cause__ = cause
+        return read_failure("https://docs.aws.amazon.com/x.html", error).code
+
+    assert failure(FetchError("missing", 404)) == failure(FetchError("gone", 410)) == RESOURCE_NOT_FOUND
+    assert failure(FetchError("down", 503, retryable=True)) == INTERNAL_ERROR
+    assert failure(FetchError("too slow", retryable=True)) == INTERNAL_ERROR
+    assert failure(FetchError("forbidden", 403)) == INTERNAL_ERROR
+    assert failure(UnreadablePage("no article")) == failure(None) == INTERNAL_ERROR
+
+
 async def test_the_indexed_pages_are_listed_a_page_at_a_time(server: DaphneServer) -> None:
     saved = server.manage(
         "shell", "-c", SAVE_ROWS.format(rows=[(url, "aws") for url in LISTED] + [(u, "aws-cn") for u in LISTED_CN])
@@ -155,9 +201,6 @@ async def test_the_indexed_pages_are_listed_a_page_at_a_time(server: DaphneServe
     assert entry.name == "listing/latest/guide/page-00.html"
 
 
-@pytest.mark.skipif(
-    "index_page" not in inspect.getsource(pages), reason="pages read from the origin are indexed by the search work"
-)
 async def test_a_page_read_is_then_listed(server: DaphneServer) -> None:
     async with Client(server.mcp_url) as client:
         await client.read_resource(RDS, cache_mode="bypass")

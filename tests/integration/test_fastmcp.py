@@ -103,7 +103,7 @@ async def test_china_partition(server: DaphneServer) -> None:
         names = {tool.name for tool in await client.list_tools()}
         services = await client.call_tool("get_available_services", {})
         page = await client.call_tool("read_documentation", {"url": CN_S3})
-    assert names == {"read_documentation", "get_available_services"} | BOTH
+    assert names == {"read_documentation", "get_available_services", "search_documentation"} | BOTH
     assert f"- [Amazon S3]({CN_S3})" in text_of(services)
     assert "# Amazon S3 in the China Regions" in text_of(page)
 

@@ -221,7 +221,7 @@ async def test_every_tool_is_annotated_and_structured_results_match_their_schema
 async def test_the_china_partition_tools_are_annotated(server: DaphneServer) -> None:
     async with open_session(server, "streamable-http", query="partition=aws-cn") as session:
         listed = {tool.name: tool for tool in (await session.list_tools()).tools}
-    for name in ("read_documentation", "get_available_services"):
+    for name in ("read_documentation", "get_available_services", "search_documentation"):
         hints = listed[name].annotations
         assert hints is not None and hints.read_only_hint is True and hints.open_world_hint is True, name
 

@@ -98,7 +98,7 @@ def test_only_a_tools_call_needs_the_scope_of_the_tool_it_names() -> None:
 def test_a_frame_needs_every_scope_its_messages_need() -> None:
     batch = [call(READ, 1), call(SEARCH, 2), {"jsonrpc": "2.0", "method": "notifications/cancelled"}]
     assert frame_scopes(batch, "aws") == {"docs:read", "docs:search"}
-    assert frame_scopes(batch, "aws-cn") == {"docs:cn", "docs:read"}  # no search_documentation in aws-cn
+    assert frame_scopes(batch, "aws-cn") == {"docs:cn", "docs:read", "docs:search"}  # aws-cn's local search
     assert frame_scopes([], "aws-cn") == set()
     assert frame_scopes([call(SEARCH)], "aws") == {"docs:search"}
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -11,7 +12,14 @@ from django.core.exceptions import ImproperlyConfigured
 from pytest_django.fixtures import Settings
 
 from mcp_gateway import jsonrpc
-from mcp_gateway.catalogue import Catalogue, DirectoryPage, Resource, ResourceTemplate, template_pattern
+from mcp_gateway.catalogue import (
+    MAX_URI_CHARS,
+    Catalogue,
+    DirectoryPage,
+    Resource,
+    ResourceTemplate,
+    template_pattern,
+)
 from mcp_gateway.context import RequestContext
 from mcp_gateway.input_required import HmacCodec
 from mcp_gateway.protocol import MAX_CURSOR_CHARS, MAX_RESOURCES_PAGE_SIZE, McpServer
@@ -217,11 +225,75 @@ def test_a_reserved_expansion_spans_segments_and_a_simple_one_does_not() -> None
 
 
 @pytest.mark.parametrize(
-    "template", ["x://{?q}", "x://{#frag}", "x://{a,b}", "x://{a*}", "x://{/p}", "x://{}", "x://a{b", "x://{a}/{a}"]
+    "template",
+    ["x://{?q}", "x://{#frag}", "x://{a,b}", "x://{a*}", "x://{/p}", "x://{}", "x://a{b", "x://{a}/{a}", "x://{a\n}"],
 )
 def test_a_template_expression_it_cannot_match_is_refused_at_start_up(template: str) -> None:
     with pytest.raises(ValueError):
         ResourceTemplate(template, "t", read_text)
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("repo://{+dir}/{+file}.py", "at most one {+var}"),
+        ("repo://{+dir}/x/{name}/{+file}", "at most one {+var}"),
+        ("x://{a}{b}", "needs a '/' between"),
+        ("x://{a}.{b}.html", "needs a '/' between"),
+        ("x://{+path}.{ext}", "needs a '/' between"),
+        ("x://{a}-{+rest}", "needs a '/' between"),
+    ],
+)
+def test_a_template_that_would_match_slowly_is_refused_at_start_up(template: str, reason: str) -> None:
+    """Each of these would try every split of a long segment (quadratic): seconds for a few kilobytes."""
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        ResourceTemplate(template, "t", read_text)
+
+
+@pytest.mark.parametrize(
+    ("template", "uri"),
+    [
+        ("x://{a}/{b}/{c}.html", "x://" + "a." * 500_000),  # a segment of a megabyte
+        ("x://{a}/{b}/{c}.html", "x://" + "a/" * 500_000),  # half a million segments
+        ("x://{+path}/{b}/{c}.html", "x://" + "a/" * 500_000),
+        ("x://{+path}/{b}/{c}.html", "x://" + "a." * 500_000 + "/b/c.htm"),
+        ("x://{a}/{+path}.py", "x://" + "a/" * 500_000),
+    ],
+)
+def test_the_templates_accepted_match_in_linear_time(template: str, uri: str) -> None:
+    """A megabyte against the matcher itself, past the URI bound: milliseconds when linear, hours were it quadratic
+    (the suite's timeout would fail it)."""
+    assert ResourceTemplate(template, "t", read_text).match(uri) is None
+
+
+def test_a_value_holds_no_control_character_and_no_final_newline() -> None:
+    simple = ResourceTemplate("test://template/{id}/data", "t", read_text)
+    reserved = ResourceTemplate("https://docs.example/{+path}", "t", read_text)
+    assert simple.match("test://template/42/data") == {"id": "42"}
+    for uri in ("test://template/42/data\n", "test://template/4\n2/data", "test://template/4\x012/data"):
+        assert simple.match(uri) is None, uri
+        assert template_pattern(simple.uri_template).match(uri) is None, uri
+    for uri in ("https://docs.example/a.html\n", "https://docs.example/a\x7f.html", "https://docs.example/a\tb"):
+        assert reserved.match(uri) is None, uri
+
+
+async def test_a_uri_past_the_bound_is_refused_without_matching_or_echoing_it() -> None:
+    catalogue = Catalogue()
+    catalogue.add_template(ResourceTemplate("x://{+path}", "x", read_text))
+    server = McpServer(catalogue)
+    session = await ready(server)
+    at_bound = "x://" + "a" * (MAX_URI_CHARS - 4)
+    assert catalogue.resource_for(at_bound) is not None
+    assert catalogue.resource_for(at_bound + "a") is None  # the scope check looks it up this way too
+    reply = await call(server, session, "resources/read", {"uri": at_bound})
+    assert reply["result"]["contents"][0]["uri"] == at_bound
+    for uri in (at_bound + "a", "x://" + "a/" * 500_000):
+        for meta in ({}, {"_meta": MODERN_META}):
+            error = (await call(server, session, "resources/read", {"uri": uri, **meta}))["error"]
+            assert error == {
+                "code": jsonrpc.INVALID_PARAMS,
+                "message": f"The URI is longer than {MAX_URI_CHARS} characters: no resource has one that long",
+            }
 
 
 async def test_resources_read_through_a_reserved_template() -> None:
@@ -265,6 +337,33 @@ async def test_a_readers_cache_hints_reach_a_2026_client_and_no_earlier_one() ->
     assert legacy["result"] == {"contents": [{"uri": "page://one", "text": "page"}]}
 
 
+async def read_public(server: McpServer, uri: str, partition: str = "aws") -> Any:
+    reply = await call(
+        server, ServerSession("m", "test", partition), "resources/read", {"uri": uri, "_meta": MODERN_META}
+    )
+    return reply["result"]["cacheScope"]
+
+
+async def test_what_needs_a_scope_to_read_is_never_public_whatever_the_reader_says() -> None:
+    """A public answer may be served across authorization contexts: a client without the scope would get it."""
+    catalogue = Catalogue()
+    catalogue.add_resource(Resource("page://open", "open", read_cached))
+    catalogue.add_resource(Resource("page://scoped", "scoped", read_cached, scopes=("docs:read",)))
+    catalogue.add_resource(Resource("page://china", "china", read_cached, partition="aws-cn"))
+    catalogue.add_template(ResourceTemplate("tpl://{+path}", "tpl", read_cached, scopes=("docs:read",)))
+    open_server = McpServer(catalogue)
+    assert await read_public(open_server, "page://open") == "public"
+    assert await read_public(open_server, "page://china") == "public"  # no partition scopes configured
+    assert await read_public(open_server, "page://scoped") == "private"
+    assert await read_public(open_server, "tpl://a/b") == "private"
+    restricted = McpServer(
+        catalogue, partition_scopes=lambda partition: frozenset({"docs:cn"}) if partition == "aws-cn" else frozenset()
+    )
+    assert await read_public(restricted, "page://china") == "private"  # its data's partition needs docs:cn
+    assert await read_public(restricted, "page://open") == "public"
+    assert await read_public(restricted, "page://open", "aws-cn") == "private"  # the connection needed docs:cn
+
+
 async def test_a_2026_resources_list_page_carries_the_lists_cache_hints() -> None:
     server = McpServer(catalogue_with(Shelf(3)), resources_page_size=2)
     reply = await call(server, ServerSession("m", "test", "aws"), "resources/list", {"_meta": MODERN_META})
@@ -273,17 +372,49 @@ async def test_a_2026_resources_list_page_carries_the_lists_cache_hints() -> Non
 
 
 class Overfull(Shelf):
-    """A directory that gives more than it is asked for (a bug): the page stays within its size all the same."""
+    """A directory that gives more than it is asked for (a bug): its position is past entries a page has no room
+    for, so cutting the page would lose them."""
 
     async def page(self, after: str | None, limit: int, ctx: RequestContext) -> DirectoryPage:
-        page = await super().page(after, limit + 5, ctx)
+        page = await super().page(after, limit + 1, ctx)
         return DirectoryPage(page.resources, page.after)
 
 
-async def test_a_page_never_holds_more_than_the_page_size() -> None:
+async def test_a_directory_giving_more_than_the_room_left_is_an_internal_error_not_a_lossy_page(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     server = McpServer(catalogue_with(Overfull(20)), resources_page_size=3)
-    pages = await list_all(server, await ready(server))
-    assert pages and all(len(page) <= 3 for page in pages)
+    reply = await call(server, await ready(server), "resources/list")
+    assert reply["error"] == {"code": jsonrpc.INTERNAL_ERROR, "message": "Internal error"}
+    assert "resource directory 'shelf' gave 2 entries, not 1" in caplog.text  # the room after two static ones
+
+
+def test_a_directory_without_a_name_is_refused() -> None:
+    """Its cursors would name the stage of the catalogue's own resources."""
+    nameless = Shelf(1)
+    nameless.name = ""
+    with pytest.raises(ValueError, match="needs a name"):
+        Catalogue().add_directory(nameless)
+
+
+async def read_no_contents(uri: str, variables: dict[str, str], ctx: RequestContext) -> Any:
+    return {"ttlMs": 5, "cacheScope": "public"}
+
+
+async def read_a_string(uri: str, variables: dict[str, str], ctx: RequestContext) -> Any:
+    return "text"
+
+
+async def test_a_reader_answering_no_contents_list_is_an_internal_error() -> None:
+    catalogue = Catalogue()
+    catalogue.add_resource(Resource("page://empty", "empty", read_no_contents))
+    catalogue.add_resource(Resource("page://string", "string", read_a_string))
+    server = McpServer(catalogue)
+    session = await ready(server)
+    for uri in ("page://empty", "page://string"):
+        for meta in ({}, {"_meta": MODERN_META}):
+            reply = await call(server, session, "resources/read", {"uri": uri, **meta})
+            assert reply["error"] == {"code": jsonrpc.INTERNAL_ERROR, "message": "Internal error"}, uri
 
 
 @pytest.mark.parametrize("size", [0, MAX_RESOURCES_PAGE_SIZE + 1])

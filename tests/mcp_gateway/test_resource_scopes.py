@@ -39,6 +39,24 @@ def test_a_docs_page_needs_the_read_scope_and_its_partitions(settings: Settings)
     assert needed_scopes(read(AWS_PAGE), "aws") == {"docs:read"}
 
 
+def test_a_page_named_over_http_or_with_its_host_in_capitals_needs_the_same_scopes(settings: Settings) -> None:
+    """The reader accepts them as the tools do, so the gate must see them as the same pages."""
+    settings.MCP_PARTITION_SCOPES = {"aws-cn": "docs:cn"}
+    assert needed_scopes(read(AWS_PAGE.replace("https://docs.aws", "HTTPS://DOCS.AWS")), "aws") == {"docs:read"}
+    assert needed_scopes(read(AWS_PAGE.replace("https://", "http://")), "aws") == {"docs:read"}
+    assert needed_scopes(read(CN_PAGE.replace("https://docs.amazonaws.cn", "Http://Docs.AmazonAWS.cn")), "aws") == {
+        "docs:read",
+        "docs:cn",
+    }
+    assert needed_scopes(read(AWS_PAGE.replace("https://", "ftp://")), "aws") == set()  # no template: answered
+
+
+def test_a_uri_past_the_bound_needs_only_the_partitions_scope_and_is_not_matched(settings: Settings) -> None:
+    """Looked up before the template's regex runs on the event loop: the server refuses it (invalid params)."""
+    settings.MCP_PARTITION_SCOPES = {"aws": "docs:aws"}
+    assert needed_scopes(read(f"https://docs.aws.amazon.com/{'a/' * 500_000}x.html"), "aws") == {"docs:aws"}
+
+
 async def test_a_session_reading_a_page_without_the_read_scope_is_403_naming_it() -> None:
     headers = await session_of("search")
     assert_insufficient(await streamable(read(AWS_PAGE, 2), "search", **headers), "docs:read")

@@ -32,7 +32,10 @@ def slow_origin() -> Iterator[SlowOrigin]:
 
 @pytest.fixture(scope="module")
 def server(slow_origin: SlowOrigin) -> Iterator[DaphneServer]:
-    with daphne(**slow_origin.settings_env(), DOCS_FETCH_DEADLINE=str(DEADLINE), DOCS_READ_TIMEOUT="10") as srv:
+    # No local index: the search API's own failure is what these tests see (not its fallback, which
+    # tests/docs_proxy/test_search_index_tools.py tests).
+    env = {"DOCS_FETCH_DEADLINE": str(DEADLINE), "DOCS_READ_TIMEOUT": "10", "DOCS_INDEX_ENABLED": "false"}
+    with daphne(**slow_origin.settings_env(), **env) as srv:
         yield srv
         assert srv.alive(), srv.log()
 

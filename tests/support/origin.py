@@ -230,6 +230,8 @@ class OriginState:
         self.not_modified: Counter[str] = Counter()
         self.last_search: Any = None
         self.last_headers: dict[str, str] = {}
+        self.search_failure: str | None = None  # "503" or "hang": the search API's outage (search_fails)
+        self.search_released = threading.Event()  # set to end the hanging search requests
 
     def count(self, path: str) -> None:
         with self.lock:
@@ -412,6 +414,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(400, {"message": "bad json"})
             return
         self.state.last_search = body
+        if self.search_outage():
+            return
         phrase = body.get("textQuery", {}).get("input", "")
         if phrase == "upstream-error":
             self.send_json(500, {"message": "internal"})
@@ -445,6 +449,16 @@ class Handler(BaseHTTPRequestHandler):
             "facets": {"aws-docs-search-product": ["Amazon RDS"], "aws-docs-search-guide": ["User Guide"]},
             "suggestions": suggestions,
         }
+
+    def search_outage(self) -> bool:
+        """Answer as a failing search API would, when told to (OriginServer.search_fails); True if it did."""
+        failure = self.state.search_failure
+        if failure == "503":
+            self.send_json(503, {"message": "Service Unavailable"})
+        elif failure == "hang":
+            self.state.search_released.wait(60)  # no answer: the connection closes when the test releases it
+            self.close_connection = True
+        return failure is not None
 
     def recommendations(self, url: str) -> None:
         if "upstream-error" in url:
@@ -505,6 +519,16 @@ class OriginServer(ThreadingHTTPServer):
         with self.state.lock:
             (self.state.failing.add if failing else self.state.failing.discard)(path)
 
+    def search_fails(self, failure: str | None) -> None:
+        """Make the search API answer 503 ("503"), never answer ("hang"), or answer again (None)."""
+        assert failure in (None, "503", "hang"), failure
+        with self.state.lock:
+            self.state.search_failure = failure
+            if failure == "hang":
+                self.state.search_released.clear()
+            else:
+                self.state.search_released.set()
+
     def hits(self, path: str) -> int:
         with self.state.lock:
             return self.state.hits[path]
@@ -516,6 +540,7 @@ class OriginServer(ThreadingHTTPServer):
 
     def stop(self) -> None:
         self.state.stopping.set()
+        self.state.search_released.set()
         self.shutdown()
         self.server_close()
 

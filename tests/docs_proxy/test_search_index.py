@@ -1,0 +1,306 @@
+"""The local search index on SQLite FTS5 (the embedded default): indexing, ranking, filters, bounds, hostile phrases.
+
+The pages are the captured fixture pages, converted as the server converts them; the ranking cases that
+need a controlled difference (a phrase against the same words scattered) use small records of their own.
+The tests hold on PostgreSQL too (DATABASE_URL=postgres://... runs them there); the suite's PostgreSQL
+run is test_search_index_postgres.py, through the tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from docs_proxy import answers
+from docs_proxy.models import IndexedPage
+from docs_proxy.search_index import indexing, search, store
+from docs_proxy.search_index.engines import EngineUnavailable, engine, engine_name
+from docs_proxy.search_index.excerpts import excerpt
+from docs_proxy.search_index.query import guide_matches, terms_of
+from docs_proxy.search_index.records import IndexRecord
+from mcp_gateway.catalogue import ToolError
+from tests.docs_proxy.search_pages import CN_S3, CN_SERVICES, fixture_pages
+
+pytestmark = pytest.mark.django_db
+
+BASE = "https://docs.aws.amazon.com"
+RDS = BASE + "/AmazonRDS/latest/UserGuide/Welcome.html"
+DBINSTANCE = BASE + "/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbinstance.html"
+STACKS = BASE + "/AWSCloudFormation/latest/UserGuide/service_code_examples.html"
+LAMBDA = BASE + "/lambda/latest/dg/lambda-python-how-to-create-deployment-package.html"
+CP = BASE + "/cli/latest/reference/s3/cp.html"
+LANDING = BASE + "/prescriptive-guidance/latest/migration-aws-environment/building-landing-zones.html"
+ACCOUNT = BASE + "/service-authorization/latest/reference/list_awsaccountmanagement.html"
+CONSTRUCTS = BASE + "/solutions/latest/constructs/aws-lambda-sns.html"
+
+
+@pytest.fixture
+def indexed() -> None:
+    for page in fixture_pages():
+        assert indexing.index_page(page)
+
+
+@pytest.fixture(autouse=True)
+def fresh_bound_counter() -> Iterator[None]:
+    indexing._new_since_check = 0
+    yield
+    indexing._new_since_check = 0
+
+
+def record(url: str, title: str, body: str, headings: tuple[str, ...] = (), partition: str = "aws") -> IndexRecord:
+    return IndexRecord(url, partition, url[: url.rfind("/") + 1], title, list(headings), body)
+
+
+def top(phrase: str, partition: str = "aws", limit: int = 3, **filters: list[str]) -> list[str]:
+    return [hit.url for hit in search(phrase, partition, limit, **filters).hits]
+
+
+# --- indexing -------------------------------------------------------------------------------------
+def test_the_engine_is_the_databases_own() -> None:
+    vendor = connection.vendor
+    assert engine_name() == vendor
+    with override_settings(DOCS_INDEX_ENGINE=vendor.upper()):
+        assert engine_name() == vendor
+    other = "postgresql" if vendor == "sqlite" else "sqlite"
+    with override_settings(DOCS_INDEX_ENGINE=other), pytest.raises(EngineUnavailable, match="set it to 'auto'"):
+        engine_name()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's FTS5 table")
+def test_without_the_full_text_table_the_search_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from docs_proxy.search_index.engines import sqlite
+
+    store.save(record(BASE + "/m/page.html", "Snapshots", "Automated snapshots."))
+    monkeypatch.setattr(sqlite, "_ready", False)
+    with connection.cursor() as cursor:  # rolled back with the test's transaction
+        cursor.execute("DROP TABLE docs_proxy_indexedpage_fts")
+    with pytest.raises(EngineUnavailable, match="no full-text search"):
+        search("snapshots", "aws", 5)
+
+
+@pytest.mark.usefixtures("indexed")
+def test_every_page_is_found_first_by_its_own_title() -> None:
+    for page in fixture_pages():
+        title, partition = page.document.title, page.served.partition
+        assert top(title, partition, 1) == [page.served.url], title
+
+
+@pytest.mark.usefixtures("indexed")
+def test_each_partition_searches_its_own_pages_and_counts_them() -> None:
+    china = search("Amazon S3 endpoints", "aws-cn", 10)
+    assert china.indexed == 2 and [h.url for h in china.hits][:1] == [CN_S3]
+    assert {h.url for h in search("Amazon", "aws", 50).hits}.isdisjoint({CN_S3, CN_SERVICES})
+    assert search("Amazon", "aws", 50).indexed == 8
+
+
+@pytest.mark.usefixtures("indexed")
+def test_reindexing_a_page_replaces_its_words_and_removing_it_forgets_them() -> None:
+    assert CP in top("DEEP_ARCHIVE", limit=10)
+    assert store.save(record(CP, "cp", "Copies a local file or S3 object, now with zanzibar.")) is False  # not new
+    assert top("zanzibar") == [CP]
+    assert CP not in top("DEEP_ARCHIVE", limit=10)  # the words of its former text are gone from the index
+    assert IndexedPage.objects.filter(url=CP).count() == 1
+    store.remove_url(CP)
+    assert top("zanzibar") == []
+
+
+def test_nothing_is_indexed_when_the_index_is_off() -> None:
+    with override_settings(DOCS_INDEX_ENABLED=False):
+        assert indexing.index_page(fixture_pages()[0]) is False
+    assert IndexedPage.objects.count() == 0
+
+
+# --- ranking --------------------------------------------------------------------------------------
+def test_a_title_match_ranks_above_a_body_match() -> None:
+    store.save(record(BASE + "/a/body.html", "Working with functions", "Lambda layers " * 50))
+    store.save(record(BASE + "/a/title.html", "Lambda layers", "How to package libraries for functions."))
+    store.save(record(BASE + "/a/heading.html", "Packaging", "Some text.", headings=("Lambda layers",)))
+    assert top("lambda layers") == [BASE + "/a/title.html", BASE + "/a/heading.html", BASE + "/a/body.html"]
+
+
+def test_the_exact_phrase_ranks_above_the_same_words_scattered() -> None:
+    scattered = "The package you upload is checked before each deployment of the stack. " * 3
+    store.save(record(BASE + "/b/scattered.html", "Stacks", scattered))
+    store.save(record(BASE + "/b/phrase.html", "Functions", "Build a deployment package with pip, then upload it."))
+    assert top("deployment package") == [BASE + "/b/phrase.html", BASE + "/b/scattered.html"]
+
+
+def test_pages_holding_every_word_come_before_pages_holding_some() -> None:
+    store.save(record(BASE + "/c/some.html", "Snapshots snapshots", "snapshots " * 40))
+    store.save(record(BASE + "/c/every.html", "Backups", "Automated snapshots are kept for the retention period."))
+    store.save(record(BASE + "/c/none.html", "Other", "Nothing relevant."))
+    hits = search("snapshots retention", "aws", 10).hits
+    assert [h.url for h in hits] == [BASE + "/c/every.html", BASE + "/c/some.html"]
+    assert [h.every_word for h in hits] == [True, False]
+    assert hits[0].score >= 1 > hits[1].score
+
+
+def test_a_page_holding_more_of_the_words_ranks_above_one_holding_fewer() -> None:
+    store.save(record(BASE + "/d/one.html", "Alpha", "retention " * 30))
+    store.save(record(BASE + "/d/two.html", "Beta", "retention and encryption"))
+    assert top("retention encryption replicas") == [BASE + "/d/two.html", BASE + "/d/one.html"]
+
+
+def test_word_endings_and_case_do_not_matter() -> None:
+    store.save(record(BASE + "/e/deploy.html", "Deploying", "You DEPLOYED the functions."))
+    assert top("deploy function") == [BASE + "/e/deploy.html"]
+
+
+@pytest.mark.usefixtures("indexed")
+def test_one_result_per_page_and_contexts_bounded() -> None:
+    with override_settings(DOCS_INDEX_CONTEXT_CHARS=80):
+        hits = search("DB instance", "aws", 50).hits
+    urls = [h.url for h in hits]
+    assert len(urls) == len(set(urls)) and {RDS, DBINSTANCE} <= set(urls)
+    assert all(0 < len(h.context) <= 80 for h in hits)
+    assert any("instance" in h.context.lower() for h in hits[:2])
+
+
+@pytest.mark.usefixtures("indexed")
+def test_limit_is_honoured() -> None:
+    assert len(search("aws", "aws", 3).hits) == 3
+    assert search("aws", "aws", 0).hits == []
+
+
+# --- filters --------------------------------------------------------------------------------------
+def test_guide_filters_match_the_words_of_the_guide_url() -> None:
+    rds_guide = BASE + "/AmazonRDS/latest/UserGuide/"
+    assert guide_matches(rds_guide, ["Amazon RDS"], None)
+    assert guide_matches(rds_guide, ["RDS"], ["User Guide"])
+    assert not guide_matches(rds_guide, ["Amazon Simple Storage Service"], None)
+    assert not guide_matches(rds_guide, None, ["API Reference"])
+    assert guide_matches(BASE + "/lambda/latest/dg/", ["AWS Lambda"], ["Developer Guide"])
+    assert guide_matches(BASE + "/lambda/latest/dg/", None, None)
+
+
+@pytest.mark.usefixtures("indexed")
+def test_filters_keep_only_the_matching_guides() -> None:
+    assert set(top("instance", limit=10, guides=["Amazon RDS"])) == {RDS}
+    assert set(top("stack", limit=10, guide_types=["User Guide"])) <= {RDS, STACKS}
+    assert top("instance", limit=10, guides=["Amazon Nonexistent Service"]) == []
+
+
+# --- bounds and hostile phrases -------------------------------------------------------------------
+def test_only_the_first_words_are_searched() -> None:
+    store.save(record(BASE + "/f/page.html", "Page", "alpha beta gamma"))
+    with override_settings(DOCS_INDEX_MAX_WORDS=2):
+        assert terms_of("zulu yankee gamma").words == ("zulu", "yankee")
+        assert top("zulu yankee gamma") == []  # gamma, the third word, is not searched
+    assert top("zulu yankee gamma") == [BASE + "/f/page.html"]
+
+
+def test_a_word_longer_than_the_bound_is_not_searched() -> None:
+    store.save(record(BASE + "/g/page.html", "Page", "short " + "x" * 70))
+    with override_settings(DOCS_INDEX_MAX_WORD_CHARS=64):
+        assert terms_of("x" * 70).words == ()
+        assert search("x" * 70, "aws", 5).hits == []
+        assert top("short " + "x" * 70) == [BASE + "/g/page.html"]
+
+
+HOSTILE = [
+    '"unbalanced quote',
+    "lambda NEAR(python deployment, 2)",
+    "lamb*",
+    "-lambda python",
+    "^lambda",
+    "title: lambda",
+    "{title body}: lambda",
+    "(((lambda",
+    "lambda)))) OR AND NOT",
+    "NOT lambda",
+    "body:NEAR",
+    "'; DROP TABLE docs_proxy_indexedpage; --",
+    "\x00lambda\x00",
+    "!!! ??? ::: ***",
+    "亚马逊云科技 Lambda",
+    "λάμβδα ламбда",
+    "lambda " * 2000,
+    "x" * 10_240,
+]
+
+
+@pytest.mark.usefixtures("indexed")
+@pytest.mark.parametrize("phrase", HOSTILE, ids=range(len(HOSTILE)))
+def test_query_syntax_is_searched_as_plain_words(phrase: str) -> None:
+    results = search(phrase, "aws", 5)  # never an engine error
+    words = terms_of(phrase).words
+    assert results.words == words
+    assert all(w.isalnum() and w == w.lower() for w in words)
+    if "lambda" in words:
+        assert results.hits, phrase
+    if not words:
+        assert results.hits == []
+    # The witness: the index still answers an ordinary query exactly as before.
+    assert top("Creating a Deployment Package (Python)", limit=1) == [LAMBDA]
+    assert IndexedPage.objects.count() == 10
+
+
+@pytest.mark.usefixtures("indexed")
+def test_operators_are_words_not_operators() -> None:
+    assert terms_of("lamb*").words == ("lamb",) and top("lamb*") == []  # no prefix search: no page says "lamb"
+    assert terms_of("python NOT lambda").words == ("python", "lambda")  # NOT is a stop word, not an operator
+    assert LAMBDA in top("python NOT lambda")
+    assert terms_of("NEAR(deployment package)").words == ("near", "deployment", "package")
+
+
+def test_relevance_is_computed_for_a_bounded_number_of_candidates() -> None:
+    for n in range(6):
+        store.save(record(f"{BASE}/k/{n}.html", f"Snapshot guide {n}", "snapshot " * (n + 1)))
+    terms = terms_of("snapshot")
+    assert len(engine().matches(terms, "aws", None, True, 2, [])) == 2  # the engine keeps `cap` candidates
+    with override_settings(DOCS_INDEX_RANK_CANDIDATES=2):
+        assert len(search("snapshot", "aws", 4).hits) == 4  # never fewer candidates than the limit asks
+        assert len(search("snapshot", "aws", 1).hits) == 1
+
+
+# --- the bound on pages ---------------------------------------------------------------------------
+def test_the_oldest_pages_go_beyond_the_bound() -> None:
+    with override_settings(DOCS_INDEX_MAX_PAGES=3):
+        for page in fixture_pages()[:5]:
+            assert indexing.index_page(page)
+    kept = set(IndexedPage.objects.values_list("url", flat=True))
+    assert kept == {p.served.url for p in fixture_pages()[2:5]}
+    assert top(fixture_pages()[0].document.title, limit=10).count(fixture_pages()[0].served.url) == 0
+
+
+def test_the_bound_is_checked_every_hundredth_of_it_not_on_every_insert() -> None:
+    with override_settings(DOCS_INDEX_MAX_PAGES=300):  # checked every 3 new pages
+        for n in range(302):
+            indexing.index_record(record(f"{BASE}/h/{n}.html", f"Page {n}", "text"))
+        assert IndexedPage.objects.count() == 302  # two new pages since the last check
+        indexing.index_record(record(f"{BASE}/h/{n}.html", "Page again", "text"))  # not new: no check
+        assert IndexedPage.objects.count() == 302
+        assert indexing.index_page(fixture_pages()[0])  # the third new page since the check
+    assert IndexedPage.objects.count() == 300
+    assert not IndexedPage.objects.filter(url__in=[f"{BASE}/h/{n}.html" for n in range(3)]).exists()
+    assert IndexedPage.objects.filter(url=fixture_pages()[0].served.url).exists()
+
+
+# --- answers -------------------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+async def test_with_nothing_indexed_the_search_apis_error_stands() -> None:
+    """aws's fallback (test_search_index_tools.py has it answering) has nothing to answer from here."""
+    api_error = "Searching the AWS documentation failed: The documentation service failed with HTTP 500."
+    with pytest.raises(ToolError, match=r"HTTP 500.*holds no pages yet"):
+        await answers.local_search("rds", "aws", 5, None, None, failure=("failed with HTTP 500", api_error))
+    with pytest.raises(ToolError, match="no words to search for"):
+        await answers.local_search("*** (((", "aws-cn", 5, None, None)
+    empty = await answers.local_search("rds", "aws-cn", 5, None, None)
+    assert empty["search_results"] == [] and empty["metadata"]["indexed_pages"] == 0
+    assert "the 0 pages of docs.amazonaws.cn" in empty["metadata"]["note"]
+
+
+# --- contexts -------------------------------------------------------------------------------------
+def test_the_context_is_cut_around_the_exact_phrase_else_where_most_words_are() -> None:
+    text = "Intro words. " * 100 + "Create a deployment package with pip. " + "Filler text here. " * 100
+    around = excerpt(text, ("deployment", "package"), ("deployment", "package"), 120)
+    assert "deployment package" in around and around.startswith("…") and around.endswith("…")
+    assert len(around) <= 120
+    spread = "alpha " * 50 + "snapshots " + "beta " * 100 + "Snapshots are kept for the retention period. " + "x " * 50
+    found = excerpt(spread, ("snapshots", "retention"), ("retention", "snapshots"), 100)
+    assert "Snapshots are kept for the retention" in found  # both words, not the first lone one
+    assert excerpt("Short text.", ("missing",), ("missing",), 100) == "Short text."
+    assert excerpt("", ("word",), ("word",), 100) == "" and excerpt("text", ("text",), ("text",), 0) == ""
