@@ -6,7 +6,9 @@ same worker processes and fetches within the same host allow-list, size caps, de
 as a read. Politeness on top: the starts of two fetches are DOCS_CRAWL_PACE seconds apart, at most
 DOCS_CRAWL_CONCURRENCY run at once, a run reads at most DOCS_CRAWL_MAX_PAGES pages per guide, and a TOC
 is bounded in bytes and entries. A refresh revalidates the pages already indexed with conditional
-requests, through the cache's own revalidation (pages.origin_load): a 304 costs no conversion.
+requests, through the cache's own revalidation (pages.origin_load), with the validators L2 holds or, once L2
+has let the page go, those the index kept when it indexed the page: a 304 costs no conversion either way.
+Without --refresh, the pages the index does not hold yet come first, so bounded runs cover a guide in turn.
 A page's failure is recorded with its reason and the crawl goes on.
 """
 
@@ -25,6 +27,7 @@ from django.conf import settings
 from awsmcp.pools import run_in
 from docs_proxy import pages
 from docs_proxy.addresses import PUBLIC_HOSTS, AddressError, DocAddress, parse_doc_url, partition_of_host
+from docs_proxy.convert import Document
 from docs_proxy.fetch import FetchError, deadline_from_now, request_json, run_fetch
 from docs_proxy.models import IndexedPage
 from docs_proxy.page import Page
@@ -127,7 +130,10 @@ def short_reason(message: str, url: str) -> str:
 def guide_from_url(url: str) -> Guide:
     """The guide a --guide URL names: its directory, or the directory of a page of it."""
     raw = url.strip()
-    host = (urlsplit(raw).hostname or "").lower()
+    try:
+        host = (urlsplit(raw).hostname or "").lower()
+    except ValueError as exc:  # an unbalanced "[" in the host, a bad port
+        raise CrawlError(f"{url[:200]} is not a URL: {exc}") from None
     partition = partition_of_host(host)
     if partition is None:
         hosts = " or ".join(PUBLIC_HOSTS.values())
@@ -187,10 +193,10 @@ def page_of_entry(guide: Guide, entry: Any) -> DocAddress | None:
     href = entry.get("href") if isinstance(entry, dict) else None
     if not isinstance(href, str) or not href.strip() or len(href) > 2048:
         return None
-    target = urljoin(guide.url, href.strip())
     try:
+        target = urljoin(guide.url, href.strip())
         address = parse_doc_url(target.split("#", 1)[0], guide.partition)
-    except AddressError:
+    except ValueError:  # AddressError, or a URL urlsplit refuses ("//[x/")
         return None
     if address.is_directory or not guide.holds(address):
         return None
@@ -219,10 +225,11 @@ def toc_pages(guide: Guide, toc: Any) -> TocPages:
 
 
 def indexed_pages(guide: Guide, limit: int) -> list[DocAddress]:
-    """The pages of the guide the index holds, in URL order, at most `limit` (blocking)."""
+    """The pages of the guide the index holds, refreshed longest ago first, at most `limit` (blocking): bounded
+    refreshes take the guide in turn."""
     urls = (
         IndexedPage.objects.filter(url__startswith=guide.url, partition=guide.partition)
-        .order_by("url")
+        .order_by("indexed_at", "id")
         .values_list("url", flat=True)[:limit]
     )
     found = []
@@ -232,6 +239,12 @@ def indexed_pages(guide: Guide, limit: int) -> list[DocAddress]:
         except AddressError:
             continue
     return found
+
+
+def indexed_urls(guide: Guide) -> set[str]:
+    """The URLs of the guide's pages the index holds (blocking)."""
+    rows = IndexedPage.objects.filter(url__startswith=guide.url, partition=guide.partition)
+    return set(rows.values_list("url", flat=True))
 
 
 # --- politeness ------------------------------------------------------------------------------------
@@ -264,8 +277,16 @@ def _fresh_in_cache(address: DocAddress) -> bool:
 
 
 # --- one page ----------------------------------------------------------------------------------------
+def _index_keeping_validators(page: Page) -> bool:
+    """Index the page and keep its validators with it, for a refresh after L2 has let it go (blocking)."""
+    if not index_page(page):
+        return False
+    store.set_validators(page.served.url, page.etag, page.last_modified)
+    return True
+
+
 async def _index(page: Page) -> tuple[Outcome, str]:
-    if await run_in("database", index_page, page):
+    if await run_in("database", _index_keeping_validators, page):
         return Outcome.INDEXED, ""
     return Outcome.FAILED, "not indexed (the index is off or its database failed; see the log)"
 
@@ -285,9 +306,24 @@ async def crawl_page(address: DocAddress) -> tuple[Outcome, str, bool]:
     return outcome, reason, fetched
 
 
+# Stands for the document of a page L2 no longer holds: origin_load hands it back on a 304.
+_NOT_CACHED = Document(title="", markdown="")
+
+
+def _previous(address: DocAddress) -> Page | None:
+    """What to revalidate against: L2's copy, else the validators the index kept (blocking)."""
+    stored = pages.l2_read(address)
+    if stored is not None:
+        return stored
+    kept = store.validators(address.url)
+    if kept is None or not any(kept):
+        return None
+    return Page(address, address, _NOT_CACHED, 0.0, 0.0, kept[0], kept[1])
+
+
 async def refresh_page(address: DocAddress) -> tuple[Outcome, str, bool]:
     """Revalidate an indexed page with a conditional request; re-index it only when it changed."""
-    stored = await run_in("database", pages.l2_read, address)
+    stored = await run_in("database", _previous, address)
     deadline = deadline_from_now()
     try:
         page = await run_fetch(
@@ -300,8 +336,11 @@ async def refresh_page(address: DocAddress) -> tuple[Outcome, str, bool]:
         return Outcome.FAILED, exc.message, True
     except ToolError as exc:
         return Outcome.FAILED, str(exc), True
-    await run_in("database", pages.l2_write, page)
-    if stored is not None and page.document is stored.document:  # origin_load keeps the document on a 304
+    unchanged = stored is not None and page.document is stored.document  # origin_load keeps it on a 304
+    if page.document is not _NOT_CACHED:  # a 304 without a cached copy has nothing to cache
+        await run_in("database", pages.l2_write, page)
+    if unchanged:  # confirmed: no conversion, no re-index; the row counts as refreshed now
+        await run_in("database", store.set_validators, address.url, page.etag, page.last_modified)
         return Outcome.UNCHANGED, "", True
     if page.served.url != address.url:  # the page moved: the index keeps it under its new address
         await run_in("database", store.remove_url, address.url)
@@ -324,15 +363,21 @@ Progress = Callable[[CrawlReport], None]
 async def plan(guide: Guide, options: CrawlOptions, seen: set[str]) -> tuple[CrawlReport, list[DocAddress]]:
     """The pages this run reads for the guide: its TOC's (on refresh, the index's), new to the run, bounded."""
     report = CrawlReport(guide.url, options.refresh)
+    held: set[str] = set()
     if options.refresh:
         candidates = await run_in("database", indexed_pages, guide, options.max_pages)
         beyond = await run_in("database", store.count_matching, guide.url) - len(candidates)
     else:
         report.toc = toc_pages(guide, await load_toc(guide))
-        candidates, beyond = report.toc.pages, 0
+        held = await run_in("database", indexed_urls, guide)
+        # Pages the index does not hold yet come first (in TOC order): bounded runs cover the guide in turn.
+        candidates = [a for a in report.toc.pages if a.url not in held] + [a for a in report.toc.pages if a.url in held]
+        beyond = 0
     new = [a for a in candidates if a.url not in seen]
     chosen = new[: options.max_pages]
-    report.left_out = max(0, beyond) + len(new) - len(chosen)
+    rest = new[options.max_pages :]
+    # Left for later: on refresh, every indexed page not revalidated; otherwise the pages never indexed.
+    report.left_out = max(0, beyond) + len(rest) if options.refresh else sum(a.url not in held for a in rest)
     report.planned = len(chosen)
     seen.update(a.url for a in chosen)
     return report, chosen

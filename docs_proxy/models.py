@@ -19,6 +19,10 @@ class IndexedPage(models.Model):
     headings = models.TextField(blank=True)  # the page's section titles, one per line
     body = models.TextField(blank=True)  # plain text, at most DOCS_INDEX_MAX_CHARS
     indexed_at = models.DateTimeField(auto_now=True, db_index=True)
+    # The origin's validators when the page was indexed: a refresh asks conditionally even once L2 has let
+    # the page go (its 24 h), so an unchanged page costs a 304 and no conversion.
+    etag = models.CharField(max_length=1024, null=True, blank=True)
+    last_modified = models.CharField(max_length=128, null=True, blank=True)
 
     class Meta:
         verbose_name = "indexed page"

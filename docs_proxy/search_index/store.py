@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count
+from django.utils import timezone
 
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index.records import IndexRecord
@@ -21,19 +22,32 @@ class ListedPage:
     title: str
 
 
-def save(record: IndexRecord) -> bool:
-    """Insert or replace the page's row; True when it is a new page."""
-    _row, created = IndexedPage.objects.update_or_create(
-        url=record.url,
-        defaults={
-            "partition": record.partition,
-            "guide": record.guide,
-            "title": record.title,
-            "headings": "\n".join(record.headings),
-            "body": record.body,
-        },
-    )
+def save(record: IndexRecord, etag: str | None = None, last_modified: str | None = None) -> bool:
+    """Insert or replace the page's row; True when it is a new page. Validators given are kept for a refresh's
+    conditional request; none given leaves the row's as they are."""
+    defaults: dict[str, str | None] = {
+        "partition": record.partition,
+        "guide": record.guide,
+        "title": record.title,
+        "headings": "\n".join(record.headings),
+        "body": record.body,
+    }
+    if etag is not None or last_modified is not None:
+        defaults.update(etag=etag, last_modified=last_modified)
+    _row, created = IndexedPage.objects.update_or_create(url=record.url, defaults=defaults)
     return created
+
+
+def set_validators(url: str, etag: str | None, last_modified: str | None) -> int:
+    """Record the origin's validators of an indexed page as confirmed now (the crawl, after indexing or a 304):
+    a bounded refresh takes the pages confirmed longest ago first. The text is untouched: no re-indexing."""
+    return IndexedPage.objects.filter(url=url).update(etag=etag, last_modified=last_modified, indexed_at=timezone.now())
+
+
+def validators(url: str) -> tuple[str | None, str | None] | None:
+    """The (etag, last_modified) kept with an indexed page; None when the index does not hold it."""
+    row = IndexedPage.objects.filter(url=url).values_list("etag", "last_modified").first()
+    return None if row is None else (row[0], row[1])
 
 
 def remove_oldest(count: int) -> int:

@@ -18,6 +18,7 @@ from pytest_django.fixtures import Settings
 
 from awsmcp import pools
 from docs_proxy import fetch
+from docs_proxy.cache.layers import l1_caches, shared
 from docs_proxy.models import IndexedPage
 from tests.support.origin import (
     CN_PREFIX,
@@ -128,6 +129,17 @@ def test_the_page_bound_limits_each_guide_and_a_later_run_continues_from_the_cac
     assert len(urls_under(AWS + CRAWL_BOUND_GUIDE)) == 4
 
 
+def test_bounded_runs_read_the_pages_not_indexed_yet_first(to_origin: OriginServer) -> None:
+    first = index_docs("--guide", AWS + CRAWL_GUIDE, "--max-pages", "3")
+    after_first = urls_under(AWS + CRAWL_GUIDE)
+    second = index_docs("--guide", AWS + CRAWL_GUIDE, "--max-pages", "3")
+    after_second = urls_under(AWS + CRAWL_GUIDE)
+    assert len(after_first) == 3 and len(after_second) == 6 and after_first < after_second
+    assert "  1364 more page(s) left for a later run (--max-pages)." in first
+    assert "  1361 more page(s) left for a later run (--max-pages)." in second
+    assert f"{AWS}{CRAWL_GUIDE}: 3 page(s) indexed (3 read from the site, 0 from the cache), 0 failed." in second
+
+
 def test_refresh_revalidates_the_indexed_pages_with_conditional_requests(to_origin: OriginServer) -> None:
     origin = to_origin
     guide = CRAWL_REFRESH_GUIDE
@@ -135,6 +147,7 @@ def test_refresh_revalidates_the_indexed_pages_with_conditional_requests(to_orig
     index_docs("--guide", AWS + guide)
     assert len(urls_under(AWS + guide)) == 4
     before = {path: origin.conditional_requests(path) for path in paths}
+    hits_before = {path: origin.hits(path) for path in paths}
     toc_before = origin.hits(guide + "toc-contents.json")
     origin.revise(paths[1])  # changed on the site: the conditional request gets a 200
     origin.remove(paths[2])  # gone from the site: a 404
@@ -147,9 +160,30 @@ def test_refresh_revalidates_the_indexed_pages_with_conditional_requests(to_orig
         for path in paths
     }
     assert asked == {paths[0]: (1, 1), paths[1]: (1, 0), paths[2]: (0, 0), paths[3]: (1, 1)}
+    assert all(origin.hits(path) - hits_before[path] == 1 for path in paths)  # no extra unconditional GET
     assert origin.hits(guide + "toc-contents.json") == toc_before  # a refresh goes by the index, not the TOC
     assert urls_under(AWS + guide) == {AWS + paths[0], AWS + paths[1], AWS + paths[3]}
     assert "Revision 1 of page-2.html" in IndexedPage.objects.get(url=AWS + paths[1]).body
+
+
+def test_refresh_asks_conditionally_after_the_cache_let_the_pages_go(to_origin: OriginServer) -> None:
+    """The index keeps each page's validators: once L2 has dropped the page (its TTL), a refresh still sends a
+    conditional request, and a 304 counts unchanged without a full GET, a conversion or a re-index."""
+    origin = to_origin
+    paths = [CRAWL_SMALL_GUIDE + n for n in ("index.html", "queues.html", "topics.html", "topics/fan-out.html")]
+    index_docs("--guide", AWS + CRAWL_SMALL_GUIDE)
+    assert all(p.etag or p.last_modified for p in IndexedPage.objects.filter(url__startswith=AWS + CRAWL_SMALL_GUIDE))
+    shared().delete_matching("page:*")  # L2 let them go
+    before = {path: (origin.hits(path), *origin.conditional_requests(path)) for path in paths}
+    lines = index_docs("--guide", AWS + CRAWL_SMALL_GUIDE, "--refresh")
+    assert (
+        f"{AWS}{CRAWL_SMALL_GUIDE}: 0 page(s) indexed, 4 unchanged (304), 0 removed (gone from the site), 0 failed."
+        in (lines)
+    ), lines
+    after = {path: (origin.hits(path), *origin.conditional_requests(path)) for path in paths}
+    assert all(tuple(a - b for a, b in zip(after[p], before[p], strict=True)) == (1, 1, 1) for p in paths), after
+    assert not shared().keys("page:*")  # a 304 without a copy caches nothing
+    assert len(urls_under(AWS + CRAWL_SMALL_GUIDE)) == 4
 
 
 @pytest.mark.parametrize(
@@ -162,12 +196,24 @@ def test_refresh_revalidates_the_indexed_pages_with_conditional_requests(to_orig
         (("--guide", f"{AWS}{CRAWL_GUIDE}", "--max-pages", "0"), "--max-pages must be at least 1"),
         (("--guide", f"{AWS}{CRAWL_GUIDE}", "--pace", "-1"), "--pace must be between 0 and 3600"),
         (("--guide", f"{AWS}{CRAWL_GUIDE}", "--concurrency", "17"), "--concurrency must be between 1 and 16"),
+        (("--guide", "https://[docs.aws.amazon.com/x/y/"), "is not a URL"),
     ],
 )
 def test_a_bad_request_is_refused_with_a_clear_error(args: tuple[str, ...], error: str) -> None:
     with pytest.raises(CommandError) as refused:
         index_docs(*args)
     assert error in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("DOCS_CRAWL_MAX_PAGES", 0), ("DOCS_CRAWL_PACE", -1.0), ("DOCS_CRAWL_CONCURRENCY", 0)],
+)
+def test_a_bad_setting_is_named_in_the_refusal(settings: Settings, setting: str, value: float) -> None:
+    setattr(settings, setting, value)
+    with pytest.raises(CommandError) as refused:
+        index_docs("--guide", AWS + CRAWL_SMALL_GUIDE)
+    assert str(refused.value).startswith(f"{setting} must be"), refused.value
 
 
 def test_a_bad_guide_stops_the_run_before_any_page_is_read(to_origin: OriginServer) -> None:
@@ -191,12 +237,15 @@ def purge_docs_cache(*args: str) -> str:
 
 
 def test_a_purge_removes_the_purged_pages_from_the_index(to_origin: OriginServer) -> None:
+    for cache in l1_caches():  # read into L2 by this test, whatever earlier tests left in this process's L1
+        cache.delete_matching("page:*")
     index_docs("--guide", AWS + CRAWL_SMALL_GUIDE, "--guide", CN + CRAWL_CN_GUIDE)
     one = f"{AWS}{CRAWL_SMALL_GUIDE}queues.html"
     dry = purge_docs_cache("--url", one, "--dry-run")
     assert "and 1 page(s) from the search index; other processes are untouched (dry run)" in dry
     assert one in urls_under(AWS + CRAWL_SMALL_GUIDE)
-    assert "removed 1 shared (L2) entries" in purge_docs_cache("--url", one) and "and 1 page(s) from the search" in dry
+    purged = purge_docs_cache("--url", one)
+    assert "removed 1 shared (L2) entries" in purged and "and 1 page(s) from the search index" in purged
     assert urls_under(AWS + CRAWL_SMALL_GUIDE) == {
         f"{AWS}{CRAWL_SMALL_GUIDE}{n}" for n in ("index.html", "topics.html", "topics/fan-out.html")
     }

@@ -91,18 +91,26 @@ class Command(BaseCommand):
 
     @staticmethod
     def crawl_options(options: dict[str, Any]) -> CrawlOptions:
-        """The run's bounds: the options given, else the settings; refused when out of range."""
+        """The run's bounds: the options given, else the settings; refused when out of range, naming whichever
+        of the two was out of range."""
         cap = settings.DOCS_MAX_CONCURRENT_FETCHES
-        max_pages = options["max_pages"] if options["max_pages"] is not None else settings.DOCS_CRAWL_MAX_PAGES
-        pace = options["pace"] if options["pace"] is not None else settings.DOCS_CRAWL_PACE
-        concurrency = options["concurrency"] if options["concurrency"] is not None else settings.DOCS_CRAWL_CONCURRENCY
+
+        def pick(option: str, setting: str) -> tuple[Any, str]:
+            given = options[option.removeprefix("--").replace("-", "_")]
+            return (given, option) if given is not None else (getattr(settings, setting), setting)
+
+        max_pages, max_pages_name = pick("--max-pages", "DOCS_CRAWL_MAX_PAGES")
+        pace, pace_name = pick("--pace", "DOCS_CRAWL_PACE")
+        concurrency, concurrency_name = pick("--concurrency", "DOCS_CRAWL_CONCURRENCY")
         if max_pages < 1:
-            raise CommandError("--max-pages must be at least 1.")
+            raise CommandError(f"{max_pages_name} must be at least 1.")
         if not 0 <= pace <= 3600:
-            raise CommandError("--pace must be between 0 and 3600 seconds.")
+            raise CommandError(f"{pace_name} must be between 0 and 3600 seconds.")
         if options["concurrency"] is not None and not 1 <= concurrency <= cap:
             raise CommandError(f"--concurrency must be between 1 and {cap} (DOCS_MAX_CONCURRENT_FETCHES).")
-        return CrawlOptions(max_pages, pace, max(1, min(concurrency, cap)), bool(options["refresh"]))
+        if concurrency < 1:
+            raise CommandError(f"{concurrency_name} must be at least 1.")
+        return CrawlOptions(max_pages, pace, min(concurrency, cap), bool(options["refresh"]))
 
     @staticmethod
     async def run(guides: list[Guide], options: CrawlOptions, view: ProgressView) -> list[CrawlReport]:
