@@ -68,10 +68,14 @@ class Page:
         )
 
 
+PATH_KEY_LIMIT = 180  # longest quoted path kept whole in a key; longer ones end in a digest
+PATH_KEY_SAFE = "/._-~"
+
+
 def path_key(path: str) -> str:
     """The path as it stands in keys: no spaces, bounded length (long ones end in a digest)."""
-    quoted = quote(path, safe="/._-~")
-    if len(quoted) > 180:
+    quoted = quote(path, safe=PATH_KEY_SAFE)
+    if len(quoted) > PATH_KEY_LIMIT:
         quoted = quoted[:160] + "~" + sha1(quoted.encode()).hexdigest()[:16]
     return quoted
 

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import quote, unquote, urlsplit
 
+from django.db import DatabaseError
+
 from docs_proxy.addresses import PUBLIC_HOSTS, AddressError, DocAddress, parse_doc_url, partition_of_host
 from docs_proxy.cache.layers import l1_caches, shared
 from docs_proxy.housekeeping import GENERATION_KEY
 from docs_proxy.models import IndexedPage
-from docs_proxy.page import page_pattern
+from docs_proxy.page import PATH_KEY_LIMIT, PATH_KEY_SAFE, page_pattern
 from docs_proxy.search_index import store as index_store
 from docs_proxy.stats import stats
 
@@ -45,10 +47,13 @@ class PurgeReport:
     l1: int = 0
     patterns: list[str] = field(default_factory=list)
     indexed: int | None = None  # pages removed from the search index (None: the purge leaves the index alone)
+    index_error: str | None = None  # why the index could not be purged (the cache was)
 
     def summary(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
         index = "" if self.indexed is None else f", and {self.indexed} page(s) from the search index"
+        if self.index_error is not None:
+            index = f"; index not purged: {self.index_error}"
         return (
             f"{self.what}: {verb} {self.l2} shared (L2) entries and {self.l1} in-process (L1) entries here{index}; "
             + (
@@ -69,11 +74,23 @@ def _page_address(url: str) -> DocAddress:
 
 
 def _prefix_pattern(prefix: str) -> str:
-    parts = urlsplit(prefix.strip())
-    partition = partition_of_host((parts.hostname or "").lower())
+    """The L2 key pattern of every page under the prefix. The path is decoded first, as page addresses (and so
+    cache keys, and the index's side in _index_prefix) are: "%20" and " " name the same pages."""
+    try:
+        parts = urlsplit(prefix.strip())
+        host = (parts.hostname or "").lower()
+    except ValueError:  # an unbalanced "[" in the host, a bad port
+        raise PurgeError(f"Not a documentation URL prefix: {prefix}") from None
+    partition = partition_of_host(host)
     if parts.scheme not in ("http", "https") or partition is None or not parts.path.startswith("/"):
         raise PurgeError(f"Not a documentation URL prefix: {prefix} (e.g. https://docs.aws.amazon.com/AmazonRDS/)")
-    return page_pattern(partition, parts.path, exact=False)
+    path = unquote(parts.path)
+    if len(quote(path, safe=PATH_KEY_SAFE)) > PATH_KEY_LIMIT:  # longer keys end in a digest, which no prefix matches
+        raise PurgeError(
+            f"The URL prefix is too long to match cache keys (its path quoted must stay under {PATH_KEY_LIMIT} "
+            "characters): give a shorter prefix, or purge its pages one by one with their URLs."
+        )
+    return page_pattern(partition, path, exact=False)
 
 
 def _index_prefix(prefix: str) -> str:
@@ -123,8 +140,12 @@ def purge(scope: PurgeScope, target: str = "", dry_run: bool = False) -> PurgeRe
         else:
             report.l2 += store.delete_matching(pattern)
             report.l1 += sum(c.delete_matching(pattern) for c in l1_caches())
-    report.indexed = purge_index(scope, target, dry_run)
-    if not dry_run:
-        store.bump(GENERATION_KEY)
-        stats.count("purges")
+    try:
+        report.indexed = purge_index(scope, target, dry_run)
+    except DatabaseError as exc:  # the cache is purged already: say what failed rather than lose the report
+        report.index_error = f"{exc.__class__.__name__}: {exc}"[:300]
+    finally:  # other processes must drop the purged pages from L1 whatever the index did
+        if not dry_run:
+            store.bump(GENERATION_KEY)
+            stats.count("purges")
     return report

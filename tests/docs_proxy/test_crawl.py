@@ -13,13 +13,16 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connections
+from django.db import DatabaseError, connections
 from pytest_django.fixtures import Settings
 
 from awsmcp import pools
 from docs_proxy import fetch
 from docs_proxy.cache.layers import l1_caches, shared
+from docs_proxy.housekeeping import GENERATION_KEY
 from docs_proxy.models import IndexedPage
+from docs_proxy.purge import PurgeError, PurgeScope, purge
+from docs_proxy.search_index import store as index_store
 from tests.support.origin import (
     CN_PREFIX,
     CRAWL_BOUND_GUIDE,
@@ -257,3 +260,44 @@ def test_a_purge_removes_the_purged_pages_from_the_index(to_origin: OriginServer
     assert "and 4 page(s) from the search index" in everything and IndexedPage.objects.count() == 4
     assert "and 4 page(s) from the search index" in purge_docs_cache("--all")
     assert IndexedPage.objects.count() == 0
+
+
+def test_an_index_failure_during_a_purge_is_reported_and_other_processes_still_purge(
+    to_origin: OriginServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_docs("--guide", AWS + CRAWL_SMALL_GUIDE)
+
+    def broken(url_prefix: str) -> int:
+        raise DatabaseError("database is locked")
+
+    monkeypatch.setattr(index_store, "remove_prefix", broken)
+    generation = shared().get_plain(GENERATION_KEY) or 0
+    report = purge(PurgeScope.PREFIX, f"{AWS}{CRAWL_SMALL_GUIDE}topics")
+    assert "; index not purged: DatabaseError: database is locked" in report.summary(), report.summary()
+    assert int(shared().get_plain(GENERATION_KEY)) == int(generation) + 1  # every process's L1 still empties
+    assert len(urls_under(AWS + CRAWL_SMALL_GUIDE)) == 4
+
+
+def test_a_prefix_purge_matches_the_same_pages_in_the_cache_and_the_index(to_origin: OriginServer) -> None:
+    """An encoded prefix and its decoded form purge alike on both sides: keys hold the decoded path, quoted."""
+    for cache in l1_caches():
+        cache.delete_matching("page:*")
+    index_docs("--guide", AWS + CRAWL_SMALL_GUIDE)
+    encoded = f"{AWS}{CRAWL_SMALL_GUIDE}%74opics"  # "topics", one letter %-encoded
+    dry = purge(PurgeScope.PREFIX, encoded, dry_run=True)
+    assert (dry.l2, dry.indexed) == (2, 2), dry.summary()  # topics.html and topics/fan-out.html, both sides
+    done = purge(PurgeScope.PREFIX, encoded)
+    assert (done.l2, done.indexed) == (2, 2), done.summary()
+
+
+@pytest.mark.parametrize(
+    ("prefix", "error"),
+    [
+        (f"{AWS}/{'a' * 200}", "too long to match cache keys"),
+        (f"{AWS}/{'%C3%A9' * 40}", "too long to match cache keys"),  # 40 characters decoded, 240 quoted
+        ("https://[docs.aws.amazon.com/x/", "Not a documentation URL prefix"),
+    ],
+)
+def test_a_prefix_that_cannot_match_is_refused(prefix: str, error: str) -> None:
+    with pytest.raises(PurgeError, match=error):
+        purge(PurgeScope.PREFIX, prefix, dry_run=True)
