@@ -101,12 +101,13 @@ def local_urls(query: str, partition: str) -> list[str]:
 
 
 # --- one engine (a process of its own) ----------------------------------------------------------------
-def setup_django(engine: str, database_url: str) -> None:
+def setup_django(engine: str, database_url: str, workdir: Path) -> None:
+    """Django on the engine: PostgreSQL at `database_url`, or a SQLite file in `workdir` (the caller removes it)."""
     if engine == "postgresql":
         os.environ["DATABASE_URL"] = database_url
     else:
         os.environ.pop("DATABASE_URL", None)
-        os.environ["SQLITE_PATH"] = str(Path(tempfile.mkdtemp(prefix="awsmcp-bench-search-")) / "db.sqlite3")
+        os.environ["SQLITE_PATH"] = str(workdir / "db.sqlite3")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "awsmcp.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnop")
     os.environ["DOCS_INDEX_MAX_PAGES"] = str(10**7)  # the bench sizes the index itself
@@ -142,8 +143,8 @@ def timed_queries(cases: list[dict[str, str]], seconds: float) -> list[float]:
     return latencies
 
 
-def run_engine(engine: str, database_url: str, documents: int, seconds: float) -> dict[str, Any]:
-    setup_django(engine, database_url)
+def run_engine(engine: str, database_url: str, documents: int, seconds: float, workdir: Path) -> dict[str, Any]:
+    setup_django(engine, database_url, workdir)
     from django.db import connection
 
     from docs_proxy.search_index import store
@@ -165,6 +166,7 @@ def run_engine(engine: str, database_url: str, documents: int, seconds: float) -
     pages = store.count_matching()
     timed_queries(cases[:4], 0.0)  # warm the caches and the code paths
     latencies = timed_queries(cases, seconds)
+    connection.close()
     return {
         "engine": engine,
         "vendor": connection.vendor,
@@ -213,7 +215,10 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     if args.engine:
-        print(json.dumps(run_engine(args.engine, args.database_url, args.documents, args.seconds)), flush=True)
+        # The SQLite file grows to hundreds of MB: it goes with its directory whatever happens.
+        with tempfile.TemporaryDirectory(prefix="awsmcp-bench-search-") as workdir:
+            found = run_engine(args.engine, args.database_url, args.documents, args.seconds, Path(workdir))
+        print(json.dumps(found), flush=True)
         return
     results = []
     for engine in args.engines.split(","):

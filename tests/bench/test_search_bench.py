@@ -1,8 +1,15 @@
-"""bench.search's arithmetic, without a database: the accuracy counts and the copies that fill the index."""
+"""bench.search's arithmetic, without a database (the accuracy counts and the copies that fill the index), and its
+engine process's cleanup."""
 
 from __future__ import annotations
 
-from bench.search import accuracy, copies, table
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.search import ROOT, accuracy, copies, table
 from docs_proxy.search_index.records import IndexRecord
 
 A, B, C = (f"https://docs.aws.amazon.com/g/latest/ug/{name}.html" for name in ("a", "b", "c"))
@@ -31,3 +38,13 @@ def test_the_table_gives_each_engine_its_figures() -> None:
     row = {"engine": "sqlite", "documents": 10000, "qps": 15.0, "p50_ms": 50.1, "p95_ms": 150.2}
     lines = table([{**row, "accuracy": {"queries": 32, "top1": 30, "top3": 32}}])
     assert lines[2] == "| sqlite | 10000 | 15.0 | 50.1 | 150.2 | 30/32 (94%) | 32/32 (100%) |"
+
+
+def test_the_engine_process_removes_its_sqlite_directory(tmp_path: Path) -> None:
+    """The bench's SQLite file grows to hundreds of MB per run: it must not stay behind in the temp directory."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    command = [sys.executable, "-m", "bench.search", "--engine", "sqlite", "--documents", "12", "--seconds", "0"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["documents"] == 12
+    assert list(tmp_path.iterdir()) == []
