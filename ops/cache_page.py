@@ -68,19 +68,15 @@ def chart(minutes: list[tuple[int, list[int]]]) -> dict[str, Any]:
 
 def index_figures(shown: int) -> dict[str, Any]:
     """The index's pages per partition, and its `shown` largest guides with what the rest add up to."""
-    rows = index_store.figures()
-    partitions: dict[str, int] = {}
-    for partition, _guide, pages in rows:
-        partitions[partition] = partitions.get(partition, 0) + pages
-    rest = rows[shown:]
+    found = index_store.figures(shown)
     return {
-        "total": sum(partitions.values()),
+        "total": found.total,
         "capacity": settings.DOCS_INDEX_MAX_PAGES,
         "enabled": settings.DOCS_INDEX_ENABLED,
-        "partitions": sorted(partitions.items()),
-        "guides": rows[:shown],
-        "more_guides": len(rest),
-        "more_pages": sum(pages for _p, _g, pages in rest),
+        "partitions": found.partitions,
+        "guides": found.guides,
+        "more_guides": found.guide_count - len(found.guides),
+        "more_pages": found.total - sum(pages for _p, _g, pages in found.guides),
     }
 
 

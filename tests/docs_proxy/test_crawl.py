@@ -13,7 +13,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connection, connections
+from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import Settings
 
 from awsmcp import pools
@@ -301,3 +302,24 @@ def test_a_prefix_purge_matches_the_same_pages_in_the_cache_and_the_index(to_ori
 def test_a_prefix_that_cannot_match_is_refused(prefix: str, error: str) -> None:
     with pytest.raises(PurgeError, match=error):
         purge(PurgeScope.PREFIX, prefix, dry_run=True)
+
+
+def test_the_index_figures_read_indexed_columns_only_and_list_the_largest_guides(
+    to_origin: OriginServer, settings: Settings
+) -> None:
+    """The admin's figures: per partition, the N largest guides (in SQL), and how many guides there are, each
+    query answered from an index (the rows hold up to 100,000 characters of text each)."""
+    index_docs("--guide", AWS + CRAWL_SMALL_GUIDE, "--guide", CN + CRAWL_CN_GUIDE)
+    with CaptureQueriesContext(connection) as queries:
+        found = index_store.figures(2)
+    assert found.partitions == [("aws", 4), ("aws-cn", 3)] and found.total == 7
+    assert found.guides == [("aws-cn", CN + CRAWL_CN_GUIDE, 3), ("aws", AWS + CRAWL_SMALL_GUIDE, 3)]  # ties by URL
+    assert found.guide_count == 3  # small-guide/topics/ is the third
+    assert index_store.figures(0).guides == []
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            for query in queries.captured_queries:
+                cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+                steps = [str(row[-1]) for row in cursor.fetchall()]
+                reads = [step for step in steps if step.startswith(("SCAN", "SEARCH")) and "indexedpage" in step]
+                assert reads and all("COVERING INDEX" in step for step in reads), steps
