@@ -23,6 +23,7 @@ from docs_proxy.crawl import (
     crawl_guide,
     guide_from_url,
     load_toc,
+    page_of_entry,
     short_reason,
     toc_pages,
 )
@@ -250,3 +251,53 @@ def test_the_run_takes_its_bounds_from_the_settings_unless_given(settings: Setti
     assert Command.crawl_options(unset) == CrawlOptions(7, 1.5, 6, False)  # the setting, under the fetch cap
     given = {"max_pages": 2, "pace": 0.0, "concurrency": 1, "refresh": True}
     assert Command.crawl_options(given) == CrawlOptions(2, 0.0, 1, True)
+
+
+@pytest.mark.parametrize(
+    ("href", "page"),
+    [
+        ("//evil.com/x.html", None),  # scheme-relative: another host
+        ("%2e%2e/x.html", None),  # an encoded ".." is still a way out
+        ("%2E%2E/%2e%2e/small-guide/index.html", None),
+        ("..\\x.html", None),
+        ("sub\\..\\..\\x.html", None),
+        ("//[evil/x.html", None),  # a URL urlsplit refuses
+        ("x.html?a=../../y", "x.html"),  # the query is not part of the page: dropped
+        ("x.html?a=1#frag", "x.html"),
+    ],
+)
+def test_a_hostile_href_names_no_page_outside_the_guide(href: str, page: str | None) -> None:
+    hostile = guide(CRAWL_HOSTILE_GUIDE)
+    found = page_of_entry(hostile, {"title": "t", "href": href})
+    assert (found.url if found else None) == (f"{AWS}{CRAWL_HOSTILE_GUIDE}{page}" if page else None)
+
+
+async def test_the_crawl_waits_for_the_pace_before_each_page_not_fresh_in_the_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from docs_proxy import crawl as crawl_module
+
+    waits: list[str] = []
+    current: list[str] = []
+
+    class CountingPacer(Pacer):
+        async def wait(self) -> None:
+            waits.append(current[-1])
+
+    async def read(address: DocAddress) -> tuple[Outcome, str, bool]:
+        return Outcome.INDEXED, "", True
+
+    def fresh(address: DocAddress) -> bool:
+        current.append(address.path)
+        return address.path.endswith("fresh.html")
+
+    monkeypatch.setattr(crawl_module, "Pacer", CountingPacer)
+    monkeypatch.setattr(crawl_module, "crawl_page", read)
+    monkeypatch.setattr(crawl_module, "_fresh_in_cache", fresh)
+    small = guide("/x/latest/guide/")
+    names = ["a.html", "fresh.html", "b.html"]
+    addresses = [DocAddress("aws", f"/x/latest/guide/{name}") for name in names]
+    report = CrawlReport(small.url, refresh=False, planned=3)
+    await crawl_guide(small, report, addresses, CrawlOptions(8, 0.5, 1), lambda r: None)
+    assert waits == ["/x/latest/guide/a.html", "/x/latest/guide/b.html"]  # none for the fresh page
+    assert report.counts[Outcome.INDEXED] == 3
