@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
+from django.db import connections
 
-from awsmcp import background
+from awsmcp import background, pools
 from docs_proxy import workers
 from docs_proxy.crawl import CrawlError, CrawlOptions, CrawlReport, Guide, Outcome, crawl, guide_from_url
 
@@ -119,3 +121,23 @@ class Command(BaseCommand):
         finally:
             await background.stop()  # the cache's housekeeping, started by the first read
             workers.conversion_pool().close()
+            await asyncio.to_thread(close_database_connections)
+
+
+def close_database_connections() -> None:
+    """Close the connections the "database" pool's threads opened (Django keeps one per thread): the crawl's
+    writes ran there. A barrier gives each thread one closing task; its timeout keeps a busy pool from hanging
+    the exit (the process ends next anyway)."""
+    executor = pools.pool("database")
+    threads = max(1, len(getattr(executor, "_threads", ())))
+    barrier = threading.Barrier(threads, timeout=2.0)
+
+    def close() -> None:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass
+        connections.close_all()
+
+    for done in [executor.submit(close) for _ in range(threads)]:
+        done.result()
