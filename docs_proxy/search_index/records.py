@@ -9,8 +9,14 @@ from django.conf import settings
 
 from docs_proxy.page import Page
 
-_LINK = re.compile(r"!?\[([^\]\n]{0,500})\]\([^)\s]{0,4096}\)")  # [text](url) and images: the text stays
-_MARKUP = re.compile(r"(?m)^\s{0,3}(?:#{1,6}\s|[-*+]\s|\d{1,9}\.\s|>\s?|\|?\s*:?-{3,}.*$)|[`*_|<>]+")
+# [text](url) and images: the text stays. Neither part may hold a bracket or a parenthesis, so a run of
+# "[" or "[](" fails at once at each position instead of scanning ahead up to the bounds.
+_LINK = re.compile(r"!?\[([^\[\]\n]{0,500})\]\([^()\[\]\s]{0,4096}\)")
+# Line-start markup. Only spaces and tabs before and inside it: "\s" would cross newlines, and on a run of
+# blank lines every position would rescan the run (quadratic).
+_MARKUP = re.compile(
+    r"(?m)^[ \t]{0,3}(?:#{1,6}[ \t]|[-*+][ \t]|\d{1,9}\.[ \t]|>[ \t]?|\|?[ \t]*:?-{3,}[^\n]*$)|[`*_|<>]+"
+)
 _SPACE = re.compile(r"\s+")
 
 
