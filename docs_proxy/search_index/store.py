@@ -6,8 +6,11 @@ every engine. Searching is the engine's (docs_proxy.search_index.engines).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.db import transaction
 from django.db.models import Count
 
 from docs_proxy.models import IndexedPage
@@ -37,11 +40,19 @@ def save(record: IndexRecord) -> bool:
 
 
 def remove_oldest(count: int) -> int:
-    """Remove the `count` pages indexed longest ago (the index's bound on pages)."""
-    if count <= 0:
-        return 0
-    oldest = list(IndexedPage.objects.order_by("indexed_at", "id").values_list("id", flat=True)[:count])
-    return IndexedPage.objects.filter(id__in=oldest).delete()[0] if oldest else 0
+    """Remove the `count` pages indexed longest ago (the index's bound on pages).
+
+    In transactions of DOCS_INDEX_DELETE_BATCH pages with a pause between: each row's full-text delete runs
+    in a trigger, and one statement over thousands of rows would hold the database's write lock for seconds
+    (on SQLite the shared cache's writes in the same file would wait, and trip its breaker).
+    """
+    oldest = list(IndexedPage.objects.order_by("indexed_at", "id").values_list("id", flat=True)[: max(0, count)])
+    batch, removed = max(1, settings.DOCS_INDEX_DELETE_BATCH), 0
+    for start in range(0, len(oldest), batch):
+        with transaction.atomic():
+            removed += IndexedPage.objects.filter(id__in=oldest[start : start + batch]).delete()[0]
+        time.sleep(0.001)  # let a waiting writer take the lock
+    return removed
 
 
 def remove_url(url: str) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from docs_proxy import answers
 from docs_proxy.models import IndexedPage
@@ -278,6 +279,18 @@ def test_the_bound_is_checked_every_hundredth_of_it_not_on_every_insert() -> Non
     assert IndexedPage.objects.count() == 300
     assert not IndexedPage.objects.filter(url__in=[f"{BASE}/h/{n}.html" for n in range(3)]).exists()
     assert IndexedPage.objects.filter(url=fixture_pages()[0].served.url).exists()
+
+
+def test_the_bound_removes_pages_in_small_transactions() -> None:
+    """One DELETE over 1% of 100,000 pages held the write lock for seconds (the L2 cache shares the file)."""
+    for n in range(23):
+        store.save(record(f"{BASE}/b/{n}.html", f"Page {n}", "text"))
+    with override_settings(DOCS_INDEX_MAX_PAGES=3, DOCS_INDEX_DELETE_BATCH=7):
+        with CaptureQueriesContext(connection) as queries:
+            assert indexing.enforce_bound() == 20
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
+    assert [d.split(" IN (")[1].count(",") + 1 for d in deletes] == [7, 7, 6]
+    assert set(IndexedPage.objects.values_list("url", flat=True)) == {f"{BASE}/b/{n}.html" for n in (20, 21, 22)}
 
 
 # --- answers -------------------------------------------------------------------------------------
