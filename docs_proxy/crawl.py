@@ -265,7 +265,7 @@ def _fresh_in_cache(address: DocAddress) -> bool:
 
 # --- one page ----------------------------------------------------------------------------------------
 async def _index(page: Page) -> tuple[Outcome, str]:
-    if await run_in("database", index_page, page):
+    if await run_in("index", index_page, page):
         return Outcome.INDEXED, ""
     return Outcome.FAILED, "not indexed (the index is off or its database failed; see the log)"
 

@@ -10,8 +10,9 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index.records import IndexRecord
@@ -25,18 +26,23 @@ class ListedPage:
 
 
 def save(record: IndexRecord) -> bool:
-    """Insert or replace the page's row; True when it is a new page."""
-    _row, created = IndexedPage.objects.update_or_create(
-        url=record.url,
-        defaults={
-            "partition": record.partition,
-            "guide": record.guide,
-            "title": record.title,
-            "headings": "\n".join(record.headings),
-            "body": record.body,
-        },
-    )
-    return created
+    """Insert or replace the page's row; True when it is a new page.
+
+    A page whose title, section titles and text are unchanged (most re-fetches) only has its age renewed:
+    the full-text side is rewritten by the engine on a change of those columns alone.
+    """
+    words = {"title": record.title, "headings": "\n".join(record.headings), "body": record.body}
+    place = {"partition": record.partition, "guide": record.guide, "indexed_at": timezone.now()}
+    rows = IndexedPage.objects.filter(url=record.url)
+    if rows.exclude(**words).update(**words, **place) or rows.update(**place):
+        return False
+    try:
+        with transaction.atomic():
+            IndexedPage.objects.create(url=record.url, **words, **place)
+    except IntegrityError:  # written meanwhile by another process
+        rows.update(**words, **place)
+        return False
+    return True
 
 
 def remove_oldest(count: int) -> int:

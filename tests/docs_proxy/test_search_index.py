@@ -8,6 +8,8 @@ run is test_search_index_postgres.py, through the tools.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator
 
@@ -16,13 +18,14 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from docs_proxy import answers
+from docs_proxy import answers, pages
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index import indexing, search, store
 from docs_proxy.search_index.engines import EngineUnavailable, engine, engine_name
 from docs_proxy.search_index.excerpts import excerpt
 from docs_proxy.search_index.query import guide_matches, terms_of
 from docs_proxy.search_index.records import IndexRecord, plain_text
+from docs_proxy.stats import stats
 from mcp_gateway.catalogue import ToolError
 from tests.docs_proxy.search_pages import CN_S3, CN_SERVICES, fixture_pages
 
@@ -291,6 +294,41 @@ def test_the_bound_removes_pages_in_small_transactions() -> None:
     deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
     assert [d.split(" IN (")[1].count(",") + 1 for d in deletes] == [7, 7, 6]
     assert set(IndexedPage.objects.values_list("url", flat=True)) == {f"{BASE}/b/{n}.html" for n in (20, 21, 22)}
+
+
+# --- writing from reads ---------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+async def test_reads_queue_pages_for_one_writer_of_its_own_and_drop_beyond_the_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Index writes queued on the shared database pool delayed every L2 read behind the backlog."""
+    threads: list[str] = []
+    real_save, real_record_for = store.save, pages.record_for
+    monkeypatch.setattr(store, "save", lambda r: threads.append(threading.current_thread().name) or real_save(r))
+    monkeypatch.setattr(
+        pages, "record_for", lambda p: threads.append(threading.current_thread().name) or real_record_for(p)
+    )
+    dropped = stats.counters["index_dropped"]
+    with override_settings(DOCS_INDEX_QUEUE=3):
+        for page in fixture_pages()[:5]:
+            pages._index_later(page)  # the worker has not run yet: the queue takes 3
+        await pages.index_settled()
+    assert stats.counters["index_dropped"] - dropped == 2
+    assert await asyncio.to_thread(store.count_matching) == 3
+    assert sorted(set(threads)) == ["awsmcp-cpu_0", "awsmcp-index_0"]
+
+
+def test_an_unchanged_page_renews_its_age_without_rewriting_its_words() -> None:
+    page = record(RDS, "Amazon RDS", "Managed relational databases.", ("Pricing",))
+    assert store.save(page)
+    first = IndexedPage.objects.get(url=RDS).indexed_at
+    with CaptureQueriesContext(connection) as queries:
+        assert not store.save(page)
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert '"body"' not in writes[-1].split(" WHERE ")[0]  # the one UPDATE finding the row: its age only
+    assert IndexedPage.objects.get(url=RDS).indexed_at > first
+    assert not store.save(record(RDS, "Amazon RDS", "Changed text."))
+    assert top("changed text") == [RDS]
 
 
 # --- answers -------------------------------------------------------------------------------------
