@@ -106,7 +106,6 @@ MORE_PAGES = (
     "`python manage.py index_docs --guide <guide URL>`."
 )
 SECTIONS_LISTED = 30
-RECOMMENDED_SECTIONS = 5
 
 
 def local_note(partition: str, indexed: int, failure: str | None) -> str:
@@ -121,13 +120,6 @@ def local_note(partition: str, indexed: int, failure: str | None) -> str:
     )
 
 
-def _recommended(headings: tuple[str, ...], words: tuple[str, ...]) -> list[str]:
-    """Section titles holding a searched word (whole words, any case), in page order."""
-    wanted = set(words)
-    chosen = [h for h in headings if wanted & set(local_index.terms_of(h).sequence)]
-    return chosen[:RECOMMENDED_SECTIONS]
-
-
 def local_answer(results: local_index.LocalResults, partition: str, failure: str | None = None) -> dict[str, Any]:
     """The local index's hits in search_documentation's shape (SEARCH_OUTPUT), saying where they came from."""
     note = local_note(partition, results.indexed, failure)
@@ -137,7 +129,7 @@ def local_answer(results: local_index.LocalResults, partition: str, failure: str
             "url": hit.url,
             "title": hit.title,
             "context": hit.context or None,
-            "recommended_sections": _recommended(hit.headings, results.words) or None,
+            "recommended_sections": list(hit.recommended) or None,
             "sections": list(hit.headings[:SECTIONS_LISTED]) or None,
             "metadata": {"score": hit.score, "matched": "all words" if hit.every_word else "some words"},
         }

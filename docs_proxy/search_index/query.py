@@ -24,7 +24,7 @@ from django.conf import settings
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index.engines import engine
 from docs_proxy.search_index.engines.base import Engine, EngineUnavailable, Match, Terms
-from docs_proxy.search_index.excerpts import excerpt
+from docs_proxy.search_index.excerpts import excerpt, stem
 
 __all__ = ["EngineUnavailable", "Hit", "LocalResults", "guide_matches", "search", "terms_of"]
 
@@ -42,6 +42,7 @@ STOPWORDS = frozenset(
 )
 # Guide folders AWS abbreviates: the words a guide_types term may be written with.
 GUIDE_ALIASES = {"dg": "developerguide", "ug": "userguide", "apireference": "apireference", "gsg": "gettingstarted"}
+RECOMMENDED_SECTIONS = 5  # section titles recommended per hit
 SCAN_FACTOR = 4  # the phrase is cut before tokenising: enough characters for the words that are searched
 
 
@@ -53,6 +54,7 @@ class Hit:
     score: float  # falls down the list: 1 and above when the page holds every word (see _scores)
     headings: tuple[str, ...] = ()
     every_word: bool = True  # False: a page holding only some of the words (ranked below the others)
+    recommended: tuple[str, ...] = ()  # section titles holding a searched word, in page order
 
 
 @dataclass(slots=True)
@@ -127,6 +129,18 @@ def _scores(ranked: list[tuple[Match, float]], every: bool, words: int) -> list[
     return [round((m.signals - 1 + share) / max(1, words), 4) for (m, _), share in zip(ranked, shares, strict=True)]
 
 
+def recommended_sections(headings: tuple[str, ...], words: tuple[str, ...]) -> tuple[str, ...]:
+    """The first RECOMMENDED_SECTIONS section titles holding a searched word, word endings ignored as the
+    search ignores them ("deploy" recommends "Deploying functions")."""
+    stems, chosen = {stem(w) for w in words}, []
+    for heading in headings:
+        if any(stem(w.lower()) in stems for w in _WORD.findall(heading)):
+            chosen.append(heading)
+            if len(chosen) == RECOMMENDED_SECTIONS:
+                break
+    return tuple(chosen)
+
+
 def _hits(terms: Terms, groups: list[tuple[list[tuple[Match, float]], bool]]) -> list[Hit]:
     """The hits of each group in order, with their pages' titles, section titles and an excerpt."""
     ids = [m.id for ranked, _ in groups for m, _ in ranked]
@@ -140,7 +154,8 @@ def _hits(terms: Terms, groups: list[tuple[list[tuple[Match, float]], bool]]) ->
                 continue
             headings = tuple(h for h in row.headings.split("\n") if h)
             context = excerpt(row.body, terms.words, terms.sequence, chars)
-            hits.append(Hit(row.url, row.title, context, score, headings, every))
+            recommended = recommended_sections(headings, terms.words)
+            hits.append(Hit(row.url, row.title, context, score, headings, every, recommended))
     return hits
 
 

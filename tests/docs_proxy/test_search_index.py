@@ -23,7 +23,7 @@ from docs_proxy.models import IndexedPage
 from docs_proxy.search_index import indexing, search, store
 from docs_proxy.search_index.engines import EngineUnavailable, engine, engine_name
 from docs_proxy.search_index.excerpts import excerpt
-from docs_proxy.search_index.query import guide_matches, terms_of
+from docs_proxy.search_index.query import guide_matches, recommended_sections, terms_of
 from docs_proxy.search_index.records import IndexRecord, plain_text
 from docs_proxy.stats import stats
 from mcp_gateway.catalogue import ToolError
@@ -329,6 +329,14 @@ def test_an_unchanged_page_renews_its_age_without_rewriting_its_words() -> None:
     assert IndexedPage.objects.get(url=RDS).indexed_at > first
     assert not store.save(record(RDS, "Amazon RDS", "Changed text."))
     assert top("changed text") == [RDS]
+
+
+def test_recommended_sections_ignore_word_endings_and_stop_at_the_cap() -> None:
+    headings = ("Overview", "Deploying functions", "Pricing", *(f"Deployment step {n}" for n in range(500)))
+    store.save(record(LAMBDA, "Lambda packages", "How to deploy a function.", headings))
+    (hit,) = search("deploy", "aws", 1).hits
+    assert hit.recommended == ("Deploying functions", *(f"Deployment step {n}" for n in range(4)))
+    assert recommended_sections(("Pricing",) * 1000 + ("Deploys",), ("deployed",)) == ("Deploys",)
 
 
 # --- answers -------------------------------------------------------------------------------------
