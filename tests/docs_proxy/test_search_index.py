@@ -12,6 +12,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -348,9 +349,33 @@ async def test_with_nothing_indexed_the_search_apis_error_stands() -> None:
         await answers.local_search("rds", "aws", 5, None, None, failure=("failed with HTTP 500", api_error))
     with pytest.raises(ToolError, match="no words to search for"):
         await answers.local_search("*** (((", "aws-cn", 5, None, None)
+    with pytest.raises(ToolError) as no_words:  # nothing to search locally: the API's own error
+        await answers.local_search("*** (((", "aws", 5, None, None, failure=("failed with HTTP 500", api_error))
+    assert str(no_words.value) == api_error
     empty = await answers.local_search("rds", "aws-cn", 5, None, None)
     assert empty["search_results"] == [] and empty["metadata"]["indexed_pages"] == 0
     assert "the 0 pages of docs.amazonaws.cn" in empty["metadata"]["note"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_fallback_is_counted_only_when_the_local_index_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(*args: object) -> None:
+        raise ToolError("Searching the AWS documentation failed: The documentation service failed with HTTP 503.")
+
+    monkeypatch.setattr(answers.upstream, "search", failing)
+    monkeypatch.setattr(answers, "_api_backoff", (0.0, "", ""))
+    before = stats.counters["search_fallbacks"]
+    with pytest.raises(ToolError, match="holds no pages yet"):
+        await answers.search("rds", "", 5, None, None)
+    assert stats.counters["search_fallbacks"] == before
+    await asyncio.to_thread(store.save, record(RDS, "Amazon RDS", "Managed relational databases."))
+    answer = await answers.search("relational", "", 5, None, None)  # within the backoff: not asked again
+    assert urls_of(answer) == [RDS] and "asked again within 30 s" in answer["metadata"]["fallback_reason"]
+    assert stats.counters["search_fallbacks"] == before + 1
+
+
+def urls_of(answer: dict[str, Any]) -> list[str]:
+    return [r["url"] for r in answer["search_results"]]
 
 
 # --- contexts -------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ def server(origin: OriginServer, postgres: PostgresServer) -> Iterator[DaphneSer
         "DOCS_SEARCH_API_TIMEOUT": str(API_TIMEOUT),
         "DOCS_STATS_FLUSH": "0.5",
         "DOCS_FETCH_RETRIES": "0",  # a 503 from the search API falls back at once
+        "DOCS_SEARCH_API_BACKOFF": "0",  # the API is asked on every search (its outages come and go here)
         "DOCS_CACHE_L1_TTL": "1",  # entries expire at once: a second read revalidates (a 304)
         "DOCS_CACHE_L2_TTL": "1",
     }
