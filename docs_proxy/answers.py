@@ -25,7 +25,10 @@ _answers: SingleFlight[Any] = SingleFlight()
 
 
 def answer_key(kind: str, arguments: dict[str, Any]) -> str:
-    digest = sha1(json.dumps(arguments, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    # surrogatepass: a phrase may hold a lone surrogate (valid JSON escapes, not UTF-8)
+    digest = sha1(
+        json.dumps(arguments, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    ).hexdigest()
     return f"{kind}:{digest}"
 
 

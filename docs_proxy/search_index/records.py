@@ -43,15 +43,17 @@ def plain_text(markdown: str, limit: int) -> str:
 
 
 def record_for(page: Page) -> IndexRecord:
+    """The page as the index keeps it: its title and section titles at most DOCS_MAX_TITLE_CHARS each."""
     document, served = page.document, page.served
-    headings = [" ".join(s.title.split()) for s in document.sections if s.level >= 2][
+    longest = settings.DOCS_MAX_TITLE_CHARS
+    headings = [" ".join(s.title.split())[:longest] for s in document.sections if s.level >= 2][
         : settings.DOCS_INDEX_MAX_HEADINGS
     ]
     return IndexRecord(
         url=served.url,
         partition=served.partition,
         guide=guide_of(served.url),
-        title=" ".join(document.title.split()),
+        title=" ".join(document.title.split())[:longest],
         headings=headings,
         body=plain_text(document.markdown, settings.DOCS_INDEX_MAX_CHARS),
     )

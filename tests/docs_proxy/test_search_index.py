@@ -9,6 +9,7 @@ run is test_search_index_postgres.py, through the tools.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -19,16 +20,16 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from docs_proxy import answers, pages
+from docs_proxy import answers, pages, tools
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index import indexing, search, store
 from docs_proxy.search_index.engines import EngineUnavailable, engine, engine_name
 from docs_proxy.search_index.excerpts import excerpt
 from docs_proxy.search_index.query import guide_matches, recommended_sections, terms_of
-from docs_proxy.search_index.records import IndexRecord, plain_text
+from docs_proxy.search_index.records import IndexRecord, plain_text, record_for
 from docs_proxy.stats import stats
 from mcp_gateway.catalogue import ToolError
-from tests.docs_proxy.search_pages import CN_S3, CN_SERVICES, fixture_pages
+from tests.docs_proxy.search_pages import CN_S3, CN_SERVICES, fixture_pages, page_of
 
 pytestmark = pytest.mark.django_db
 
@@ -83,8 +84,17 @@ def test_without_the_full_text_table_the_search_says_so(monkeypatch: pytest.Monk
     monkeypatch.setattr(sqlite, "_ready", False)
     with connection.cursor() as cursor:  # rolled back with the test's transaction
         cursor.execute("DROP TABLE docs_proxy_indexedpage_fts")
-    with pytest.raises(EngineUnavailable, match="no full-text search"):
+    with pytest.raises(EngineUnavailable, match="no full-text search") as missing:
         search("snapshots", "aws", 5)
+    assert "python manage.py migrate docs_proxy 0002 && python manage.py migrate docs_proxy" in str(missing.value)
+
+
+def test_titles_and_section_titles_are_cut_to_the_title_bound() -> None:
+    long = "Word " * 200
+    html = f"<html><head><title>{long}</title></head><body><h1>{long}</h1><h2>{long}</h2><p>Text.</p></body></html>"
+    with override_settings(DOCS_MAX_TITLE_CHARS=40):
+        indexed = record_for(page_of(BASE + "/long/page.html", html))
+    assert len(indexed.title) <= 40 and indexed.headings and all(len(h) <= 40 for h in indexed.headings)
 
 
 @pytest.mark.usefixtures("indexed")
@@ -372,6 +382,21 @@ async def test_a_fallback_is_counted_only_when_the_local_index_answers(monkeypat
     answer = await answers.search("relational", "", 5, None, None)  # within the backoff: not asked again
     assert urls_of(answer) == [RDS] and "asked again within 30 s" in answer["metadata"]["fallback_reason"]
     assert stats.counters["search_fallbacks"] == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_lone_surrogates_in_the_phrase_are_searched_around(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Valid JSON escapes ("\\ud800") that are not UTF-8: the answer's cache key raised UnicodeEncodeError."""
+
+    def failing(*args: object) -> None:
+        raise ToolError("Searching the AWS documentation failed: The documentation service failed with HTTP 503.")
+
+    monkeypatch.setattr(answers.upstream, "search", failing)
+    monkeypatch.setattr(answers, "_api_backoff", (0.0, "", ""))
+    await asyncio.to_thread(store.save, record(RDS, "Amazon RDS", "Managed relational databases."))
+    result = await tools.search_documentation({"search_phrase": "\ud800relational \udfff"}, None)  # type: ignore[arg-type]
+    answer = json.loads(result["content"][0]["text"])
+    assert urls_of(answer) == [RDS] and answer["metadata"]["searched_words"] == ["relational"]
 
 
 def urls_of(answer: dict[str, Any]) -> list[str]:
