@@ -197,9 +197,15 @@ async def local_search(
 
     `failure` is (why, the API's error) when aws's search API failed: with nothing indexed to answer from,
     the API's error stands."""
-    if not local_index.terms_of(phrase).words:
+    terms = local_index.terms_of(phrase)
+    if not terms.words:
         if failure is not None:  # nothing to search locally: the API's error stands
             raise ToolError(failure[1])
+        if terms.sequence:
+            raise ToolError(
+                "search_phrase holds only words too common to search for (such as 'the', 'of', 'how'): "
+                "add a word that names what you are looking for."
+            )
         raise ToolError(
             "search_phrase has no words to search for: give words of letters or digits "
             "(punctuation and query operators are ignored)."

@@ -65,12 +65,13 @@ class LocalResults:
 
 
 def terms_of(phrase: str) -> Terms:
-    """The words of a phrase (bounded in number and length), lowercased; empty when it has none."""
+    """The words of a phrase (bounded in number and length), lowercased: `words` are those searched for,
+    empty when it has none or only stop words (PostgreSQL's engine drops them: neither engine searches them,
+    so both answer alike); `sequence` keeps every word, for the exact phrase."""
     limit, longest = settings.DOCS_INDEX_MAX_WORDS, settings.DOCS_INDEX_MAX_WORD_CHARS
     scanned = phrase[: limit * (longest + 1) * SCAN_FACTOR]
     sequence = [w.lower() for w in _WORD.findall(scanned) if len(w) <= longest][:limit]
-    distinct = list(dict.fromkeys(sequence))
-    required = [w for w in distinct if w not in STOPWORDS] or distinct
+    required = [w for w in dict.fromkeys(sequence) if w not in STOPWORDS]
     return Terms(tuple(required), tuple(sequence))
 
 

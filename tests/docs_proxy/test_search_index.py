@@ -259,6 +259,7 @@ def test_operators_are_words_not_operators() -> None:
     assert terms_of("lamb*").words == ("lamb",) and top("lamb*") == []  # no prefix search: no page says "lamb"
     assert terms_of("python NOT lambda").words == ("python", "lambda")  # NOT is a stop word, not an operator
     assert LAMBDA in top("python NOT lambda")
+    assert terms_of("the a of").words == () and top("the a of") == []  # stop words only: not searched
     assert terms_of("NEAR(deployment package)").words == ("near", "deployment", "package")
 
 

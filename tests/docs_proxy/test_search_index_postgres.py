@@ -17,7 +17,7 @@ import pytest
 from mcp.client.session import ClientSession
 
 from tests.docs_proxy.search_pages import fixture_pages
-from tests.docs_proxy.test_search_index_tools import HOSTILE, read, search, until, urls
+from tests.docs_proxy.test_search_index_tools import HOSTILE, assert_stop_words_refused, read, search, until, urls
 from tests.support.clients import open_session
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, PostgresServer, daphne, postgres_server
@@ -119,6 +119,7 @@ async def test_query_syntax_is_searched_as_words_on_postgresql(server: DaphneSer
         for phrase in HOSTILE:
             answer, _ = await search(cn, phrase)
             assert all(w.isalnum() for w in answer["metadata"]["searched_words"]), phrase
+        await assert_stop_words_refused(cn)
         assert urls((await search(cn, "S3 endpoints in China"))[0])[:1] == [
             "https://docs.amazonaws.cn/en_us/aws/latest/userguide/s3.html"
         ]

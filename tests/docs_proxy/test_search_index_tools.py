@@ -89,6 +89,14 @@ async def test_aws_cn_searches_the_pages_read_so_far_and_says_so(docs_server: Da
         assert empty["search_results"] == [] and empty["metadata"]["indexed_pages"] == meta["indexed_pages"]
         refused = await session.call_tool("search_documentation", {"search_phrase": "*** ::: ((("})
         assert refused.is_error and "no words to search for" in refused.content[0].text
+        await assert_stop_words_refused(session)
+
+
+async def assert_stop_words_refused(session: ClientSession) -> None:
+    """Only words too common to search (PostgreSQL drops them): refused alike on both engines."""
+    for phrase in ("the a of", "How do I"):
+        refused = await session.call_tool("search_documentation", {"search_phrase": phrase})
+        assert refused.is_error and "only words too common to search for" in refused.content[0].text, phrase
 
 
 async def test_aws_answers_from_the_local_index_when_the_search_api_fails(
