@@ -160,6 +160,11 @@ def local_note(partition: str, indexed: int, failure: str | None) -> str:
 def local_answer(results: local_index.LocalResults, partition: str, failure: str | None = None) -> dict[str, Any]:
     """The local index's hits in search_documentation's shape (SEARCH_OUTPUT), saying where they came from."""
     note = local_note(partition, results.indexed, failure)
+    if results.no_guide:
+        note += (
+            " No guide among the pages indexed matches product_types/guide_types: search without them, "
+            "or index the guide first."
+        )
     found = [
         {
             "rank_order": rank,

@@ -11,7 +11,9 @@ the shortest titles, then the newest): past that many matches, the others are no
 
 `guides` filters by guide: each term matches the guides whose URL path holds its words run together,
 ignoring case and punctuation, with or without a leading "Amazon"/"AWS" ("Amazon RDS" and "RDS" match
-/AmazonRDS/latest/UserGuide/, "User Guide" matches .../UserGuide/, "Developer Guide" matches .../dg/).
+/AmazonRDS/latest/UserGuide/, "User Guide" matches .../UserGuide/, "Developer Guide" matches .../dg/,
+"API Reference" matches .../API/). A product term the service-name matcher (docs_proxy.regions) knows also
+matches by the service's short names: "Amazon Simple Storage Service" matches /AmazonS3/.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from docs_proxy import regions
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index.engines import engine
 from docs_proxy.search_index.engines.base import Engine, EngineUnavailable, Match, Terms
@@ -41,7 +44,7 @@ STOPWORDS = frozenset(
     "other some such no nor not only own same so than too very s t can will just don should now".split()
 )
 # Guide folders AWS abbreviates: the words a guide_types term may be written with.
-GUIDE_ALIASES = {"dg": "developerguide", "ug": "userguide", "apireference": "apireference", "gsg": "gettingstarted"}
+GUIDE_ALIASES = {"dg": "developerguide", "ug": "userguide", "api": "apireference", "gsg": "gettingstarted"}
 RECOMMENDED_SECTIONS = 5  # section titles recommended per hit
 SCAN_FACTOR = 4  # the phrase is cut before tokenising: enough characters for the words that are searched
 
@@ -62,6 +65,7 @@ class LocalResults:
     hits: list[Hit] = field(default_factory=list)
     indexed: int = 0  # pages indexed in the partition
     words: tuple[str, ...] = ()  # the words searched, for the answer's note
+    no_guide: bool = False  # the filters matched none of the partition's indexed guides
 
 
 def terms_of(phrase: str) -> Terms:
@@ -79,14 +83,28 @@ def _compact(text: str) -> str:
     return _NOT_ALNUM.sub("", text.lower())
 
 
-def _term_forms(term: str) -> set[str]:
+def _term_forms(term: str, product: bool = False) -> set[str]:
     compact = _compact(term)
     forms = {compact, GUIDE_ALIASES.get(compact, compact)}
     for prefix in ("amazon", "aws"):
         if compact.startswith(prefix) and len(compact) > len(prefix):
             forms.add(compact[len(prefix) :])
+    if product:
+        forms |= _service_spellings(term)
     forms.discard("")
     return forms
+
+
+def _service_spellings(term: str) -> set[str]:
+    """The short names a guide's path spells a product with, through the service-name matcher ("Amazon Simple
+    Storage Service" -> s3, as in /AmazonS3/; "Amazon Relational Database Service" -> rds)."""
+    try:
+        service = regions.match_service(regions.load(), term)
+    except Exception:  # no botocore data: the words alone
+        return set()
+    if service is None:
+        return set()
+    return {_compact(service.service_id), _compact(service.endpoint_prefix), _compact(service.name)}
 
 
 def guide_matches(guide_url: str, product_types: list[str] | None, guide_types: list[str] | None) -> bool:
@@ -95,14 +113,11 @@ def guide_matches(guide_url: str, product_types: list[str] | None, guide_types: 
     folders = [_compact(part) for part in path.split("/") if part]
     expanded = {GUIDE_ALIASES.get(f, f) for f in folders}
     joined = "".join(folders)
-
-    def passes(terms: list[str] | None, where: set[str] | str) -> bool:
-        if not terms:
-            return True
-        forms = set().union(*(_term_forms(t) for t in terms))
-        return any(form in where for form in forms) if isinstance(where, str) else bool(forms & where)
-
-    return passes(product_types, joined) and passes(guide_types, expanded)
+    products = set().union(*(_term_forms(t, product=True) for t in product_types or ()))
+    guides = set().union(*(_term_forms(t) for t in guide_types or ()))
+    return (not product_types or any(form in joined for form in products)) and (
+        not guide_types or bool(guides & expanded)
+    )
 
 
 def _guides(partition: str, product_types: list[str] | None, guide_types: list[str] | None) -> list[str] | None:
@@ -175,7 +190,7 @@ def search(
         return LocalResults([], indexed, terms.words)
     chosen = _guides(partition, guides, guide_types)
     if chosen == []:
-        return LocalResults([], indexed, terms.words)
+        return LocalResults([], indexed, terms.words, no_guide=True)
     index, cap = engine(), max(limit, settings.DOCS_INDEX_RANK_CANDIDATES)
     every = _ranked(index, terms, index.matches(terms, partition, chosen, True, cap, []), True)[:limit]
     some: list[tuple[Match, float]] = []

@@ -190,6 +190,12 @@ def test_guide_filters_match_the_words_of_the_guide_url() -> None:
     assert not guide_matches(rds_guide, None, ["API Reference"])
     assert guide_matches(BASE + "/lambda/latest/dg/", ["AWS Lambda"], ["Developer Guide"])
     assert guide_matches(BASE + "/lambda/latest/dg/", None, None)
+    # Product names as the schema writes them, through the service-name matcher (botocore's names).
+    assert guide_matches(rds_guide, ["Amazon Relational Database Service"], None)
+    assert guide_matches(BASE + "/AmazonS3/latest/userguide/", ["Amazon Simple Storage Service"], None)
+    assert guide_matches(BASE + "/AWSEC2/latest/UserGuide/", ["Amazon Elastic Compute Cloud"], None)
+    assert not guide_matches(rds_guide, ["Amazon Elastic Compute Cloud"], None)
+    assert guide_matches(BASE + "/AmazonS3/latest/API/", ["Amazon S3"], ["API Reference"])
 
 
 @pytest.mark.usefixtures("indexed")
@@ -197,6 +203,13 @@ def test_filters_keep_only_the_matching_guides() -> None:
     assert set(top("instance", limit=10, guides=["Amazon RDS"])) == {RDS}
     assert set(top("stack", limit=10, guide_types=["User Guide"])) <= {RDS, STACKS}
     assert top("instance", limit=10, guides=["Amazon Nonexistent Service"]) == []
+    assert set(top("instance", limit=10, guides=["Amazon Relational Database Service"])) == {RDS}
+
+
+@pytest.mark.usefixtures("indexed")
+def test_filters_matching_no_indexed_guide_say_so() -> None:
+    answer = answers.local_answer(search("instance", "aws-cn", 5, ["Amazon Nonexistent Service"]), "aws-cn")
+    assert answer["search_results"] == [] and "No guide among the pages indexed matches" in answer["metadata"]["note"]
 
 
 # --- bounds and hostile phrases -------------------------------------------------------------------
