@@ -28,6 +28,7 @@ from docs_proxy.models import IndexedPage
 from docs_proxy.search_index.engines import engine
 from docs_proxy.search_index.engines.base import Engine, EngineUnavailable, Match, Terms
 from docs_proxy.search_index.excerpts import excerpt, stem
+from docs_proxy.search_index.records import CJK_RUN, bigrams, shown
 
 __all__ = ["EngineUnavailable", "Hit", "LocalResults", "guide_matches", "search", "terms_of"]
 
@@ -74,9 +75,20 @@ def terms_of(phrase: str) -> Terms:
     so both answer alike); `sequence` keeps every word, for the exact phrase."""
     limit, longest = settings.DOCS_INDEX_MAX_WORDS, settings.DOCS_INDEX_MAX_WORD_CHARS
     scanned = phrase[: limit * (longest + 1) * SCAN_FACTOR]
-    sequence = [w.lower() for w in _WORD.findall(scanned) if len(w) <= longest][:limit]
+    sequence = [p for w in _WORD.findall(scanned) if len(w) <= longest for p in _cjk_split(w.lower())][:limit]
     required = [w for w in dict.fromkeys(sequence) if w not in STOPWORDS]
     return Terms(tuple(required), tuple(sequence))
+
+
+def _cjk_split(word: str) -> list[str]:
+    """A word's CJK runs as the bigrams the index holds ("存储桶" -> 存储 储桶); a lone CJK character stays
+    as it is (it finds text where it stands alone)."""
+    if not CJK_RUN.search(word):
+        return [word]
+    parts: list[str] = []
+    for piece in re.split(f"({CJK_RUN.pattern})", word):
+        parts.extend(bigrams(piece) if CJK_RUN.fullmatch(piece) else [piece] if piece else [])
+    return parts
 
 
 def _compact(text: str) -> str:
@@ -150,7 +162,7 @@ def recommended_sections(headings: tuple[str, ...], words: tuple[str, ...]) -> t
     search ignores them ("deploy" recommends "Deploying functions")."""
     stems, chosen = {stem(w) for w in words}, []
     for heading in headings:
-        if any(stem(w.lower()) in stems for w in _WORD.findall(heading)):
+        if any(stem(p) in stems for w in _WORD.findall(heading) for p in _cjk_split(w.lower())):
             chosen.append(heading)
             if len(chosen) == RECOMMENDED_SECTIONS:
                 break
@@ -169,7 +181,7 @@ def _hits(terms: Terms, groups: list[tuple[list[tuple[Match, float]], bool]]) ->
             if row is None:  # removed since it matched
                 continue
             headings = tuple(h for h in row.headings.split("\n") if h)
-            context = excerpt(row.body, terms.words, terms.sequence, chars)
+            context = excerpt(shown(row.body), terms.words, terms.sequence, chars)
             recommended = recommended_sections(headings, terms.words)
             hits.append(Hit(row.url, row.title, context, score, headings, every, recommended))
     return hits

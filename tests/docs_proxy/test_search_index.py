@@ -212,6 +212,25 @@ def test_filters_matching_no_indexed_guide_say_so() -> None:
     assert answer["search_results"] == [] and "No guide among the pages indexed matches" in answer["metadata"]["note"]
 
 
+CJK_PAGE = "https://docs.amazonaws.cn/en_us/AmazonS3/latest/userguide/buckets.html"
+CJK_HTML = (
+    "<html><head><title>存储桶概述</title></head><body><h1>存储桶概述</h1>"
+    "<p>Amazon S3 存储桶是对象的容器。您可以创建存储桶。</p><h2>创建存储桶</h2><p>Steps.</p></body></html>"
+)
+
+
+def test_words_inside_a_cjk_run_are_found() -> None:
+    """A run of CJK characters was one token: 存储桶 did not find 存储桶是对象的容器."""
+    assert indexing.index_page(page_of(CJK_PAGE, CJK_HTML, "aws-cn"))
+    for phrase in ("存储桶", "对象的容器", "容器", "创建存储桶", "S3 存储桶"):
+        (hit,) = search(phrase, "aws-cn", 5).hits
+        assert hit.url == CJK_PAGE and "\x1f" not in hit.context and "存储桶是对象的容器" in hit.context, phrase
+    assert search("存储桶", "aws-cn", 1).hits[0].recommended == ("创建存储桶",)
+    assert terms_of("S3存储桶").words == ("s3", "存储", "储桶")
+    assert search("桶", "aws-cn", 5).hits == []  # a lone character finds only text where it stands alone
+    assert search("容器存储", "aws-cn", 5).hits[0].url == CJK_PAGE  # 器存 is not on the page: some words
+
+
 # --- bounds and hostile phrases -------------------------------------------------------------------
 def test_only_the_first_words_are_searched() -> None:
     store.save(record(BASE + "/f/page.html", "Page", "alpha beta gamma"))
