@@ -20,11 +20,12 @@ from django.conf import settings
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# name -> the setting that sizes it
-POOL_SIZES: dict[str, str] = {
+# name -> the setting that sizes it, or its fixed size
+POOL_SIZES: dict[str, str | int] = {
     "fetch": "DOCS_MAX_CONCURRENT_FETCHES",  # requests to the documentation origins and APIs
     "database": "MCP_DATABASE_THREADS",  # the database and the shared cache (L2, rules, the connections table)
     "cpu": "DOCS_CONVERT_WORKERS",  # in-process CPU work kept off the loop (table and section search)
+    "index": 1,  # writes to the local search index, one at a time (their backlog waits in the index's queue)
 }
 
 _pools: dict[str, ThreadPoolExecutor] = {}
@@ -38,7 +39,8 @@ def pool(name: str) -> ThreadPoolExecutor:
         with _lock:
             found = _pools.get(name)
             if found is None:
-                size = max(1, int(getattr(settings, POOL_SIZES[name])))
+                sized_by = POOL_SIZES[name]
+                size = max(1, sized_by if isinstance(sized_by, int) else int(getattr(settings, sized_by)))
                 found = _pools[name] = ThreadPoolExecutor(size, thread_name_prefix=f"awsmcp-{name}")
     return found
 

@@ -399,6 +399,10 @@ DOCS_INDEX_ENABLED = env_bool("DOCS_INDEX_ENABLED", True)
 DOCS_INDEX_MAX_PAGES = env_int("DOCS_INDEX_MAX_PAGES", 100_000)
 DOCS_INDEX_MAX_CHARS = env_int("DOCS_INDEX_MAX_CHARS", 100_000)
 DOCS_INDEX_MAX_HEADINGS = env_int("DOCS_INDEX_MAX_HEADINGS", 500)
+DOCS_INDEX_DELETE_BATCH = env_int("DOCS_INDEX_DELETE_BATCH", 50)  # pages removed per transaction at the bound
+DOCS_INDEX_QUEUE = env_int("DOCS_INDEX_QUEUE", 256)  # pages waiting for the index per process; more are dropped
+# Seconds the search API is not asked after a timeout or a 5xx (the local index answers; 0: always ask)
+DOCS_SEARCH_API_BACKOFF = env_float("DOCS_SEARCH_API_BACKOFF", 30.0)
 # Local search over the index: its engine, the bounds of a query, and the AWS search API's fallback to it
 DOCS_INDEX_ENGINE = env_str("DOCS_INDEX_ENGINE", "auto")  # auto (the database's own), sqlite or postgresql
 DOCS_INDEX_MAX_WORDS = env_int("DOCS_INDEX_MAX_WORDS", 32)  # words of a phrase searched; the rest are ignored

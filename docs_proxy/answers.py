@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from hashlib import sha1
@@ -24,7 +25,10 @@ _answers: SingleFlight[Any] = SingleFlight()
 
 
 def answer_key(kind: str, arguments: dict[str, Any]) -> str:
-    digest = sha1(json.dumps(arguments, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    # surrogatepass: a phrase may hold a lone surrogate (valid JSON escapes, not UTF-8)
+    digest = sha1(
+        json.dumps(arguments, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    ).hexdigest()
     return f"{kind}:{digest}"
 
 
@@ -73,12 +77,26 @@ def _terms(values: list[str] | None) -> list[str]:
     return sorted({_words(v) for v in values or () if _words(v)})
 
 
+# After a timeout or a server error, the search API is not asked again in this process until this
+# (time.monotonic()): every search would otherwise wait out the timeout, holding a fetch slot, during an outage.
+_api_backoff: tuple[float, str, str] = (0.0, "", "")  # (until, why it failed, its error)
+_OUTAGE = re.compile(r"HTTP 5\d\d|did not answer in time|took too long|Could not reach")  # not a refusal
+_NO_FETCH_SLOT = "Too many pages are being fetched"
+
+
 async def search(
     phrase: str, intent: str, limit: int, product_types: list[str] | None, guide_types: list[str] | None
 ) -> dict[str, Any]:
     words, purpose = _words(phrase), _words(intent)
     products, guides = _terms(product_types), _terms(guide_types)
     arguments = {"phrase": words, "intent": purpose, "products": products, "guides": guides}
+    until, why, error = _api_backoff
+    if time.monotonic() < until:  # the API failed just now: a cached answer, else the local index
+        found = answer_l1().get(answer_key("search", arguments))
+        if found is None:
+            again = f"{why}; it is asked again within {settings.DOCS_SEARCH_API_BACKOFF:g} s of that failure"
+            return await _fallback(phrase, limit, products, guides, (again, error))
+        return {**found, "search_results": found["search_results"][:limit]}
     started, timeout = time.monotonic(), min(settings.DOCS_SEARCH_API_TIMEOUT, settings.DOCS_FETCH_DEADLINE)
     try:
         answer = await cached_answer(
@@ -90,13 +108,32 @@ async def search(
             seconds=timeout,
         )
     except ToolError as exc:  # the search API failed or timed out: the pages this server has read answer instead
-        stats.count("search_fallbacks")
-        if time.monotonic() - started >= timeout:
-            why = f"the AWS search API did not answer within {timeout:g} s"
-        else:
-            why = str(exc).removeprefix("Searching the AWS documentation failed: ").rstrip(".")
-        return await local_search(phrase, "aws", limit, products, guides, failure=(why, str(exc)))
+        why = _why_failed(str(exc), time.monotonic() - started >= timeout, timeout)
+        return await _fallback(phrase, limit, products, guides, (why, str(exc)))
     return {**answer, "search_results": answer["search_results"][:limit]}
+
+
+def _why_failed(error: str, timed_out: bool, timeout: float) -> str:
+    """The failure in a few words; an outage (a timeout, no connection, a 5xx) also stops asking the API
+    for DOCS_SEARCH_API_BACKOFF seconds."""
+    global _api_backoff
+    if _NO_FETCH_SLOT in error:
+        return "no request to it could start: too many requests to the documentation site are under way"
+    if timed_out:
+        why = f"the AWS search API did not answer within {timeout:g} s"
+    else:
+        why = error.removeprefix("Searching the AWS documentation failed: ").rstrip(".")
+    if (timed_out or _OUTAGE.search(error)) and settings.DOCS_SEARCH_API_BACKOFF > 0:
+        _api_backoff = (time.monotonic() + settings.DOCS_SEARCH_API_BACKOFF, why, error)
+    return why
+
+
+async def _fallback(
+    phrase: str, limit: int, products: list[str], guides: list[str], failure: tuple[str, str]
+) -> dict[str, Any]:
+    answer = await local_search(phrase, "aws", limit, products, guides, failure=failure)
+    stats.count("search_fallbacks")  # counted when the local index answered
+    return answer
 
 
 # --- the local index: search for aws-cn, and aws's fallback -------------------------------------------
@@ -106,7 +143,6 @@ MORE_PAGES = (
     "`python manage.py index_docs --guide <guide URL>`."
 )
 SECTIONS_LISTED = 30
-RECOMMENDED_SECTIONS = 5
 
 
 def local_note(partition: str, indexed: int, failure: str | None) -> str:
@@ -121,23 +157,21 @@ def local_note(partition: str, indexed: int, failure: str | None) -> str:
     )
 
 
-def _recommended(headings: tuple[str, ...], words: tuple[str, ...]) -> list[str]:
-    """Section titles holding a searched word (whole words, any case), in page order."""
-    wanted = set(words)
-    chosen = [h for h in headings if wanted & set(local_index.terms_of(h).sequence)]
-    return chosen[:RECOMMENDED_SECTIONS]
-
-
 def local_answer(results: local_index.LocalResults, partition: str, failure: str | None = None) -> dict[str, Any]:
     """The local index's hits in search_documentation's shape (SEARCH_OUTPUT), saying where they came from."""
     note = local_note(partition, results.indexed, failure)
+    if results.no_guide:
+        note += (
+            " No guide among the pages indexed matches product_types/guide_types: search without them, "
+            "or index the guide first."
+        )
     found = [
         {
             "rank_order": rank,
             "url": hit.url,
             "title": hit.title,
             "context": hit.context or None,
-            "recommended_sections": _recommended(hit.headings, results.words) or None,
+            "recommended_sections": list(hit.recommended) or None,
             "sections": list(hit.headings[:SECTIONS_LISTED]) or None,
             "metadata": {"score": hit.score, "matched": "all words" if hit.every_word else "some words"},
         }
@@ -168,7 +202,15 @@ async def local_search(
 
     `failure` is (why, the API's error) when aws's search API failed: with nothing indexed to answer from,
     the API's error stands."""
-    if not local_index.terms_of(phrase).words:
+    terms = local_index.terms_of(phrase)
+    if not terms.words:
+        if failure is not None:  # nothing to search locally: the API's error stands
+            raise ToolError(failure[1])
+        if terms.sequence:
+            raise ToolError(
+                "search_phrase holds only words too common to search for (such as 'the', 'of', 'how'): "
+                "add a word that names what you are looking for."
+            )
         raise ToolError(
             "search_phrase has no words to search for: give words of letters or digits "
             "(punctuation and query operators are ignored)."

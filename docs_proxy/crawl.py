@@ -286,7 +286,7 @@ def _index_keeping_validators(page: Page) -> bool:
 
 
 async def _index(page: Page) -> tuple[Outcome, str]:
-    if await run_in("database", _index_keeping_validators, page):
+    if await run_in("index", _index_keeping_validators, page):
         return Outcome.INDEXED, ""
     return Outcome.FAILED, "not indexed (the index is off or its database failed; see the log)"
 

@@ -13,6 +13,7 @@ by the breaker and DOCS_CACHE_L2_TIMEOUT.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -27,14 +28,19 @@ from docs_proxy.cache.single_flight import SingleFlight
 from docs_proxy.convert import Document, UnreadablePage, looks_like_html
 from docs_proxy.fetch import FetchError, deadline_from_now, fetch_page, run_fetch
 from docs_proxy.page import Page, cache_key
-from docs_proxy.search_index.indexing import index_page
+from docs_proxy.search_index.indexing import index_record_logged
+from docs_proxy.search_index.records import record_for
 from docs_proxy.stats import stats
 from mcp_gateway.catalogue import ToolError
 
 STALE_L1_TTL = 10.0  # a stale copy is kept in L1 this long, so a failing origin is not hammered
 WAIT_POLL = 0.1
+log = logging.getLogger(__name__)
 _loads: SingleFlight[Page] = SingleFlight(on_wait=lambda: stats.count("single_flight_waits"))
-_indexing: set[asyncio.Future[bool]] = set()  # index writes under way (a reference keeps each task alive)
+# The index's queue and its worker, for the loop that made them (a reference keeps the task alive)
+_queue: asyncio.Queue[Page] | None = None
+_queue_loop: asyncio.AbstractEventLoop | None = None
+_worker: asyncio.Task[None] | None = None
 
 
 # --- the blocking parts (pool threads) --------------------------------------------------------------
@@ -188,19 +194,46 @@ async def _from_origin(address: DocAddress, key: str, stored: Page | None, now: 
 
 
 def _index_later(page: Page) -> None:
-    """Index a page that came from the origin (fetched or revalidated), without the read waiting for it:
-    the write may wait for a busy database, and indexing never fails nor delays a read."""
+    """Queue a page that came from the origin (fetched or revalidated) for the index, without the read waiting:
+    one worker per loop writes them in turn on a pool of its own ("index"), so a backlog of writes never
+    delays the database pool's cache reads. The queue holds DOCS_INDEX_QUEUE pages; beyond that a page is
+    dropped and counted (index_dropped): the next read of it queues it again."""
     if not settings.DOCS_INDEX_ENABLED:
         return
-    task = asyncio.ensure_future(run_in("database", index_page, page))
-    _indexing.add(task)
-    task.add_done_callback(_indexed)
+    try:
+        _index_queue().put_nowait(page)
+    except asyncio.QueueFull:
+        stats.count("index_dropped")
 
 
-def _indexed(task: asyncio.Future[bool]) -> None:
-    _indexing.discard(task)
-    if not task.cancelled():
-        task.exception()  # read: index_page logs its own failures; a pool shutting down is nobody's concern
+def _index_queue() -> asyncio.Queue[Page]:
+    """This loop's queue, its worker started (again, if a previous one ended) on first use."""
+    global _queue, _queue_loop, _worker
+    loop = asyncio.get_running_loop()
+    if _queue is None or _queue_loop is not loop:
+        _queue, _queue_loop, _worker = asyncio.Queue(max(1, settings.DOCS_INDEX_QUEUE)), loop, None
+    if _worker is None or _worker.done():
+        _worker = loop.create_task(_index_worker(_queue))
+    return _queue
+
+
+async def _index_worker(queue: asyncio.Queue[Page]) -> None:
+    """Index the queued pages one at a time: the record's text is made on the "cpu" pool, never on the loop."""
+    while True:
+        page = await queue.get()
+        try:
+            record = await run_in("cpu", record_for, page)
+            await run_in("index", index_record_logged, record)
+        except Exception:
+            log.exception("indexing %s failed", page.served.url)
+        finally:
+            queue.task_done()
+
+
+async def index_settled() -> None:
+    """Wait until the pages queued for the index so far are written (tests, and a shutdown that cares)."""
+    if _queue is not None and _queue_loop is asyncio.get_running_loop():
+        await _queue.join()
 
 
 def notes(page: Page) -> str:

@@ -31,6 +31,7 @@ COUNTERS = (
     "answer_misses",
     "purges",
     "search_fallbacks",  # search_documentation answered from the local index: the AWS search API failed
+    "index_dropped",  # pages not queued for the local index: its queue (DOCS_INDEX_QUEUE) was full
 )
 # Hits (served from L1 or L2) and misses (went to the origin), per minute, for the admin's chart.
 MINUTE_SERIES = {"l1_hits": 0, "l2_hits": 0, "l2_misses": 1}

@@ -35,6 +35,15 @@ def index_page(page: Page) -> bool:
         return False
 
 
+def index_record_logged(record: IndexRecord) -> bool:
+    """index_record, a failure logged rather than raised (the background writer's)."""
+    try:
+        return index_record(record)
+    except Exception:
+        log.exception("indexing %s failed", record.url)
+        return False
+
+
 def index_record(record: IndexRecord) -> bool:
     """Write the record (blocking; raises on a database error), keeping the index within its bound."""
     if store.save(record) and _check_due():

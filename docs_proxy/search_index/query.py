@@ -11,7 +11,9 @@ the shortest titles, then the newest): past that many matches, the others are no
 
 `guides` filters by guide: each term matches the guides whose URL path holds its words run together,
 ignoring case and punctuation, with or without a leading "Amazon"/"AWS" ("Amazon RDS" and "RDS" match
-/AmazonRDS/latest/UserGuide/, "User Guide" matches .../UserGuide/, "Developer Guide" matches .../dg/).
+/AmazonRDS/latest/UserGuide/, "User Guide" matches .../UserGuide/, "Developer Guide" matches .../dg/,
+"API Reference" matches .../API/). A product term the service-name matcher (docs_proxy.regions) knows also
+matches by the service's short names: "Amazon Simple Storage Service" matches /AmazonS3/.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from docs_proxy import regions
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index.engines import engine
 from docs_proxy.search_index.engines.base import Engine, EngineUnavailable, Match, Terms
-from docs_proxy.search_index.excerpts import excerpt
+from docs_proxy.search_index.excerpts import excerpt, stem
+from docs_proxy.search_index.records import CJK_RUN, bigrams, shown
 
 __all__ = ["EngineUnavailable", "Hit", "LocalResults", "guide_matches", "search", "terms_of"]
 
@@ -41,7 +45,8 @@ STOPWORDS = frozenset(
     "other some such no nor not only own same so than too very s t can will just don should now".split()
 )
 # Guide folders AWS abbreviates: the words a guide_types term may be written with.
-GUIDE_ALIASES = {"dg": "developerguide", "ug": "userguide", "apireference": "apireference", "gsg": "gettingstarted"}
+GUIDE_ALIASES = {"dg": "developerguide", "ug": "userguide", "api": "apireference", "gsg": "gettingstarted"}
+RECOMMENDED_SECTIONS = 5  # section titles recommended per hit
 SCAN_FACTOR = 4  # the phrase is cut before tokenising: enough characters for the words that are searched
 
 
@@ -53,6 +58,7 @@ class Hit:
     score: float  # falls down the list: 1 and above when the page holds every word (see _scores)
     headings: tuple[str, ...] = ()
     every_word: bool = True  # False: a page holding only some of the words (ranked below the others)
+    recommended: tuple[str, ...] = ()  # section titles holding a searched word, in page order
 
 
 @dataclass(slots=True)
@@ -60,30 +66,57 @@ class LocalResults:
     hits: list[Hit] = field(default_factory=list)
     indexed: int = 0  # pages indexed in the partition
     words: tuple[str, ...] = ()  # the words searched, for the answer's note
+    no_guide: bool = False  # the filters matched none of the partition's indexed guides
 
 
 def terms_of(phrase: str) -> Terms:
-    """The words of a phrase (bounded in number and length), lowercased; empty when it has none."""
+    """The words of a phrase (bounded in number and length), lowercased: `words` are those searched for,
+    empty when it has none or only stop words (PostgreSQL's engine drops them: neither engine searches them,
+    so both answer alike); `sequence` keeps every word, for the exact phrase."""
     limit, longest = settings.DOCS_INDEX_MAX_WORDS, settings.DOCS_INDEX_MAX_WORD_CHARS
     scanned = phrase[: limit * (longest + 1) * SCAN_FACTOR]
-    sequence = [w.lower() for w in _WORD.findall(scanned) if len(w) <= longest][:limit]
-    distinct = list(dict.fromkeys(sequence))
-    required = [w for w in distinct if w not in STOPWORDS] or distinct
+    sequence = [p for w in _WORD.findall(scanned) if len(w) <= longest for p in _cjk_split(w.lower())][:limit]
+    required = [w for w in dict.fromkeys(sequence) if w not in STOPWORDS]
     return Terms(tuple(required), tuple(sequence))
+
+
+def _cjk_split(word: str) -> list[str]:
+    """A word's CJK runs as the bigrams the index holds ("存储桶" -> 存储 储桶); a lone CJK character stays
+    as it is (it finds text where it stands alone)."""
+    if not CJK_RUN.search(word):
+        return [word]
+    parts: list[str] = []
+    for piece in re.split(f"({CJK_RUN.pattern})", word):
+        parts.extend(bigrams(piece) if CJK_RUN.fullmatch(piece) else [piece] if piece else [])
+    return parts
 
 
 def _compact(text: str) -> str:
     return _NOT_ALNUM.sub("", text.lower())
 
 
-def _term_forms(term: str) -> set[str]:
+def _term_forms(term: str, product: bool = False) -> set[str]:
     compact = _compact(term)
     forms = {compact, GUIDE_ALIASES.get(compact, compact)}
     for prefix in ("amazon", "aws"):
         if compact.startswith(prefix) and len(compact) > len(prefix):
             forms.add(compact[len(prefix) :])
+    if product:
+        forms |= _service_spellings(term)
     forms.discard("")
     return forms
+
+
+def _service_spellings(term: str) -> set[str]:
+    """The short names a guide's path spells a product with, through the service-name matcher ("Amazon Simple
+    Storage Service" -> s3, as in /AmazonS3/; "Amazon Relational Database Service" -> rds)."""
+    try:
+        service = regions.match_service(regions.load(), term)
+    except Exception:  # no botocore data: the words alone
+        return set()
+    if service is None:
+        return set()
+    return {_compact(service.service_id), _compact(service.endpoint_prefix), _compact(service.name)}
 
 
 def guide_matches(guide_url: str, product_types: list[str] | None, guide_types: list[str] | None) -> bool:
@@ -92,14 +125,11 @@ def guide_matches(guide_url: str, product_types: list[str] | None, guide_types: 
     folders = [_compact(part) for part in path.split("/") if part]
     expanded = {GUIDE_ALIASES.get(f, f) for f in folders}
     joined = "".join(folders)
-
-    def passes(terms: list[str] | None, where: set[str] | str) -> bool:
-        if not terms:
-            return True
-        forms = set().union(*(_term_forms(t) for t in terms))
-        return any(form in where for form in forms) if isinstance(where, str) else bool(forms & where)
-
-    return passes(product_types, joined) and passes(guide_types, expanded)
+    products = set().union(*(_term_forms(t, product=True) for t in product_types or ()))
+    guides = set().union(*(_term_forms(t) for t in guide_types or ()))
+    return (not product_types or any(form in joined for form in products)) and (
+        not guide_types or bool(guides & expanded)
+    )
 
 
 def _guides(partition: str, product_types: list[str] | None, guide_types: list[str] | None) -> list[str] | None:
@@ -127,6 +157,18 @@ def _scores(ranked: list[tuple[Match, float]], every: bool, words: int) -> list[
     return [round((m.signals - 1 + share) / max(1, words), 4) for (m, _), share in zip(ranked, shares, strict=True)]
 
 
+def recommended_sections(headings: tuple[str, ...], words: tuple[str, ...]) -> tuple[str, ...]:
+    """The first RECOMMENDED_SECTIONS section titles holding a searched word, word endings ignored as the
+    search ignores them ("deploy" recommends "Deploying functions")."""
+    stems, chosen = {stem(w) for w in words}, []
+    for heading in headings:
+        if any(stem(p) in stems for w in _WORD.findall(heading) for p in _cjk_split(w.lower())):
+            chosen.append(heading)
+            if len(chosen) == RECOMMENDED_SECTIONS:
+                break
+    return tuple(chosen)
+
+
 def _hits(terms: Terms, groups: list[tuple[list[tuple[Match, float]], bool]]) -> list[Hit]:
     """The hits of each group in order, with their pages' titles, section titles and an excerpt."""
     ids = [m.id for ranked, _ in groups for m, _ in ranked]
@@ -139,8 +181,9 @@ def _hits(terms: Terms, groups: list[tuple[list[tuple[Match, float]], bool]]) ->
             if row is None:  # removed since it matched
                 continue
             headings = tuple(h for h in row.headings.split("\n") if h)
-            context = excerpt(row.body, terms.words, terms.sequence, chars)
-            hits.append(Hit(row.url, row.title, context, score, headings, every))
+            context = excerpt(shown(row.body), terms.words, terms.sequence, chars)
+            recommended = recommended_sections(headings, terms.words)
+            hits.append(Hit(row.url, row.title, context, score, headings, every, recommended))
     return hits
 
 
@@ -159,7 +202,7 @@ def search(
         return LocalResults([], indexed, terms.words)
     chosen = _guides(partition, guides, guide_types)
     if chosen == []:
-        return LocalResults([], indexed, terms.words)
+        return LocalResults([], indexed, terms.words, no_guide=True)
     index, cap = engine(), max(limit, settings.DOCS_INDEX_RANK_CANDIDATES)
     every = _ranked(index, terms, index.matches(terms, partition, chosen, True, cap, []), True)[:limit]
     some: list[tuple[Match, float]] = []

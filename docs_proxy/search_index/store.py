@@ -6,9 +6,12 @@ every engine. Searching is the engine's (docs_proxy.search_index.engines).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -25,19 +28,27 @@ class ListedPage:
 
 
 def save(record: IndexRecord, etag: str | None = None, last_modified: str | None = None) -> bool:
-    """Insert or replace the page's row; True when it is a new page. Validators given are kept for a refresh's
-    conditional request; none given leaves the row's as they are."""
-    defaults: dict[str, str | None] = {
-        "partition": record.partition,
-        "guide": record.guide,
-        "title": record.title,
-        "headings": "\n".join(record.headings),
-        "body": record.body,
-    }
+    """Insert or replace the page's row; True when it is a new page.
+
+    A page whose title, section titles and text are unchanged (most re-fetches) only has its age renewed:
+    the full-text side is rewritten by the engine on a change of those columns alone. Validators given are
+    kept for a refresh's conditional request; none given leaves the row's as they are.
+    """
+    words = {"title": record.title, "headings": "
+".join(record.headings), "body": record.body}
+    place: dict[str, object] = {"partition": record.partition, "guide": record.guide, "indexed_at": timezone.now()}
     if etag is not None or last_modified is not None:
-        defaults.update(etag=etag, last_modified=last_modified)
-    _row, created = IndexedPage.objects.update_or_create(url=record.url, defaults=defaults)
-    return created
+        place.update(etag=etag, last_modified=last_modified)
+    rows = IndexedPage.objects.filter(url=record.url)
+    if rows.exclude(**words).update(**words, **place) or rows.update(**place):
+        return False
+    try:
+        with transaction.atomic():
+            IndexedPage.objects.create(url=record.url, **words, **place)
+    except IntegrityError:  # written meanwhile by another process
+        rows.update(**words, **place)
+        return False
+    return True
 
 
 def set_validators(url: str, etag: str | None, last_modified: str | None) -> int:
@@ -53,11 +64,19 @@ def validators(url: str) -> tuple[str | None, str | None] | None:
 
 
 def remove_oldest(count: int) -> int:
-    """Remove the `count` pages indexed longest ago (the index's bound on pages)."""
-    if count <= 0:
-        return 0
-    oldest = list(IndexedPage.objects.order_by("indexed_at", "id").values_list("id", flat=True)[:count])
-    return IndexedPage.objects.filter(id__in=oldest).delete()[0] if oldest else 0
+    """Remove the `count` pages indexed longest ago (the index's bound on pages).
+
+    In transactions of DOCS_INDEX_DELETE_BATCH pages with a pause between: each row's full-text delete runs
+    in a trigger, and one statement over thousands of rows would hold the database's write lock for seconds
+    (on SQLite the shared cache's writes in the same file would wait, and trip its breaker).
+    """
+    oldest = list(IndexedPage.objects.order_by("indexed_at", "id").values_list("id", flat=True)[: max(0, count)])
+    batch, removed = max(1, settings.DOCS_INDEX_DELETE_BATCH), 0
+    for start in range(0, len(oldest), batch):
+        with transaction.atomic():
+            removed += IndexedPage.objects.filter(id__in=oldest[start : start + batch]).delete()[0]
+        time.sleep(0.001)  # let a waiting writer take the lock
+    return removed
 
 
 def remove_url(url: str) -> int:

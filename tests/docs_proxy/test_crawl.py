@@ -47,9 +47,11 @@ CN_USERGUIDE = "/en_us/aws/latest/userguide/"  # the China TOC the origin alread
 def one_database_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The test database is SQLite in memory with a shared cache, where a write that meets another thread's
     transaction fails at once ("database table is locked") instead of waiting as on the server's WAL file: one
-    database thread makes the crawl's writes take turns. Fetches and conversions stay concurrent."""
+    database thread (the index's writer's too) makes the crawl's writes take turns. Fetches and conversions
+    stay concurrent."""
     executor = ThreadPoolExecutor(1, thread_name_prefix="awsmcp-database-test")
     monkeypatch.setitem(pools._pools, "database", executor)
+    monkeypatch.setitem(pools._pools, "index", executor)
     yield
     executor.submit(connections.close_all).result()
     executor.shutdown()

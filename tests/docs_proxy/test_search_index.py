@@ -8,21 +8,28 @@ run is test_search_index_postgres.py, through the tools.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
-from docs_proxy import answers
+from docs_proxy import answers, pages, tools
 from docs_proxy.models import IndexedPage
 from docs_proxy.search_index import indexing, search, store
 from docs_proxy.search_index.engines import EngineUnavailable, engine, engine_name
 from docs_proxy.search_index.excerpts import excerpt
-from docs_proxy.search_index.query import guide_matches, terms_of
-from docs_proxy.search_index.records import IndexRecord
+from docs_proxy.search_index.query import guide_matches, recommended_sections, terms_of
+from docs_proxy.search_index.records import IndexRecord, plain_text, record_for
+from docs_proxy.stats import stats
 from mcp_gateway.catalogue import ToolError
-from tests.docs_proxy.search_pages import CN_S3, CN_SERVICES, fixture_pages
+from tests.docs_proxy.search_pages import CN_S3, CN_SERVICES, fixture_pages, page_of
 
 pytestmark = pytest.mark.django_db
 
@@ -77,8 +84,17 @@ def test_without_the_full_text_table_the_search_says_so(monkeypatch: pytest.Monk
     monkeypatch.setattr(sqlite, "_ready", False)
     with connection.cursor() as cursor:  # rolled back with the test's transaction
         cursor.execute("DROP TABLE docs_proxy_indexedpage_fts")
-    with pytest.raises(EngineUnavailable, match="no full-text search"):
+    with pytest.raises(EngineUnavailable, match="no full-text search") as missing:
         search("snapshots", "aws", 5)
+    assert "python manage.py migrate docs_proxy 0002 && python manage.py migrate docs_proxy" in str(missing.value)
+
+
+def test_titles_and_section_titles_are_cut_to_the_title_bound() -> None:
+    long = "Word " * 200
+    html = f"<html><head><title>{long}</title></head><body><h1>{long}</h1><h2>{long}</h2><p>Text.</p></body></html>"
+    with override_settings(DOCS_MAX_TITLE_CHARS=40):
+        indexed = record_for(page_of(BASE + "/long/page.html", html))
+    assert len(indexed.title) <= 40 and indexed.headings and all(len(h) <= 40 for h in indexed.headings)
 
 
 @pytest.mark.usefixtures("indexed")
@@ -174,6 +190,12 @@ def test_guide_filters_match_the_words_of_the_guide_url() -> None:
     assert not guide_matches(rds_guide, None, ["API Reference"])
     assert guide_matches(BASE + "/lambda/latest/dg/", ["AWS Lambda"], ["Developer Guide"])
     assert guide_matches(BASE + "/lambda/latest/dg/", None, None)
+    # Product names as the schema writes them, through the service-name matcher (botocore's names).
+    assert guide_matches(rds_guide, ["Amazon Relational Database Service"], None)
+    assert guide_matches(BASE + "/AmazonS3/latest/userguide/", ["Amazon Simple Storage Service"], None)
+    assert guide_matches(BASE + "/AWSEC2/latest/UserGuide/", ["Amazon Elastic Compute Cloud"], None)
+    assert not guide_matches(rds_guide, ["Amazon Elastic Compute Cloud"], None)
+    assert guide_matches(BASE + "/AmazonS3/latest/API/", ["Amazon S3"], ["API Reference"])
 
 
 @pytest.mark.usefixtures("indexed")
@@ -181,6 +203,32 @@ def test_filters_keep_only_the_matching_guides() -> None:
     assert set(top("instance", limit=10, guides=["Amazon RDS"])) == {RDS}
     assert set(top("stack", limit=10, guide_types=["User Guide"])) <= {RDS, STACKS}
     assert top("instance", limit=10, guides=["Amazon Nonexistent Service"]) == []
+    assert set(top("instance", limit=10, guides=["Amazon Relational Database Service"])) == {RDS}
+
+
+@pytest.mark.usefixtures("indexed")
+def test_filters_matching_no_indexed_guide_say_so() -> None:
+    answer = answers.local_answer(search("instance", "aws-cn", 5, ["Amazon Nonexistent Service"]), "aws-cn")
+    assert answer["search_results"] == [] and "No guide among the pages indexed matches" in answer["metadata"]["note"]
+
+
+CJK_PAGE = "https://docs.amazonaws.cn/en_us/AmazonS3/latest/userguide/buckets.html"
+CJK_HTML = (
+    "<html><head><title>存储桶概述</title></head><body><h1>存储桶概述</h1>"
+    "<p>Amazon S3 存储桶是对象的容器。您可以创建存储桶。</p><h2>创建存储桶</h2><p>Steps.</p></body></html>"
+)
+
+
+def test_words_inside_a_cjk_run_are_found() -> None:
+    """A run of CJK characters was one token: 存储桶 did not find 存储桶是对象的容器."""
+    assert indexing.index_page(page_of(CJK_PAGE, CJK_HTML, "aws-cn"))
+    for phrase in ("存储桶", "对象的容器", "容器", "创建存储桶", "S3 存储桶"):
+        (hit,) = search(phrase, "aws-cn", 5).hits
+        assert hit.url == CJK_PAGE and "\x1f" not in hit.context and "存储桶是对象的容器" in hit.context, phrase
+    assert search("存储桶", "aws-cn", 1).hits[0].recommended == ("创建存储桶",)
+    assert terms_of("S3存储桶").words == ("s3", "存储", "储桶")
+    assert search("桶", "aws-cn", 5).hits == []  # a lone character finds only text where it stands alone
+    assert search("容器存储", "aws-cn", 5).hits[0].url == CJK_PAGE  # 器存 is not on the page: some words
 
 
 # --- bounds and hostile phrases -------------------------------------------------------------------
@@ -243,6 +291,7 @@ def test_operators_are_words_not_operators() -> None:
     assert terms_of("lamb*").words == ("lamb",) and top("lamb*") == []  # no prefix search: no page says "lamb"
     assert terms_of("python NOT lambda").words == ("python", "lambda")  # NOT is a stop word, not an operator
     assert LAMBDA in top("python NOT lambda")
+    assert terms_of("the a of").words == () and top("the a of") == []  # stop words only: not searched
     assert terms_of("NEAR(deployment package)").words == ("near", "deployment", "package")
 
 
@@ -279,6 +328,61 @@ def test_the_bound_is_checked_every_hundredth_of_it_not_on_every_insert() -> Non
     assert IndexedPage.objects.filter(url=fixture_pages()[0].served.url).exists()
 
 
+def test_the_bound_removes_pages_in_small_transactions() -> None:
+    """One DELETE over 1% of 100,000 pages held the write lock for seconds (the L2 cache shares the file)."""
+    for n in range(23):
+        store.save(record(f"{BASE}/b/{n}.html", f"Page {n}", "text"))
+    with override_settings(DOCS_INDEX_MAX_PAGES=3, DOCS_INDEX_DELETE_BATCH=7):
+        with CaptureQueriesContext(connection) as queries:
+            assert indexing.enforce_bound() == 20
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
+    assert [d.split(" IN (")[1].count(",") + 1 for d in deletes] == [7, 7, 6]
+    assert set(IndexedPage.objects.values_list("url", flat=True)) == {f"{BASE}/b/{n}.html" for n in (20, 21, 22)}
+
+
+# --- writing from reads ---------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+async def test_reads_queue_pages_for_one_writer_of_its_own_and_drop_beyond_the_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Index writes queued on the shared database pool delayed every L2 read behind the backlog."""
+    threads: list[str] = []
+    real_save, real_record_for = store.save, pages.record_for
+    monkeypatch.setattr(store, "save", lambda r: threads.append(threading.current_thread().name) or real_save(r))
+    monkeypatch.setattr(
+        pages, "record_for", lambda p: threads.append(threading.current_thread().name) or real_record_for(p)
+    )
+    dropped = stats.counters["index_dropped"]
+    with override_settings(DOCS_INDEX_QUEUE=3):
+        for page in fixture_pages()[:5]:
+            pages._index_later(page)  # the worker has not run yet: the queue takes 3
+        await pages.index_settled()
+    assert stats.counters["index_dropped"] - dropped == 2
+    assert await asyncio.to_thread(store.count_matching) == 3
+    assert sorted(set(threads)) == ["awsmcp-cpu_0", "awsmcp-index_0"]
+
+
+def test_an_unchanged_page_renews_its_age_without_rewriting_its_words() -> None:
+    page = record(RDS, "Amazon RDS", "Managed relational databases.", ("Pricing",))
+    assert store.save(page)
+    first = IndexedPage.objects.get(url=RDS).indexed_at
+    with CaptureQueriesContext(connection) as queries:
+        assert not store.save(page)
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert '"body"' not in writes[-1].split(" WHERE ")[0]  # the one UPDATE finding the row: its age only
+    assert IndexedPage.objects.get(url=RDS).indexed_at > first
+    assert not store.save(record(RDS, "Amazon RDS", "Changed text."))
+    assert top("changed text") == [RDS]
+
+
+def test_recommended_sections_ignore_word_endings_and_stop_at_the_cap() -> None:
+    headings = ("Overview", "Deploying functions", "Pricing", *(f"Deployment step {n}" for n in range(500)))
+    store.save(record(LAMBDA, "Lambda packages", "How to deploy a function.", headings))
+    (hit,) = search("deploy", "aws", 1).hits
+    assert hit.recommended == ("Deploying functions", *(f"Deployment step {n}" for n in range(4)))
+    assert recommended_sections(("Pricing",) * 1000 + ("Deploys",), ("deployed",)) == ("Deploys",)
+
+
 # --- answers -------------------------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
 async def test_with_nothing_indexed_the_search_apis_error_stands() -> None:
@@ -288,9 +392,48 @@ async def test_with_nothing_indexed_the_search_apis_error_stands() -> None:
         await answers.local_search("rds", "aws", 5, None, None, failure=("failed with HTTP 500", api_error))
     with pytest.raises(ToolError, match="no words to search for"):
         await answers.local_search("*** (((", "aws-cn", 5, None, None)
+    with pytest.raises(ToolError) as no_words:  # nothing to search locally: the API's own error
+        await answers.local_search("*** (((", "aws", 5, None, None, failure=("failed with HTTP 500", api_error))
+    assert str(no_words.value) == api_error
     empty = await answers.local_search("rds", "aws-cn", 5, None, None)
     assert empty["search_results"] == [] and empty["metadata"]["indexed_pages"] == 0
     assert "the 0 pages of docs.amazonaws.cn" in empty["metadata"]["note"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_fallback_is_counted_only_when_the_local_index_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(*args: object) -> None:
+        raise ToolError("Searching the AWS documentation failed: The documentation service failed with HTTP 503.")
+
+    monkeypatch.setattr(answers.upstream, "search", failing)
+    monkeypatch.setattr(answers, "_api_backoff", (0.0, "", ""))
+    before = stats.counters["search_fallbacks"]
+    with pytest.raises(ToolError, match="holds no pages yet"):
+        await answers.search("rds", "", 5, None, None)
+    assert stats.counters["search_fallbacks"] == before
+    await asyncio.to_thread(store.save, record(RDS, "Amazon RDS", "Managed relational databases."))
+    answer = await answers.search("relational", "", 5, None, None)  # within the backoff: not asked again
+    assert urls_of(answer) == [RDS] and "asked again within 30 s" in answer["metadata"]["fallback_reason"]
+    assert stats.counters["search_fallbacks"] == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_lone_surrogates_in_the_phrase_are_searched_around(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Valid JSON escapes ("\\ud800") that are not UTF-8: the answer's cache key raised UnicodeEncodeError."""
+
+    def failing(*args: object) -> None:
+        raise ToolError("Searching the AWS documentation failed: The documentation service failed with HTTP 503.")
+
+    monkeypatch.setattr(answers.upstream, "search", failing)
+    monkeypatch.setattr(answers, "_api_backoff", (0.0, "", ""))
+    await asyncio.to_thread(store.save, record(RDS, "Amazon RDS", "Managed relational databases."))
+    result = await tools.search_documentation({"search_phrase": "\ud800relational \udfff"}, None)  # type: ignore[arg-type]
+    answer = json.loads(result["content"][0]["text"])
+    assert urls_of(answer) == [RDS] and answer["metadata"]["searched_words"] == ["relational"]
+
+
+def urls_of(answer: dict[str, Any]) -> list[str]:
+    return [r["url"] for r in answer["search_results"]]
 
 
 # --- contexts -------------------------------------------------------------------------------------
@@ -304,3 +447,16 @@ def test_the_context_is_cut_around_the_exact_phrase_else_where_most_words_are() 
     assert "Snapshots are kept for the retention" in found  # both words, not the first lone one
     assert excerpt("Short text.", ("missing",), ("missing",), 100) == "Short text."
     assert excerpt("", ("word",), ("word",), 100) == "" and excerpt("text", ("text",), ("text",), 0) == ""
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    ["\n" * 200_000, " \n" * 100_000, "\t\n \n" * 50_000, "[" * 200_000, "[](" * 60_000, "![" * 100_000],
+    ids=["newlines", "space-newlines", "tab-lines", "brackets", "empty-links", "image-openers"],
+)
+def test_plain_text_is_linear_on_blank_runs_and_link_openers(markdown: str) -> None:
+    """A long blank <pre> or a page of "[" reached quadratic or 4,096-wide rescans: 37 s and 2.6 s before."""
+    started = time.process_time()
+    text = plain_text("# Title\n\n- [kept](a.html) item\n" + markdown, 100_000)
+    assert time.process_time() - started < 1.5  # CPU seconds; about 0.03 now
+    assert text.startswith("Title kept item")

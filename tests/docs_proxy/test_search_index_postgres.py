@@ -16,8 +16,10 @@ import psycopg
 import pytest
 from mcp.client.session import ClientSession
 
-from tests.docs_proxy.search_pages import fixture_pages
-from tests.docs_proxy.test_search_index_tools import HOSTILE, read, search, until, urls
+from docs_proxy.search_index.records import IndexRecord, record_for
+from tests.docs_proxy.search_pages import fixture_pages, page_of
+from tests.docs_proxy.test_search_index import CJK_HTML, CJK_PAGE
+from tests.docs_proxy.test_search_index_tools import HOSTILE, assert_stop_words_refused, read, search, until, urls
 from tests.support.clients import open_session
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, PostgresServer, daphne, postgres_server
@@ -43,6 +45,7 @@ def server(origin: OriginServer, postgres: PostgresServer) -> Iterator[DaphneSer
         "DOCS_SEARCH_API_TIMEOUT": str(API_TIMEOUT),
         "DOCS_STATS_FLUSH": "0.5",
         "DOCS_FETCH_RETRIES": "0",  # a 503 from the search API falls back at once
+        "DOCS_SEARCH_API_BACKOFF": "0",  # the API is asked on every search (its outages come and go here)
         "DOCS_CACHE_L1_TTL": "1",  # entries expire at once: a second read revalidates (a 304)
         "DOCS_CACHE_L2_TTL": "1",
     }
@@ -118,6 +121,7 @@ async def test_query_syntax_is_searched_as_words_on_postgresql(server: DaphneSer
         for phrase in HOSTILE:
             answer, _ = await search(cn, phrase)
             assert all(w.isalnum() for w in answer["metadata"]["searched_words"]), phrase
+        await assert_stop_words_refused(cn)
         assert urls((await search(cn, "S3 endpoints in China"))[0])[:1] == [
             "https://docs.amazonaws.cn/en_us/aws/latest/userguide/s3.html"
         ]
@@ -176,3 +180,23 @@ async def test_a_revalidated_page_is_indexed_again(
         await read(session, LANDING)
         assert search_api.state.not_modified[path] == before + 1
         await until(indexed, "the revalidated page is indexed again")
+
+
+def insert(postgres: PostgresServer, record: IndexRecord) -> None:
+    """A page's row as the index writes it (record_for's text), written behind the server's back."""
+    with psycopg.connect(postgres.url, autocommit=True) as db:
+        db.execute(
+            "INSERT INTO docs_proxy_indexedpage (url, partition, guide, title, headings, body, indexed_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, now())",
+            [record.url, record.partition, record.guide, record.title, "\n".join(record.headings), record.body],
+        )
+
+
+@pytest.mark.usefixtures("pages_read")
+async def test_words_inside_a_cjk_run_are_found_on_postgresql(server: DaphneServer, postgres: PostgresServer) -> None:
+    await asyncio.to_thread(insert, postgres, record_for(page_of(CJK_PAGE, CJK_HTML, "aws-cn")))
+    async with open_session(server, "streamable-http", query="partition=aws-cn") as cn:
+        for phrase in ("存储桶", "对象的容器", "S3 存储桶"):
+            answer, _ = await search(cn, phrase)
+            assert urls(answer)[:1] == [CJK_PAGE], phrase
+            assert "存储桶是对象的容器" in answer["search_results"][0]["context"]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from mcp.client.session import ClientSession
 
+from tests.docs_proxy.conftest import SEARCH_API_BACKOFF
 from tests.docs_proxy.search_pages import CN_S3
 from tests.support.clients import open_session
 from tests.support.origin import OriginServer
@@ -88,6 +89,14 @@ async def test_aws_cn_searches_the_pages_read_so_far_and_says_so(docs_server: Da
         assert empty["search_results"] == [] and empty["metadata"]["indexed_pages"] == meta["indexed_pages"]
         refused = await session.call_tool("search_documentation", {"search_phrase": "*** ::: ((("})
         assert refused.is_error and "no words to search for" in refused.content[0].text
+        await assert_stop_words_refused(session)
+
+
+async def assert_stop_words_refused(session: ClientSession) -> None:
+    """Only words too common to search (PostgreSQL drops them): refused alike on both engines."""
+    for phrase in ("the a of", "How do I"):
+        refused = await session.call_tool("search_documentation", {"search_phrase": phrase})
+        assert refused.is_error and "only words too common to search for" in refused.content[0].text, phrase
 
 
 async def test_aws_answers_from_the_local_index_when_the_search_api_fails(
@@ -106,14 +115,34 @@ async def test_aws_answers_from_the_local_index_when_the_search_api_fails(
         assert meta["source"] == "local_index" and "503" in meta["fallback_reason"]
         assert texts[1].startswith("The AWS search API failed (") and "local index" in texts[1]
 
+        async def api_asked() -> bool:
+            """A search that asked the API (and failed): the backoff starts now."""
+            asked = search_api.hits("/search")
+            await search(session, "relational database instance")
+            return search_api.hits("/search") > asked
+
+        await until(api_asked, "the API is asked again after its backoff")
+        asked = search_api.hits("/search")
+        answer, _ = await search(session, "What is Amazon RDS")  # within the backoff: the API is not asked
+        assert search_api.hits("/search") == asked and urls(answer)[0] == RDS
+        reason = answer["metadata"]["fallback_reason"]
+        assert "503" in reason and f"asked again within {SEARCH_API_BACKOFF} s" in reason
+
         search_api.search_fails("hang")  # this server reads for DOCS_READ_TIMEOUT=1.5 s at most
-        answer, _ = await search(session, "What is Amazon RDS")
-        assert urls(answer)[0] == RDS
-        assert "did not answer" in answer["metadata"]["fallback_reason"]
+
+        async def timed_out() -> bool:
+            answer = (await search(session, "What is Amazon RDS"))[0]
+            reason = answer["metadata"]["fallback_reason"]
+            return reason.startswith("The documentation service did not answer") and urls(answer)[0] == RDS
+
+        await until(timed_out, "a hanging API is given up after its timeout")
 
         search_api.search_fails(None)  # the API answers again, and its answer is not a cached fallback
-        answer, texts = await search(session, "managed relational database")
-        assert answer["query_id"] == "fixture-query-1" and len(texts) == 1
+
+        async def answered() -> bool:
+            return (await search(session, "managed relational database"))[0]["query_id"] == "fixture-query-1"
+
+        await until(answered, "the API answers after its backoff")
 
 
 HOSTILE = [

@@ -78,8 +78,10 @@ def _check_ready() -> None:
         _ready = cursor.fetchone() is not None
     if not _ready:
         raise EngineUnavailable(
-            "this server's SQLite has no full-text search (FTS5), or the database is not migrated "
-            "(python manage.py migrate)."
+            "this server's SQLite has no full-text search table: either the database is not migrated "
+            "(run python manage.py migrate), or it was migrated on a SQLite built without FTS5 (the migration "
+            "then skips the table). On a Python whose SQLite has FTS5, create it and index the pages already "
+            "stored with: python manage.py migrate docs_proxy 0002 && python manage.py migrate docs_proxy."
         )
 
 
