@@ -34,8 +34,7 @@ def save(record: IndexRecord, etag: str | None = None, last_modified: str | None
     the full-text side is rewritten by the engine on a change of those columns alone. Validators given are
     kept for a refresh's conditional request; none given leaves the row's as they are.
     """
-    words = {"title": record.title, "headings": "
-".join(record.headings), "body": record.body}
+    words = {"title": record.title, "headings": "\n".join(record.headings), "body": record.body}
     place: dict[str, object] = {"partition": record.partition, "guide": record.guide, "indexed_at": timezone.now()}
     if etag is not None or last_modified is not None:
         place.update(etag=etag, last_modified=last_modified)
