@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,13 +99,45 @@ def base_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def migrate(db_path: Path, env: dict[str, str]) -> None:
+def _run_migrate(db_path: Path, env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=ROOT,
         env={**env, "SQLITE_PATH": str(db_path)},
         check=True,
     )
+
+
+_template_lock = threading.Lock()
+_template: Path | None = None
+
+
+def _migrated_template() -> Path:
+    """A SQLite file migrated once per test run: every server's fresh database is a copy of it.
+
+    `manage.py migrate` costs some 7 s of CPU; a copy costs milliseconds. The schema does not depend on the
+    settings the tests vary (no migration reads them but AUTH_USER_MODEL; the optional apps have no models), so
+    the template is migrated with the default settings: without REDIS_URL, which also makes the docs cache's
+    table (a server on Redis leaves it unused)."""
+    global _template
+    with _template_lock:
+        if _template is None:
+            workdir = Path(tempfile.mkdtemp(prefix="awsmcp-template-"))
+            atexit.register(shutil.rmtree, workdir, True)
+            path = workdir / "db.sqlite3"
+            _run_migrate(path, base_env())
+            with closing(sqlite3.connect(path)) as db:  # everything into the main file: a copy is then whole
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            _template = path
+        return _template
+
+
+def migrate(db_path: Path, env: dict[str, str]) -> None:
+    """A migrated database at db_path: a copy of the run's template for SQLite, `migrate` itself otherwise."""
+    if env.get("DATABASE_URL"):
+        _run_migrate(db_path, env)
+        return
+    shutil.copyfile(_migrated_template(), db_path)
 
 
 @contextmanager
