@@ -46,7 +46,7 @@ def index_record_logged(record: IndexRecord) -> bool:
 
 def index_record(record: IndexRecord) -> bool:
     """Write the record (blocking; raises on a database error), keeping the index within its bound."""
-    if store.save(record) and _check_due():
+    if store.save(record, record.etag, record.last_modified) and _check_due():
         enforce_bound()
     return True
 

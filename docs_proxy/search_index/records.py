@@ -32,6 +32,9 @@ class IndexRecord:
     title: str
     headings: list[str]
     body: str
+    # The origin's validators, kept with the row so that a refresh after the cache let the page go is conditional
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 def guide_of(url: str) -> str:
@@ -76,6 +79,8 @@ def record_for(page: Page) -> IndexRecord:
         title=title,
         headings=headings,
         body=_with_bigrams(plain_text(document.markdown, settings.DOCS_INDEX_MAX_CHARS), title, headings),
+        etag=page.etag,
+        last_modified=page.last_modified,
     )
 
 

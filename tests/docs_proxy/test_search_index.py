@@ -348,7 +348,9 @@ async def test_reads_queue_pages_for_one_writer_of_its_own_and_drop_beyond_the_q
     """Index writes queued on the shared database pool delayed every L2 read behind the backlog."""
     threads: list[str] = []
     real_save, real_record_for = store.save, pages.record_for
-    monkeypatch.setattr(store, "save", lambda r: threads.append(threading.current_thread().name) or real_save(r))
+    monkeypatch.setattr(
+        store, "save", lambda r, *v: threads.append(threading.current_thread().name) or real_save(r, *v)
+    )
     monkeypatch.setattr(
         pages, "record_for", lambda p: threads.append(threading.current_thread().name) or real_record_for(p)
     )
@@ -373,6 +375,17 @@ def test_an_unchanged_page_renews_its_age_without_rewriting_its_words() -> None:
     assert IndexedPage.objects.get(url=RDS).indexed_at > first
     assert not store.save(record(RDS, "Amazon RDS", "Changed text."))
     assert top("changed text") == [RDS]
+
+
+def test_a_page_read_keeps_its_validators_with_its_row() -> None:
+    """A refresh (index_docs --refresh) after the cache let the page go asks conditionally with these."""
+    page = fixture_pages()[0]
+    page.etag, page.last_modified = '"abc123"', "Wed, 01 Apr 2026 00:00:00 GMT"
+    assert indexing.index_page(page)
+    assert store.validators(page.served.url) == ('"abc123"', "Wed, 01 Apr 2026 00:00:00 GMT")
+    page.etag, page.last_modified = None, None  # a page without validators leaves the row's as they were
+    assert indexing.index_page(page)
+    assert store.validators(page.served.url) == ('"abc123"', "Wed, 01 Apr 2026 00:00:00 GMT")
 
 
 def test_recommended_sections_ignore_word_endings_and_stop_at_the_cap() -> None:
