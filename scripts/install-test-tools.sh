@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Python packages, idempotently:
-#  - redis-server from Debian's packages (if the machine has none);
+#  - redis-server and PostgreSQL from Debian's packages (if the machine has none), and for the tests nginx,
+#    promtool (package prometheus), chromium and chromium-driver;
 #  - Node 22 and the MCP conformance suites from npm, into .tools/ (the machine's node may be older);
 #  - the OAuth clients the authorization tests drive: mcp-remote and the MCP Inspector CLI, pinned, into .tools/.
 # With --servers-only (make bench), only the Debian packages.
@@ -15,12 +16,19 @@ OAUTH_CLIENTS=("mcp-remote@0.15.1" "@modelcontextprotocol/inspector@2.12.0")
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+if [ "${1:-}" != "--servers-only" ]; then
+  # the fleet tests run behind the shipped nginx config; promtool checks the alert rules; the admin runs in Chromium
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} from Debian's packages"
   apt-get update -qq || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   # the tests start their own servers on free ports; the packaged services are not needed
-  (service redis-server stop; service postgresql stop) >/dev/null 2>&1 || true
+  (service redis-server stop; service postgresql stop; service nginx stop; service prometheus stop) >/dev/null 2>&1 || true
 fi
 
 [ "${1:-}" = "--servers-only" ] && exit 0
