@@ -2,8 +2,9 @@
 
 Daphne's own command line (same flags: -b, -p, --proxy-headers, --verbosity, ...), with what the
 serving process needs before it listens: the library adaptations of `awsmcp.compat` (the request-body
-and unsent-output bounds; it refuses to start when a bound cannot hold), the startup heap frozen, and
-the background loops stopped before the reactor stops, so a SIGTERM'd server ends cleanly.
+and unsent-output bounds; it refuses to start when a bound cannot hold), tracing set up when the OTEL_*
+variables ask for it (`awsmcp.otel`), the startup heap frozen, and the background loops stopped (and the
+queued spans sent) before the reactor stops, so a SIGTERM'd server ends cleanly.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from daphne.cli import CommandLineInterface
 
-from awsmcp import compat
+from awsmcp import compat, otel
 from awsmcp.compat.daphne_server import Server
 
 log = logging.getLogger("awsmcp.serve")  # also when run as __main__
@@ -53,6 +54,8 @@ def prepare() -> None:
     reactor: Any = twisted_reactor  # typed as zope interfaces, which mypy misreads
     compat.apply(body_bytes=settings.MCP_MAX_BODY_BYTES, unsent_bytes=settings.MCP_STREAM_BUFFER_BYTES)
     reactor.addSystemEventTrigger("before", "shutdown", stop_background)
+    if otel.setup() is not None:  # OTEL_EXPORTER_OTLP_ENDPOINT & co.: the queued spans leave before the process
+        reactor.addSystemEventTrigger("before", "shutdown", flush_spans)
     freeze_startup_heap()
 
 
@@ -64,6 +67,14 @@ def stop_background() -> Any:
 
     log.info("stopping background loops: %s", ", ".join(background.running()) or "none")
     return Deferred.fromFuture(asyncio.ensure_future(background.stop()))
+
+
+def flush_spans() -> Any:
+    """Export the queued spans and stop the exporter, off the reactor's thread (bounded by the exporter's
+    OTEL_EXPORTER_OTLP_TIMEOUT); the reactor waits for the returned Deferred."""
+    from twisted.internet.threads import deferToThread
+
+    return deferToThread(otel.shutdown)
 
 
 def freeze_startup_heap() -> None:
@@ -84,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "awsmcp.settings")
     try:
         Command().run(sys.argv[1:] if argv is None else argv)
-    except compat.IncompatibleLibrary as refusal:  # the message says what to check; a traceback would bury it
+    except (compat.IncompatibleLibrary, otel.TracingMisconfigured) as refusal:  # a traceback would bury the message
         sys.exit(f"awsmcp.serve: {refusal}")
 
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from django.conf import settings
 
-from awsmcp import background
+from awsmcp import background, otel
 from awsmcp.pools import run_in
-from docs_proxy import upstream
+from docs_proxy import spans, upstream
 from docs_proxy.cache.layers import answer_l1, shared
 from docs_proxy.cache.single_flight import SingleFlight
 from docs_proxy.fetch import FetchError, deadline_from_now, run_fetch
@@ -44,7 +44,10 @@ async def cached_answer(
     however many ask at once."""
     background.ensure("docs-housekeeping")
     key = answer_key(kind, arguments)
-    found = answer_l1().get(key)
+    with otel.span(spans.L1) as span:
+        found = answer_l1().get(key)
+        if span is not None:
+            spans.looked_up(span, kind, found is not None)
     if found is not None:
         stats.count("answer_hits")
         return found
@@ -53,7 +56,10 @@ async def cached_answer(
 
 async def _load(key: str, ttl: int, compute: Callable[[], Any], doing: str, seconds: float | None) -> Any:
     """L2, then `compute`; what comes back fills L1 (and L2 when computed)."""
-    stored = await run_in("database", shared().get, key)
+    with otel.span(spans.L2) as span:
+        stored = await run_in("database", shared().get, key)
+        if span is not None:
+            spans.looked_up(span, key.partition(":")[0], stored is not None)
     if stored is not None:
         stats.count("answer_hits")
         value = stored["value"]
@@ -216,9 +222,20 @@ async def local_search(
             "(punctuation and query operators are ignored)."
         )
     try:
-        results = await run_in(
-            "database", local_index.search, phrase, partition, limit, _terms(product_types) or None, _terms(guide_types)
-        )
+        with otel.span(spans.INDEX_QUERY) as span:
+            results = await run_in(
+                "database",
+                local_index.search,
+                phrase,
+                partition,
+                limit,
+                _terms(product_types) or None,
+                _terms(guide_types),
+            )
+            if span is not None:
+                span.set_attributes(
+                    {spans.PARTITION: partition, spans.RESULTS: len(results.hits), spans.INDEXED: results.indexed}
+                )
     except local_index.EngineUnavailable as exc:
         if failure is not None:
             raise ToolError(failure[1]) from None

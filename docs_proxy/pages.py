@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
-from awsmcp import background
+from awsmcp import background, otel
 from awsmcp.pools import run_in
-from docs_proxy import workers
+from docs_proxy import spans, workers
 from docs_proxy.addresses import DocAddress
 from docs_proxy.cache.layers import page_l1, shared
 from docs_proxy.cache.single_flight import SingleFlight
@@ -52,7 +52,11 @@ def _convert(fetched_body: bytes, encoding: str | None, content_type: str, serve
             "only documentation pages can be read."
         )
     try:
-        document = workers.convert_page(fetched_body, encoding, served.url)
+        with otel.span(spans.CONVERT) as span:  # this thread waits while a worker process converts
+            document = workers.convert_page(fetched_body, encoding, served.url)
+            if span is not None:
+                span.set_attribute(spans.BYTES_IN, len(fetched_body))
+                span.set_attribute(spans.CHARS_OUT, len(document.markdown))
     except (UnreadablePage, workers.ConversionFailed) as exc:
         message = f"{served.url} could not be read: {exc} Use search_documentation to find another page."
         raise ToolError(message) from exc  # the cause tells get_page it was the conversion that failed
@@ -64,19 +68,30 @@ def origin_load(address: DocAddress, previous: Page | None, deadline: float | No
     """Fetch (conditionally when `previous` has validators) and convert. Raises FetchError or ToolError."""
     conditional = previous is not None and (previous.etag or previous.last_modified)
     started = time.monotonic()
-    try:
-        fetched = fetch_page(
-            address,
-            previous.etag if conditional and previous else None,
-            previous.last_modified if conditional and previous else None,
-            deadline,
-        )
-    except FetchError:
-        stats.count("origin_errors")
-        raise
-    finally:
-        stats.count("origin_fetches")
-        stats.origin_latency(time.monotonic() - started)
+    with otel.span(spans.FETCH) as span:
+        try:
+            fetched = fetch_page(
+                address,
+                previous.etag if conditional and previous else None,
+                previous.last_modified if conditional and previous else None,
+                deadline,
+            )
+        except FetchError as exc:
+            stats.count("origin_errors")
+            spans.failed(span, exc, exc.status)
+            raise
+        finally:
+            stats.count("origin_fetches")
+            stats.origin_latency(time.monotonic() - started)
+        if span is not None:
+            span.set_attributes(
+                {
+                    spans.URL: fetched.address.url,
+                    spans.STATUS: fetched.status,
+                    spans.BODY_BYTES: len(fetched.body),
+                    spans.CONDITIONAL: bool(conditional),
+                }
+            )
     now = time.time()
     fresh_until = now + settings.DOCS_CACHE_L2_TTL
     if fetched.not_modified and previous is not None:
@@ -110,7 +125,10 @@ async def get_page(address: DocAddress) -> Page:
     background.ensure("docs-housekeeping")
     key = cache_key(address)
     stats.read(address.url)
-    page = page_l1().get(key)
+    with otel.span(spans.L1) as span:
+        page = page_l1().get(key)
+        if span is not None:
+            spans.looked_up(span, "page", page is not None)
     if page is not None:
         stats.count("l1_hits")
         return page
@@ -139,8 +157,12 @@ def _remember(key: str, page: Page) -> None:
 
 async def _load(address: DocAddress, key: str) -> Page:
     """L2, else the origin: once across processes (an L2 lock; the others watch L2), stale on a failing origin."""
-    stored = await run_in("database", l2_read, address)
-    now = time.time()
+    with otel.span(spans.L2) as span:
+        stored = await run_in("database", l2_read, address)
+        now = time.time()
+        if span is not None:
+            hit = stored is not None and stored.fresh_until > now
+            spans.looked_up(span, "page", hit, stale=stored is not None and not hit)
     if stored is not None and stored.fresh_until > now:
         stats.count("l2_hits")
         _remember(key, stored)

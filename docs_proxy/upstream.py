@@ -12,6 +12,8 @@ from urllib.parse import urljoin
 from django.conf import settings
 from pydantic import ValidationError
 
+from awsmcp import otel
+from docs_proxy import spans
 from docs_proxy.addresses import origin_base
 from docs_proxy.fetch import FetchError, request_json
 from docs_proxy.upstream_models import RecommendationsAnswer, SearchAnswer
@@ -59,13 +61,23 @@ def search(
     intent = " ".join(intent.split())
     if intent:
         params["search_intent"] = intent
-    try:
-        data = request_json(
-            "POST", settings.AWS_DOCS_SEARCH_URL, params=params, body=search_body(phrase, product_types, guide_types)
-        )
-    except FetchError as exc:
-        raise ToolError(f"Searching the AWS documentation failed: {exc.message}") from None
-    return parse_search(data, limit)
+    with otel.span(spans.SEARCH_API) as span:
+        if span is not None:
+            span.set_attribute(spans.URL, settings.AWS_DOCS_SEARCH_URL)
+        try:
+            data = request_json(
+                "POST",
+                settings.AWS_DOCS_SEARCH_URL,
+                params=params,
+                body=search_body(phrase, product_types, guide_types),
+            )
+        except FetchError as exc:
+            spans.failed(span, exc, exc.status)
+            raise ToolError(f"Searching the AWS documentation failed: {exc.message}") from None
+        answer = parse_search(data, limit)
+        if span is not None:
+            span.set_attribute(spans.RESULTS, len(answer["search_results"]))
+        return answer
 
 
 def parse_recommendations(data: Any) -> list[dict[str, Any]]:
@@ -78,11 +90,15 @@ def parse_recommendations(data: Any) -> list[dict[str, Any]]:
 
 def recommendations(page_url: str) -> list[dict[str, Any]]:
     """Blocking: one call to the recommendations API for a validated page URL."""
-    try:
-        data = request_json("GET", settings.AWS_DOCS_RECOMMEND_URL, params={"path": page_url})
-    except FetchError as exc:
-        raise ToolError(f"Getting recommendations failed: {exc.message}") from None
-    return parse_recommendations(data)
+    with otel.span(spans.RECOMMENDATIONS_API) as span:
+        if span is not None:
+            span.set_attribute(spans.URL, settings.AWS_DOCS_RECOMMEND_URL)
+        try:
+            data = request_json("GET", settings.AWS_DOCS_RECOMMEND_URL, params={"path": page_url})
+        except FetchError as exc:
+            spans.failed(span, exc, exc.status)
+            raise ToolError(f"Getting recommendations failed: {exc.message}") from None
+        return parse_recommendations(data)
 
 
 def china_services_toc() -> list[dict[str, str]]:

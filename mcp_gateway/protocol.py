@@ -8,12 +8,14 @@ nothing of HTTP, WebSockets or Django.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from awsmcp import otel
 from mcp_gateway import jsonrpc, stateless, tracing
 from mcp_gateway.catalogue import MAX_URI_CHARS, Catalogue, Resource, ResourceTemplate, ToolError
 from mcp_gateway.context import Hangup, RequestContext, drop_messages
@@ -230,12 +232,26 @@ class McpServer:
     async def _handle_request(
         self, session: ServerSession, request: Request, emit: Emit, hangup: Hangup | None = None
     ) -> dict[str, Any] | None:
-        meta = request.params.get("_meta")
-        trace = tracing.current.set(tracing.parse(meta))
+        if otel.tracer is not None:  # tracing on: a SERVER span continuing the client's trace (the logs follow it)
+            target = self._span_target(session, request)
+            answer = functools.partial(self._answer, session, request, emit, hangup)
+            return await tracing.handled(otel.tracer, session, request, target, answer)
+        trace = tracing.current.set(tracing.of_request(request.params.get("_meta")))
         try:
             return await self._answer(session, request, emit, hangup)
         finally:
             tracing.current.reset(trace)
+
+    def _span_target(self, session: ServerSession, request: Request) -> str | None:
+        """The tool or prompt a span's name adds to the method: only names the catalogue knows (a bounded set)."""
+        name = request.params.get("name")
+        if not isinstance(name, str):
+            return None
+        if request.method == "tools/call" and self.catalogue.tool(name, session.partition) is not None:
+            return name
+        if request.method == "prompts/get" and name in self.catalogue.prompts:
+            return name
+        return None
 
     async def _answer(
         self, session: ServerSession, request: Request, emit: Emit, hangup: Hangup | None

@@ -13,7 +13,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
-from mcp_gateway import directory, jsonrpc, scopes
+from mcp_gateway import directory, jsonrpc, scopes, tracing
 from mcp_gateway.gate import Principal, get_gate
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
@@ -107,7 +107,9 @@ class LegacySseStream(HttpEndpoint):
             if kind == "mcp.message" and event.get("refuse"):
                 self.link.refuse(event["payload"], event["refuse"])
             elif kind == "mcp.message":
+                trace = tracing.incoming.set(event.get("trace"))  # the POST's trace headers, from its process
                 self.link.feed(event["payload"])
+                tracing.incoming.reset(trace)
             elif kind == "mcp.close":
                 await self.close_session(event.get("reason", "closed by the server"))
 
@@ -170,9 +172,11 @@ class LegacyMessageEndpoint(HttpEndpoint):
             return
         if isinstance(found, LegacySseStream):
             found.session.principal = entry.principal
+        trace = tracing.carrier(self.headers)
         if isinstance(found, LegacySseStream):
+            tracing.incoming.set(trace)  # the task feed() starts for the message copies it
             _deliver(found, payload, refusal)  # the stream is in this process: no trip through the channel layer
-        elif not await _forward(found, payload, refusal):
+        elif not await _forward(found, payload, refusal, trace):
             await self.send_error(503, "Service Unavailable: cannot reach the process holding this session")
             return
         await self.send_response(202, [("content-type", "text/plain")], b"Accepted")
@@ -203,11 +207,14 @@ def _deliver(stream: LegacySseStream, payload: Any, refusal: str | None) -> None
         stream.link.feed(payload)
 
 
-async def _forward(channel: str, payload: Any, refusal: str | None) -> bool:
-    """Send a message to the process holding the stream; False when the channel layer cannot be reached."""
-    message = {"type": "mcp.message", "payload": payload}
+async def _forward(channel: str, payload: Any, refusal: str | None, trace: dict[str, str] | None = None) -> bool:
+    """Send a message to the process holding the stream (with the POST's trace headers); False when the channel
+    layer cannot be reached."""
+    message: dict[str, Any] = {"type": "mcp.message", "payload": payload}
     if refusal is not None:
         message["refuse"] = refusal
+    if trace is not None:
+        message["trace"] = trace
     try:
         layer = get_channel_layer()
         try:

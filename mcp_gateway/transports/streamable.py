@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 
-from mcp_gateway import directory, events, jsonrpc, quota, replay, stateless
+from mcp_gateway import directory, events, jsonrpc, quota, replay, stateless, tracing
 from mcp_gateway.catalogue import ToolError
 from mcp_gateway.events import EventStream, StreamSet, parse_event_id
 from mcp_gateway.gate import ANONYMOUS, Principal, get_gate
@@ -162,6 +162,7 @@ class StreamableEndpoint(HttpEndpoint):
 
     # --- POST --------------------------------------------------------------------------------
     async def post(self, body: bytes) -> None:
+        tracing.incoming.set(tracing.carrier(self.headers))  # this request's task, and the tasks it starts
         accepts = Accepts.of(self.headers.get("accept", "*/*"))
         if not (accepts.sse or accepts.json):
             await self.send_error(406, "Not Acceptable: accept application/json or text/event-stream")

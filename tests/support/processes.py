@@ -85,7 +85,7 @@ class DaphneServer(Endpoints):
 
 
 def base_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MCP_", "AWS_", "DOCS_", "REDIS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MCP_", "AWS_", "DOCS_", "REDIS_", "OTEL_"))}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "awsmcp.settings",
