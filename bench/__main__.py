@@ -30,6 +30,7 @@ PARTS: dict[str, list[str]] = {
     "mixed": ["--seconds", "2.0", "--rounds", "3"],
     "auth": ["--seconds", "0.6", "--rounds", "2"],
     "search": ["--seconds", "3"],
+    "traces": ["--rounds", "5"],
 }
 
 

@@ -3,7 +3,8 @@ real SDK clients sending a `traceparent` header on each transport; and a server 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 from mcp.client.session import ClientSession
@@ -43,6 +44,25 @@ def traced(receiver: OtlpReceiver, origin: OriginServer) -> Iterator[DaphneServe
         yield server
 
 
+@asynccontextmanager
+async def traced_session(server: DaphneServer, transport: str, trace_id: str) -> AsyncIterator[ClientSession]:
+    """An initialized SDK session whose every HTTP request (or WebSocket handshake) carries the client's
+    traceparent header for `trace_id`."""
+    headers = traceparent(trace_id)
+    async with AsyncExitStack() as stack:
+        if transport == "streamable-http":
+            client = await stack.enter_async_context(create_mcp_http_client(headers=headers))
+            opener = streamable_http_client(server.mcp_url, http_client=client)
+        elif transport == "sse":
+            opener = sse_client(server.sse_url, headers=headers)
+        else:
+            opener = websocket_client(server.ws_url, headers=headers)
+        streams = await stack.enter_async_context(opener)
+        session = await stack.enter_async_context(ClientSession(streams[0], streams[1]))
+        await session.initialize()
+        yield session
+
+
 def server_span(receiver: OtlpReceiver, trace_id: str, name: str) -> ReceivedSpan:
     return receiver.wait_for(lambda s: s.trace_id == trace_id and s.name == name and s.kind == SERVER_KIND)
 
@@ -51,13 +71,7 @@ async def test_a_streamable_http_call_continues_the_clients_trace_at_the_collect
     traced: DaphneServer, receiver: OtlpReceiver
 ) -> None:
     trace_id = "5bf92f3577b34da6a3ce929d0e0e4736"
-    client = create_mcp_http_client(headers=traceparent(trace_id))
-    async with (
-        client,
-        streamable_http_client(traced.mcp_url, http_client=client) as streams,
-        ClientSession(streams[0], streams[1]) as session,
-    ):
-        await session.initialize()
+    async with traced_session(traced, "streamable-http", trace_id) as session:
         result = await session.call_tool("read_documentation", {"url": RDS, "max_length": 300})
         assert not result.is_error
     span = server_span(receiver, trace_id, "tools/call read_documentation")
@@ -77,12 +91,7 @@ async def test_legacy_sse_posts_and_a_websocket_handshake_hand_their_traceparent
     traced: DaphneServer, receiver: OtlpReceiver, transport: str
 ) -> None:
     trace_id = {"sse": "6bf92f3577b34da6a3ce929d0e0e4736", "websocket": "7bf92f3577b34da6a3ce929d0e0e4736"}[transport]
-    if transport == "sse":
-        opener = sse_client(traced.sse_url, headers=traceparent(trace_id))
-    else:
-        opener = websocket_client(traced.ws_url, headers=traceparent(trace_id))
-    async with opener as streams, ClientSession(streams[0], streams[1]) as session:
-        await session.initialize()
+    async with traced_session(traced, transport, trace_id) as session:
         await session.list_tools()
     span = server_span(receiver, trace_id, "tools/list")
     assert span.parent_span_id == CLIENT_SPAN
@@ -95,13 +104,7 @@ async def test_with_tracing_off_nothing_reaches_the_collector(receiver: OtlpRece
     queue) and the receiver holds no span of the client's trace."""
     trace_id = "8bf92f3577b34da6a3ce929d0e0e4736"
     with daphne(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.base, OTEL_TRACES_EXPORTER="none") as server:
-        client = create_mcp_http_client(headers=traceparent(trace_id))
-        async with (
-            client,
-            streamable_http_client(server.mcp_url, http_client=client) as streams,
-            ClientSession(streams[0], streams[1]) as session,
-        ):
-            await session.initialize()
+        async with traced_session(server, "streamable-http", trace_id) as session:
             await session.list_tools()
         stop(server.proc)
         assert server.proc.returncode == 0, server.log()
