@@ -4,6 +4,7 @@ spans on a cache miss and a hit, through the real core and the real docs tools a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from channels.layers import InMemoryChannelLayer
 from django.core.cache.backends.locmem import LocMemCache
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -24,6 +26,8 @@ from mcp_gateway import jsonrpc, tracing
 from mcp_gateway.protocol import McpServer
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession
+from mcp_gateway.transports import sse
+from mcp_gateway.transports.link import SessionLink
 from tests.mcp_gateway.conftest import Recorder, call, initialize, make_catalogue
 from tests.support.origin import OriginServer
 
@@ -306,3 +310,33 @@ async def test_a_cold_read_has_cache_misses_an_origin_fetch_and_a_conversion_and
     assert sorted(names) == ["docs.cache.l1", "tools/call read_documentation"]
     l1 = next(span for span in spans.get_finished_spans() if span.name == "docs.cache.l1")
     assert l1.attributes is not None and l1.attributes["awsmcp.cache.hit"] is True
+
+
+async def test_a_legacy_post_forwarded_to_the_streams_process_keeps_its_trace_header(
+    spans: InMemorySpanExporter, server: McpServer, session: ServerSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A POST landing on another process travels over the channel layer with its trace headers; the stream's
+    inbox hands them to the core (here one process's real InMemoryChannelLayer stands for Redis)."""
+    layer = InMemoryChannelLayer()
+    monkeypatch.setattr(sse, "get_channel_layer", lambda: layer)
+    stream = sse.LegacySseStream({"type": "http", "headers": []}, None, None)
+    stream.channel_name = await layer.new_channel()
+    sent: list[Any] = []
+
+    async def keep(message: Any) -> None:
+        sent.append(message)
+
+    async def close(reason: str) -> None:
+        pass
+
+    stream.link = SessionLink(server, session, keep, close)
+    inbox = asyncio.create_task(stream._inbox(layer))
+    spans.clear()
+    ping = {"jsonrpc": "2.0", "id": 9, "method": "ping"}
+    assert await sse._forward(stream.channel_name, ping, None, tracing.carrier({"traceparent": TRACEPARENT}))
+    await layer.send(stream.channel_name, {"type": sse.INBOX_END})
+    await inbox
+    for task in list(stream.link.tasks):
+        await task
+    assert sent == [{"jsonrpc": "2.0", "id": 9, "result": {}}]
+    assert hex_ids(only_server_span(spans)) == (TRACE_ID, CLIENT_SPAN)
