@@ -23,8 +23,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
+from ops.models import ApiKey
 from tests.support.origin import OriginServer
-from tests.support.processes import DaphneServer, daphne
+from tests.support.processes import DaphneServer, base_env, daphne, migrate
 from tests.support.witness import RDS, Witness, while_witnessed
 
 VALUE_CHARS = 40
@@ -37,7 +38,22 @@ def db() -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(origin: OriginServer, db: Path) -> Iterator[DaphneServer]:
+def token(db: Path) -> str:
+    """An API key made in the server's database before it starts (a `manage.py` run would cost a Django start)."""
+    migrate(db, base_env())
+    key = ApiKey(name="auditor")
+    secret = key.issue_token()
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute(
+            "INSERT INTO ops_apikey (name, prefix, token_hash, enabled, rate_override, created_at)"
+            " VALUES (?, ?, ?, 1, '', datetime('now'))",
+            (key.name, key.prefix, key.token_hash),
+        )
+    return secret
+
+
+@pytest.fixture(scope="module")
+def server(origin: OriginServer, db: Path, token: str) -> Iterator[DaphneServer]:
     with daphne(
         db_path=db,
         **origin.settings_env(),
@@ -58,13 +74,6 @@ async def until(check: Any, timeout: float = 20.0) -> Any:
             return found
         await asyncio.sleep(0.05)
     raise TimeoutError(f"{check.__name__} was still false after {timeout} s")
-
-
-@pytest.fixture(scope="module")
-def token(server: DaphneServer) -> str:
-    created = server.manage("create_api_key", "auditor")
-    assert created.returncode == 0, created.stderr
-    return created.stdout.strip()
 
 
 @asynccontextmanager
