@@ -41,6 +41,7 @@ DROPPED = Counter("awsmcp_audit_dropped", "Audit rows not written to the databas
 PRUNE_BATCH = 5000  # rows per DELETE: a long backlog goes in short statements that hold no lock for long
 PRUNE_BATCHES = 40  # DELETEs per round at most; what remains waits for the next round
 INSERT_BATCH = 500  # rows per INSERT statement
+FINAL_FLUSH = 5.0  # seconds the last batch may take at shutdown (the server waits for it)
 # The argument that says what a call is about, in this order of preference (a batch's `requests` give their URLs).
 MAIN_ARGUMENTS = ("url", "search_phrase", "query", "service")
 ELLIPSIS = "…"
@@ -206,14 +207,22 @@ def prune() -> int:
 async def write_loop() -> None:
     """The "audit-writer" loop: a batch every OPS_AUDIT_FLUSH seconds, a retention round every OPS_AUDIT_PRUNE_EVERY.
 
-    A failed round is logged and the next comes on time (the supervisor's growing pause would let the queue fill)."""
+    A failed round is logged and the next comes on time (the supervisor's growing pause would let the queue fill).
+    Stopped (the server shuts down), it writes what is queued first, for FINAL_FLUSH seconds at most."""
     pruned_at = -float("inf")
-    while True:
-        await asyncio.sleep(settings.OPS_AUDIT_FLUSH)
-        await flush()
-        if time.monotonic() - pruned_at >= settings.OPS_AUDIT_PRUNE_EVERY:
-            pruned_at = time.monotonic()
-            try:
-                await run_in("database", prune)
-            except Exception as exc:
-                problems.warning("audit retention round failed: %s: %s", exc.__class__.__name__, exc)
+    try:
+        while True:
+            await asyncio.sleep(settings.OPS_AUDIT_FLUSH)
+            await flush()
+            if time.monotonic() - pruned_at >= settings.OPS_AUDIT_PRUNE_EVERY:
+                pruned_at = time.monotonic()
+                try:
+                    await run_in("database", prune)
+                except Exception as exc:
+                    problems.warning("audit retention round failed: %s: %s", exc.__class__.__name__, exc)
+    except asyncio.CancelledError:
+        try:
+            await asyncio.wait_for(flush(), FINAL_FLUSH)
+        except TimeoutError:
+            problems.warning("audit rows still queued at shutdown were not written within %s s", FINAL_FLUSH)
+        raise

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from prometheus_client import REGISTRY
 
+from awsmcp import background
 from mcp_gateway import protocol
 from mcp_gateway.catalogue import Catalogue, Tool, ToolError
 from mcp_gateway.context import RequestContext
@@ -193,6 +194,19 @@ async def test_the_writer_inserts_the_queue_and_a_failed_batch_is_counted(monkey
     audit.enqueue(audit.entry_for(session, call(5, "read_documentation", {"url": "https://x/5"}), 0, "ok"))
     assert await audit.flush() == 0
     assert dropped("write_failed") == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_what_is_queued_is_written_when_the_writer_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_FLUSH", 3600)  # no batch before the stop
+    monkeypatch.setattr(audit, "_queue", [])
+    session = session_of(Principal(name="ci-agent", kind="key"))
+    audit.enqueue(audit.entry_for(session, call(1, "read_documentation", {"url": "https://x/last"}), 0, "ok"))
+    await audit.flush()  # what enqueue's writer would find: nothing else queued
+    audit.enqueue(audit.entry_for(session, call(2, "read_documentation", {"url": "https://x/at-stop"}), 0, "ok"))
+    await background.stop()  # what the server does at shutdown
+    targets = await asyncio.to_thread(lambda: set(AuditEntry.objects.values_list("target", flat=True)))
+    assert targets == {"https://x/last", "https://x/at-stop"}
 
 
 @pytest.mark.django_db
