@@ -13,13 +13,15 @@ from django.test import Client
 from prometheus_client import REGISTRY
 
 from awsmcp import background
-from mcp_gateway import protocol
+from mcp_gateway import protocol, tasks
 from mcp_gateway.catalogue import Catalogue, Tool, ToolError
 from mcp_gateway.context import RequestContext
 from mcp_gateway.gate import Principal
 from mcp_gateway.jsonrpc import Request
 from mcp_gateway.protocol import REFUSED_META, McpServer
 from mcp_gateway.sessions import ServerSession
+from mcp_gateway.tasks.manager import TaskLimits
+from mcp_gateway.tasks.store import MemoryStore
 from ops import audit, metrics
 from ops.models import AuditEntry
 
@@ -84,6 +86,25 @@ async def test_observers_hear_each_tool_call_with_its_outcome(monkeypatch: pytes
         ("nope", "error -32602"),
         ("slow", "cancelled"),
     ]
+
+
+async def test_a_call_answered_with_a_task_is_heard_when_the_task_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    heard = Heard()
+    monkeypatch.setattr(protocol, "observers", [heard])
+    monkeypatch.setattr(tasks, "_manager", None)
+    monkeypatch.setattr(tasks, "offers", {})
+    server, _ = core()
+    tasks.offer("ok", inline=0)  # always a task
+    tasks.install(server, TaskLimits(max_tasks=2), MemoryStore())
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"extensions": {tasks.EXTENSION: {}}},
+        "io.modelcontextprotocol/clientInfo": {"name": "pytest", "version": "1"},
+    }
+    session = ServerSession("throwaway", "streamable-http", "aws", remote_ip="192.0.2.7")
+    reply = await server.handle_message(session, Request(1, "tools/call", {"name": "ok", "_meta": envelope}))
+    assert reply is not None and reply["result"]["resultType"] == "task"
+    assert heard.calls == [("ok", "ok")]  # recorded as accepted; the task's own end is tasks/get's
 
 
 def session_of(principal: Principal, name: str = "") -> ServerSession:
