@@ -67,7 +67,7 @@ def server(origin: OriginServer, db: Path, token: str) -> Iterator[DaphneServer]
 
 
 async def until(check: Any, timeout: float = 20.0) -> Any:
-    """Poll `check()` until it answers something true (the writer's batch, the key reload)."""
+    """Poll `check()` (plain or async) until it answers something true: the writer batches every 0.2 s."""
     for _ in range(int(timeout / 0.05)):
         found = await asyncio.to_thread(check) if not asyncio.iscoroutinefunction(check) else await check()
         if found:
