@@ -363,6 +363,17 @@ OPS_CONNECTION_LEASE = env_float("OPS_CONNECTION_LEASE", 30.0)
 OPS_CONNECTION_HISTORY = env_int("OPS_CONNECTION_HISTORY", 86400)
 OPS_RULES_POLL = env_float("OPS_RULES_POLL", 1.0)
 RATELIMIT_USE_CACHE = "default"
+# The audit trail of tool calls (ops/audit.py): a line per call on the awsmcp.audit logger (WARNING: no lines) ...
+OPS_AUDIT_LOG_LEVEL = env_str("OPS_AUDIT_LOG_LEVEL", "INFO")
+LOGGING["loggers"]["awsmcp.audit"] = {"level": OPS_AUDIT_LOG_LEVEL}  # type: ignore[index]
+# ... and a row per call in the ops_auditentry table, written in batches off the event loop (false: the log only).
+OPS_AUDIT_DB = env_bool("OPS_AUDIT_DB", True)
+OPS_AUDIT_QUEUE = env_int("OPS_AUDIT_QUEUE", 10_000)  # calls waiting for their batch; more are dropped and counted
+OPS_AUDIT_FLUSH = env_float("OPS_AUDIT_FLUSH", 1.0)  # seconds between batches
+OPS_AUDIT_VALUE_CHARS = env_int("OPS_AUDIT_VALUE_CHARS", 512)  # an argument's value is cut to this many characters
+OPS_AUDIT_RETENTION_DAYS = env_float("OPS_AUDIT_RETENTION_DAYS", 30.0)  # rows older than this are deleted
+OPS_AUDIT_MAX_ROWS = env_int("OPS_AUDIT_MAX_ROWS", 1_000_000)  # the oldest rows past this many are deleted
+OPS_AUDIT_PRUNE_EVERY = env_float("OPS_AUDIT_PRUNE_EVERY", 60.0)  # seconds between retention rounds
 
 # --- AWS documentation origins ---------------------------------------------------------------
 AWS_DOCS_ORIGIN = env_str("AWS_DOCS_ORIGIN", "https://docs.aws.amazon.com")

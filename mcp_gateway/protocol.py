@@ -60,6 +60,16 @@ class Observer:
 
     def request_done(self, method: str, tool: str | None, seconds: float, outcome: str) -> None: ...
 
+    def tool_called(self, session: ServerSession, request: Request, seconds: float, outcome: str) -> None:
+        """Told about each tools/call with who sent it (an audit trail lives outside the core and registers here).
+
+        `outcome` is request_done's, except "refused" for a result an admission check turned away (REFUSED_META)."""
+
+
+# A tool result an admission check (a per-tool rate rule) refused carries this in its `_meta`, so that an observer
+# tells "refused" from the tool's own errors.
+REFUSED_META = "io.awsmcp/refused"
+
 
 observers: list[Observer] = []
 
@@ -227,6 +237,11 @@ class McpServer:
             tool = name if known else "unknown"
         for observer in observers:
             observer.request_done(method, tool, elapsed, outcome)
+        if method == "tools/call":
+            if outcome == "tool_error" and _refused(reply):
+                outcome = "refused"
+            for observer in observers:
+                observer.tool_called(session, request, elapsed, outcome)
         return reply
 
     async def _handle_request(
@@ -555,6 +570,12 @@ class McpServer:
 
 
 _CANCELLED = object()
+
+
+def _refused(reply: dict[str, Any] | None) -> bool:
+    """Whether a tools/call reply is a refusal marked with REFUSED_META (not the tool's own error)."""
+    meta = (reply or {}).get("result", {}).get("_meta")
+    return isinstance(meta, dict) and bool(meta.get(REFUSED_META))
 
 
 def _required_str(params: dict[str, Any], key: str) -> str:

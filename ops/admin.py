@@ -96,3 +96,6 @@ class ConnectionAdmin(admin.ModelAdmin):
             if async_to_sync(control.close_session)(connection.session_id, f"closed by {request.user}"):
                 closed += 1
         self.message_user(request, f"Asked {closed} session(s) to close; they leave the list within seconds.")
+
+
+from ops import audit_admin  # noqa: E402, F401  (the audit trail's page registers itself)

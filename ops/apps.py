@@ -1,4 +1,4 @@
-"""Ops plugs into the gateway through its public hooks: listeners, observers, the connections flusher."""
+"""Ops plugs into the gateway through its public hooks: listeners, observers, the connections and audit writers."""
 
 from django.apps import AppConfig
 
@@ -11,9 +11,11 @@ class OpsConfig(AppConfig):
         from awsmcp import background
         from mcp_gateway import directory, protocol
         from mcp_gateway.transports import http
-        from ops import connections, metrics, signals  # noqa: F401  (signals: rule and key caches follow admin edits)
+        from ops import audit, connections, metrics, signals  # noqa: F401  (signals: rule and key caches follow admin edits)
 
         background.register(connections.FLUSHER, connections.flush_loop)
         directory.listeners.extend([connections.ConnectionTable(), metrics.ConnectionGauge()])
         protocol.observers.append(metrics.Observer())
+        background.register(audit.WRITER, audit.write_loop)
+        protocol.observers.append(audit.AuditTrail())
         http.observers.append(metrics.observe_http)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 FIELDS = (
     "event", "transport", "method", "path", "status", "latency_ms", "session", "client_ip", "tool", "outcome",
     "trace_id", "span_id",
+    "key_name", "subject", "oauth_client", "client_name", "partition", "target", "arguments",  # the audit trail's
 )  # fmt: skip
 
 

@@ -149,3 +149,40 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transport} {self.session_id[:12]}… {self.remote_ip}"
+
+
+class AuditEntry(models.Model):
+    """One tool call of the audit trail (ops/audit.py): who, what, when, how long, and how it ended.
+
+    Written in batches, pruned by age (OPS_AUDIT_RETENTION_DAYS) and count (OPS_AUDIT_MAX_ROWS); never edited."""
+
+    at = models.DateTimeField("when", help_text="When the call came in.")
+    tool = models.CharField(max_length=100)
+    # The main argument: the URL(s), the search phrase or query, the service; all of them are in `arguments`.
+    target = models.TextField(blank=True)
+    arguments = models.JSONField(default=dict, blank=True)
+    partition = models.CharField(max_length=10)
+    outcome = models.CharField(max_length=40)
+    duration_ms = models.FloatField("ms")
+    # An API key's name, or "oauth:<subject>" for a token; "" for an anonymous caller (as in the connections table).
+    key_name = models.CharField("key or subject", max_length=255, blank=True)
+    subject = models.CharField("OAuth subject", max_length=255, blank=True)
+    oauth_client = models.CharField("OAuth client", max_length=255, blank=True)
+    remote_ip = models.CharField("IP", max_length=64, blank=True)
+    # The session id's first 12 characters (as in the access log): enough to find it, not enough to use it.
+    session = models.CharField(max_length=12, blank=True)
+    client_name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit trail"
+        indexes = [
+            models.Index(fields=["at"]),
+            models.Index(fields=["tool", "at"]),
+            models.Index(fields=["outcome", "at"]),
+            models.Index(fields=["key_name", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tool} by {self.key_name or 'anonymous'} at {self.at:%Y-%m-%d %H:%M:%S}: {self.outcome}"

@@ -1,0 +1,260 @@
+"""The audit trail in one process: the core's tools/call outcomes as observers hear them, what an entry holds (who,
+what, cut values, no undeclared argument), the bounded queue and its drop counter, retention and the row cap in
+batches, and the read-only admin's filters and search (Django's test client)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from prometheus_client import REGISTRY
+
+from awsmcp import background
+from mcp_gateway import protocol, tasks
+from mcp_gateway.catalogue import Catalogue, Tool, ToolError
+from mcp_gateway.context import RequestContext
+from mcp_gateway.gate import Principal
+from mcp_gateway.jsonrpc import Request
+from mcp_gateway.protocol import REFUSED_META, McpServer
+from mcp_gateway.sessions import ServerSession
+from mcp_gateway.tasks.manager import TaskLimits
+from mcp_gateway.tasks.store import MemoryStore
+from ops import audit, metrics
+from ops.models import AuditEntry
+
+URL = {"type": "object", "properties": {"url": {"type": "string"}}}
+
+
+class Heard(protocol.Observer):
+    """What observers are told of tools/call: (tool name, outcome)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def tool_called(self, session: ServerSession, request: Request, seconds: float, outcome: str) -> None:
+        assert seconds >= 0
+        self.calls.append((request.params.get("name"), outcome))
+
+
+def core() -> tuple[McpServer, asyncio.Event]:
+    started = asyncio.Event()
+
+    async def ok(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        return {"content": [{"type": "text", "text": "fine"}]}
+
+    async def failing(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        raise ToolError("not an AWS documentation URL")
+
+    async def refused(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:  # what part rules answers
+        return {"content": [{"type": "text", "text": "slow down"}], "isError": True, "_meta": {REFUSED_META: "rate"}}
+
+    async def slow(args: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        started.set()
+        await asyncio.sleep(30)
+        return {"content": []}
+
+    catalogue = Catalogue()
+    for name, handler in (("ok", ok), ("failing", failing), ("refused", refused), ("slow", slow)):
+        catalogue.add_tool(Tool(name, name, URL, handler))
+    return McpServer(catalogue), started
+
+
+def call(msg_id: int, name: str, arguments: dict[str, Any] | None = None) -> Request:
+    return Request(msg_id, "tools/call", {"name": name, "arguments": arguments or {}})
+
+
+async def test_observers_hear_each_tool_call_with_its_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    heard = Heard()
+    monkeypatch.setattr(protocol, "observers", [heard])
+    server, started = core()
+    session = ServerSession("s" * 40, "streamable-http", "aws")
+    await server.handle_message(session, Request(0, "initialize", {"protocolVersion": "2025-11-25"}))
+    for msg_id, name in enumerate(("ok", "failing", "refused", "nope"), start=1):
+        await server.handle_message(session, call(msg_id, name))
+    slow = asyncio.create_task(server.handle_message(session, call(9, "slow")))
+    await started.wait()
+    session.cancel(9)
+    assert await slow is None
+    await server.handle_message(session, Request(10, "tools/list", {}))  # not a tool call: not heard
+    assert heard.calls == [
+        ("ok", "ok"),
+        ("failing", "tool_error"),
+        ("refused", "refused"),
+        ("nope", "error -32602"),
+        ("slow", "cancelled"),
+    ]
+
+
+async def test_a_call_answered_with_a_task_is_heard_when_the_task_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    heard = Heard()
+    monkeypatch.setattr(protocol, "observers", [heard])
+    monkeypatch.setattr(tasks, "_manager", None)
+    monkeypatch.setattr(tasks, "offers", {})
+    server, _ = core()
+    tasks.offer("ok", inline=0)  # always a task
+    tasks.install(server, TaskLimits(max_tasks=2), MemoryStore())
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"extensions": {tasks.EXTENSION: {}}},
+        "io.modelcontextprotocol/clientInfo": {"name": "pytest", "version": "1"},
+    }
+    session = ServerSession("throwaway", "streamable-http", "aws", remote_ip="192.0.2.7")
+    reply = await server.handle_message(session, Request(1, "tools/call", {"name": "ok", "_meta": envelope}))
+    assert reply is not None and reply["result"]["resultType"] == "task"
+    assert heard.calls == [("ok", "ok")]  # recorded as accepted; the task's own end is tasks/get's
+
+
+def session_of(principal: Principal, name: str = "") -> ServerSession:
+    return ServerSession(
+        "abcdefghijklmnopqrstuvwxyz0123456789",
+        "websocket",
+        "aws",
+        client_info={"name": "audit-client", "version": "1"},
+        remote_ip="192.0.2.7",
+        key_name=name or principal.name,
+        principal=principal,
+    )
+
+
+def test_an_entry_names_who_and_what_with_values_cut_and_nothing_undeclared(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_VALUE_CHARS", 30)
+    oauth = Principal(name="oauth:alice", kind="oauth", subject="alice", client_id="claude-desktop")
+    phrase = "lambda " * 20
+    request = call(1, "search_documentation", {"search_phrase": phrase, "limit": 5, "api_token": "amcp_leak"})
+    entry = audit.entry_for(session_of(oauth), request, 0.25, "ok")
+    assert entry["tool"] == "search_documentation" and entry["partition"] == "aws" and entry["outcome"] == "ok"
+    assert entry["target"] == phrase[:30] + "…" and entry["arguments"] == {
+        "search_phrase": phrase[:30] + "…",
+        "limit": 5,
+    }
+    assert (entry["key_name"], entry["subject"], entry["oauth_client"]) == ("oauth:alice", "alice", "claude-desktop")
+    assert (entry["remote_ip"], entry["session"], entry["client_name"]) == ("192.0.2.7", "abcdefghijkl", "audit-client")
+    assert entry["duration_ms"] == 250.0 and abs(entry["at"] - datetime.now(UTC)) < timedelta(seconds=5)
+    assert "amcp_leak" not in repr(entry)
+
+    key = Principal(name="ci-agent", kind="key", subject="ci-agent")
+    batch = call(2, "read_documentation_batch", {"requests": [{"url": "https://a/1"}, {"url": "https://b/2"}]})
+    entry = audit.entry_for(session_of(key), batch, 0.01, "tool_error")
+    assert entry["key_name"] == "ci-agent" and entry["subject"] == "" and entry["oauth_client"] == ""
+    assert entry["target"] == "https://a/1 https://b/2"
+    assert entry["arguments"]["requests"] == '[{"url": "https://a/1"}, {"url…'  # a list is cut as its JSON
+
+    unknown = audit.entry_for(
+        session_of(key), call(3, "x" * 300, {"url": "https://secret.example/"}), 0, "error -32602"
+    )
+    assert unknown["tool"] == "x" * 99 + "…" and unknown["arguments"] == {} and unknown["target"] == ""
+
+
+def dropped(reason: str) -> float:
+    return REGISTRY.get_sample_value("awsmcp_audit_dropped_total", {"reason": reason}) or 0.0
+
+
+async def test_a_full_queue_drops_and_counts_the_drop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_QUEUE", 3)
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_FLUSH", 3600)  # the writer waits: the queue fills
+    monkeypatch.setattr(audit, "_queue", [])
+    before = dropped("queue_full")
+    trail = audit.AuditTrail()
+    for msg_id in range(5):
+        trail.tool_called(
+            session_of(Principal()), call(msg_id, "search_documentation", {"search_phrase": "s3"}), 0, "ok"
+        )
+    assert len(audit._queue) == 3
+    assert dropped("queue_full") == before + 2
+    assert 'awsmcp_audit_dropped_total{reason="queue_full"}' in metrics.render()[0].decode()
+
+
+def rows(count: int, at: datetime, tool: str = "read_documentation", **fields: Any) -> None:
+    AuditEntry.objects.bulk_create(
+        AuditEntry(at=at, tool=tool, partition="aws", outcome="ok", duration_ms=1.0, **fields) for _ in range(count)
+    )
+
+
+@pytest.mark.django_db
+def test_retention_deletes_old_rows_and_the_cap_keeps_the_newest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit, "PRUNE_BATCH", 7)  # several DELETEs per rule, and a round that stops short
+    monkeypatch.setattr(audit, "PRUNE_BATCHES", 3)
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_RETENTION_DAYS", 30)
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_MAX_ROWS", 10)
+    now = datetime.now(UTC)
+    rows(25, now - timedelta(days=31), tool="old")
+    rows(8, now - timedelta(days=1), tool="kept")
+    # Three batches of seven (the round's bound) by age, then the two oldest past the cap of ten.
+    assert audit.prune() == 21 + 2
+    assert audit.prune() == 2  # the next round takes the old rows that remained
+    assert set(AuditEntry.objects.values_list("tool", flat=True)) == {"kept"}
+
+    rows(6, now, tool="newest")  # 14 rows: the four oldest go
+    assert audit.prune() == 4
+    assert AuditEntry.objects.count() == 10
+    assert AuditEntry.objects.filter(tool="newest").count() == 6
+    assert audit.prune() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_writer_inserts_the_queue_and_a_failed_batch_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit, "_queue", [])
+    session = session_of(Principal(name="ci-agent", kind="key"))
+    for msg_id in range(3):
+        audit.enqueue(
+            audit.entry_for(session, call(msg_id, "read_documentation", {"url": f"https://x/{msg_id}"}), 0, "ok")
+        )
+    assert await audit.flush() == 3 and audit._queue == []
+    assert sorted(await asyncio.to_thread(lambda: list(AuditEntry.objects.values_list("target", flat=True)))) == [
+        "https://x/0", "https://x/1", "https://x/2",
+    ]  # fmt: skip
+
+    def broken(batch: list[dict[str, Any]]) -> None:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(audit, "write", broken)
+    before = dropped("write_failed")
+    audit.enqueue(audit.entry_for(session, call(5, "read_documentation", {"url": "https://x/5"}), 0, "ok"))
+    assert await audit.flush() == 0
+    assert dropped("write_failed") == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_what_is_queued_is_written_when_the_writer_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_FLUSH", 3600)  # no batch before the stop
+    monkeypatch.setattr(audit, "_queue", [])
+    session = session_of(Principal(name="ci-agent", kind="key"))
+    audit.enqueue(audit.entry_for(session, call(1, "read_documentation", {"url": "https://x/last"}), 0, "ok"))
+    await audit.flush()  # what enqueue's writer would find: nothing else queued
+    audit.enqueue(audit.entry_for(session, call(2, "read_documentation", {"url": "https://x/at-stop"}), 0, "ok"))
+    await background.stop()  # what the server does at shutdown
+    targets = await asyncio.to_thread(lambda: set(AuditEntry.objects.values_list("target", flat=True)))
+    assert targets == {"https://x/last", "https://x/at-stop"}
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_filters_and_searches_and_nobody_edits(admin_client: Client) -> None:
+    now = datetime.now(UTC)
+    rows(1, now, target="https://docs.aws.amazon.com/lambda/a.html", key_name="ci-agent", remote_ip="10.0.0.1")
+    rows(1, now, tool="search_documentation", target="s3 bucket policy", key_name="oauth:alice", subject="alice")
+    AuditEntry.objects.filter(key_name="oauth:alice").update(outcome="error -32602", partition="aws-cn")
+    rows(1, now - timedelta(days=400), target="https://docs.aws.amazon.com/old.html", session="oldsession12")
+
+    def listing(query: str) -> str:
+        page = admin_client.get(f"/admin/ops/auditentry/?{query}")
+        assert page.status_code == 200
+        return page.content.decode()
+
+    everything = listing("")
+    assert "lambda/a.html" in everything and "s3 bucket policy" in everything and "old.html" in everything
+    assert "lambda/a.html" not in listing("tool=search_documentation")
+    errors = listing("outcome=error")
+    assert "s3 bucket policy" in errors and "lambda/a.html" not in errors
+    assert "lambda/a.html" not in listing("partition=aws-cn") and "s3 bucket policy" in listing("partition=aws-cn")
+    assert "s3 bucket policy" not in listing("key_name=ci-agent")
+    assert "lambda/a.html" in listing("q=10.0.0.1") and "s3 bucket policy" not in listing("q=10.0.0.1")
+    assert "s3 bucket policy" in listing("q=alice") and "old.html" in listing("q=oldsession12")
+    assert "old.html" not in listing(f"at__year={now.year}&at__month={now.month}")
+    assert admin_client.get("/admin/ops/auditentry/add/").status_code == 403
+    entry = AuditEntry.objects.get(key_name="ci-agent")
+    assert admin_client.get(f"/admin/ops/auditentry/{entry.pk}/delete/").status_code == 403
+    detail = admin_client.get(f"/admin/ops/auditentry/{entry.pk}/change/").content.decode()
+    assert "lambda/a.html" in detail and 'name="_save"' not in detail  # a view, no form to save
