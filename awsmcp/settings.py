@@ -361,6 +361,8 @@ if MCP_OAUTH_JWT_ACCESS_TOKENS:
 OPS_ACTIVITY_FLUSH = env_float("OPS_ACTIVITY_FLUSH", 5.0)
 OPS_CONNECTION_LEASE = env_float("OPS_CONNECTION_LEASE", 30.0)
 OPS_CONNECTION_HISTORY = env_int("OPS_CONNECTION_HISTORY", 86400)
+# Seconds after its last message that a Streamable HTTP session with no open stream still counts as open (then: idle).
+OPS_ACTIVE_WINDOW = env_float("OPS_ACTIVE_WINDOW", 120.0)
 OPS_RULES_POLL = env_float("OPS_RULES_POLL", 1.0)
 RATELIMIT_USE_CACHE = "default"
 

@@ -12,9 +12,17 @@ STAFF_USER = "operator"
 STAFF_PASSWORD = "operator-password-for-tests"
 
 
+# The databases (by their setting) that have the staff user already: each `manage.py shell` costs seconds of CPU.
+_staffed: set[str] = set()
+
+
 def create_staff(server: DaphneServer) -> None:
+    database = server.env.get("DATABASE_URL") or server.env.get("SQLITE_PATH", "")
+    if database in _staffed:
+        return
     result = server.manage("shell", "-c", _CREATE_STAFF)
     assert result.returncode == 0, result.stderr
+    _staffed.add(database)
 
 
 _CREATE_STAFF = f"""
