@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.admin import STAFF_PASSWORD, STAFF_USER, csrf_token
+from tests.support.admin import STAFF_PASSWORD, STAFF_USER, sign_in
 from tests.support.processes import ROOT, base_env, daphne, migrate
 
 # Asked in a fresh process: whose is this session, and whose would it be under another secret (nobody's).
@@ -63,17 +63,7 @@ async def test_the_readmes_commands_share_one_secret_and_a_login_survives_a_rest
     # The server (as `make run` starts it, without SECRET_KEY) reads the same file.
     with daphne(db_path=tmp_path / "db.sqlite3", SECRET_KEY="", AWSMCP_DEV_SECRET_FILE=str(secret)) as server:
         async with httpx.AsyncClient(base_url=server.base, timeout=15, follow_redirects=True) as browser:
-            login = await browser.get("/admin/login/")
-            home = await browser.post(
-                "/admin/login/?next=/admin/",
-                data={
-                    "username": STAFF_USER,
-                    "password": STAFF_PASSWORD,
-                    "csrfmiddlewaretoken": csrf_token(login.text),
-                },
-                headers={"referer": f"{server.base}/admin/login/"},
-            )
-            assert home.status_code == 200 and "logout" in home.text.lower(), home.text[:500]
+            home = await sign_in(browser, server)  # as the superuser createsuperuser made
             session_key = browser.cookies["sessionid"]
             # Every admin page names its icon, and the icon (and /favicon.ico) is served: no 404 in the console.
             icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', home.text)
