@@ -7,16 +7,20 @@ PORT ?= 8000
 
 .PHONY: install run test test-deps lint bench mutation clean
 
+# Runs only when requirements.txt changed: the first time it shows pip's progress (a minute or two of downloads),
+# afterwards `make run` starts without a word from pip.
 $(VENV)/.installed: requirements.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
-	touch $@
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing requirements.txt into $(VENV)..."
+	@$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --progress-bar on -r requirements.txt
+	@touch $@
 
 install: $(VENV)/.installed
 
 run: install
 	AWSMCP_DEV=1 $(PY) manage.py migrate --noinput
+	@echo "awsmcp on http://$(HOST):$(PORT)/mcp; the console at http://$(HOST):$(PORT)/admin/ (a login: $(PY) manage.py createsuperuser)"
 	AWSMCP_DEV=1 MCP_AUTH_REQUIRED=false $(PY) -m awsmcp.serve --verbosity 0 -b $(HOST) -p $(PORT) awsmcp.asgi:application
 
 # redis-server (Debian), Node 22 and the conformance suites (npm); see the script.

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.utils import get_random_secret_key
 
-from awsmcp.env import env_bool, env_float, env_int, env_list, env_str
+from awsmcp.env import dev_secret, env_bool, env_float, env_int, env_list, env_str
 from oauth import redirects, signing_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -17,15 +16,26 @@ VERSION = "0.1.0"
 
 # --- Django core -----------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
-# SECRET_KEY comes from the environment. `make run` (AWSMCP_DEV=1) and DEBUG may do without: each
-# process then makes one up, which is fine on one machine and wrong for a fleet or a restart.
+# SECRET_KEY comes from the environment. In development it may be left out: the server and every manage.py command
+# then share one made on first use and kept in AWSMCP_DEV_SECRET_FILE (git-ignored, mode 0600). Development is
+# DEBUG, AWSMCP_DEV (make run), or the embedded default: no DATABASE_URL, no REDIS_URL, not behind TLS. A deployment
+# (any of those set) without SECRET_KEY refuses to start with one line, not a traceback.
+DEVELOPMENT = (
+    DEBUG
+    or env_bool("AWSMCP_DEV", False)
+    or not (env_str("DATABASE_URL") or env_str("REDIS_URL") or env_bool("MCP_BEHIND_TLS", False))
+)
+# Where the development secret is kept (read only when SECRET_KEY is unset and in development).
+DEV_SECRET_FILE = Path(env_str("AWSMCP_DEV_SECRET_FILE") or BASE_DIR / ".awsmcp-dev-secret")
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if not (DEBUG or env_bool("AWSMCP_DEV", False)):
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set: put a long random value in the environment (make run sets AWSMCP_DEV=1 instead)"
+    if not DEVELOPMENT:
+        raise SystemExit(
+            "awsmcp: SECRET_KEY is not set: put a long random value in the environment "
+            "(the same on every process); only development (DEBUG, AWSMCP_DEV, or no DATABASE_URL/REDIS_URL) "
+            "makes its own"
         )
-    SECRET_KEY = get_random_secret_key()
+    SECRET_KEY = dev_secret(DEV_SECRET_FILE)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
@@ -182,8 +192,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-WHITENOISE_USE_FINDERS = True  # serve straight from the apps' static folders: no collectstatic step
+# Whitenoise serves straight from the apps' static folders: no collectstatic step, so no STATIC_ROOT by default
+# (a missing one drew a warning on every start). Set it only to run collectstatic.
+STATIC_ROOT = env_str("STATIC_ROOT") or None
+WHITENOISE_USE_FINDERS = True
 
 LOG_FORMAT = env_str("LOG_FORMAT", "json")  # json: one object per line; plain: for a terminal
 LOGGING = {
@@ -361,6 +373,8 @@ if MCP_OAUTH_JWT_ACCESS_TOKENS:
 OPS_ACTIVITY_FLUSH = env_float("OPS_ACTIVITY_FLUSH", 5.0)
 OPS_CONNECTION_LEASE = env_float("OPS_CONNECTION_LEASE", 30.0)
 OPS_CONNECTION_HISTORY = env_int("OPS_CONNECTION_HISTORY", 86400)
+# Seconds after its last message that a Streamable HTTP session with no open stream still counts as open (then: idle).
+OPS_ACTIVE_WINDOW = env_float("OPS_ACTIVE_WINDOW", 120.0)
 OPS_RULES_POLL = env_float("OPS_RULES_POLL", 1.0)
 RATELIMIT_USE_CACHE = "default"
 # The audit trail of tool calls (ops/audit.py): a line per call on the awsmcp.audit logger (WARNING: no lines) ...

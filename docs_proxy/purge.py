@@ -45,17 +45,19 @@ class PurgeReport:
     dry_run: bool
     l2: int = 0
     l1: int = 0
+    l2_bytes: int | None = None  # what the L2 entries store (counted on a dry run only)
     patterns: list[str] = field(default_factory=list)
     indexed: int | None = None  # pages removed from the search index (None: the purge leaves the index alone)
     index_error: str | None = None  # why the index could not be purged (the cache was)
 
     def summary(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
+        size = "" if self.l2_bytes is None else f" ({self.l2_bytes} bytes)"
         index = "" if self.indexed is None else f", and {self.indexed} page(s) from the search index"
         if self.index_error is not None:
             index = f"; index not purged: {self.index_error}"
         return (
-            f"{self.what}: {verb} {self.l2} shared (L2) entries and {self.l1} in-process (L1) entries here{index}; "
+            f"{self.what}: {verb} {self.l2} shared (L2) entries{size} and {self.l1} in-process (L1) entries here{index}; "
             + (
                 "other processes are untouched (dry run)."
                 if self.dry_run
@@ -126,6 +128,17 @@ def patterns_for(scope: PurgeScope, target: str = "") -> tuple[str, list[str]]:
     return f"pages under {target}", [_prefix_pattern(target)]
 
 
+def l2_footprint(patterns: list[str]) -> tuple[int, int]:
+    """(entries, bytes) the shared layer holds under these key patterns: what a dry run would remove, and the admin
+    cache page's L2 figures (every kind of entry, as purging everything sees them), so the two always agree."""
+    store = shared()
+    entries = size = 0
+    for pattern in patterns:
+        count, stored = store.footprint(pattern)
+        entries, size = entries + count, size + stored
+    return entries, size
+
+
 def purge(scope: PurgeScope, target: str = "", dry_run: bool = False) -> PurgeReport:
     """Remove cached pages or answers from both layers (blocking: call it in a thread from async code)."""
     what, patterns = patterns_for(scope, target)
@@ -133,9 +146,10 @@ def purge(scope: PurgeScope, target: str = "", dry_run: bool = False) -> PurgeRe
     store = shared()
     if not store.available():
         raise PurgeError("The shared docs cache is unreachable; nothing was purged.")
+    if dry_run:
+        report.l2, report.l2_bytes = l2_footprint(patterns)
     for pattern in patterns:
         if dry_run:
-            report.l2 += len(store.keys(pattern))
             report.l1 += sum(len(c.matching(pattern)) for c in l1_caches())
         else:
             report.l2 += store.delete_matching(pattern)

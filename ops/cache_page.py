@@ -12,9 +12,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from docs_proxy.cache.layers import shared
 from docs_proxy.housekeeping import fleet_stats
-from docs_proxy.purge import PurgeError, PurgeScope, purge
+from docs_proxy.purge import PurgeError, PurgeScope, l2_footprint, patterns_for, purge
 from docs_proxy.search_index import store as index_store
 
 CHART_WIDTH, CHART_HEIGHT = 720, 120
@@ -96,6 +95,8 @@ def cache_page(request: HttpRequest) -> HttpResponse:
         except PurgeError as exc:
             form.add_error(None, str(exc))
     stats = fleet_stats()
+    # Counted by the purge dry run's own function, over the patterns "everything" purges: the two agree.
+    l2_entries, l2_bytes = l2_footprint(patterns_for(PurgeScope.EVERYTHING)[1])
     counters = stats["counters"]
     latency = stats["origin_latency"]
     context = {
@@ -105,7 +106,8 @@ def cache_page(request: HttpRequest) -> HttpResponse:
         "c": counters,
         "l1_ratio": "n/a" if stats["l1_hit_ratio"] is None else f"{stats['l1_hit_ratio']:.1%}",
         "l2_ratio": "n/a" if stats["l2_hit_ratio"] is None else f"{stats['l2_hit_ratio']:.1%}",
-        "l2_entries": len(shared().keys("page:*")),
+        "l2_entries": l2_entries,
+        "l2_bytes": l2_bytes,
         "latency": f"{_ms(latency['p50'])} / {_ms(latency['p95'])} / {_ms(latency['p99'])}",
         "chart": chart(stats["minutes"]),
         "index": index_figures(settings.DOCS_INDEX_ADMIN_GUIDES),

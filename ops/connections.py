@@ -2,7 +2,8 @@
 
 Sessions are written to the database when they open and when they close (batched within 0.2 s); their activity (last
 activity, pings, message and byte counts, stale state) is written in one batch per process every
-OPS_ACTIVITY_FLUSH seconds, which also serves as the process's heartbeat. A row whose process stopped
+OPS_ACTIVITY_FLUSH seconds, which also serves as the process's heartbeat. The batch also writes each session's state
+(ops.activity: active, idle or stale), which changes with time alone. A row whose process stopped
 heart-beating for OPS_CONNECTION_LEASE seconds belonged to a process that died: it is marked closed.
 """
 
@@ -22,7 +23,7 @@ from awsmcp.pools import run_in
 from awsmcp.process import PROCESS_ID
 from mcp_gateway import directory
 from mcp_gateway.directory import Holder
-from ops import leases
+from ops import activity, leases, metrics
 from ops.keys import used_keys
 from ops.models import ApiKey, Connection
 
@@ -46,7 +47,7 @@ def _fields(holder: Holder) -> dict[str, object]:
         "messages_in": session.messages_in,
         "messages_out": session.messages_out,
         "bytes_out": session.bytes_out,
-        "state": Connection.State.STALE if session.stale else Connection.State.ACTIVE,
+        "state": activity.state_of(holder),  # idle: a Streamable HTTP session with no stream, quiet for a while
     }
 
 
@@ -189,4 +190,6 @@ async def flush_loop() -> None:
     than OPS_CONNECTION_LEASE would have other processes close this one's rows as a dead process's."""
     while True:
         await asyncio.sleep(settings.OPS_ACTIVITY_FLUSH)
-        await _safely(flush_activity, directory.local_sessions())
+        holders = directory.local_sessions()
+        metrics.recount(holders)  # the open and idle gauges follow the same states the batch writes
+        await _safely(flush_activity, holders)

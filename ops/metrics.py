@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from docs_proxy.housekeeping import fleet_stats
 from mcp_gateway import protocol
+from ops.activity import IDLE, state_of
 
 log = logging.getLogger("awsmcp.access")
 
@@ -35,7 +37,13 @@ TOOL_SECONDS = Histogram(
 )
 OPEN_CONNECTIONS = Gauge(
     "awsmcp_open_connections",
-    "Open MCP sessions by transport and partition",
+    "Open MCP sessions (a stream open, or a message within OPS_ACTIVE_WINDOW s) by transport and partition",
+    ["transport", "partition"],
+    multiprocess_mode="livesum",
+)
+IDLE_SESSIONS = Gauge(
+    "awsmcp_idle_sessions",
+    "Streamable HTTP sessions kept with no open stream and no message within OPS_ACTIVE_WINDOW s",
     ["transport", "partition"],
     multiprocess_mode="livesum",
 )
@@ -91,14 +99,41 @@ def observe_http(endpoint: Any, seconds: float) -> None:
     )
 
 
+# Which gauge counts each session opened here (its id: the gauge): a close takes it off the one that counts it.
+_counted: dict[str, Any] = {}
+
+
+def _gauge(state: str) -> Any:
+    return IDLE_SESSIONS if state == IDLE else OPEN_CONNECTIONS
+
+
 class ConnectionGauge:
-    """Registered into the session directory: keeps the open-connections gauge."""
+    """Registered into the session directory: a session opens counted as open; `recount` moves it to idle and back."""
 
     async def opened(self, holder: Any) -> None:
-        OPEN_CONNECTIONS.labels(holder.session.transport, holder.session.partition).inc()
+        _counted[holder.session.id] = OPEN_CONNECTIONS
+        _child(OPEN_CONNECTIONS, holder.session.transport, holder.session.partition).inc()
 
     async def closed(self, holder: Any) -> None:
-        OPEN_CONNECTIONS.labels(holder.session.transport, holder.session.partition).dec()
+        gauge = _counted.pop(holder.session.id, None)
+        if gauge is not None:
+            _child(gauge, holder.session.transport, holder.session.partition).dec()
+
+
+def recount(holders: list[Any]) -> None:
+    """Move sessions between the open and idle gauges as their state changed (the connections flusher calls it on
+    the event loop every OPS_ACTIVITY_FLUSH s). Sessions adopted from another process are counted where they began."""
+    now = time.time()
+    for holder in holders:
+        session = holder.session
+        was = _counted.get(session.id)
+        if was is None:
+            continue
+        now_in = _gauge(state_of(holder, now))
+        if now_in is not was:
+            _child(was, session.transport, session.partition).dec()
+            _child(now_in, session.transport, session.partition).inc()
+            _counted[session.id] = now_in
 
 
 class DocsCacheCollector:

@@ -45,6 +45,14 @@ def validate_key_name(value: str) -> None:
         raise ValidationError("An API key's name cannot contain ':' (OAuth users are named oauth:<subject>).")
 
 
+# Scopes that cap what a client holds at once, in words: only the rate's count matters (ops.rulebook.COUNTED_SCOPES).
+HELD_SCOPES = {
+    "streams_per_ip": "concurrent streams per IP",
+    "sessions_per_ip": "live sessions per IP",
+    "sessions_per_key": "live sessions per API key",
+}
+
+
 class RateLimitRule(models.Model):
     class Scope(models.TextChoices):
         IP = "ip", "per IP"
@@ -80,7 +88,20 @@ class RateLimitRule(models.Model):
         verbose_name = "rate-limit rule"
 
     def __str__(self) -> str:
-        return f"{self.name}: {self.rate} {self.get_scope_display()} on {self.endpoint}"
+        return f"{self.name}: {self.limit()} on {self.endpoint}"
+
+    def limit(self) -> str:
+        """What the rule allows in words: "100 concurrent streams per IP" rather than the "100/h" it is stored as."""
+        held = HELD_SCOPES.get(self.scope)
+        if held is None:
+            return f"{self.rate} {self.get_scope_display()}"
+        try:
+            count, _period = split_rate(self.rate)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return self.rate
+        return f"{count} {held}"
+
+    limit.short_description = "limit"  # type: ignore[attr-defined]
 
 
 def hash_token(token: str) -> str:
@@ -120,6 +141,7 @@ class Connection(models.Model):
 
     class State(models.TextChoices):
         ACTIVE = "active", "active"
+        IDLE = "idle", "idle (no open stream)"
         STALE = "stale", "stale (pings unanswered)"
         CLOSED = "closed", "closed"
 

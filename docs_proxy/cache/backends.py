@@ -33,10 +33,23 @@ class BackendAdapter:
     def keys(self, backend: Any, pattern: str) -> list[str]:
         raise NotImplementedError(f"listing keys of {backend.__class__.__name__}")
 
+    def footprint(self, backend: Any, pattern: str) -> tuple[int, int]:
+        """(entries, bytes stored) of the keys `keys` lists for the pattern, counted the same way."""
+        raise NotImplementedError(f"measuring {backend.__class__.__name__}")
+
 
 class RedisAdapter(BackendAdapter):
     def keys(self, backend: Any, pattern: str) -> list[str]:
         return [str(k) for k in backend.iter_keys(pattern)]
+
+    def footprint(self, backend: Any, pattern: str) -> tuple[int, int]:
+        # The SCAN iter_keys makes, then one pipelined STRLEN per key: the stored (pickled) value's bytes.
+        client = backend.client.get_client(write=False)
+        names = list(client.scan_iter(match=backend.client.make_pattern(pattern)))
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.strlen(name)
+        return len(names), sum(pipe.execute()) if names else 0
 
 
 class DatabaseAdapter(BackendAdapter):
@@ -45,13 +58,24 @@ class DatabaseAdapter(BackendAdapter):
 
     def keys(self, backend: Any, pattern: str) -> list[str]:
         prefix = backend.make_key("")
+        rows = self._select(backend, "cache_key", pattern)
+        return [row[0][len(prefix) :] for row in rows]
+
+    def footprint(self, backend: Any, pattern: str) -> tuple[int, int]:
+        # The value column holds the pickled value in base64: its length is what the row stores.
+        count, size = self._select(backend, "COUNT(*), COALESCE(SUM(LENGTH(value)), 0)", pattern)[0]
+        return int(count), int(size)
+
+    @staticmethod
+    def _select(backend: Any, columns: str, pattern: str) -> list[tuple[Any, ...]]:
+        """Rows of the cache table whose key matches the glob (`*` only)."""
         like = backend.make_key(pattern).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = like.replace("*", "%")
         connection = connections[router.db_for_read(backend.cache_model_class)]
         table = connection.ops.quote_name(backend._table)
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT cache_key FROM {table} WHERE cache_key LIKE %s ESCAPE '\\'", [like])
-            return [row[0][len(prefix) :] for row in cursor.fetchall()]
+            cursor.execute(f"SELECT {columns} FROM {table} WHERE cache_key LIKE %s ESCAPE '\\'", [like])
+            return list(cursor.fetchall())
 
 
 class LocMemAdapter(BackendAdapter):
@@ -59,6 +83,11 @@ class LocMemAdapter(BackendAdapter):
         prefix = backend.make_key("")
         names = [k[len(prefix) :] for k in list(backend._cache.keys()) if k.startswith(prefix)]
         return [k for k in names if fnmatch.fnmatchcase(k, pattern)]
+
+    def footprint(self, backend: Any, pattern: str) -> tuple[int, int]:
+        prefix = backend.make_key("")
+        sizes = [len(backend._cache.get(prefix + name, b"")) for name in self.keys(backend, pattern)]
+        return len(sizes), sum(sizes)
 
 
 _adapters: dict[type[BaseCache], BackendAdapter] = {}

@@ -112,6 +112,13 @@ class SharedCache:
         found: list[str] = self._call("keys", lambda: self.adapter.keys(self.backend, pattern), [], one_trip=False)
         return found
 
+    def footprint(self, pattern: str) -> tuple[int, int]:
+        """(entries, bytes stored) of our keys matching a glob: what `keys` lists, measured in the store."""
+        found: tuple[int, int] = self._call(
+            "keys", lambda: self.adapter.footprint(self.backend, pattern), (0, 0), one_trip=False
+        )
+        return found
+
     def delete_matching(self, pattern: str) -> int:
         keys = self.keys(pattern)
         if keys:

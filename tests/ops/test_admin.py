@@ -251,3 +251,9 @@ async def test_admin_security_headers(server: DaphneServer) -> None:
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
     cookie = page.headers["set-cookie"].lower()
     assert "csrftoken=" in cookie and "samesite=lax" in cookie
+
+
+async def test_the_cache_page_and_the_dry_run_agree_on_sqlite(server: DaphneServer) -> None:
+    from tests.ops.test_cache_figures import assert_figures_agree_with_the_dry_run
+
+    await assert_figures_agree_with_the_dry_run(server)

@@ -1,4 +1,5 @@
-"""The connections table's activity batch: own rows in one transaction, only sessions with news, ghosts closed."""
+"""The connections table's activity batch: own rows in one transaction, only sessions with news, ghosts closed;
+and the rule that tells an open session from an idle one, which the table and the gauges share."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from prometheus_client import REGISTRY
 
 from mcp_gateway.sessions import ServerSession, new_session_id
-from ops import connections
+from ops import activity, connections, metrics
 from ops.models import Connection
 
 
@@ -87,3 +90,48 @@ async def test_opens_and_closes_queued_during_a_batch_are_written_by_the_next(mo
     connections._queue(connections.record_close, "second")  # type: ignore[arg-type]
     await asyncio.sleep(0.3)
     assert written == ["first", "second"] and connections._pending == []
+
+
+@dataclass
+class FakeStreamable(FakeHolder):  # a Streamable HTTP holder: `idle` when no GET stream is open and nothing runs
+    idle: bool = True
+
+
+def test_a_session_is_idle_only_with_no_stream_and_no_recent_message(settings: Any) -> None:
+    settings.OPS_ACTIVE_WINDOW = 60
+    now = time.time()
+    quiet = ServerSession(new_session_id(), "streamable-http", "aws", last_activity=now - 61)
+    assert activity.state_of(FakeStreamable(quiet), now) == "idle"
+    assert activity.state_of(FakeStreamable(quiet, idle=False), now) == "active"  # its GET stream is open
+    talking = ServerSession(new_session_id(), "streamable-http", "aws", last_activity=now - 59)
+    assert activity.state_of(FakeStreamable(talking), now) == "active"  # a message within the window
+    assert activity.state_of(FakeHolder(quiet), now) == "active"  # SSE and WebSocket: open while they exist
+    quiet.stale = True
+    assert activity.state_of(FakeStreamable(quiet), now) == "stale"
+
+
+async def test_the_gauges_move_a_session_between_open_and_idle_and_forget_it_on_close(settings: Any) -> None:
+    settings.OPS_ACTIVE_WINDOW = 60
+    session = ServerSession(new_session_id(), "streamable-http", "aws-cn")
+    holder = FakeStreamable(session, idle=False)
+    gauges = metrics.ConnectionGauge()
+
+    def counted() -> tuple[float, float]:
+        labels = {"transport": "streamable-http", "partition": "aws-cn"}
+        return tuple(  # type: ignore[return-value]
+            REGISTRY.get_sample_value(name, labels) or 0.0
+            for name in ("awsmcp_open_connections", "awsmcp_idle_sessions")
+        )
+
+    before = counted()
+    await gauges.opened(holder)
+    assert counted() == (before[0] + 1, before[1])
+    session.last_activity -= 61
+    metrics.recount([holder])
+    assert counted() == (before[0] + 1, before[1])  # its stream is open
+    holder.idle = True
+    metrics.recount([holder])
+    metrics.recount([holder])  # moved once, not once a batch
+    assert counted() == (before[0], before[1] + 1)
+    await gauges.closed(holder)
+    assert counted() == before and session.id not in metrics._counted
