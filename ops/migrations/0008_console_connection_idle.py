@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ops", "0006_key_names_without_colons"),
+        ("ops", "0007_audit_entry"),
     ]
 
     operations = [
