@@ -2,32 +2,62 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.support.admin import create_staff
+from tests.support.admin import STAFF_PASSWORD, STAFF_USER
 from tests.support.browser import AdminBrowser, admin_browser
 from tests.support.origin import OriginServer
-from tests.support.processes import DaphneServer, daphne
+from tests.support.processes import ROOT, DaphneServer, base_env, daphne, migrate
+
+
+def create_superuser(db: Path) -> None:
+    """The operator, made with `manage.py createsuperuser` as the README says."""
+    env = base_env(SQLITE_PATH=str(db), DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD)
+    made = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            STAFF_USER,
+            "--email",
+            "ops@x.test",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
 
 
 @pytest.fixture(scope="module")
 def server(origin: OriginServer) -> Iterator[DaphneServer]:
-    """Rules enforced (the rule flow edits one), activity and statistics written every half second."""
+    """Rules enforced (the rule flow edits one), activity and statistics written every half second. The superuser
+    is made while the server starts: both are a Django start-up, and they need not wait for each other."""
     db = Path(tempfile.mkdtemp(prefix="awsmcp-browser-")) / "db.sqlite3"
-    with daphne(
-        db_path=db,
-        **origin.settings_env(),
-        MCP_RATELIMIT_ENABLED="true",
-        OPS_ACTIVITY_FLUSH="0.5",
-        DOCS_STATS_FLUSH="0.5",
-        OPS_RULES_POLL="0.5",
-    ) as srv:
-        create_staff(srv)
-        yield srv
+    migrate(db, base_env(SQLITE_PATH=str(db)))
+    with ThreadPoolExecutor(1) as pool:
+        staff = pool.submit(create_superuser, db)
+        with daphne(
+            db_path=db,
+            **origin.settings_env(),
+            MCP_RATELIMIT_ENABLED="true",
+            OPS_ACTIVITY_FLUSH="0.5",
+            DOCS_STATS_FLUSH="0.5",
+            OPS_RULES_POLL="0.5",
+        ) as srv:
+            staff.result()
+            yield srv
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +71,15 @@ def admin(browser: AdminBrowser) -> AdminBrowser:
     """The browser, logged in as the staff user (each flow may run alone)."""
     browser.ensure_logged_in()
     return browser
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A flow that fails outside the browser's own checks (an MCP client's assertion) still leaves a screenshot of
+    where the browser was, named in the report."""
+    report = yield
+    chrome = getattr(item, "funcargs", {}).get("admin") or getattr(item, "funcargs", {}).get("browser")
+    named = call.excinfo is not None and "screenshot:" in str(call.excinfo.value)  # the browser's checks name one
+    if report.when == "call" and report.failed and not named and isinstance(chrome, AdminBrowser):
+        report.sections.append(("browser", f"screenshot: {chrome.failure_shot(item.name)}"))
+    return report

@@ -111,13 +111,13 @@ def test_log_in(browser: AdminBrowser) -> None:
 
 
 async def test_live_sessions_of_every_transport_are_listed(admin: AdminBrowser, server: DaphneServer) -> None:
+    for path in PAGES:  # figures for the cache page's screenshot, read before the listed sessions open
+        async with open_session(server, "streamable-http") as reader:
+            await reader.call_tool("read_documentation", {"url": AWS + path, "max_length": 2000})
     async with AsyncExitStack() as stack:
         for transport, (name, query) in CLIENTS.items():
             info = types.Implementation(name=name, version="2.3.0")
             await stack.enter_async_context(open_session(server, transport, query=query, client_info=info))
-        for path in PAGES:
-            async with open_session(server, "streamable-http") as reader:
-                await reader.call_tool("read_documentation", {"url": AWS + path, "max_length": 2000})
 
         def listed(driver: WebDriver) -> bool:
             return all(rows_with(driver, name, transport) for transport, (name, _q) in CLIENTS.items())
