@@ -75,6 +75,8 @@ async def live_stream(server: DaphneServer, transport: str, name: str) -> AsyncI
 
                 async def drained(timeout: float) -> None:
                     await asyncio.wait_for(_drain(stream.aiter_lines()), timeout)
+                    ping = await http.post(server.mcp_url, json=request("ping", msg_id=9), headers=listen)
+                    assert ping.status_code == 404, ping.text  # and the session is gone, not only its stream
 
                 yield drained
         else:
@@ -165,16 +167,17 @@ async def test_a_session_closed_from_the_admin_ends_its_stream(
     assert server.alive()
 
 
-def _set_rate(admin: AdminBrowser, rule: str, rate: str) -> str:
-    """Open the rule from the rules list, write `rate`, save; returns the rate it had."""
+def _set_rate(admin: AdminBrowser, rule: str, rate: str, shot: str = "") -> str:
+    """Open the rule from the rules list, write `rate` (and capture the form as `shot`), save; returns the rate it
+    had."""
     admin.go("/admin/ops/ratelimitrule/")
     admin.wait(lambda d: d.find_elements(By.LINK_TEXT, rule), f"the rule {rule} in the list")
     admin.driver.find_element(By.LINK_TEXT, rule).click()
     field = admin.find("#id_rate")
     before = field.get_attribute("value") or ""
     admin.fill("#id_rate", rate)
-    if rate != before and "/m" in rate:
-        admin.shoot("rule-edit.png")
+    if shot:
+        admin.shoot(shot)
     admin.find("input[name=_save]").click()
     message = admin.wait(lambda d: admin.messages(), "the save's message")
     admin.check("was changed successfully" in message, f"the rule was saved: {message!r}")
@@ -204,10 +207,13 @@ async def test_a_rule_tightened_in_the_browser_refuses_the_next_calls(
     await asyncio.to_thread(admin.go, "/admin/ops/ratelimitrule/")
     await asyncio.to_thread(admin.find, "#result_list")
     await asyncio.to_thread(admin.shoot, "rules.png")
-    before = await asyncio.to_thread(_set_rate, admin, "per-ip", "3/m")
+    # Three an hour: a window aligned to the hour, so the count does not start again while the test asks.
+    before = await asyncio.to_thread(_set_rate, admin, "per-ip", "3/h", "rule-edit.png")
     try:
         statuses = await _statuses_until(server, 429)
-        assert statuses.count(200) <= 3 + 10, statuses  # at most the old rule's last moments, then three a minute
+        assert statuses.count(200) <= 3 + 10, statuses  # at most the old rule's last moments, then three
+        again = await _statuses_until(server, 429, limit=1)
+        assert again == [429]  # refused until the rule changes, not a single refusal
     finally:
         await asyncio.to_thread(_set_rate, admin, "per-ip", before)
     await _statuses_until(server, 200)  # back without a restart

@@ -128,6 +128,8 @@ class AdminBrowser:
         self.fill("#id_password", password)
         self.find("#login-form [type=submit]").click()
         self.wait(ec.presence_of_element_located((By.ID, "logout-form")), "the admin's log-out form (logged in)")
+        # The admin's navigation sidebar closed, as an operator can: the pages' own content gets the window's width.
+        self.driver.execute_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
         self.logged_in = True
 
     def ensure_logged_in(self) -> None:
@@ -172,6 +174,7 @@ class AdminBrowser:
         path = README_SHOTS / name
         if SHOT_MODE == "off":
             return path
+        self.driver.execute_script("document.activeElement && document.activeElement.blur()")  # no blinking caret
         picture = self.png()
         if SHOT_MODE != "always" and path.exists() and self.changed_share(path.read_bytes(), picture) <= SHOT_TOLERANCE:
             return path
