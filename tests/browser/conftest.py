@@ -2,62 +2,28 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from tests.support.admin import STAFF_PASSWORD, STAFF_USER
+from tests.support.admin import create_staff
 from tests.support.browser import AdminBrowser, admin_browser
 from tests.support.origin import OriginServer
-from tests.support.processes import ROOT, DaphneServer, base_env, daphne, migrate
-
-
-def create_superuser(db: Path) -> None:
-    """The operator, made with `manage.py createsuperuser` as the README says."""
-    env = base_env(SQLITE_PATH=str(db), DJANGO_SUPERUSER_PASSWORD=STAFF_PASSWORD)
-    made = subprocess.run(
-        [
-            sys.executable,
-            "manage.py",
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            STAFF_USER,
-            "--email",
-            "ops@x.test",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert made.returncode == 0, made.stderr
+from tests.support.processes import DaphneServer, daphne
 
 
 @pytest.fixture(scope="module")
 def server(origin: OriginServer) -> Iterator[DaphneServer]:
-    """Rules enforced (the rule flow edits one), activity and statistics written every half second. The superuser
-    is made while the server starts: both are a Django start-up, and they need not wait for each other."""
-    db = Path(tempfile.mkdtemp(prefix="awsmcp-browser-")) / "db.sqlite3"
-    migrate(db, base_env(SQLITE_PATH=str(db)))
-    with ThreadPoolExecutor(1) as pool:
-        staff = pool.submit(create_superuser, db)
-        with daphne(
-            db_path=db,
-            **origin.settings_env(),
-            MCP_RATELIMIT_ENABLED="true",
-            OPS_ACTIVITY_FLUSH="0.5",
-            DOCS_STATS_FLUSH="0.5",
-            OPS_RULES_POLL="0.5",
-        ) as srv:
-            staff.result()
-            yield srv
+    """Rules enforced (the rule flow edits one), activity and statistics written every half second."""
+    with daphne(
+        **origin.settings_env(),
+        MCP_RATELIMIT_ENABLED="true",
+        OPS_ACTIVITY_FLUSH="0.5",
+        DOCS_STATS_FLUSH="0.5",
+        OPS_RULES_POLL="0.5",
+    ) as srv:
+        create_staff(srv)
+        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -146,6 +146,7 @@ def _close_from_list(admin: AdminBrowser, name: str) -> None:
     admin.go("/admin/ops/connection/")
     admin.fill("#searchbar", name)
     admin.find("#changelist-search [type=submit]").click()
+    admin.wait(lambda d: "q=" in d.current_url, "the search's results page")
     rows = admin.wait_reloading(lambda d: rows_with(d, name), f"the row of {name}")
     admin.check(len(rows) == 1, f"one row for {name}, not {len(rows)}")
     admin.run_action(CLOSE_ACTION, rows)

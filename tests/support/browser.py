@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -58,6 +58,8 @@ CHROMIUM_FLAGS = (
 )
 
 T = TypeVar("T")
+# A page that changes under a condition (a reload, a form sent) leaves it holding elements of the page before: ask again.
+IGNORED = (StaleElementReferenceException,)
 
 
 class AdminBrowser:
@@ -93,7 +95,7 @@ class AdminBrowser:
 
     def wait(self, condition: Callable[[webdriver.Chrome], T], what: str, timeout: float = WAIT) -> T:
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
+            return WebDriverWait(self.driver, timeout, 0.1, IGNORED).until(condition)
         except TimeoutException:
             raise self.fail(f"waited {timeout:g} s for {what}") from None
 
@@ -107,7 +109,7 @@ class AdminBrowser:
             return found
 
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.3).until(reloaded)
+            return WebDriverWait(self.driver, timeout, 0.3, IGNORED).until(reloaded)
         except TimeoutException:
             raise self.fail(f"reloaded for {timeout:g} s waiting for {what}") from None
 
