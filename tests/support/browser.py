@@ -39,8 +39,8 @@ SHOT_MODE = os.environ.get("AWSMCP_SCREENSHOTS", "keep")
 SHOT_TOLERANCE = 0.03
 WAIT = 15.0
 
-# Chromium as root in a closed network: no sandbox, and none of the background fetches that would each wait for a
-# refused connection (tests/support and /work/.library/env/machines/python.md).
+# Chromium as root in a closed network: no sandbox, and none of the background fetches (updates, sync, safe browsing)
+# that would each wait for a refused connection and slow every start.
 CHROMIUM_FLAGS = (
     "--headless=new",
     "--no-sandbox",
@@ -174,6 +174,7 @@ class AdminBrowser:
     def shoot(self, name: str) -> Path:
         """docs/screenshots/<name>, unless the file there shows nearly the same picture (AWSMCP_SCREENSHOTS)."""
         path = README_SHOTS / name
+        assert SHOT_MODE in ("keep", "always", "off"), f"AWSMCP_SCREENSHOTS={SHOT_MODE!r}: keep, always or off"
         if SHOT_MODE == "off":
             return path
         self.driver.execute_script("document.activeElement && document.activeElement.blur()")  # no blinking caret
@@ -227,6 +228,7 @@ def chromium() -> Iterator[webdriver.Chrome]:
     for binary in (CHROMIUM, CHROMEDRIVER):
         assert Path(binary).exists(), f"{binary} is missing: run scripts/install-test-tools.sh (make test does)"
     os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never download a driver or a browser
+    os.environ.setdefault("SE_AVOID_STATS", "true")  # nor report usage statistics
     profile = tempfile.mkdtemp(prefix="awsmcp-chromium-")
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=chromium_options(profile))
     try:
