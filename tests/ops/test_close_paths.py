@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from mcp_gateway.closing import CloseCode
-from tests.support.admin import close_from_admin, logged_in
+from tests.support.admin import close_from_admin, staff_client, staff_cookies
 from tests.support.clients import TRANSPORTS, open_session
 from tests.support.processes import DaphneServer, daphne
 from tests.support.raw import ACCEPT_BOTH, LegacySse, request
@@ -49,22 +49,13 @@ def server() -> Iterator[DaphneServer]:
 
 
 @pytest.fixture(scope="module")
-def staff_cookies(server: DaphneServer) -> httpx.Cookies:
-    """A staff member's session, logged in once for the module."""
-
-    async def log_in() -> httpx.Cookies:
-        client = await logged_in(server)
-        await client.aclose()
-        return client.cookies
-
-    return asyncio.run(log_in())
+def cookies(server: DaphneServer) -> httpx.Cookies:
+    return staff_cookies(server)
 
 
 @pytest.fixture
-async def admin(server: DaphneServer, staff_cookies: httpx.Cookies) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=server.base, cookies=staff_cookies, timeout=WAIT, follow_redirects=True
-    ) as client:
+async def admin(server: DaphneServer, cookies: httpx.Cookies) -> AsyncIterator[httpx.AsyncClient]:
+    async with staff_client(server, cookies) as client:
         yield client
 
 
