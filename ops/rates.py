@@ -72,38 +72,34 @@ async def _count(checks: list[Check]) -> tuple[Rule, str] | None:
 
 async def check_rate(ip: str, key_name: str, endpoint: str) -> Refusal | None:
     """429 with Retry-After when a request-rate rule covering this endpoint is exceeded."""
-    if not settings.MCP_RATELIMIT_ENABLED:
-        return None
-    limited = await _limited(_checks(await book(), ip, key_name, lambda rule: rule.covers(endpoint)))
+    limited = await _limited(ip, key_name, lambda rule: rule.covers(endpoint))
     if limited is None:
         return None
     rule, rate, period = limited
-    return Refusal(
-        429,
-        f"Too Many Requests: rate limit {rule.name} ({rate}) exceeded; retry after {period} s",
-        [("retry-after", str(period))],
-    )
+    return _too_many(f"Too Many Requests: rate limit {rule.name} ({rate}) exceeded", period)
 
 
 async def check_tool(ip: str, key_name: str, tool: str) -> Refusal | None:
     """One call of a tool counted against the rules whose endpoint is `tool:<its name>` (only those: a call is
     already one request under the rules of its transport)."""
-    if not settings.MCP_RATELIMIT_ENABLED:
-        return None
     endpoint = TOOL_PREFIX + tool
-    limited = await _limited(_checks(await book(), ip, key_name, lambda rule: rule.endpoint == endpoint))
+    limited = await _limited(ip, key_name, lambda rule: rule.endpoint == endpoint)
     if limited is None:
         return None
     rule, rate, period = limited
-    return Refusal(
-        429,
-        f"Rate limit {rule.name} ({rate} per {rule.scope_noun}) on tool {tool} exceeded; retry after {period} s",
-        [("retry-after", str(period))],
-    )
+    return _too_many(f"Rate limit {rule.name} ({rate} per {rule.scope_noun}) on tool {tool} exceeded", period)
 
 
-async def _limited(checks: list[Check]) -> tuple[Rule, str, int] | None:
-    """Count the checks: the first rule exceeded, its rate and period; None when none is (or counting failed)."""
+def _too_many(message: str, period: int) -> Refusal:
+    return Refusal(429, f"{message}; retry after {period} s", [("retry-after", str(period))])
+
+
+async def _limited(ip: str, key_name: str, covers: Callable[[Rule], bool]) -> tuple[Rule, str, int] | None:
+    """Count this request under the rules it is covered by: the first rule exceeded, its rate and period; None when
+    none is (or rate limiting is off, or counting failed)."""
+    if not settings.MCP_RATELIMIT_ENABLED:
+        return None
+    checks = _checks(await book(), ip, key_name, covers)
     if not checks:
         return None
     try:

@@ -14,7 +14,7 @@ import json
 import re
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from mcp_gateway.closing import CloseCode
-from tests.support.admin import close_from_admin, staff_client, staff_cookies
+from tests.support.admin import close_from_admin
 from tests.support.clients import TRANSPORTS, open_session
 from tests.support.processes import DaphneServer, daphne
 from tests.support.raw import ACCEPT_BOTH, LegacySse, request
@@ -46,17 +46,6 @@ def server() -> Iterator[DaphneServer]:
         MCP_MAX_CONNECTIONS=str(MAX_STREAMS),
     ) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def cookies(server: DaphneServer) -> httpx.Cookies:
-    return staff_cookies(server)
-
-
-@pytest.fixture
-async def admin(server: DaphneServer, cookies: httpx.Cookies) -> AsyncIterator[httpx.AsyncClient]:
-    async with staff_client(server, cookies) as client:
-        yield client
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:

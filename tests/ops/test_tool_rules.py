@@ -11,12 +11,15 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from django.test import override_settings
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcp_gateway.protocol import REFUSED_META, RETRY_AFTER_META
-from tests.support.admin import post_form, staff_client, staff_cookies
+from ops import rates, rulebook
+from tests.ops import conftest
+from tests.support.admin import post_form
 from tests.support.origin import OriginServer
 from tests.support.processes import DaphneServer, daphne
 from tests.support.witness import RDS, RDS_TEXT
@@ -48,17 +51,6 @@ for name in ("alpha", "beta"):
     call_command("create_api_key", name, stdout=out)
     print(name, out.getvalue().strip())
 """
-
-
-@pytest.fixture(scope="module")
-def cookies(server: DaphneServer) -> httpx.Cookies:
-    return staff_cookies(server)
-
-
-@pytest.fixture
-async def admin(server: DaphneServer, cookies: httpx.Cookies) -> AsyncIterator[httpx.AsyncClient]:
-    async with staff_client(server, cookies) as client:
-        yield client
 
 
 @asynccontextmanager
@@ -172,3 +164,20 @@ async def test_a_per_ip_rule_counts_the_address(
     ):
         assert not (await search(alpha))[0]
         assert (await search(beta))[0]
+
+
+async def test_a_tool_rule_counts_only_its_tool_and_no_request_rule_counts_tool_calls(book: rulebook.RuleBook) -> None:
+    """In process: `tool:<name>` rules meet only calls of that tool; `*` and transport rules never count a call."""
+    book.rules += [conftest.rule(931, "key", "1/h", endpoint=SEARCH), conftest.rule(932, "ip", "1/h")]
+    with override_settings(MCP_RATELIMIT_ENABLED=True):
+        assert await rates.check_tool("192.0.2.93", "k1", "search_documentation") is None
+        refusal = await rates.check_tool("192.0.2.93", "k1", "search_documentation")
+        assert refusal is not None and refusal.headers == [("retry-after", "3600")]
+        assert refusal.message == (
+            "Rate limit rule-931 (1/h per API key) on tool search_documentation exceeded; retry after 3600 s"
+        )
+        assert await rates.check_tool("192.0.2.93", "k2", "search_documentation") is None  # another key
+        assert await rates.check_tool("192.0.2.93", "k1", "read_documentation") is None  # another tool
+        assert await rates.check_tool("192.0.2.93", "", "search_documentation") is None  # no key: not counted
+        # The per-IP `*` rule (1/h) was never spent by those calls: the next request still passes.
+        assert await rates.check_rate("192.0.2.93", "k1", "streamable") is None
