@@ -76,7 +76,7 @@ class StreamableSession:
 
     async def close_session(self, reason: str, code: CloseCode = CloseCode.POLICY) -> None:
         """End the session: its work cancelled, its streams ended (their slots freed as they close), un-counted."""
-        log.info("streamable session %s closed: %s", self.session.id[:8], reason)
+        log.debug("streamable session %s closed: %s", self.session.id[:8], reason)  # DELETEs are routine
         self.session.close()
         for task in list(self.work):
             task.cancel()
