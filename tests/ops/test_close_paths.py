@@ -25,9 +25,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from mcp_gateway.closing import CloseCode
-from tests.support.admin import close_from_admin
+from tests.support.admin import close_from_admin, staff_client, staff_cookies
 from tests.support.clients import TRANSPORTS, open_session
-from tests.support.processes import DaphneServer, daphne
+from tests.support.processes import DaphneServer, daphne, redis_server
 from tests.support.raw import ACCEPT_BOTH, LegacySse, request
 
 MAX_STREAMS = 3  # MCP_MAX_CONNECTIONS of the module's server: a leaked slot shows in the last test
@@ -193,6 +193,46 @@ async def test_a_streamable_http_client_that_never_answers_pings_loses_its_sessi
         gone = await http.post(server.mcp_url, json=request("ping", None, 5), headers=headers)
         assert gone.status_code == 404
     await ended(admin, client, "streamable-http", before)
+
+
+# --- across processes ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pair() -> Iterator[tuple[DaphneServer, DaphneServer]]:
+    """Two processes on one Redis (channel layer, caches) and one database: an operator's click lands on either."""
+    db = Path(tempfile.mkdtemp(prefix="awsmcp-close-pair-")) / "db.sqlite3"
+    with (
+        redis_server() as redis,
+        daphne(db_path=db, REDIS_URL=redis.url, OPS_ACTIVITY_FLUSH="0.2") as a,
+        daphne(db_path=db, REDIS_URL=redis.url, OPS_ACTIVITY_FLUSH="0.2") as b,
+    ):
+        yield a, b
+
+
+async def test_an_operator_on_another_process_closes_a_websocket(pair: tuple[DaphneServer, DaphneServer]) -> None:
+    """B's admin closes a WebSocket held by A: the close travels on A's channel (channels-redis) to the consumer."""
+    a, b = pair
+    client = f"kicked-far-{uuid.uuid4().hex[:8]}"
+    async with staff_client(b, await asyncio.to_thread(staff_cookies, b)) as admin:
+        before = await gauge_of(a, "websocket")
+        async with connect(a.ws_url, subprotocols=[Subprotocol("mcp")]) as ws:
+            await initialize_ws(ws, client)
+            await eventually(lambda: _listed(admin, client), f"{client} to be listed")
+            reply = await close_from_admin(admin, await row_keys(admin, client, "active"))
+            assert "Asked 1 session(s) to close" in reply.text
+            assert await close_code(ws) == CloseCode.CLOSED_BY_OPERATOR
+
+        async def closed_row() -> bool:
+            return bool(await row_keys(admin, client, "closed")) and not await row_keys(admin, client, "active")
+
+        await eventually(closed_row, f"{client}'s Connection row to close")
+        await eventually(lambda: _equals(gauge_of(a, "websocket"), before), "A's websocket gauge to come back down")
+
+
+async def gauge_of(server: DaphneServer, transport: str) -> float:
+    async with httpx.AsyncClient(base_url=server.base, timeout=WAIT) as http:
+        return await gauge(http, transport)
 
 
 # --- what is left afterwards ------------------------------------------------------------------------------------
