@@ -69,7 +69,9 @@ async def close_session(
     record: dict[str, Any] | None = await directory.lookup(session_id)
     if record is not None and record.get("channel"):
         try:
-            await get_channel_layer().send(record["channel"], {"type": "mcp.close", "reason": reason, "code": int(code)})
+            await get_channel_layer().send(
+                record["channel"], {"type": "mcp.close", "reason": reason, "code": int(code)}
+            )
             return True
         except Exception as exc:  # the holder's process is unreachable: ask every process, then forget the record
             log.warning("closing session %s on its channel failed: %s: %s", session_id[:8], exc.__class__.__name__, exc)
