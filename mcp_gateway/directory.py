@@ -19,6 +19,7 @@ from django.core.cache import caches
 from awsmcp import background
 from awsmcp.breaker import breaker, cache_call, store_of
 from awsmcp.pools import run_in
+from mcp_gateway.closing import CloseCode
 from mcp_gateway.sessions import ServerSession
 
 RECORD_PREFIX = "mcp:session:"
@@ -31,7 +32,7 @@ class Holder(Protocol):
     session: ServerSession
     channel_name: str | None
 
-    async def close_session(self, reason: str) -> None: ...
+    async def close_session(self, reason: str, code: CloseCode = CloseCode.POLICY) -> None: ...
 
 
 _local: dict[str, Holder] = {}

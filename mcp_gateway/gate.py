@@ -92,6 +92,10 @@ class Gate:
         """Count one request; a refusal when a request-rate rule is exceeded."""
         return None
 
+    async def check_tool(self, ip: str, key_name: str, tool: str) -> Refusal | None:
+        """Count one call of a tool; a refusal (with Retry-After) when a per-tool rate rule is exceeded."""
+        return None
+
     async def claim_stream(self, ip: str, slot: str, endpoint: str) -> Refusal | None:
         """Take an open-stream slot for this client (held until release_stream), or say why not."""
         return None

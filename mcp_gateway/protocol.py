@@ -13,6 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from awsmcp import otel
@@ -93,6 +94,30 @@ def tool_error_result(message: str) -> dict[str, Any]:
     return {"content": [_text(message)], "isError": True}
 
 
+# `_meta` keys of a tool call refused before it ran: why ("rate"), and in how many seconds to try again.
+REFUSED_META = "io.awsmcp/refused"
+RETRY_AFTER_META = "io.awsmcp/retryAfter"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRefusal:
+    """Why a tool call may not run now (a rate rule): told to the model as a tool result, so it can wait and retry."""
+
+    message: str
+    retry_after: int | None = None
+    reason: str = "rate"
+
+    def result(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {REFUSED_META: self.reason}
+        if self.retry_after is not None:
+            meta[RETRY_AFTER_META] = self.retry_after
+        return {**tool_error_result(self.message), "_meta": meta}
+
+
+# Asked before a tool runs (after its arguments were checked): a refusal, or None to let it run.
+ToolAdmission = Callable[[str, RequestContext], Awaitable[ToolRefusal | None]]
+
+
 class McpServer:
     """Dispatches MCP requests for sessions against a catalogue of tools, resources and prompts."""
 
@@ -110,8 +135,11 @@ class McpServer:
         resources_page_size: int = 100,
         cursors: StateCodec | None = None,
         partition_scopes: Callable[[str], frozenset[str]] | None = None,
+        tool_admission: ToolAdmission | None = None,
     ) -> None:
         self.catalogue = catalogue
+        # Per-tool rate rules live outside the core (ops); None lets every call run.
+        self.tool_admission = tool_admission
         # The scopes reading a partition's data needs (MCP_PARTITION_SCOPES): a result read under them is private.
         self.partition_scopes = partition_scopes or (lambda partition: frozenset())
         self.resources_page_size = checked_page_size(resources_page_size)
@@ -391,6 +419,20 @@ class McpServer:
         return {"tools": self.catalogue.tool_listings(ctx.partition)}
 
     async def tools_call(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        return await self._call_tool(params, ctx, admit=True)
+
+    async def call_admitted(self, params: dict[str, Any], ctx: RequestContext) -> dict[str, Any]:
+        """tools/call for a call `tool_refusal` let through already (a task's work): not counted twice."""
+        return await self._call_tool(params, ctx, admit=False)
+
+    async def tool_refusal(self, name: str, ctx: RequestContext) -> dict[str, Any] | None:
+        """The tool result refusing this call (a rate rule), or None when it may run."""
+        if self.tool_admission is None:
+            return None
+        refusal = await self.tool_admission(name, ctx)
+        return None if refusal is None else refusal.result()
+
+    async def _call_tool(self, params: dict[str, Any], ctx: RequestContext, admit: bool) -> dict[str, Any]:
         name = params.get("name")
         if not isinstance(name, str):
             raise invalid_params('tools/call needs "name" (a string)')
@@ -406,6 +448,9 @@ class McpServer:
         if errors:
             # Reported as a tool result so that the model can correct its call (spec 2025-11-25).
             return tool_error_result(f"Invalid arguments for tool {name}: " + "; ".join(errors))
+        refused = await self.tool_refusal(name, ctx) if admit else None
+        if refused is not None:
+            return refused
         try:
             return await tool.handler(arguments, ctx)
         except ToolError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Any
 
@@ -12,8 +13,10 @@ from awsmcp.breaker import cache_call
 from awsmcp.pools import run_in
 from mcp_gateway import subscriptions, tasks
 from mcp_gateway.catalogue import catalogue
+from mcp_gateway.context import RequestContext
+from mcp_gateway.gate import get_gate
 from mcp_gateway.input_required import Rounds, StateRejected
-from mcp_gateway.protocol import McpServer
+from mcp_gateway.protocol import McpServer, ToolRefusal
 from mcp_gateway.scopes import partition_scopes
 from mcp_gateway.tasks.manager import TaskLimits
 from mcp_gateway.tasks.store import CacheStore, MemoryStore
@@ -59,6 +62,16 @@ async def _shared_cache(operation: str, *args: Any) -> Any:
     return await run_in("database", cache_call, "default", operation, *args, patient=True)
 
 
+async def tool_admission(name: str, ctx: RequestContext) -> ToolRefusal | None:
+    """Per-tool rate rules, as the gate counts them for the caller's IP and key (tool:<name> rules in ops)."""
+    session = ctx.session
+    refused = await get_gate().check_tool(session.remote_ip, session.key_name, name)
+    if refused is None:
+        return None
+    retry = next((value for header, value in refused.headers if header.lower() == "retry-after"), None)
+    return ToolRefusal(refused.message, math.ceil(float(retry)) if retry is not None else None)
+
+
 @cache
 def get_server() -> McpServer:
     """Built on first use, after every app's ready() has registered its tools."""
@@ -77,6 +90,7 @@ def get_server() -> McpServer:
         resources_page_size=settings.MCP_RESOURCES_PAGE_SIZE,
         cursors=SignedStateCodec(None, salt=LIST_CURSOR_SALT),
         partition_scopes=partition_scopes,
+        tool_admission=tool_admission,
     )
     subscriptions.install(
         server,

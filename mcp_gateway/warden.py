@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from django.conf import settings
 
 from mcp_gateway import directory
+from mcp_gateway.closing import CloseCode
 from mcp_gateway.gate import get_gate
 from mcp_gateway.sessions import ServerSession
 
@@ -45,10 +46,10 @@ async def _every(seconds: float, job: Callable[[], Awaitable[int]]) -> None:
             log.warning("session warden: %s failed: %s: %s", job.__name__, exc.__class__.__name__, exc)
 
 
-async def _close(holders: list[directory.Holder], reason: str) -> int:
+async def _close(holders: list[directory.Holder], reason: str, code: CloseCode = CloseCode.POLICY) -> int:
     for holder in holders:
         log.info("session %s (%s) closed: %s", holder.session.id[:8], holder.session.transport, reason)
-        await holder.close_session(reason)
+        await holder.close_session(reason, code)
     return len(holders)
 
 
@@ -77,12 +78,12 @@ async def close_revoked() -> int:
     its user disabled (the gate says which); a WebSocket whose token expired (it cannot send a fresh one). Streams
     end, sessions are forgotten. (Each HTTP request proves its credential anew, so only what stays open needs this.)"""
     held = directory.local_sessions()
-    closed = await _close(await _revoked_keys(held), "API key revoked")
+    closed = await _close(await _revoked_keys(held), "API key revoked", CloseCode.CREDENTIAL_ENDED)
     ended = await _ended_grants(held)
-    closed += await _close(ended, "OAuth grant revoked")
+    closed += await _close(ended, "OAuth grant revoked", CloseCode.CREDENTIAL_ENDED)
     now = time.time()
     expired = [h for h in held if h not in ended and h.session.transport == WEBSOCKET and _expired(h.session, now)]
-    return closed + await _close(expired, "OAuth token expired")
+    return closed + await _close(expired, "OAuth token expired", CloseCode.CREDENTIAL_ENDED)
 
 
 def key_session(session: ServerSession) -> bool:

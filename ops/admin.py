@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from mcp_gateway import control
+from ops.forms import ApiKeyForm, RateLimitRuleForm
 from ops.models import ApiKey, Connection, RateLimitRule
 
 admin.site.site_header = "awsmcp operations"
@@ -20,6 +21,7 @@ admin.site.index_title = "Operations"
 
 @admin.register(RateLimitRule)
 class RateLimitRuleAdmin(admin.ModelAdmin):
+    form = RateLimitRuleForm
     list_display = ("name", "scope", "endpoint", "rate", "limit", "enabled", "updated_at")
     list_editable = ("rate", "enabled")
     list_filter = ("scope", "enabled")
@@ -28,6 +30,7 @@ class RateLimitRuleAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyForm
     list_display = ("name", "owner", "prefix", "enabled", "rate_override", "created_at", "last_used", "revoked_at")
     list_filter = ("enabled",)
     search_fields = ("name", "prefix", "owner__username")

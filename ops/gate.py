@@ -18,6 +18,9 @@ class RuleBookGate(Gate):
     async def check_rate(self, ip: str, key_name: str, endpoint: str) -> Refusal | None:
         return await rates.check_rate(ip, key_name, endpoint)
 
+    async def check_tool(self, ip: str, key_name: str, tool: str) -> Refusal | None:
+        return await rates.check_tool(ip, key_name, tool)
+
     async def claim_stream(self, ip: str, slot: str, endpoint: str) -> Refusal | None:
         return await leases.claim_stream(ip, slot, endpoint)
 

@@ -67,7 +67,8 @@ class RateLimitRule(models.Model):
     endpoint = models.CharField(
         max_length=100,
         default="*",
-        help_text="What it covers: * (every MCP endpoint), streamable, sse, websocket, or tool:<name>.",
+        # Escaped: the admin renders help texts as HTML, where a bare <name> is a tag and vanishes.
+        help_text="What it covers: * (every MCP endpoint), streamable, sse, websocket, or tool:&lt;name&gt; (one tool).",
     )
     rate = models.CharField(
         max_length=20,

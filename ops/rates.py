@@ -5,6 +5,7 @@ With Redis as the default cache every process counts into the same counters, so 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from awsmcp.breaker import redis_call
 from awsmcp.compat.ratelimit import split_rate
 from awsmcp.pools import run_in
 from mcp_gateway.gate import Refusal
-from ops.rulebook import COUNTED_SCOPES, Rule, RuleBook, book
+from ops.rulebook import COUNTED_SCOPES, TOOL_PREFIX, Rule, RuleBook, book
 
 log = logging.getLogger(__name__)
 Check = tuple[Rule, str, str]  # a rule, the value counted (ip, key name or "all"), the rate in force
@@ -51,10 +52,10 @@ def _check_of(rule: Rule, rules: RuleBook, ip: str, key_name: str) -> Check | No
     return rule, "all", rule.rate
 
 
-def _checks(rules: RuleBook, ip: str, key_name: str, endpoint: str) -> list[Check]:
+def _checks(rules: RuleBook, ip: str, key_name: str, covers: Callable[[Rule], bool]) -> list[Check]:
     checks = []
     for rule in rules.rules:
-        if rule.scope in COUNTED_SCOPES or not rule.covers(endpoint) or rule.allows(ip):
+        if rule.scope in COUNTED_SCOPES or not covers(rule) or rule.allows(ip):
             continue
         check = _check_of(rule, rules, ip, key_name)
         if check is not None:
@@ -71,9 +72,34 @@ async def _count(checks: list[Check]) -> tuple[Rule, str] | None:
 
 async def check_rate(ip: str, key_name: str, endpoint: str) -> Refusal | None:
     """429 with Retry-After when a request-rate rule covering this endpoint is exceeded."""
+    limited = await _limited(ip, key_name, lambda rule: rule.covers(endpoint))
+    if limited is None:
+        return None
+    rule, rate, period = limited
+    return _too_many(f"Too Many Requests: rate limit {rule.name} ({rate}) exceeded", period)
+
+
+async def check_tool(ip: str, key_name: str, tool: str) -> Refusal | None:
+    """One call of a tool counted against the rules whose endpoint is `tool:<its name>` (only those: a call is
+    already one request under the rules of its transport)."""
+    endpoint = TOOL_PREFIX + tool
+    limited = await _limited(ip, key_name, lambda rule: rule.endpoint == endpoint)
+    if limited is None:
+        return None
+    rule, rate, period = limited
+    return _too_many(f"Rate limit {rule.name} ({rate} per {rule.scope_noun}) on tool {tool} exceeded", period)
+
+
+def _too_many(message: str, period: int) -> Refusal:
+    return Refusal(429, f"{message}; retry after {period} s", [("retry-after", str(period))])
+
+
+async def _limited(ip: str, key_name: str, covers: Callable[[Rule], bool]) -> tuple[Rule, str, int] | None:
+    """Count this request under the rules it is covered by: the first rule exceeded, its rate and period; None when
+    none is (or rate limiting is off, or counting failed)."""
     if not settings.MCP_RATELIMIT_ENABLED:
         return None
-    checks = _checks(await book(), ip, key_name, endpoint)
+    checks = _checks(await book(), ip, key_name, covers)
     if not checks:
         return None
     try:
@@ -84,9 +110,4 @@ async def check_rate(ip: str, key_name: str, endpoint: str) -> Refusal | None:
     if limited is None:
         return None
     rule, rate = limited
-    period = split_rate(rate)[1]
-    return Refusal(
-        429,
-        f"Too Many Requests: rate limit {rule.name} ({rate}) exceeded; retry after {period} s",
-        [("retry-after", str(period))],
-    )
+    return rule, rate, split_rate(rate)[1]

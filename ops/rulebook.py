@@ -25,6 +25,8 @@ from ops.models import ApiKey, RateLimitRule, parse_allowlist
 GENERATION_KEY = "ops:rules-generation"
 # Rules that cap how many things a client holds at once, rather than how often it asks.
 COUNTED_SCOPES = frozenset({"streams_per_ip", "sessions_per_ip", "sessions_per_key"})
+TOOL_PREFIX = "tool:"  # a rule's endpoint `tool:<name>` counts the calls of one tool
+_SCOPE_NOUNS = {"ip": "IP", "key": "API key", "global": "server"}
 
 
 @dataclass(slots=True)
@@ -35,6 +37,11 @@ class Rule:
     endpoint: str
     rate: str
     allowlist: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+
+    @property
+    def scope_noun(self) -> str:
+        """What the rule counts per, in a refusal's words."""
+        return _SCOPE_NOUNS.get(self.scope, self.scope)
 
     def covers(self, endpoint: str) -> bool:
         return self.endpoint in ("*", "", endpoint)

@@ -164,9 +164,12 @@ def install(server: McpServer, limits: TaskLimits, store: TaskStore) -> TaskMana
         arguments = params.get("arguments")
         if declared(ctx) and (not isinstance(arguments, dict | None) or tool.argument_errors(arguments or {})):
             return await plain_call(params, ctx)  # answered at once, with the same message as without tasks
+        refused = await server.tool_refusal(tool.name, ctx)  # before the task is made: a refused call makes none
+        if refused is not None:
+            return refused
 
         async def work(task_ctx: RequestContext) -> dict[str, Any]:
-            return await plain_call(params, task_ctx)
+            return await server.call_admitted(params, task_ctx)
 
         return await start(ctx, work, required=found.support == "required", inline=found.inline, ttl=found.ttl)
 

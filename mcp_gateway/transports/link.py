@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mcp_gateway import jsonrpc
+from mcp_gateway.closing import CloseCode
 from mcp_gateway.keepalive import ping_until_silent
 from mcp_gateway.protocol import McpServer
 from mcp_gateway.sessions import Emit, ServerSession
@@ -24,7 +25,7 @@ class SessionLink:
         server: McpServer,
         session: ServerSession,
         send: Emit,
-        close: Callable[[str], Awaitable[None]],
+        close: Callable[[str, CloseCode], Awaitable[None]],
     ) -> None:
         self.server = server
         self.session = session
@@ -73,7 +74,7 @@ class SessionLink:
     async def keepalive(self) -> None:
         """Ping the client; close the link once it stops answering."""
         await ping_until_silent(self.session, self.send)
-        await self._close("client stopped answering pings")
+        await self._close("client stopped answering pings", CloseCode.PING_TIMEOUT)
 
     async def stop(self) -> None:
         """The link is gone: cancel every call in flight and wait for them to unwind."""

@@ -14,6 +14,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 
 from mcp_gateway import directory, jsonrpc, scopes, tracing
+from mcp_gateway.closing import CloseCode
 from mcp_gateway.gate import Principal, get_gate
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
@@ -130,7 +131,9 @@ class LegacySseStream(HttpEndpoint):
         with contextlib.suppress(BaseException):
             await inbox
 
-    async def close_session(self, reason: str) -> None:
+    async def close_session(self, reason: str, code: CloseCode = CloseCode.POLICY) -> None:
+        """End the stream (no close code on SSE: the reason is logged); on_close un-counts the session."""
+        log.info("sse session %s closed: %s", self.session.id[:8], reason)
         self.closing.set()
 
     async def on_close(self) -> None:

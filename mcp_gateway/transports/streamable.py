@@ -18,6 +18,7 @@ and a body needing a scope its principal lacks is answered 403 with the gate's c
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from django.conf import settings
 
 from mcp_gateway import directory, events, jsonrpc, quota, replay, stateless, tracing
 from mcp_gateway.catalogue import ToolError
+from mcp_gateway.closing import CloseCode
 from mcp_gateway.events import EventStream, StreamSet, parse_event_id
 from mcp_gateway.gate import ANONYMOUS, Principal, get_gate
 from mcp_gateway.jsonrpc import JsonRpcError, Payload, Request
@@ -38,6 +40,7 @@ from mcp_gateway.transports.entrance import INTERNAL_ERROR, choose_partition, de
 from mcp_gateway.transports.http import ClientGone, HttpEndpoint
 from mcp_gateway.versions import KNOWN_VERSIONS, STATELESS_VERSIONS, is_version_at_least
 
+log = logging.getLogger(__name__)
 TRANSPORT = "streamable-http"
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"
@@ -71,7 +74,9 @@ class StreamableSession:
         """Nothing running and no GET stream open: ending it now costs its client only a re-initialize."""
         return not self.work and not self.session.running and (self.standalone is None or self.standalone.closed)
 
-    async def close_session(self, reason: str) -> None:
+    async def close_session(self, reason: str, code: CloseCode = CloseCode.POLICY) -> None:
+        """End the session: its work cancelled, its streams ended (their slots freed as they close), un-counted."""
+        log.debug("streamable session %s closed: %s", self.session.id[:8], reason)  # DELETEs are routine
         self.session.close()
         for task in list(self.work):
             task.cancel()
@@ -532,9 +537,10 @@ class StreamableEndpoint(HttpEndpoint):
                 task.cancel()
 
     async def _pings(self, holder: StreamableSession) -> None:
+        """Pings on the GET stream; a client that stops answering loses its session, as on the other transports."""
         await ping_until_silent(holder.session, holder.emit_standalone)
-        if holder.standalone is not None:
-            holder.standalone.close()
+        # Shielded: ending the session ends this stream, whose clean-up cancels this task.
+        await asyncio.shield(holder.close_session("client stopped answering pings", CloseCode.PING_TIMEOUT))
 
     async def on_close(self) -> None:
         await release_stream(self)

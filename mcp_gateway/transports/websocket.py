@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -17,6 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from mcp_gateway import directory, jsonrpc, scopes, tracing
+from mcp_gateway.closing import CloseCode
 from mcp_gateway.gate import get_gate
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession, new_session_id
@@ -24,11 +26,9 @@ from mcp_gateway.transports.entrance import Caller, check_entrance, claim_stream
 from mcp_gateway.transports.link import SessionLink
 from mcp_gateway.transports.security import client_ip
 
+log = logging.getLogger(__name__)
 TRANSPORT = "websocket"
 SUBPROTOCOL = "mcp"
-# Closed by the server (policy, revoked key, not initialized): Autobahn accepts only 1000 and 3000-4999 from
-# an application, so 1008 itself would raise instead of closing.
-CLOSE_POLICY = 4008
 
 
 class McpWebsocketConsumer(AsyncWebsocketConsumer):
@@ -123,13 +123,25 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
         await self.link.stop()
         await directory.remove(self.session.id)
 
-    async def close_session(self, reason: str) -> None:
-        await self.close(code=CLOSE_POLICY, reason=reason[:120])
+    async def close_session(self, reason: str, code: CloseCode = CloseCode.POLICY) -> None:
+        """Close with the code saying why (mcp_gateway.closing); the reason goes to the log, since Daphne sends
+        none. Our disconnect() runs when the client's close frame comes back, which un-counts the session."""
+        if self.session is not None:
+            log.info("websocket session %s closed (%d): %s", self.session.id[:8], code, reason)
+        # Daphne drops the reason; other ASGI servers send it, within the frame's 123 bytes.
+        await self.close(code=int(code), reason=reason.encode()[:120].decode(errors="ignore"))
 
     # Channel-layer events (close requested by the ops console, messages routed from elsewhere).
     async def mcp_close(self, event: dict[str, Any]) -> None:
-        await self.close_session(event.get("reason", "closed by the server"))
+        await self.close_session(event.get("reason", "closed by the server"), _close_code(event))
 
     async def mcp_message(self, event: dict[str, Any]) -> None:
         if self.session is not None:
             self.link.feed(event["payload"])
+
+
+def _close_code(event: dict[str, Any]) -> CloseCode:
+    try:
+        return CloseCode(event.get("code", CloseCode.POLICY))
+    except ValueError:
+        return CloseCode.POLICY

@@ -14,9 +14,11 @@ class FakeHolder:
     session: ServerSession
     channel_name: str | None = None
     closed: list[str] = field(default_factory=list)
+    codes: list[int] = field(default_factory=list)
 
-    async def close_session(self, reason: str) -> None:
+    async def close_session(self, reason: str, code: int = 4008) -> None:
         self.closed.append(reason)
+        self.codes.append(code)
 
 
 def holder(channel: str | None = None, transport: str = "streamable-http") -> FakeHolder:

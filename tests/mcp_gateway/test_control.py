@@ -12,6 +12,7 @@ from channels.layers import InMemoryChannelLayer
 from django.core.cache import caches
 
 from mcp_gateway import control, directory
+from mcp_gateway.closing import CloseCode
 from tests.mcp_gateway.holders import FakeHolder, holder
 
 
@@ -90,7 +91,7 @@ async def test_close_session_held_here_closes_it_directly(layer: InMemoryChannel
     held = holder()
     directory.adopt(held)
     assert await control.close_session(held.session.id, "bye") is True
-    assert held.closed == ["bye"]
+    assert held.closed == ["bye"] and held.codes == [CloseCode.CLOSED_BY_OPERATOR]
 
 
 async def test_close_session_sends_to_the_channel_its_record_names(layer: InMemoryChannelLayer) -> None:
@@ -98,7 +99,7 @@ async def test_close_session_sends_to_the_channel_its_record_names(layer: InMemo
     elsewhere = holder(channel=channel)
     await directory.save(elsewhere)
     assert await control.close_session(elsewhere.session.id, "bye") is True
-    assert await asyncio.wait_for(layer.receive(channel), 1) == {"type": "mcp.close", "reason": "bye"}
+    assert await asyncio.wait_for(layer.receive(channel), 1) == {"type": "mcp.close", "reason": "bye", "code": 4000}
 
 
 async def test_close_session_without_a_channel_asks_the_group_and_forgets_the_record(
@@ -110,7 +111,7 @@ async def test_close_session_without_a_channel_asks_the_group_and_forgets_the_re
     await directory.save(elsewhere)
     assert await control.close_session(elsewhere.session.id, "bye") is True
     message = await asyncio.wait_for(layer.receive(member), 1)
-    assert message == {"type": "mcp.close_session", "session_id": elsewhere.session.id, "reason": "bye"}
+    assert message == {"type": "mcp.close_session", "session_id": elsewhere.session.id, "reason": "bye", "code": 4000}
     assert await directory.lookup(elsewhere.session.id) is None
 
 

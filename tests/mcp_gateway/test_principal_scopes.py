@@ -439,7 +439,7 @@ async def test_the_warden_closes_a_real_websocket_at_its_tokens_expiry() -> None
         assert await warden.close_revoked() == 1
         assert await lapsed.receive_output(5) == {
             "type": "websocket.close",
-            "code": 4008,
+            "code": 4003,
             "reason": "OAuth token expired",
         }
         assert (await ask(fresh, rpc("ping", msg_id=12)))["result"] == {}

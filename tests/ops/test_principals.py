@@ -76,5 +76,7 @@ async def test_a_websocket_is_told_its_missing_scope_and_closed_when_its_token_e
     async with connect(server.ws_url, subprotocols=[Subprotocol("mcp")], additional_headers=lapsed) as ws:
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 30)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008  # closed by the server's policy
+    assert (
+        closed.value.rcvd is not None and closed.value.rcvd.code == 4003
+    )  # its credential ended (mcp_gateway.closing)
     assert "(websocket) closed: OAuth token expired" in server.log()  # Daphne does not send the close reason

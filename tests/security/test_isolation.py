@@ -193,7 +193,7 @@ async def test_a_revoked_key_loses_every_open_connection_on_every_process(fleet)
                 asyncio.gather(ws_closed(), drained(legacy.events), drained(sse_events(standalone))), ENDED_WITHIN
             )
             elapsed = time.monotonic() - started
-        assert code == 4008
+        assert code == 4003  # its credential ended (mcp_gateway.closing.CloseCode.CREDENTIAL_ENDED)
         assert elapsed < ENDED_WITHIN
         # Further calls with the key are refused, on the session it opened and anywhere else.
         for server in (a, b):

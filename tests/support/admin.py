@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -89,3 +90,18 @@ async def close_from_admin(admin: httpx.AsyncClient, row_keys: list[str]) -> htt
         "/admin/ops/connection/?state__exact=active",
         {"action": "close_connections", "_selected_action": row_keys, "index": "0"},
     )
+
+
+def staff_cookies(server: DaphneServer) -> httpx.Cookies:
+    """A staff member's session cookies, logged in once (for a module's tests, each with a client of its own loop)."""
+
+    async def log_in() -> httpx.Cookies:
+        client = await logged_in(server)
+        await client.aclose()
+        return client.cookies
+
+    return asyncio.run(log_in())
+
+
+def staff_client(server: DaphneServer, cookies: httpx.Cookies) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.base, cookies=cookies, timeout=20, follow_redirects=True)

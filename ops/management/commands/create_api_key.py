@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ops.models import ApiKey
+from ops.forms import ApiKeyForm, form_errors
 
 
 class Command(BaseCommand):
@@ -17,10 +17,11 @@ class Command(BaseCommand):
         parser.add_argument("--rate", default="", help="per-key rate override, like 100/m")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if ApiKey.objects.filter(name=options["name"]).exists():
-            raise CommandError(f"An API key named {options['name']!r} exists already.")
-        key = ApiKey(name=options["name"], rate_override=options["rate"])
-        key.full_clean(exclude=["prefix", "token_hash"])
+        # The admin's own form: a name or rate it refuses is refused here with the same message.
+        form = ApiKeyForm(data={"name": options["name"], "rate_override": options["rate"]})
+        if not form.is_valid():
+            raise CommandError(f"No API key made: {form_errors(form)}")
+        key = form.save(commit=False)
         token = key.issue_token()
         key.save()
         self.stdout.write(token)
