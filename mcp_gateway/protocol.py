@@ -67,11 +67,6 @@ class Observer:
         `outcome` is request_done's, except "refused" for a result an admission check turned away (REFUSED_META)."""
 
 
-# A tool result an admission check (a per-tool rate rule) refused carries this in its `_meta`, so that an observer
-# tells "refused" from the tool's own errors.
-REFUSED_META = "io.awsmcp/refused"
-
-
 observers: list[Observer] = []
 
 # Methods whose handlers may run long: they get their own task so that a cancel stops them.
@@ -94,7 +89,8 @@ def tool_error_result(message: str) -> dict[str, Any]:
     return {"content": [_text(message)], "isError": True}
 
 
-# `_meta` keys of a tool call refused before it ran: why ("rate"), and in how many seconds to try again.
+# `_meta` keys of a tool call refused before it ran: why ("rate"), and in how many seconds to try again. An observer
+# tells "refused" from the tool's own errors by the first.
 REFUSED_META = "io.awsmcp/refused"
 RETRY_AFTER_META = "io.awsmcp/retryAfter"
 
