@@ -266,6 +266,7 @@ def docs_settings(settings: Settings, origin: OriginServer, monkeypatch: pytest.
         "docs": {"BACKEND": f"{LocMemCache.__module__}.LocMemCache", "LOCATION": location},
     }
     settings.DOCS_INDEX_ENABLED = False
+    settings.MCP_RATELIMIT_ENABLED = False  # per-tool rules are read from the database, which these tests leave shut
     monkeypatch.setattr(background, "ensure", lambda name: None)
     page_l1().clear()
 
