@@ -89,6 +89,14 @@ def compose_site(backends: list[int], port: int) -> str:
     return swap(text, r"listen 80;", f"listen 127.0.0.1:{port};", source=COMPOSE)
 
 
+# Which backend served each request (the last one tried: `$upstream_addr` lists every one) and its MCP session
+# (Streamable HTTP: a header; legacy SSE POSTs: the query):
+# how a test learns where nginx sent a request. Part of the test's main config, not of the shipped file.
+UPSTREAM_LOG = (
+    "    log_format upstreams '$http_mcp_session_id|$arg_session_id|$request_method|$status|$upstream_addr';\n"
+)
+
+
 def main_config(workdir: Path, site: str) -> str:
     """A minimal main config around a site: every path nginx writes is in `workdir`."""
     user = ""
@@ -101,7 +109,7 @@ def main_config(workdir: Path, site: str) -> str:
         f"{user}daemon off;\nworker_processes 1;\npid {workdir / 'nginx.pid'};\n"
         f"error_log {workdir / 'error.log'} info;\n"
         "events { worker_connections 4096; }\n"
-        f"http {{\n    access_log {workdir / 'access.log'};\n{temps}"
+        f"http {{\n{UPSTREAM_LOG}    access_log {workdir / 'access.log'} upstreams;\n{temps}"
         f"    include {workdir / 'site.conf'};\n}}\n"
     )
 
@@ -153,6 +161,17 @@ class Nginx(Endpoints):
         except Exception as exc:
             raise RuntimeError(self.error_log()) from exc
         return self
+
+    def served(self, session_id: str) -> list[tuple[str, int, int | None]]:
+        """(method, status, backend port) of each finished request of a session, in order."""
+        rows = []
+        for line in (self.workdir / "access.log").read_text().splitlines():
+            header, query, method, status, upstream = line.split("|")
+            if session_id in (header, query):
+                last = upstream.split(",")[-1].strip()
+                port = int(last.rsplit(":", 1)[1]) if ":" in last else None  # "awsmcp": no backend answered
+                rows.append((method, int(status), port))
+        return rows
 
     def error_log(self) -> str:
         path = self.workdir / "error.log"
