@@ -97,7 +97,7 @@ UPSTREAM_LOG = (
 )
 
 
-def main_config(workdir: Path, site: str) -> str:
+def main_config(workdir: Path) -> str:
     """A minimal main config around a site: every path nginx writes is in `workdir`."""
     user = ""
     if os.geteuid() == 0:  # as root nginx would hand its workers to `nobody`: keep them the current user
@@ -115,13 +115,15 @@ def main_config(workdir: Path, site: str) -> str:
 
 
 def write_config(workdir: Path, site: str) -> Path:
+    """The site and its main config in `workdir`; the main config's path."""
     (workdir / "site.conf").write_text(site)
     config = workdir / "nginx.conf"
-    config.write_text(main_config(workdir, site))
+    config.write_text(main_config(workdir))
     return config
 
 
 def nginx_command(workdir: Path, config: Path, *extra: str) -> list[str]:
+    """`-e`: nginx opens an error log before it reads `-c` (else /var/log/nginx's); `-p`: relative paths stay here."""
     assert Path(NGINX).exists(), f"{NGINX} is missing: run scripts/install-test-tools.sh (make test does)"
     return [NGINX, "-p", f"{workdir}/", "-e", str(workdir / "error.log"), "-c", str(config), *extra]
 
@@ -179,7 +181,7 @@ class Nginx(Endpoints):
 
     def stop(self) -> None:
         if self.proc is not None:
-            stop(self.proc, sig=15)  # SIGTERM: nginx's fast shutdown, streams included
+            stop(self.proc)  # SIGTERM: nginx's fast shutdown, open streams included
             self.proc = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
