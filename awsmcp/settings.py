@@ -211,6 +211,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"awsmcp.access": {"level": env_str("ACCESS_LOG_LEVEL", "INFO")}},
 }
+# A client's W3C trace context: parent (continue its trace) or link (a new trace, the client's as a span link:
+# for a public server that should not let clients choose its trace ids).
+MCP_TRACE_CLIENT_CONTEXT = env_str("MCP_TRACE_CLIENT_CONTEXT", "parent")
+if MCP_TRACE_CLIENT_CONTEXT not in ("parent", "link"):
+    raise ImproperlyConfigured(f"MCP_TRACE_CLIENT_CONTEXT must be parent or link, not {MCP_TRACE_CLIENT_CONTEXT!r}")
 
 # --- MCP gateway -----------------------------------------------------------------------------
 MCP_DEFAULT_PARTITION = env_str("MCP_DEFAULT_PARTITION", "aws")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
 
+from awsmcp import otel
 from awsmcp.breaker import cache_call
 from awsmcp.pools import run_in
 from mcp_gateway import subscriptions, tasks
@@ -17,6 +18,9 @@ from mcp_gateway.protocol import McpServer
 from mcp_gateway.scopes import partition_scopes
 from mcp_gateway.tasks.manager import TaskLimits
 from mcp_gateway.tasks.store import CacheStore, MemoryStore
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 # Keeps requestState signatures apart from every other use of SECRET_KEY (sessions, password resets).
 REQUEST_STATE_SALT = "mcp_gateway.input_required.request-state"
@@ -59,6 +63,11 @@ async def _shared_cache(operation: str, *args: Any) -> Any:
     return await run_in("database", cache_call, "default", operation, *args, patient=True)
 
 
+def _tracer() -> Tracer | None:
+    """The process's tracer now (awsmcp.otel turns tracing on at start-up, maybe after the server is built)."""
+    return otel.tracer
+
+
 @cache
 def get_server() -> McpServer:
     """Built on first use, after every app's ready() has registered its tools."""
@@ -77,6 +86,8 @@ def get_server() -> McpServer:
         resources_page_size=settings.MCP_RESOURCES_PAGE_SIZE,
         cursors=SignedStateCodec(None, salt=LIST_CURSOR_SALT),
         partition_scopes=partition_scopes,
+        tracer=_tracer,
+        trace_link=settings.MCP_TRACE_CLIENT_CONTEXT == "link",
     )
     subscriptions.install(
         server,

@@ -41,7 +41,7 @@ RDS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
 
 @pytest.fixture
 async def server() -> McpServer:
-    return McpServer(make_catalogue(), version="test")
+    return McpServer(make_catalogue(), version="test", tracer=lambda: otel.tracer)
 
 
 @pytest.fixture
