@@ -24,6 +24,7 @@ from mcp_gateway.tasks.manager import TaskLimits
 from mcp_gateway.tasks.store import MemoryStore
 from ops import audit, metrics
 from ops.models import AuditEntry
+from tests.mcp_gateway.conftest import make_catalogue
 
 URL = {"type": "object", "properties": {"url": {"type": "string"}}}
 
@@ -37,6 +38,16 @@ class Heard(protocol.Observer):
     def tool_called(self, session: ServerSession, request: Request, seconds: float, outcome: str) -> None:
         assert seconds >= 0
         self.calls.append((request.params.get("name"), outcome))
+
+
+class Done(protocol.Observer):
+    """What observers are told of every request: (method, outcome)."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[str, str]] = []
+
+    def request_done(self, method: str, tool: str | None, seconds: float, outcome: str) -> None:
+        self.outcomes.append((method, outcome))
 
 
 def core() -> tuple[McpServer, asyncio.Event]:
@@ -104,7 +115,40 @@ async def test_a_call_answered_with_a_task_is_heard_when_the_task_is_accepted(mo
     session = ServerSession("throwaway", "streamable-http", "aws", remote_ip="192.0.2.7")
     reply = await server.handle_message(session, Request(1, "tools/call", {"name": "ok", "_meta": envelope}))
     assert reply is not None and reply["result"]["resultType"] == "task"
-    assert heard.calls == [("ok", "ok")]  # recorded as accepted; the task's own end is tasks/get's
+    assert heard.calls == [("ok", "task")]  # recorded as accepted; the task's own end is tasks/get's
+
+
+async def test_a_call_the_client_leaves_is_heard_as_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WebSocket closed, a stream ended, a POST dropped: the transport cancels the handling task. The call
+    happened: observers (audit, metrics) hear it, and the cancellation still reaches the transport."""
+    heard, done = Heard(), Done()
+    monkeypatch.setattr(protocol, "observers", [heard, done])
+    server, started = core()
+    session = ServerSession("s" * 40, "websocket", "aws")
+    await server.handle_message(session, Request(0, "initialize", {"protocolVersion": "2025-11-25"}))
+    handling = asyncio.create_task(server.handle_message(session, call(1, "slow")))
+    await started.wait()
+    handling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handling
+    assert heard.calls == [("slow", "cancelled")]
+    assert done.outcomes[-1] == ("tools/call", "cancelled")
+
+
+async def test_an_input_required_round_is_heard_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 2026-07-28 call answered with questions for the client has not ended: not "ok"."""
+    heard = Heard()
+    monkeypatch.setattr(protocol, "observers", [heard])
+    server = McpServer(make_catalogue())
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+        "io.modelcontextprotocol/clientInfo": {"name": "pytest", "version": "1"},
+    }
+    session = ServerSession("throwaway", "streamable-http", "aws")
+    reply = await server.handle_message(session, Request(1, "tools/call", {"name": "asker", "_meta": envelope}))
+    assert reply is not None and reply["result"]["resultType"] == "input_required", reply
+    assert heard.calls == [("asker", "input_required")]
 
 
 def session_of(principal: Principal, name: str = "") -> ServerSession:
