@@ -390,8 +390,8 @@ OPS_AUDIT_DB = env_bool("OPS_AUDIT_DB", True)
 OPS_AUDIT_QUEUE = env_int("OPS_AUDIT_QUEUE", 10_000)  # calls waiting for their batch; more are dropped and counted
 OPS_AUDIT_FLUSH = env_float("OPS_AUDIT_FLUSH", 1.0)  # seconds between batches
 OPS_AUDIT_VALUE_CHARS = env_int("OPS_AUDIT_VALUE_CHARS", 512)  # an argument's value is cut to this many characters
-OPS_AUDIT_RETENTION_DAYS = env_float("OPS_AUDIT_RETENTION_DAYS", 30.0)  # rows older than this are deleted
-OPS_AUDIT_MAX_ROWS = env_int("OPS_AUDIT_MAX_ROWS", 1_000_000)  # the oldest rows past this many are deleted
+OPS_AUDIT_RETENTION_DAYS = env_float("OPS_AUDIT_RETENTION_DAYS", 30.0)  # rows older are deleted; 0: kept by age
+OPS_AUDIT_MAX_ROWS = env_int("OPS_AUDIT_MAX_ROWS", 1_000_000)  # the oldest rows past this many go; 0: no cap
 OPS_AUDIT_PRUNE_EVERY = env_float("OPS_AUDIT_PRUNE_EVERY", 60.0)  # seconds between retention rounds
 
 # --- AWS documentation origins ---------------------------------------------------------------

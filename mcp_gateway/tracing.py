@@ -30,6 +30,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from awsmcp import otel
 from mcp_gateway import outcomes
+from mcp_gateway.sessions import short_id
 
 if TYPE_CHECKING:
     from mcp_gateway.jsonrpc import Request
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
 MAX_TRACESTATE = 512  # W3C: at most 32 list members; longer headers may be dropped
 MAX_ATTRIBUTE_CHARS = 256  # client-chosen strings (tool names, URIs) put on a span are cut to this
-SESSION_ID_CHARS = 8  # a session id is a credential: spans carry its start, as the logs do
 _FIELDS = ("traceparent", "tracestate")
 # OpenTelemetry semantic conventions for MCP (semantic-conventions-genai; mcp.* were in semconv 0.66b2's
 # incubating attributes, gen_ai.*, jsonrpc.*, error.* and network.* still are).
@@ -185,7 +185,7 @@ def _request_attributes(session: ServerSession, request: Request) -> dict[str, A
     method = request.method
     attributes: dict[str, Any] = {
         METHOD: method[:MAX_ATTRIBUTE_CHARS],
-        SESSION: session.id[:SESSION_ID_CHARS],
+        SESSION: short_id(session.id),
         PARTITION: session.partition,
         TRANSPORT: session.transport,
         NETWORK_TRANSPORT: "tcp",

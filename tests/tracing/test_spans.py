@@ -81,7 +81,7 @@ async def test_a_tool_call_is_a_server_span_with_the_mcp_attributes(
         "mcp.method.name": "tools/call",
         "gen_ai.tool.name": "echo",
         "gen_ai.operation.name": "execute_tool",
-        "mcp.session.id": "session-",  # the start only: the whole id is a credential
+        "mcp.session.id": "session-id-0",  # the start only (SHORT_ID_CHARS): the whole id is a credential
         "mcp.protocol.version": "2025-11-25",
         "jsonrpc.request.id": "1",
         "awsmcp.partition": "aws",
