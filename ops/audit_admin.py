@@ -24,6 +24,8 @@ OUTCOMES = (
     ("refused", "refused (rate)"),
     ("error", "JSON-RPC error"),
     ("cancelled", "cancelled"),
+    ("task", "accepted as a task"),
+    ("input_required", "input required"),
 )
 
 
