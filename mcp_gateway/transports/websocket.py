@@ -21,7 +21,7 @@ from mcp_gateway import directory, jsonrpc, scopes
 from mcp_gateway.closing import CloseCode
 from mcp_gateway.gate import get_gate
 from mcp_gateway.server import get_server
-from mcp_gateway.sessions import ServerSession, new_session_id
+from mcp_gateway.sessions import ServerSession, new_session_id, short_id
 from mcp_gateway.transports.entrance import Caller, check_entrance, claim_stream, insufficient
 from mcp_gateway.transports.link import SessionLink
 from mcp_gateway.transports.security import client_ip
@@ -125,7 +125,7 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
         """Close with the code saying why (mcp_gateway.closing); the reason goes to the log, since Daphne sends
         none. Our disconnect() runs when the client's close frame comes back, which un-counts the session."""
         if self.session is not None:
-            log.info("websocket session %s closed (%d): %s", self.session.id[:8], code, reason)
+            log.info("websocket session %s closed (%d): %s", short_id(self.session.id), code, reason)
         # Daphne drops the reason; other ASGI servers send it, within the frame's 123 bytes.
         await self.close(code=int(code), reason=reason.encode()[:120].decode(errors="ignore"))
 
