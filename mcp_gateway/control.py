@@ -4,6 +4,10 @@ A session held by this process is closed directly. Otherwise a stream session's 
 channel of the process holding it, which gets an `mcp.close` message; every process also listens
 on the `awsmcp-control` group, which reaches Streamable HTTP sessions (they have no channel of
 their own) on whichever process serves them.
+
+The same group carries a client's reply to a server-to-client request (a ping, a sampling or elicitation request)
+that reached a process where nothing waits for it: a Streamable HTTP client POSTs its replies wherever the load
+balancer sends them, and the process that asked resolves it (`route_reply`, then the listener).
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import logging
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from mcp_gateway import directory
 from mcp_gateway.closing import CloseCode
-from mcp_gateway.sessions import short_id
+from mcp_gateway.jsonrpc import Response
+from mcp_gateway.sessions import PROCESS_TAG, ServerSession, short_id
 
 log = logging.getLogger(__name__)
 CONTROL_GROUP = "awsmcp-control"
+CLIENT_REPLY = "mcp.client_reply"
 
 
 async def listen() -> None:
@@ -35,6 +42,8 @@ async def listen() -> None:
                     holder = directory.local(event.get("session_id", ""))
                     if holder is not None:
                         await holder.close_session(event.get("reason", "closed by an operator"), _code(event))
+                elif event.get("type") == CLIENT_REPLY:
+                    resolve_routed_reply(event)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the layer went away for a while: rejoin when it is back
@@ -93,3 +102,47 @@ async def _tell_every_process(session_id: str, reason: str, code: CloseCode) -> 
         await layer.group_send(CONTROL_GROUP, event)
     except Exception as exc:  # the channel layer is away: sessions held here were closed already
         log.warning("control group send failed: %s: %s", exc.__class__.__name__, exc)
+
+
+async def route_reply(session: ServerSession, reply: Response) -> None:
+    """Hand a client's reply nobody here waits for to the process that sent the request (McpServer's
+    unmatched_reply): in a fleet, over the control group; on one process it simply came too late.
+
+    Routed once, and only what can be waiting elsewhere: a reply in a session served here without a channel of its
+    own (Streamable HTTP; the other transports carry replies to their holder already), to a request id another
+    process made. The session is the one the POST authenticated, never one the reply names."""
+    holder = directory.local(session.id)
+    if holder is None or holder.channel_name is not None:
+        return  # a throw-away stateless session, or one whose replies always reach the process that asked
+    request_id = reply.id
+    if not settings.REDIS_URL or not _made_elsewhere(request_id):
+        log.debug("session %s: nothing waits for the reply to %r", short_id(session.id), request_id)
+        return
+    event: dict[str, Any] = {"type": CLIENT_REPLY, "session_id": session.id, "id": request_id}
+    if reply.error is not None:
+        event["error"] = reply.error
+    else:
+        event["result"] = reply.result
+    try:
+        await get_channel_layer().group_send(CONTROL_GROUP, event)
+    except Exception as exc:  # the channel layer is away: the request times out where it was sent
+        log.warning("routing a client reply failed: %s: %s", exc.__class__.__name__, exc)
+
+
+def _made_elsewhere(request_id: object) -> bool:
+    """Whether an id looks like a request of another process (ServerSession.next_request_id): this process's own
+    unanswered ids have nobody waiting anywhere, and ids the server never made are not sent to every process."""
+    return isinstance(request_id, str) and request_id.startswith("s") and not request_id.startswith(PROCESS_TAG + "-")
+
+
+def resolve_routed_reply(event: dict[str, Any]) -> bool:
+    """Resolve a reply routed on the control group if this process sent its request (its id starts with this
+    process's tag) in the session the event names; resolving never routes it again."""
+    request_id = event.get("id")
+    if not isinstance(request_id, str) or not request_id.startswith(PROCESS_TAG + "-"):
+        return False
+    holder = directory.local(str(event.get("session_id", "")))
+    if holder is None:
+        return False
+    error = event.get("error")
+    return holder.session.resolve(request_id, event.get("result"), error if isinstance(error, dict) else None)

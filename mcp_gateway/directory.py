@@ -55,7 +55,9 @@ def local(session_id: str) -> Holder | None:
 
 def adopt(holder: Holder) -> None:
     """Serve here a session that began on another process (its shared record says who it is); no
-    listeners are told, since it was opened (and is counted) where it began, which keeps its record."""
+    listeners are told, since it was opened (and is counted) where it began, which keeps its record. It listens on
+    the control group from now on: the session may be closed, or its replies routed here, from any process."""
+    background.ensure(CONTROL_LISTENER)
     _local[holder.session.id] = holder
     _written[holder.session.id] = float("inf")
 
@@ -93,7 +95,8 @@ async def _shared(operation: str, *args: Any) -> Any:
 
 
 # Loops every process runs once it serves a session (registered in McpGatewayConfig.ready()).
-SESSION_LOOPS = ("control-listener", "session-warden", "session-records")
+CONTROL_LISTENER = "control-listener"
+SESSION_LOOPS = (CONTROL_LISTENER, "session-warden", "session-records")
 
 
 async def add(holder: Holder) -> None:

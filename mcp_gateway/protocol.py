@@ -120,6 +120,8 @@ class ToolRefusal:
 
 # Asked before a tool runs (after its arguments were checked): a refusal, or None to let it run.
 ToolAdmission = Callable[[str, RequestContext], Awaitable[ToolRefusal | None]]
+# Given a client's reply that no request of this process waits for: in a fleet the waiter may be another process's.
+UnmatchedReply = Callable[[ServerSession, Response], Awaitable[None]]
 
 
 class McpServer:
@@ -140,12 +142,16 @@ class McpServer:
         cursors: StateCodec | None = None,
         partition_scopes: Callable[[str], frozenset[str]] | None = None,
         tool_admission: ToolAdmission | None = None,
+        unmatched_reply: UnmatchedReply | None = None,
         tracer: Callable[[], Tracer | None] | None = None,
         trace_link: bool = False,
     ) -> None:
         self.catalogue = catalogue
         # Per-tool rate rules live outside the core (ops); None lets every call run.
         self.tool_admission = tool_admission
+        # Where a client's reply goes when nothing here waits for it (a fleet routes it to the process that asked);
+        # None drops it.
+        self.unmatched_reply = unmatched_reply
         # The process's tracer, asked per request (tracing is turned on at start-up, maybe after this is built);
         # None: tracing off. The core holds no global of its own.
         self.tracer = tracer or _no_tracer
@@ -248,7 +254,8 @@ class McpServer:
             self.handle_notification(session, message)
             return None
         if isinstance(message, Response):
-            session.resolve(message.id, message.result, message.error)
+            if not session.resolve(message.id, message.result, message.error) and self.unmatched_reply is not None:
+                await self.unmatched_reply(session, message)
             return None
         assert isinstance(message, Invalid)
         return jsonrpc.error_message(message.id, message.error)

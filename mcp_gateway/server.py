@@ -12,7 +12,7 @@ from django.core import signing
 from awsmcp import otel
 from awsmcp.breaker import cache_call
 from awsmcp.pools import run_in
-from mcp_gateway import subscriptions, tasks
+from mcp_gateway import control, subscriptions, tasks
 from mcp_gateway.catalogue import catalogue
 from mcp_gateway.context import RequestContext
 from mcp_gateway.gate import get_gate
@@ -100,6 +100,7 @@ def get_server() -> McpServer:
         cursors=SignedStateCodec(None, salt=LIST_CURSOR_SALT),
         partition_scopes=partition_scopes,
         tool_admission=tool_admission,
+        unmatched_reply=control.route_reply,  # a client's reply POSTed to another process than the one that asked
         tracer=_tracer,
         trace_link=settings.MCP_TRACE_CLIENT_CONTEXT == "link",
     )

@@ -33,6 +33,12 @@ def short_id(session_id: str) -> str:
     return session_id[:SHORT_ID_CHARS]
 
 
+# Starts every request id this process sends: a Streamable HTTP session is served by several processes at once (its
+# GET stream on one, a streamed POST on another), and a client's reply routed between them must find the one waiter
+# it answers, never another process's request that happens to share its number.
+PROCESS_TAG = "s" + secrets.token_hex(4)
+
+
 def new_session_id() -> str:
     """A long random token: unguessable, and visible ASCII as the spec asks of Mcp-Session-Id."""
     return secrets.token_urlsafe(32)
@@ -103,7 +109,9 @@ class ServerSession:
 
     # --- server-to-client requests -----------------------------------------------------------
     def next_request_id(self) -> str:
-        return f"s{next(self._ids)}"
+        """Unique among the processes serving this session (PROCESS_TAG), so a reply routed here resolves the
+        request it answers."""
+        return f"{PROCESS_TAG}-{next(self._ids)}"
 
     async def request(self, emit: Emit, method: str, params: dict[str, Any] | None, timeout: float) -> Any:
         """Send a request to the client on `emit` and wait for its reply (or raise TimeoutError)."""
