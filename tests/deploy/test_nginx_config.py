@@ -6,9 +6,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.support.nginx import SHIPPED, ShapeChanged, check, compose_site, shipped_site, throwaway_cert
+from tests.support.nginx import SHIPPED, Nginx, ShapeChanged, check, compose_site, shipped_site, throwaway_cert
+from tests.support.processes import free_port
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +45,21 @@ def test_the_templating_fails_loudly_when_the_shipped_file_changes_shape(
     monkeypatch.setattr("tests.support.nginx.SHIPPED", changed)
     with pytest.raises(ShapeChanged, match="listen 443 ssl http2"):
         shipped_site([8001, 8002], 18080, 18443, *cert)
+
+
+def test_the_templating_fails_loudly_when_the_catch_all_changes_shape(
+    cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    changed = tmp_path / "awsmcp.conf"
+    changed.write_text(SHIPPED.read_text().replace("listen 443 ssl http2 default_server;", "listen 443 ssl http2;"))
+    monkeypatch.setattr("tests.support.nginx.SHIPPED", changed)
+    with pytest.raises(ShapeChanged, match="default_server"):
+        shipped_site([8001, 8002], 18080, 18443, *cert)
+
+
+def test_the_compose_nginx_keeps_metrics_to_prometheus() -> None:
+    """The compose nginx refuses /metrics itself (Prometheus scrapes the workers on the compose network); other
+    paths go on to the workers (none listening here: 502)."""
+    with Nginx([free_port(), free_port()], compose=True) as proxy:
+        assert httpx.get(f"{proxy.base}/metrics", timeout=10).status_code == 403
+        assert httpx.get(f"{proxy.base}/healthz", timeout=10).status_code == 502

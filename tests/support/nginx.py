@@ -159,8 +159,10 @@ def children(pid: int) -> list[int]:
 class Nginx(Endpoints):
     """nginx as a non-daemon child process on free loopback ports: `port` plain HTTP, `tls_port` the shipped TLS."""
 
-    def __init__(self, backends: list[int]) -> None:
+    def __init__(self, backends: list[int], *, compose: bool = False) -> None:
+        """`compose`: deploy/nginx/compose.conf instead (plain HTTP on `port` only)."""
         self.backends = backends
+        self.compose = compose
         self.port = free_port()
         self.tls_port = free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="awsmcp-nginx-"))
@@ -173,12 +175,16 @@ class Nginx(Endpoints):
         return f"https://localhost:{self.tls_port}"
 
     def start(self) -> Nginx:
-        site = shipped_site(self.backends, self.port, self.tls_port, self.cert, self.key)
+        if self.compose:
+            site = compose_site(self.backends, self.port)
+        else:
+            site = shipped_site(self.backends, self.port, self.tls_port, self.cert, self.key)
         config = write_config(self.workdir, site)
         self.proc = subprocess.Popen(nginx_command(self.workdir, config), cwd=self.workdir)
         try:
             wait_for_port(self.port, proc=self.proc)
-            wait_for_port(self.tls_port, proc=self.proc)
+            if not self.compose:
+                wait_for_port(self.tls_port, proc=self.proc)
         except Exception as exc:
             log = self.error_log()
             self.stop()  # __exit__ never runs for a failed __enter__
