@@ -145,6 +145,17 @@ def check(site: str) -> subprocess.CompletedProcess[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+Served = tuple[str, int, int | None]  # method, status, the backend's port (None: no backend answered)
+
+
+def logged(line: str) -> tuple[tuple[str, str], str, int, int | None]:
+    """An UPSTREAM_LOG line: the session ids it names (header, query), method, status, the backend's port (the last
+    one tried: `$upstream_addr` lists every one; "awsmcp" or "-" when none answered)."""
+    header, query, method, status, upstream = line.split("|")
+    last = upstream.split(",")[-1].strip()
+    return (header, query), method, int(status), int(last.rsplit(":", 1)[1]) if ":" in last else None
+
+
 def children(pid: int) -> list[int]:
     """The child processes of `pid` (nginx's workers), by the parent pid in each /proc/<pid>/stat."""
     found = []
@@ -191,20 +202,28 @@ class Nginx(Endpoints):
             raise RuntimeError(log) from exc
         return self
 
-    def served(self, session_id: str) -> list[tuple[str, int, int | None]]:
+    def served(self, session_id: str) -> list[Served]:
         """(method, status, backend port) of each finished request of a session, in order."""
-        rows = []
-        for line in (self.workdir / "access.log").read_text().splitlines():
-            header, query, method, status, upstream = line.split("|")
-            if session_id in (header, query):
-                last = upstream.split(",")[-1].strip()
-                port = int(last.rsplit(":", 1)[1]) if ":" in last else None  # "awsmcp": no backend answered
-                rows.append((method, int(status), port))
-        return rows
+        rows = [logged(line) for line in self.access_log().splitlines()]
+        return [row[1:] for row in rows if session_id in row[0]]
+
+    def log_mark(self) -> int:
+        """Where the access log ends now: `served_since` reads what comes after."""
+        return len(self.access_log().splitlines())
+
+    def served_since(self, mark: int, count: int, timeout: float = 10.0) -> list[Served]:
+        """(method, status, backend port) of each request finished since `log_mark()` returned `mark`, once there
+        are `count` (or at the timeout: nginx writes a line when it has finished the request)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = [logged(line)[1:] for line in self.access_log().splitlines()[mark:]]
+            if len(rows) >= count or time.monotonic() >= deadline:
+                return rows
+            time.sleep(0.05)
 
     def served_when(
-        self, session_id: str, ready: Callable[[list[tuple[str, int, int | None]]], bool], timeout: float = 10.0
-    ) -> list[tuple[str, int, int | None]]:
+        self, session_id: str, ready: Callable[[list[Served]], bool], timeout: float = 10.0
+    ) -> list[Served]:
         """`served(session_id)` once `ready` says it is complete: nginx writes a request's line when it has finished
         it, which can be after the client saw the response end."""
         deadline = time.monotonic() + timeout
