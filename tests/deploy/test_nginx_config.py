@@ -37,23 +37,21 @@ def test_nginx_t_fails_on_a_directive_this_nginx_lacks(cert: tuple[Path, Path]) 
     assert 'unknown directive "http2"' in checked.stderr
 
 
+@pytest.mark.parametrize(
+    ("shipped", "changed", "named"),
+    [
+        ("listen 443 ssl http2;", "listen 8443 ssl http2;", "listen 443 ssl http2"),  # the site's listen
+        ("listen 443 ssl http2 default_server;", "listen 443 ssl http2;", "default_server"),  # the catch-all's
+        ("server_name mcp.example.com;", "server_name mcp.example.org;", "server_name"),
+    ],
+)
 def test_the_templating_fails_loudly_when_the_shipped_file_changes_shape(
-    cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shipped: str, changed: str, named: str
 ) -> None:
-    changed = tmp_path / "awsmcp.conf"
-    changed.write_text(SHIPPED.read_text().replace("listen 443 ssl http2;", "listen 8443 ssl http2;"))
-    monkeypatch.setattr("tests.support.nginx.SHIPPED", changed)
-    with pytest.raises(ShapeChanged, match="listen 443 ssl http2"):
-        shipped_site([8001, 8002], 18080, 18443, *cert)
-
-
-def test_the_templating_fails_loudly_when_the_catch_all_changes_shape(
-    cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    changed = tmp_path / "awsmcp.conf"
-    changed.write_text(SHIPPED.read_text().replace("listen 443 ssl http2 default_server;", "listen 443 ssl http2;"))
-    monkeypatch.setattr("tests.support.nginx.SHIPPED", changed)
-    with pytest.raises(ShapeChanged, match="default_server"):
+    copy = tmp_path / "awsmcp.conf"
+    copy.write_text(SHIPPED.read_text().replace(shipped, changed))
+    monkeypatch.setattr("tests.support.nginx.SHIPPED", copy)
+    with pytest.raises(ShapeChanged, match=named):
         shipped_site([8001, 8002], 18080, 18443, *cert)
 
 
