@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.support.processes import ROOT
+from tests.support.shipped import dockerfile_argv
 
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
@@ -71,7 +72,8 @@ def test_nginx_and_prometheus_address_its_services() -> None:
     assert upstreams, "no upstream servers in the compose nginx conf"
     for host, port in upstreams:
         assert host in services, f"nginx proxies to {host}, not a service"
-        assert f"-p {port}" in (DEPLOY / "Dockerfile").read_text(), f"the workers do not listen on {port}"
+        argv = dockerfile_argv()
+        assert argv[argv.index("-p") + 1] == port, f"the workers do not listen on {port}"
 
     prometheus = mounts(services["prometheus"])
     config = yaml.safe_load(prometheus["/etc/prometheus/prometheus.yml"].read_text())
@@ -81,3 +83,27 @@ def test_nginx_and_prometheus_address_its_services() -> None:
         for static in job["static_configs"]:
             for target in static["targets"]:
                 assert target.split(":")[0] in services, target
+
+
+def test_migrations_run_once_before_the_workers() -> None:
+    """No start-up race: PostgreSQL reports ready (pg_isready), then the one-shot `migrate` service runs, and the
+    workers start only once it has succeeded; the image's own command no longer migrates."""
+    services = compose()["services"]
+    postgres = services["postgres"]
+    assert "pg_isready" in postgres["healthcheck"]["test"], postgres.get("healthcheck")
+    migrate = services["migrate"]
+    assert migrate["command"][-3:] == ["manage.py", "migrate", "--noinput"], migrate["command"]
+    assert migrate["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    assert "restart" not in migrate  # one shot
+    assert "migrate" not in dockerfile_argv()
+    for name in ("worker1", "worker2"):
+        worker = services[name]
+        assert worker["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
+        assert worker["restart"] == "unless-stopped", name
+        assert worker["environment"] == migrate["environment"], name  # the same database
+        assert worker["environment"]["PROMETHEUS_MULTIPROC_DIR"] in worker["tmpfs"], name  # fresh on each start
+
+
+def test_the_image_runs_as_a_user_of_its_own() -> None:
+    users = re.findall(r"^USER (\S+)$", (DEPLOY / "Dockerfile").read_text(), flags=re.MULTILINE)
+    assert users and users[-1] not in ("root", "0"), users

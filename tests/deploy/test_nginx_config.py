@@ -6,9 +6,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.support.nginx import SHIPPED, ShapeChanged, check, compose_site, shipped_site, throwaway_cert
+from tests.support.nginx import SHIPPED, Nginx, ShapeChanged, check, compose_site, shipped_site, throwaway_cert
+from tests.support.processes import free_port
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +37,27 @@ def test_nginx_t_fails_on_a_directive_this_nginx_lacks(cert: tuple[Path, Path]) 
     assert 'unknown directive "http2"' in checked.stderr
 
 
+@pytest.mark.parametrize(
+    ("shipped", "changed", "named"),
+    [
+        ("listen 443 ssl http2;", "listen 8443 ssl http2;", "listen 443 ssl http2"),  # the site's listen
+        ("listen 443 ssl http2 default_server;", "listen 443 ssl http2;", "default_server"),  # the catch-all's
+        ("server_name mcp.example.com;", "server_name mcp.example.org;", "server_name"),
+    ],
+)
 def test_the_templating_fails_loudly_when_the_shipped_file_changes_shape(
-    cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shipped: str, changed: str, named: str
 ) -> None:
-    changed = tmp_path / "awsmcp.conf"
-    changed.write_text(SHIPPED.read_text().replace("listen 443 ssl http2;", "listen 8443 ssl http2;"))
-    monkeypatch.setattr("tests.support.nginx.SHIPPED", changed)
-    with pytest.raises(ShapeChanged, match="listen 443 ssl http2"):
+    copy = tmp_path / "awsmcp.conf"
+    copy.write_text(SHIPPED.read_text().replace(shipped, changed))
+    monkeypatch.setattr("tests.support.nginx.SHIPPED", copy)
+    with pytest.raises(ShapeChanged, match=named):
         shipped_site([8001, 8002], 18080, 18443, *cert)
+
+
+def test_the_compose_nginx_keeps_metrics_to_prometheus() -> None:
+    """The compose nginx refuses /metrics itself (Prometheus scrapes the workers on the compose network); other
+    paths go on to the workers (none listening here: 502)."""
+    with Nginx([free_port(), free_port()], compose=True) as proxy:
+        assert httpx.get(f"{proxy.base}/metrics", timeout=10).status_code == 403
+        assert httpx.get(f"{proxy.base}/healthz", timeout=10).status_code == 502

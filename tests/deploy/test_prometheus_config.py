@@ -21,7 +21,7 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_alert_rules_check() -> None:
     checked = promtool("check", "rules", str(PROMETHEUS / "alerts.yml"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 6 rules found" in checked.stdout
+    assert "SUCCESS: 7 rules found" in checked.stdout
 
 
 def test_the_prometheus_config_checks_with_its_rule_file() -> None:

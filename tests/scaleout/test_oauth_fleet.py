@@ -3,10 +3,11 @@ PostgreSQL (REDIS_URL, DATABASE_URL), behind nginx with the shipped config (no s
 authorization server and one protected resource: a code made on one process is redeemed on the other, a token
 minted on either works on both, and revoking a token or disabling a person on one ends the streams held by the other.
 
-Clients address the fleet by nginx's name (its Host, port included: the shipped config passes `$http_host`); to
-choose which process serves a leg, a request is pinned to one backend's port while its URL, and so its Host, still
-names nginx (`Pinned`). Access tokens are
-JWTs signed with one key shared by both processes (MCP_OAUTH_SIGNING_KEY, made here).
+Clients address the fleet by nginx's name (its Host, port included: the shipped config passes `$http_host`). To
+choose which process serves a leg, most requests bypass nginx: they are sent straight to one backend's port while
+their URL, and so their Host, still names nginx (`Pinned`), which is what nginx would forward. The metadata test goes
+through nginx itself and checks in nginx's access log that both processes answered. Access tokens are JWTs signed
+with one key shared by both processes (MCP_OAUTH_SIGNING_KEY, made here).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from tests.support.processes import (
     redis_server,
 )
 from tests.support.raw import ACCEPT_BOTH, LegacySse, initialize_request, request, sse_events
+from tests.support.shipped import unit_flags
 from tests.support.witness import RDS, RDS_TEXT
 
 PEOPLE = ("alice", "bob", "carol", "dave", "erin")
@@ -168,10 +170,10 @@ def fleet(origin: OriginServer, redis: RedisServer, postgres: PostgresServer, pe
     )
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, workdir, True)
-        a = stack.enter_context(daphne(db_path=db, **env))
+        a = stack.enter_context(daphne(db_path=db, flags=unit_flags(), **env))
         db.touch()  # A's start migrated PostgreSQL: B need not migrate again
         add_people(postgres.url, PEOPLE)
-        b = stack.enter_context(daphne(db_path=db, **env))
+        b = stack.enter_context(daphne(db_path=db, flags=unit_flags(), **env))
         proxy = stack.enter_context(Nginx([a.port, b.port]))
         yield Fleet(a, b, proxy, postgres.url)
         assert a.alive(), a.log()[-3000:]
@@ -442,10 +444,13 @@ async def test_one_issuer_and_one_signing_key_for_the_fleet(fleet: Fleet, pem: s
     a, b = fleet.a, fleet.b
     meta_a, meta_b = await server_metadata(fleet, a), await server_metadata(fleet, b)
     assert meta_a == meta_b and meta_a["issuer"] == fleet.issuer
+    mark = fleet.nginx.log_mark()
     for _ in range(4):  # through nginx itself, a new connection each time: whichever process answers
         async with httpx.AsyncClient(timeout=20) as http:
             answer = await http.get(f"{fleet.nginx.base}/.well-known/oauth-authorization-server/oauth")
         assert answer.json() == meta_a
+    served = await asyncio.to_thread(fleet.nginx.served_since, mark, 4)
+    assert {port for _method, _status, port in served} == {a.port, b.port}, served  # least_conn: both answered
     for server in (a, b):
         async with fleet.on(server) as http:
             resource = (await http.get(f"{fleet.nginx.base}/.well-known/oauth-protected-resource/mcp")).json()

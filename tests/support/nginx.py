@@ -1,14 +1,17 @@
 """Debian's nginx in front of the test's Daphnes, running the configuration shipped in `deploy/nginx/`.
 
-The shipped file is templated, not forked: only the upstream's `server` lines (the test's ports), the `listen` line
-(a plain-HTTP loopback listen, plus the shipped `ssl http2` listen on a loopback port of its own) and the
-certificate paths (a throwaway self-signed certificate) are replaced; every other line (proxy headers, buffering,
-timeouts, the upgrade map, the locations, client_max_body_size) is the shipped text. Each replacement must match
+The shipped file is templated, not forked: only the upstream's `server` lines (the test's ports), the `listen` lines
+(the catch-all's and the site's `ssl http2` listens on a loopback port of their own, plus a plain-HTTP loopback
+listen in the site's server, which is so the default there for any Host), the `server_name` (`localhost`, which
+the throwaway certificate names and TLS clients send as SNI) and the certificate paths (a throwaway self-signed
+certificate) are replaced; every other line (proxy headers, buffering, timeouts, keepalive, the upgrade map, the
+locations, client_max_body_size) is the shipped text. Each replacement must match
 exactly as often as the shipped file has it today, so a change of the file's shape fails here, loudly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import grp
 import ipaddress
@@ -18,6 +21,8 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography import x509
@@ -75,8 +80,10 @@ def shipped_site(backends: list[int], port: int, tls_port: int, cert: Path, key:
     text = SHIPPED.read_text()
     servers = "".join(f"    server 127.0.0.1:{backend};\n" for backend in backends)
     text = swap(text, r"^    server 127\.0\.0\.1:800[12];\n(?:    server 127\.0\.0\.1:800[12];\n)", servers)
+    text = swap(text, r"listen 443 ssl http2 default_server;", f"listen 127.0.0.1:{tls_port} ssl http2 default_server;")
     listens = f"listen 127.0.0.1:{tls_port} ssl http2;\n    listen 127.0.0.1:{port};"
     text = swap(text, r"listen 443 ssl http2;", listens)
+    text = swap(text, r"server_name mcp\.example\.com;", "server_name localhost;")
     text = swap(text, r"ssl_certificate +/etc/ssl/certs/mcp\.example\.com\.pem;", f"ssl_certificate {cert};")
     return swap(text, r"ssl_certificate_key +/etc/ssl/private/mcp\.example\.com\.key;", f"ssl_certificate_key {key};")
 
@@ -138,11 +145,35 @@ def check(site: str) -> subprocess.CompletedProcess[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+Served = tuple[str, int, int | None]  # method, status, the backend's port (None: no backend answered)
+
+
+def logged(line: str) -> tuple[tuple[str, str], str, int, int | None]:
+    """An UPSTREAM_LOG line: the session ids it names (header, query), method, status, the backend's port (the last
+    one tried: `$upstream_addr` lists every one; "awsmcp" or "-" when none answered)."""
+    header, query, method, status, upstream = line.split("|")
+    last = upstream.split(",")[-1].strip()
+    return (header, query), method, int(status), int(last.rsplit(":", 1)[1]) if ":" in last else None
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (nginx's workers), by the parent pid in each /proc/<pid>/stat."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (command)": state, ppid, ...
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
 class Nginx(Endpoints):
     """nginx as a non-daemon child process on free loopback ports: `port` plain HTTP, `tls_port` the shipped TLS."""
 
-    def __init__(self, backends: list[int]) -> None:
+    def __init__(self, backends: list[int], *, compose: bool = False) -> None:
+        """`compose`: deploy/nginx/compose.conf instead (plain HTTP on `port` only)."""
         self.backends = backends
+        self.compose = compose
         self.port = free_port()
         self.tls_port = free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="awsmcp-nginx-"))
@@ -151,29 +182,81 @@ class Nginx(Endpoints):
 
     @property
     def tls_base(self) -> str:
-        return f"https://127.0.0.1:{self.tls_port}"
+        """The TLS site by its server_name (sent as SNI): the shipped catch-all refuses any other name."""
+        return f"https://localhost:{self.tls_port}"
 
     def start(self) -> Nginx:
-        site = shipped_site(self.backends, self.port, self.tls_port, self.cert, self.key)
+        if self.compose:
+            site = compose_site(self.backends, self.port)
+        else:
+            site = shipped_site(self.backends, self.port, self.tls_port, self.cert, self.key)
         config = write_config(self.workdir, site)
         self.proc = subprocess.Popen(nginx_command(self.workdir, config), cwd=self.workdir)
         try:
             wait_for_port(self.port, proc=self.proc)
-            wait_for_port(self.tls_port, proc=self.proc)
+            if not self.compose:
+                wait_for_port(self.tls_port, proc=self.proc)
         except Exception as exc:
-            raise RuntimeError(self.error_log()) from exc
+            log = self.error_log()
+            self.stop()  # __exit__ never runs for a failed __enter__
+            raise RuntimeError(log) from exc
         return self
 
-    def served(self, session_id: str) -> list[tuple[str, int, int | None]]:
+    def served(self, session_id: str) -> list[Served]:
         """(method, status, backend port) of each finished request of a session, in order."""
-        rows = []
-        for line in (self.workdir / "access.log").read_text().splitlines():
-            header, query, method, status, upstream = line.split("|")
-            if session_id in (header, query):
-                last = upstream.split(",")[-1].strip()
-                port = int(last.rsplit(":", 1)[1]) if ":" in last else None  # "awsmcp": no backend answered
-                rows.append((method, int(status), port))
+        rows = [logged(line) for line in self.access_log().splitlines()]
+        return [row[1:] for row in rows if session_id in row[0]]
+
+    def log_mark(self) -> int:
+        """Where the access log ends now: `served_since` reads what comes after."""
+        return len(self.access_log().splitlines())
+
+    def served_since(self, mark: int, count: int, timeout: float = 10.0) -> list[Served]:
+        """(method, status, backend port) of each request finished since `log_mark()` returned `mark`, once there
+        are `count` (or at the timeout: nginx writes a line when it has finished the request)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = [logged(line)[1:] for line in self.access_log().splitlines()[mark:]]
+            if len(rows) >= count or time.monotonic() >= deadline:
+                return rows
+            time.sleep(0.05)
+
+    def served_when(
+        self, session_id: str, ready: Callable[[list[Served]], bool], timeout: float = 10.0
+    ) -> list[Served]:
+        """`served(session_id)` once `ready` says it is complete: nginx writes a request's line when it has finished
+        it, which can be after the client saw the response end."""
+        deadline = time.monotonic() + timeout
+        rows = self.served(session_id)
+        while not ready(rows) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            rows = self.served(session_id)
         return rows
+
+    def upstream_ports(self, backend: int) -> list[int]:
+        """The local ports of nginx's established connections to a backend (its idle keepalive connections
+        included), read from /proc: a port that stays the same across requests is a reused connection."""
+        assert self.proc is not None
+        pids = [self.proc.pid, *children(self.proc.pid)]
+        inodes = set()
+        for pid in pids:
+            fds = Path(f"/proc/{pid}/fd")
+            for fd in fds.iterdir() if fds.exists() else ():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+        ports = []
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+            if state == "01" and int(remote.split(":")[1], 16) == backend and inode in inodes:  # 01: ESTABLISHED
+                ports.append(int(local.split(":")[1], 16))
+        return sorted(ports)
+
+    def access_log(self) -> str:
+        path = self.workdir / "access.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def error_log(self) -> str:
         path = self.workdir / "error.log"

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,9 +141,12 @@ def migrate(db_path: Path, env: dict[str, str]) -> None:
 
 
 @contextmanager
-def daphne(*, db_path: Path | None = None, **env_overrides: str) -> Iterator[DaphneServer]:
-    """Start the server (`python -m awsmcp.serve ... awsmcp.asgi:application`) on a free port; a fresh SQLite
-    database unless one is given (several servers given the same file share the docs cache's shared layer)."""
+def daphne(
+    *, db_path: Path | None = None, flags: Sequence[str] = ("--verbosity", "0"), **env_overrides: str
+) -> Iterator[DaphneServer]:
+    """Start the server (`python -m awsmcp.serve <flags> -b 127.0.0.1 -p <port> awsmcp.asgi:application`) on a
+    free port; a fresh SQLite database unless one is given (several servers given the same file share the docs
+    cache's shared layer). `flags`: the fleet tests pass the shipped unit's (tests/support/shipped.py)."""
     workdir = Path(tempfile.mkdtemp(prefix="awsmcp-test-"))
     db = db_path or workdir / "db.sqlite3"
     env = base_env(SQLITE_PATH=str(db), **env_overrides)
@@ -157,8 +160,7 @@ def daphne(*, db_path: Path | None = None, **env_overrides: str) -> Iterator[Dap
                 sys.executable,
                 "-m",
                 "awsmcp.serve",
-                "--verbosity",
-                "0",
+                *flags,
                 "-b",
                 "127.0.0.1",
                 "-p",
