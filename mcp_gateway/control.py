@@ -64,8 +64,13 @@ async def close_session(
 ) -> bool:
     """End a session on whichever process holds it; False when nobody knows it."""
     holder = directory.local(session_id)
-    if holder is not None:
+    if holder is not None and holder.channel_name:
         await holder.close_session(reason, code)
+        return True
+    if holder is not None:
+        # No channel: a Streamable HTTP session, which other processes may have adopted; closing only this
+        # copy would leave theirs serving it (and writing its record back).
+        await close_everywhere(session_id, reason, code)
         return True
     record: dict[str, Any] | None = await directory.lookup(session_id)
     if record is not None and record.get("channel"):

@@ -61,6 +61,31 @@ async def test_streamable_get_stream_is_pinged_and_closed_when_silent(
             if line.startswith("data: {") and '"ping"' in line:
                 pings += 1
     assert pings >= 2
-    # the session ends with it, as a silent client's does on the other transports (tests/ops/test_close_paths.py)
+    # Only the stream ends: the answers are POSTs, which in a fleet may reach another process, so the silence seen
+    # here does not prove the client gone (the idle sweep ends a session whose client left).
     reply = await http.post(pinging_server.mcp_url, json=request("ping"), headers=headers)
-    assert reply.status_code == 404
+    assert reply.status_code == 200, reply.text
+    assert (await http.delete(pinging_server.mcp_url, headers=headers)).status_code == 204
+
+
+async def test_streamable_get_stream_stays_open_while_pings_are_answered(
+    pinging_server: DaphneServer, http: httpx.AsyncClient
+) -> None:
+    """More pings on one GET stream than MCP_PING_MISSES_BEFORE_CLOSE allows unanswered: each answered by POST."""
+    headers = await streamable_session(http, pinging_server.mcp_url)
+    answered = 0
+    async with http.stream(
+        "GET", pinging_server.mcp_url, headers={**headers, "accept": "text/event-stream"}
+    ) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("data: {") and '"ping"' in line:
+                ping = json.loads(line[6:])
+                reply = {"jsonrpc": "2.0", "id": ping["id"], "result": {}}
+                assert (await http.post(pinging_server.mcp_url, json=reply, headers=headers)).status_code == 202
+                answered += 1
+                if answered == 5:
+                    break
+    assert answered == 5, "the GET stream ended although every ping was answered"
+    reply = await http.post(pinging_server.mcp_url, json=request("ping"), headers=headers)
+    assert reply.status_code == 200, reply.text
+    assert (await http.delete(pinging_server.mcp_url, headers=headers)).status_code == 204
