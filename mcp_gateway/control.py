@@ -34,7 +34,7 @@ async def listen() -> None:
                 if event.get("type") == "mcp.close_session":
                     holder = directory.local(event.get("session_id", ""))
                     if holder is not None:
-                        await holder.close_session(event.get("reason", "closed by an operator"), _code(event))
+                        await holder.close_session(event.get("reason", "closed by an operator"), close_code(event))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the layer went away for a while: rejoin when it is back
@@ -42,7 +42,7 @@ async def listen() -> None:
             await asyncio.sleep(1.0)
 
 
-def _code(event: dict[str, Any]) -> CloseCode:
+def close_code(event: dict[str, Any]) -> CloseCode:
     """The close code an event asks for (POLICY when it names none or one unknown here)."""
     try:
         return CloseCode(event.get("code", CloseCode.POLICY))

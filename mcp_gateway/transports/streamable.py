@@ -511,7 +511,8 @@ class StreamableEndpoint(HttpEndpoint):
         if not await claim_stream(self, f"{holder.session.id}:{stream.id}", RULE_ENDPOINT):
             return
         await self.start_stream(self.session_headers(holder))
-        await self.pump_with_keepalive(holder, stream, after)
+        # The session's GET stream resumed is pinged as when it was opened.
+        await self.pump_with_keepalive(holder, stream, after, ping=stream is holder.standalone)
 
     async def open_standalone(self, holder: StreamableSession) -> None:
         """The session's own server-to-client stream (one at a time)."""
