@@ -178,6 +178,19 @@ async def test_a_legacy_sse_client_that_never_answers_pings_is_disconnected(
     await ended(admin, client, "sse", before)
 
 
+async def streamable_on(server: DaphneServer, http: httpx.AsyncClient, client: str) -> dict[str, str]:
+    """Initialize a Streamable HTTP session on one process; the headers its later requests carry."""
+    reply = await http.post(server.mcp_url, json=initialize(client), headers={"accept": ACCEPT_BOTH})
+    assert reply.status_code == 200, reply.text
+    headers = {
+        "accept": ACCEPT_BOTH,
+        "mcp-session-id": reply.headers["mcp-session-id"],
+        "mcp-protocol-version": "2025-11-25",
+    }
+    assert (await http.post(server.mcp_url, json=INITIALIZED, headers=headers)).status_code == 202
+    return headers
+
+
 async def test_a_streamable_http_client_that_never_answers_pings_loses_its_get_stream_only(
     server: DaphneServer, admin: httpx.AsyncClient
 ) -> None:
@@ -186,14 +199,7 @@ async def test_a_streamable_http_client_that_never_answers_pings_loses_its_get_s
     client = f"silent-http-{uuid.uuid4().hex[:8]}"
     before = await gauge(admin, "streamable-http")
     async with httpx.AsyncClient(timeout=WAIT) as http:
-        reply = await http.post(server.mcp_url, json=initialize(client), headers={"accept": ACCEPT_BOTH})
-        assert reply.status_code == 200, reply.text
-        headers = {
-            "accept": ACCEPT_BOTH,
-            "mcp-session-id": reply.headers["mcp-session-id"],
-            "mcp-protocol-version": "2025-11-25",
-        }
-        assert (await http.post(server.mcp_url, json=INITIALIZED, headers=headers)).status_code == 202
+        headers = await streamable_on(server, http, client)
         get = {**headers, "accept": "text/event-stream"}
         async with http.stream("GET", server.mcp_url, headers=get) as stream:
             assert stream.status_code == 200
@@ -257,19 +263,6 @@ async def test_an_operator_on_another_process_closes_a_websocket(pair: Pair, pai
 
         await eventually(closed_row, f"{client}'s Connection row to close")
         await eventually(lambda: _equals(gauge_of(a, "websocket"), before), "A's websocket gauge to come back down")
-
-
-async def streamable_on(server: DaphneServer, http: httpx.AsyncClient, client: str) -> dict[str, str]:
-    """Initialize a Streamable HTTP session on one process; the headers its later requests carry."""
-    reply = await http.post(server.mcp_url, json=initialize(client), headers={"accept": ACCEPT_BOTH})
-    assert reply.status_code == 200, reply.text
-    headers = {
-        "accept": ACCEPT_BOTH,
-        "mcp-session-id": reply.headers["mcp-session-id"],
-        "mcp-protocol-version": "2025-11-25",
-    }
-    assert (await http.post(server.mcp_url, json=INITIALIZED, headers=headers)).status_code == 202
-    return headers
 
 
 async def test_pings_answered_through_another_process_keep_the_session(pair: Pair) -> None:
