@@ -41,7 +41,7 @@ async def listen() -> None:
                 if event.get("type") == "mcp.close_session":
                     holder = directory.local(event.get("session_id", ""))
                     if holder is not None:
-                        await holder.close_session(event.get("reason", "closed by an operator"), _code(event))
+                        await holder.close_session(event.get("reason", "closed by an operator"), close_code(event))
                 elif event.get("type") == CLIENT_REPLY:
                     resolve_routed_reply(event)
         except asyncio.CancelledError:
@@ -51,7 +51,7 @@ async def listen() -> None:
             await asyncio.sleep(1.0)
 
 
-def _code(event: dict[str, Any]) -> CloseCode:
+def close_code(event: dict[str, Any]) -> CloseCode:
     """The close code an event asks for (POLICY when it names none or one unknown here)."""
     try:
         return CloseCode(event.get("code", CloseCode.POLICY))
@@ -73,8 +73,13 @@ async def close_session(
 ) -> bool:
     """End a session on whichever process holds it; False when nobody knows it."""
     holder = directory.local(session_id)
-    if holder is not None:
+    if holder is not None and holder.channel_name:
         await holder.close_session(reason, code)
+        return True
+    if holder is not None:
+        # No channel: a Streamable HTTP session, which other processes may have adopted; closing only this
+        # copy would leave theirs serving it (and writing its record back).
+        await close_everywhere(session_id, reason, code)
         return True
     record: dict[str, Any] | None = await directory.lookup(session_id)
     if record is not None and record.get("channel"):

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from mcp_gateway import control
 from mcp_gateway.sessions import short_id
+from ops import rulebook
 from ops.forms import ApiKeyForm, RateLimitRuleForm
 from ops.models import ApiKey, Connection, RateLimitRule
 
@@ -23,15 +24,23 @@ admin.site.index_title = "Operations"
 @admin.register(RateLimitRule)
 class RateLimitRuleAdmin(admin.ModelAdmin):
     form = RateLimitRuleForm
-    list_display = ("name", "scope", "endpoint", "rate", "limit", "enabled", "updated_at")
+    list_display = ("name", "scope", "endpoint", "rate", "limit", "enabled", "enforced", "updated_at")
     list_editable = ("rate", "enabled")
     list_filter = ("scope", "enabled")
     search_fields = ("name", "endpoint")
+
+    @admin.display(boolean=True, description="checked")
+    def enforced(self, rule: RateLimitRule) -> bool:
+        """Rows saved before the form refused scope/endpoint pairs nothing checks show here as never applied."""
+        return rulebook.enforced(rule.scope, rule.endpoint)
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     form = ApiKeyForm
+    # Named here: the form's Meta.fields is what create_api_key posts (no owner, no enabled), and the admin would
+    # otherwise take only those.
+    fields = ("name", "owner", "enabled", "rate_override", "prefix", "created_at", "last_used", "revoked_at")
     list_display = ("name", "owner", "prefix", "enabled", "rate_override", "created_at", "last_used", "revoked_at")
     list_filter = ("enabled",)
     search_fields = ("name", "prefix", "owner__username")

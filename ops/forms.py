@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from mcp_gateway.catalogue import catalogue
 from ops.models import ApiKey, RateLimitRule
-from ops.rulebook import COUNTED_SCOPES, TOOL_PREFIX
+from ops.rulebook import COUNTED_SCOPES, SCOPE_ENDPOINTS, TOOL_PREFIX, enforced
 
 # The endpoints a rule may name besides tool:<name>: every MCP endpoint, or one transport.
 TRANSPORT_ENDPOINTS = ("*", "streamable", "sse", "websocket")
@@ -53,6 +53,12 @@ class RateLimitRuleForm(forms.ModelForm):
         if endpoint.startswith(TOOL_PREFIX) and scope in COUNTED_SCOPES:
             self.add_error(
                 "scope", "A tool:<name> rule counts calls: choose per IP, per API key or global for its scope."
+            )
+        elif endpoint and not enforced(scope, endpoint):
+            label = dict(RateLimitRule.Scope.choices).get(scope, scope)
+            self.add_error(
+                "endpoint",
+                f"Nothing checks {label} on {endpoint}: that scope takes {', '.join(SCOPE_ENDPOINTS[scope])}.",
             )
         return data
 

@@ -48,7 +48,11 @@ def _check_of(rule: Rule, rules: RuleBook, ip: str, key_name: str) -> Check | No
     if rule.scope == "ip":
         return rule, ip, rule.rate
     if rule.scope == "key":
-        return (rule, key_name, rules.rate_override(key_name) or rule.rate) if key_name else None
+        if not key_name:
+            return None
+        # A key's override is its request rate; a tool rule protects an upstream, which no key may buy out of.
+        override = None if rule.endpoint.startswith(TOOL_PREFIX) else rules.rate_override(key_name)
+        return rule, key_name, override or rule.rate
     return rule, "all", rule.rate
 
 

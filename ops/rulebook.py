@@ -26,7 +26,20 @@ GENERATION_KEY = "ops:rules-generation"
 # Rules that cap how many things a client holds at once, rather than how often it asks.
 COUNTED_SCOPES = frozenset({"streams_per_ip", "sessions_per_ip", "sessions_per_key"})
 TOOL_PREFIX = "tool:"  # a rule's endpoint `tool:<name>` counts the calls of one tool
+# The endpoints each counted scope is checked on (rate scopes are checked on every endpoint): only Streamable HTTP
+# keeps a session apart from its stream, so session caps have no meaning on sse or websocket.
+SCOPE_ENDPOINTS = {
+    "streams_per_ip": ("*", "streamable", "sse", "websocket"),
+    "sessions_per_ip": ("*", "streamable"),
+    "sessions_per_key": ("*", "streamable"),
+}
 _SCOPE_NOUNS = {"ip": "IP", "key": "API key", "global": "server"}
+
+
+def enforced(scope: str, endpoint: str) -> bool:
+    """Whether a rule of this scope on this endpoint is ever checked."""
+    allowed = SCOPE_ENDPOINTS.get(scope)
+    return allowed is None or (endpoint or "*") in allowed
 
 
 @dataclass(slots=True)
@@ -42,6 +55,11 @@ class Rule:
     def scope_noun(self) -> str:
         """What the rule counts per, in a refusal's words."""
         return _SCOPE_NOUNS.get(self.scope, self.scope)
+
+    @property
+    def enforced(self) -> bool:
+        """Whether anything checks this scope on this endpoint (the admin refuses rules that nothing would)."""
+        return enforced(self.scope, self.endpoint)
 
     def covers(self, endpoint: str) -> bool:
         return self.endpoint in ("*", "", endpoint)

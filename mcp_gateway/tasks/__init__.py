@@ -162,8 +162,10 @@ def install(server: McpServer, limits: TaskLimits, store: TaskStore) -> TaskMana
         if found is None or tool is None:
             return await plain_call(params, ctx)
         arguments = params.get("arguments")
-        if declared(ctx) and (not isinstance(arguments, dict | None) or tool.argument_errors(arguments or {})):
-            return await plain_call(params, ctx)  # answered at once, with the same message as without tasks
+        if not isinstance(arguments, dict | None) or tool.argument_errors(arguments or {}):
+            # Answered at once, with the same message as without tasks, and before admission: a call that
+            # cannot run is never counted by a tool rule.
+            return await plain_call(params, ctx)
         refused = await server.tool_refusal(tool.name, ctx)  # before the task is made: a refused call makes none
         if refused is not None:
             return refused

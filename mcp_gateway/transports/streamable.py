@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
-from mcp_gateway import directory, events, jsonrpc, quota, replay, stateless, tracing
+from mcp_gateway import control, directory, events, jsonrpc, quota, replay, stateless, tracing
 from mcp_gateway.catalogue import ToolError
 from mcp_gateway.closing import CloseCode
 from mcp_gateway.events import EventStream, StreamSet, parse_event_id
@@ -42,6 +42,7 @@ from mcp_gateway.versions import KNOWN_VERSIONS, STATELESS_VERSIONS, is_version_
 
 log = logging.getLogger(__name__)
 TRANSPORT = "streamable-http"
+RULE_ENDPOINT = "streamable"  # this transport in admin rules' endpoints (rates, stream caps, session caps)
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"
 # Calls that may send progress, logs or server-to-client requests: answered as SSE when allowed.
@@ -121,7 +122,7 @@ class StreamableEndpoint(HttpEndpoint):
     initializing = False  # the POST carries an initialize (decided once, in post)
 
     async def handle(self, body: bytes) -> None:
-        entry = await admit(self, "streamable")
+        entry = await admit(self, RULE_ENDPOINT)
         if entry is None:
             return
         self.key_name, self.principal = entry.key_name, entry.principal
@@ -230,7 +231,7 @@ class StreamableEndpoint(HttpEndpoint):
             if not accepts.sse:
                 await self.send_error(406, "Not Acceptable: subscriptions/listen is answered with a text/event-stream")
                 return
-            claimed = await claim_stream(self, f"listen:{holder.session.id}", TRANSPORT)
+            claimed = await claim_stream(self, f"listen:{holder.session.id}", RULE_ENDPOINT)
             if not claimed:
                 return  # claim_stream has answered 429 or 503: the client holds its share of streams
         if sse:
@@ -499,7 +500,7 @@ class StreamableEndpoint(HttpEndpoint):
 
     async def resume_remote(self, holder: StreamableSession, stream_id: str, after: int) -> None:
         """The stream is held by another process: replay it from Redis and follow it to its end."""
-        if not await claim_stream(self, f"{holder.session.id}:{stream_id}", TRANSPORT):
+        if not await claim_stream(self, f"{holder.session.id}:{stream_id}", RULE_ENDPOINT):
             return
         await self.start_stream(self.session_headers(holder))
         async for seq, message in replay.follow(stream_id, after):
@@ -507,17 +508,18 @@ class StreamableEndpoint(HttpEndpoint):
         await self.finish()
 
     async def resume_local(self, holder: StreamableSession, stream: EventStream, after: int) -> None:
-        if not await claim_stream(self, f"{holder.session.id}:{stream.id}", TRANSPORT):
+        if not await claim_stream(self, f"{holder.session.id}:{stream.id}", RULE_ENDPOINT):
             return
         await self.start_stream(self.session_headers(holder))
-        await self.pump_with_keepalive(holder, stream, after)
+        # The session's GET stream resumed is pinged as when it was opened.
+        await self.pump_with_keepalive(holder, stream, after, ping=stream is holder.standalone)
 
     async def open_standalone(self, holder: StreamableSession) -> None:
         """The session's own server-to-client stream (one at a time)."""
         if holder.standalone is not None and not holder.standalone.closed:
             await self.send_error(409, "Conflict: this session already has a GET stream open")
             return
-        if not await claim_stream(self, f"{holder.session.id}:get", TRANSPORT):
+        if not await claim_stream(self, f"{holder.session.id}:get", RULE_ENDPOINT):
             return
         stream = holder.standalone = holder.streams.open()
         self.standalone_of = holder
@@ -537,10 +539,16 @@ class StreamableEndpoint(HttpEndpoint):
                 task.cancel()
 
     async def _pings(self, holder: StreamableSession) -> None:
-        """Pings on the GET stream; a client that stops answering loses its session, as on the other transports."""
+        """Pings on the GET stream; a client that stops answering loses this stream, not its session.
+
+        Its replies are POSTs, which in a fleet may land on another process (nothing routes them back here), so
+        silence seen here does not prove the client gone: ending the stream frees its slot, the session goes
+        idle and the idle sweep ends it if the client really left (legacy SSE and WebSocket replies come back
+        on the same connection, so those transports end the session)."""
         await ping_until_silent(holder.session, holder.emit_standalone)
-        # Shielded: ending the session ends this stream, whose clean-up cancels this task.
-        await asyncio.shield(holder.close_session("client stopped answering pings", CloseCode.PING_TIMEOUT))
+        log.info("session %s: GET stream closed, its pings went unanswered", short_id(holder.session.id))
+        if holder.standalone is not None:
+            holder.standalone.close()
 
     async def on_close(self) -> None:
         await release_stream(self)
@@ -556,7 +564,8 @@ class StreamableEndpoint(HttpEndpoint):
         holder = await self.session_from_header()
         if holder is None:
             return
-        await holder.close_session("deleted by the client")
+        # Everywhere: another process may have adopted it, and would otherwise keep serving it.
+        await control.close_everywhere(holder.session.id, "deleted by the client")
         await self.send_response(204, [])
 
 

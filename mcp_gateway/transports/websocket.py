@@ -17,7 +17,7 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from mcp_gateway import directory, jsonrpc, scopes
+from mcp_gateway import control, directory, jsonrpc, scopes
 from mcp_gateway.closing import CloseCode
 from mcp_gateway.gate import get_gate
 from mcp_gateway.server import get_server
@@ -131,15 +131,8 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
 
     # Channel-layer events (close requested by the ops console, messages routed from elsewhere).
     async def mcp_close(self, event: dict[str, Any]) -> None:
-        await self.close_session(event.get("reason", "closed by the server"), _close_code(event))
+        await self.close_session(event.get("reason", "closed by the server"), control.close_code(event))
 
     async def mcp_message(self, event: dict[str, Any]) -> None:
         if self.session is not None:
             self.link.feed(event["payload"])
-
-
-def _close_code(event: dict[str, Any]) -> CloseCode:
-    try:
-        return CloseCode(event.get("code", CloseCode.POLICY))
-    except ValueError:
-        return CloseCode.POLICY

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from docs_proxy.management.commands import docs_cache_stats
 from docs_proxy.stats import CacheStats, combine
@@ -116,3 +117,22 @@ def test_docs_cache_stats_prints_minutes_as_utc_times(monkeypatch: pytest.Monkey
     assert printed["minutes"] == {label: {"hits": 3, "misses": 1}}
     assert docs_cache_stats.minute_label(29_392_120) == "2025-11-19 04:40"
     assert printed["counters"]["l1_hits"] == 3
+
+
+@pytest.mark.django_db
+def test_create_api_key_racing_another_for_a_name_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two commands at once: both forms find the name free, the second save hits the unique index."""
+    run("create_api_key", "racer")
+    monkeypatch.setattr(ApiKeyForm, "validate_unique", lambda self: None)  # as if checked before the first saved
+    with pytest.raises(CommandError, match=r"No API key made: name: An API key named 'racer' exists already\."):
+        run("create_api_key", "racer")
+    assert ApiKey.objects.count() == 1
+
+
+def test_docs_cache_stats_without_redis_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable() -> dict[str, Any]:
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    monkeypatch.setattr(docs_cache_stats, "fleet_stats", unreachable)
+    with pytest.raises(CommandError, match=r"^No statistics: ConnectionError: Error 111 connecting"):
+        run("docs_cache_stats")

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from docs_proxy.housekeeping import fleet_stats
 
@@ -26,4 +26,8 @@ class Command(BaseCommand):
     help = "Print the docs cache statistics of every running process, added up, as JSON (minutes in UTC)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.stdout.write(json.dumps(readable(fleet_stats()), indent=2))
+        try:
+            figures = fleet_stats()
+        except Exception as exc:  # Redis or the database unreachable: one line for the operator, not a traceback
+            raise CommandError(f"No statistics: {exc.__class__.__name__}: {exc}") from None
+        self.stdout.write(json.dumps(readable(figures), indent=2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import IntegrityError, transaction
 
 from ops.forms import ApiKeyForm, form_errors
 
@@ -23,5 +24,9 @@ class Command(BaseCommand):
             raise CommandError(f"No API key made: {form_errors(form)}")
         key = form.save(commit=False)
         token = key.issue_token()
-        key.save()
+        try:
+            with transaction.atomic():  # a refused insert leaves the connection usable
+                key.save()
+        except IntegrityError:  # the same name made meanwhile (the form's uniqueness check is not atomic)
+            raise CommandError(f"No API key made: name: An API key named {key.name!r} exists already.") from None
         self.stdout.write(token)
