@@ -55,7 +55,9 @@ def local(session_id: str) -> Holder | None:
 
 def adopt(holder: Holder) -> None:
     """Serve here a session that began on another process (its shared record says who it is); no
-    listeners are told, since it was opened (and is counted) where it began, which keeps its record."""
+    listeners are told, since it was opened where it began, which keeps its record (and its row)."""
+    for name in SESSION_LOOPS:  # a process may serve only sessions that began elsewhere
+        background.ensure(name)
     _local[holder.session.id] = holder
     _written[holder.session.id] = float("inf")
 
@@ -92,8 +94,9 @@ async def _shared(operation: str, *args: Any) -> Any:
     return await run_in("database", cache_call, "default", operation, *args, patient=True)
 
 
-# Loops every process runs once it serves a session (registered in McpGatewayConfig.ready()).
-SESSION_LOOPS = ("control-listener", "session-warden", "session-records")
+# Loops every process runs once it serves a session, opened here or adopted (registered in McpGatewayConfig.ready();
+# other apps append theirs: ops, the connections flusher).
+SESSION_LOOPS = ["control-listener", "session-warden", "session-records"]
 
 
 async def add(holder: Holder) -> None:
