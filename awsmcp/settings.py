@@ -369,6 +369,8 @@ OPS_CONNECTION_HISTORY = env_int("OPS_CONNECTION_HISTORY", 86400)
 # Seconds after its last message that a Streamable HTTP session with no open stream still counts as open (then: idle).
 OPS_ACTIVE_WINDOW = env_float("OPS_ACTIVE_WINDOW", 120.0)
 OPS_RULES_POLL = env_float("OPS_RULES_POLL", 1.0)
+# The docs cache's L2 entries counted at most (the cache page, a purge's dry run): past it they say "≥ N".
+OPS_CACHE_COUNT_MAX = env_int("OPS_CACHE_COUNT_MAX", 100_000)
 RATELIMIT_USE_CACHE = "default"
 # The audit trail of tool calls (ops/audit.py): a line per call on the awsmcp.audit logger (WARNING: no lines) ...
 OPS_AUDIT_LOG_LEVEL = env_str("OPS_AUDIT_LOG_LEVEL", "INFO")
