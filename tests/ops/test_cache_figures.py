@@ -6,7 +6,10 @@ The page once counted pages only while the purge counted answers too (4 against 
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +20,7 @@ from docs_proxy.cache.backends import DatabaseAdapter, RedisAdapter
 from tests.support.admin import logged_in, post_form
 from tests.support.clients import open_session
 from tests.support.origin import OriginServer
-from tests.support.processes import DaphneServer, RedisServer, daphne, redis_server
+from tests.support.processes import ROOT, DaphneServer, RedisServer, base_env, daphne, postgres_server, redis_server
 
 PAGES = ("/AmazonRDS/latest/UserGuide/Welcome.html", "/cli/latest/reference/s3/cp.html")
 
@@ -124,3 +127,39 @@ def test_the_database_count_stops_at_its_limit_and_counts_bytes() -> None:
     )
     entries, size, capped = adapter.footprint(backend, "page:*", 4)
     assert (entries, capped) == (4, True) and 0 < size < stored
+
+
+# On PostgreSQL, in one `manage.py shell` on a fresh server: the docs cache's table alone is made.
+POSTGRES_COUNT = """
+import json
+from django.core.cache import caches
+from django.core.management import call_command
+from docs_proxy.cache.backends import DatabaseAdapter
+call_command("createcachetable", verbosity=0)
+backend, adapter = caches["docs"], DatabaseAdapter()
+backend.set_many({f"page:{n}": "é" * n for n in range(10)}, timeout=None)
+values = adapter._query(backend, *adapter._select(backend, "value", "page:*"))
+print(json.dumps({
+    "stored": sum(len(value.encode()) for (value,) in values),
+    "all": adapter.footprint(backend, "page:*", 100),
+    "capped": adapter.footprint(backend, "page:*", 4),
+}))
+"""
+
+
+def test_the_database_count_on_postgresql() -> None:
+    with postgres_server() as pg:
+        env = base_env(DATABASE_URL=pg.url)
+        shell = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", POSTGRES_COUNT],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert shell.returncode == 0, shell.stderr[-3000:]
+    figures = json.loads(shell.stdout.strip().splitlines()[-1])
+    assert figures["all"] == [10, figures["stored"], False]
+    entries, size, capped = figures["capped"]
+    assert (entries, capped) == (4, True) and 0 < size < figures["stored"]
