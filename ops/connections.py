@@ -163,30 +163,37 @@ def count_as(holders: list[Holder], states: dict[str, str]) -> dict[str, str | N
     last activity is its own (no other process saw it later or holds its stream); it counts as idle only a session
     it opened (the row's process) whose row is idle. A session moving between processes may be counted twice, or
     not at all, for one batch."""
-    counts: dict[str, str | None] = {}
     quiet = [h for h in holders if not activity.holds_stream(h)]
-    for holder in holders:
-        if activity.holds_stream(holder):
-            counts[holder.session.id] = "open"
-    rows: dict[str, tuple[str, datetime, str]] = {}
-    for chunk in _chunks([h.session.id for h in quiet]):
+    rows = _rows([h.session.id for h in quiet])
+    counts: dict[str, str | None] = {h.session.id: "open" for h in holders if activity.holds_stream(h)}
+    for holder in quiet:
+        counts[holder.session.id] = _quiet_count(holder, states[holder.session.id], rows.get(holder.session.id))
+    return counts
+
+
+Row = tuple[str, datetime, str]  # a connection row's state, last activity and process
+
+
+def _rows(session_ids: list[str]) -> dict[str, Row]:
+    rows: dict[str, Row] = {}
+    for chunk in _chunks(session_ids):
         found = Connection.objects.filter(session_id__in=chunk).values_list(
             "session_id", "state", "last_activity", "process"
         )
         rows.update({session_id: (state, last, process) for session_id, state, last, process in found})
-    for holder in quiet:
-        state = states[holder.session.id]
-        row = rows.get(holder.session.id)
-        if row is None:  # not written yet (opened within the write-behind): as this process sees it
-            counts[holder.session.id] = "idle" if state == activity.IDLE else "open"
-        elif state == activity.IDLE:
-            mine = row[2] == PROCESS_ID and row[0] == Connection.State.IDLE
-            counts[holder.session.id] = "idle" if mine else None
-        else:
-            ours = _at(holder.session.last_activity)
-            seen_later = ours is None or row[1] > ours + SAME_ACTIVITY
-            counts[holder.session.id] = None if seen_later else "open"
-    return counts
+    return rows
+
+
+def _quiet_count(holder: Holder, state: str, row: Row | None) -> str | None:
+    """How this process counts a session it holds no stream of (see `count_as`)."""
+    if row is None:  # not written yet (opened within the write-behind): as this process sees it
+        return "idle" if state == activity.IDLE else "open"
+    row_state, row_activity, owner = row
+    if state == activity.IDLE:
+        return "idle" if owner == PROCESS_ID and row_state == Connection.State.IDLE else None
+    ours = _at(holder.session.last_activity)
+    seen_later = ours is None or row_activity > ours + SAME_ACTIVITY
+    return None if seen_later else "open"
 
 
 def flush_key_use() -> None:
