@@ -10,6 +10,7 @@ hold no start/restart logic of their own and never swallow an error silently.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -42,7 +43,9 @@ def ensure(name: str) -> None:
     task = _tasks.get(name)
     if task is not None and not task.done() and task.get_loop() is loop:
         return
-    _tasks[name] = loop.create_task(_supervise(_loops[name]), name=f"background:{name}")
+    # A fresh context, not a copy of the caller's: a loop started by a request would otherwise run for ever inside
+    # that request's span and trace context (and whatever else it set), and log under the client's trace id.
+    _tasks[name] = loop.create_task(_supervise(_loops[name]), name=f"background:{name}", context=contextvars.Context())
 
 
 def running() -> list[str]:

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = "awsmcp"  # unless OTEL_SERVICE_NAME or service.name in OTEL_RESOURCE_ATTRIBUTES says otherwise
 INSTRUMENTATION = "awsmcp"
 _OTLP = frozenset({"otlp", "otlp_proto_http"})
+HTTP_PROTOBUF = (
+    "http/protobuf"  # the one OTLP protocol of the exporter shipped (opentelemetry-exporter-otlp-proto-http)
+)
 
 # The process's tracer while tracing is on; None when it is off (the one check the hot path makes).
 tracer: Tracer | None = None
@@ -36,7 +39,7 @@ _provider: TracerProvider | None = None
 
 
 class TracingMisconfigured(ValueError):
-    """OTEL_TRACES_EXPORTER names an exporter this server does not ship."""
+    """OTEL_TRACES_EXPORTER names an exporter, or OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL a protocol, not shipped."""
 
 
 def exporters_wanted(environ: Mapping[str, str]) -> list[str]:
@@ -50,9 +53,26 @@ def exporters_wanted(environ: Mapping[str, str]) -> list[str]:
             raise TracingMisconfigured(
                 f"OTEL_TRACES_EXPORTER: awsmcp ships the otlp (HTTP/protobuf) and console exporters, not {unknown}"
             )
-        return [] if "none" in named else named
-    endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    return ["otlp"] if endpoint else []
+        wanted = [] if "none" in named else named
+    else:
+        endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        wanted = ["otlp"] if endpoint else []
+    if _OTLP & set(wanted):
+        _check_protocol(environ)
+    return wanted
+
+
+def _check_protocol(environ: Mapping[str, str]) -> None:
+    """The OTLP exporter shipped speaks HTTP/protobuf: grpc or http/json asked for would fail only at export time,
+    every few seconds, in a log nobody reads; refused at start instead."""
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):  # the first set wins
+        protocol = environ.get(name, "").strip().lower()
+        if protocol:
+            if protocol != HTTP_PROTOBUF:
+                raise TracingMisconfigured(
+                    f"{name}={protocol}: awsmcp ships the OTLP exporter over {HTTP_PROTOBUF} only"
+                )
+            return
 
 
 def setup(exporter: SpanExporter | None = None, *, batch: bool = True) -> TracerProvider | None:

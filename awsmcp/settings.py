@@ -204,6 +204,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"awsmcp.access": {"level": env_str("ACCESS_LOG_LEVEL", "INFO")}},
 }
+# A client's W3C trace context: parent (continue its trace) or link (a new trace, the client's as a span link:
+# for a public server that should not let clients choose its trace ids).
+MCP_TRACE_CLIENT_CONTEXT = env_str("MCP_TRACE_CLIENT_CONTEXT", "parent")
+if MCP_TRACE_CLIENT_CONTEXT not in ("parent", "link"):
+    raise ImproperlyConfigured(f"MCP_TRACE_CLIENT_CONTEXT must be parent or link, not {MCP_TRACE_CLIENT_CONTEXT!r}")
 
 # --- MCP gateway -----------------------------------------------------------------------------
 MCP_DEFAULT_PARTITION = env_str("MCP_DEFAULT_PARTITION", "aws")
@@ -380,8 +385,8 @@ OPS_AUDIT_DB = env_bool("OPS_AUDIT_DB", True)
 OPS_AUDIT_QUEUE = env_int("OPS_AUDIT_QUEUE", 10_000)  # calls waiting for their batch; more are dropped and counted
 OPS_AUDIT_FLUSH = env_float("OPS_AUDIT_FLUSH", 1.0)  # seconds between batches
 OPS_AUDIT_VALUE_CHARS = env_int("OPS_AUDIT_VALUE_CHARS", 512)  # an argument's value is cut to this many characters
-OPS_AUDIT_RETENTION_DAYS = env_float("OPS_AUDIT_RETENTION_DAYS", 30.0)  # rows older than this are deleted
-OPS_AUDIT_MAX_ROWS = env_int("OPS_AUDIT_MAX_ROWS", 1_000_000)  # the oldest rows past this many are deleted
+OPS_AUDIT_RETENTION_DAYS = env_float("OPS_AUDIT_RETENTION_DAYS", 30.0)  # rows older are deleted; 0: kept by age
+OPS_AUDIT_MAX_ROWS = env_int("OPS_AUDIT_MAX_ROWS", 1_000_000)  # the oldest rows past this many go; 0: no cap
 OPS_AUDIT_PRUNE_EVERY = env_float("OPS_AUDIT_PRUNE_EVERY", 60.0)  # seconds between retention rounds
 
 # --- AWS documentation origins ---------------------------------------------------------------

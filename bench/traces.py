@@ -64,7 +64,7 @@ async def measure(calls: int, rounds: int) -> dict[str, float]:
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
     from awsmcp import otel
-    from mcp_gateway import jsonrpc
+    from mcp_gateway import jsonrpc, protocol
     from mcp_gateway.catalogue import Catalogue, Tool
     from mcp_gateway.context import RequestContext
     from mcp_gateway.protocol import McpServer
@@ -79,7 +79,10 @@ async def measure(calls: int, rounds: int) -> dict[str, float]:
 
     catalogue = Catalogue()
     catalogue.add_tool(Tool("echo", "echo", {"type": "object", "properties": {}}, echo))
-    server = McpServer(catalogue)
+    # The process's tracer as the server wires it; no observers: the audit trail would write bench rows into the
+    # dev database, and the metrics are not what is measured here.
+    server = McpServer(catalogue, tracer=lambda: otel.tracer)
+    protocol.observers.clear()
     session = ServerSession("bench-session", "streamable-http", "aws")
     init = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench"}}
     await server.handle_payload(

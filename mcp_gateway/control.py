@@ -16,6 +16,7 @@ from channels.layers import get_channel_layer
 
 from mcp_gateway import directory
 from mcp_gateway.closing import CloseCode
+from mcp_gateway.sessions import short_id
 
 log = logging.getLogger(__name__)
 CONTROL_GROUP = "awsmcp-control"
@@ -74,7 +75,9 @@ async def close_session(
             )
             return True
         except Exception as exc:  # the holder's process is unreachable: ask every process, then forget the record
-            log.warning("closing session %s on its channel failed: %s: %s", session_id[:8], exc.__class__.__name__, exc)
+            log.warning(
+                "closing session %s on its channel failed: %s: %s", short_id(session_id), exc.__class__.__name__, exc
+            )
     await _tell_every_process(session_id, reason, code)
     if record is not None:
         await directory.remove(session_id)

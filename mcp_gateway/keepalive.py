@@ -8,7 +8,7 @@ import time
 
 from django.conf import settings
 
-from mcp_gateway.sessions import ClientReplyError, Emit, ServerSession
+from mcp_gateway.sessions import ClientReplyError, Emit, ServerSession, short_id
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ async def ping_until_silent(session: ServerSession, emit: Emit) -> None:
         except TimeoutError:
             misses += 1
             session.stale = True
-            log.info("session %s missed ping %d of %d", session.id[:8], misses, limit)
+            log.info("session %s missed ping %d of %d", short_id(session.id), misses, limit)
             if misses >= limit:
                 return
             continue

@@ -14,10 +14,9 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from awsmcp import otel
-from mcp_gateway import jsonrpc, stateless, tracing
+from mcp_gateway import jsonrpc, outcomes, stateless, tracing
 from mcp_gateway.catalogue import MAX_URI_CHARS, Catalogue, Resource, ResourceTemplate, ToolError
 from mcp_gateway.context import Hangup, RequestContext, drop_messages
 from mcp_gateway.input_required import (
@@ -51,6 +50,9 @@ from mcp_gateway.versions import (
     STATELESS_VERSIONS,
 )
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], RequestContext], Awaitable[Any]]
@@ -64,7 +66,10 @@ class Observer:
     def tool_called(self, session: ServerSession, request: Request, seconds: float, outcome: str) -> None:
         """Told about each tools/call with who sent it (an audit trail lives outside the core and registers here).
 
-        `outcome` is request_done's, except "refused" for a result an admission check turned away (REFUSED_META)."""
+        `outcome` is request_done's (mcp_gateway.outcomes): "cancelled" too when the client left mid-call."""
+
+
+REFUSED_META = outcomes.REFUSED_META  # where admission checks and observers have always found it
 
 
 observers: list[Observer] = []
@@ -81,6 +86,10 @@ MAX_CURSOR_CHARS = 2000
 _READ_RESULT_FIELDS = frozenset({"contents", "_meta", "ttlMs", "cacheScope"})
 
 
+def _no_tracer() -> Tracer | None:
+    return None
+
+
 def _text(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
 
@@ -89,9 +98,8 @@ def tool_error_result(message: str) -> dict[str, Any]:
     return {"content": [_text(message)], "isError": True}
 
 
-# `_meta` keys of a tool call refused before it ran: why ("rate"), and in how many seconds to try again. An observer
-# tells "refused" from the tool's own errors by the first.
-REFUSED_META = "io.awsmcp/refused"
+# `_meta` key of a refused tool call's retry time, beside REFUSED_META (why: "rate"), by which observers tell
+# "refused" from the tool's own errors.
 RETRY_AFTER_META = "io.awsmcp/retryAfter"
 
 
@@ -132,10 +140,17 @@ class McpServer:
         cursors: StateCodec | None = None,
         partition_scopes: Callable[[str], frozenset[str]] | None = None,
         tool_admission: ToolAdmission | None = None,
+        tracer: Callable[[], Tracer | None] | None = None,
+        trace_link: bool = False,
     ) -> None:
         self.catalogue = catalogue
         # Per-tool rate rules live outside the core (ops); None lets every call run.
         self.tool_admission = tool_admission
+        # The process's tracer, asked per request (tracing is turned on at start-up, maybe after this is built);
+        # None: tracing off. The core holds no global of its own.
+        self.tracer = tracer or _no_tracer
+        # MCP_TRACE_CLIENT_CONTEXT=link: a client's trace context is a span link of a new trace, not its parent.
+        self.trace_link = trace_link
         # The scopes reading a partition's data needs (MCP_PARTITION_SCOPES): a result read under them is private.
         self.partition_scopes = partition_scopes or (lambda partition: frozenset())
         self.resources_page_size = checked_page_size(resources_page_size)
@@ -244,14 +259,17 @@ class McpServer:
         if not observers:
             return await self._handle_request(session, request, emit, hangup)
         started = time.perf_counter()
-        reply = await self._handle_request(session, request, emit, hangup)
-        if reply is None:
-            outcome = "cancelled"
-        elif "error" in reply:
-            outcome = f"error {reply['error'].get('code')}"
-        else:
-            outcome = "tool_error" if isinstance(reply.get("result"), dict) and reply["result"].get("isError") else "ok"
-        elapsed = time.perf_counter() - started
+        try:
+            reply = await self._handle_request(session, request, emit, hangup)
+        except asyncio.CancelledError:
+            # The client left (a closed WebSocket, an ended stream, a dropped POST) or the server is stopping:
+            # the call still happened, and the trail must say so.
+            self._tell_observers(session, request, time.perf_counter() - started, outcomes.CANCELLED)
+            raise
+        self._tell_observers(session, request, time.perf_counter() - started, outcomes.of_reply(reply))
+        return reply
+
+    def _tell_observers(self, session: ServerSession, request: Request, elapsed: float, outcome: str) -> None:
         # Names the client made up are not passed on: metrics labels must stay a bounded set.
         method = request.method if request.method in self.methods else "unknown"
         tool = None
@@ -262,19 +280,17 @@ class McpServer:
         for observer in observers:
             observer.request_done(method, tool, elapsed, outcome)
         if method == "tools/call":
-            if outcome == "tool_error" and _refused(reply):
-                outcome = "refused"
             for observer in observers:
                 observer.tool_called(session, request, elapsed, outcome)
-        return reply
 
     async def _handle_request(
         self, session: ServerSession, request: Request, emit: Emit, hangup: Hangup | None = None
     ) -> dict[str, Any] | None:
-        if otel.tracer is not None:  # tracing on: a SERVER span continuing the client's trace (the logs follow it)
+        tracer = self.tracer()
+        if tracer is not None:  # tracing on: a SERVER span continuing the client's trace (the logs follow it)
             target = self._span_target(session, request)
             answer = functools.partial(self._answer, session, request, emit, hangup)
-            return await tracing.handled(otel.tracer, session, request, target, answer)
+            return await tracing.handled(tracer, session, request, target, answer, link=self.trace_link)
         trace = tracing.current.set(tracing.of_request(request.params.get("_meta")))
         try:
             return await self._answer(session, request, emit, hangup)
@@ -611,12 +627,6 @@ class McpServer:
 
 
 _CANCELLED = object()
-
-
-def _refused(reply: dict[str, Any] | None) -> bool:
-    """Whether a tools/call reply is a refusal marked with REFUSED_META (not the tool's own error)."""
-    meta = (reply or {}).get("result", {}).get("_meta")
-    return isinstance(meta, dict) and bool(meta.get(REFUSED_META))
 
 
 def _required_str(params: dict[str, Any], key: str) -> str:

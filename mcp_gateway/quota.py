@@ -16,7 +16,7 @@ from django.conf import settings
 
 from mcp_gateway import control, directory
 from mcp_gateway.gate import Refusal, get_gate
-from mcp_gateway.sessions import ServerSession
+from mcp_gateway.sessions import ServerSession, short_id
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def _live(transport: str) -> list[Counted]:
 
 
 async def _evict(holder: Counted, reason: str) -> None:
-    log.info("session %s evicted: %s", holder.session.id[:8], reason)
+    log.info("session %s evicted: %s", short_id(holder.session.id), reason)
     await control.close_everywhere(holder.session.id, f"evicted: {reason}")
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core import signing
 
+from awsmcp import otel
 from awsmcp.breaker import cache_call
 from awsmcp.pools import run_in
 from mcp_gateway import subscriptions, tasks
@@ -20,6 +21,9 @@ from mcp_gateway.protocol import McpServer, ToolRefusal
 from mcp_gateway.scopes import partition_scopes
 from mcp_gateway.tasks.manager import TaskLimits
 from mcp_gateway.tasks.store import CacheStore, MemoryStore
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 # Keeps requestState signatures apart from every other use of SECRET_KEY (sessions, password resets).
 REQUEST_STATE_SALT = "mcp_gateway.input_required.request-state"
@@ -72,6 +76,11 @@ async def tool_admission(name: str, ctx: RequestContext) -> ToolRefusal | None:
     return ToolRefusal(refused.message, math.ceil(float(retry)) if retry is not None else None)
 
 
+def _tracer() -> Tracer | None:
+    """The process's tracer now (awsmcp.otel turns tracing on at start-up, maybe after the server is built)."""
+    return otel.tracer
+
+
 @cache
 def get_server() -> McpServer:
     """Built on first use, after every app's ready() has registered its tools."""
@@ -91,6 +100,8 @@ def get_server() -> McpServer:
         cursors=SignedStateCodec(None, salt=LIST_CURSOR_SALT),
         partition_scopes=partition_scopes,
         tool_admission=tool_admission,
+        tracer=_tracer,
+        trace_link=settings.MCP_TRACE_CLIENT_CONTEXT == "link",
     )
     subscriptions.install(
         server,

@@ -23,6 +23,16 @@ Emit = Callable[[dict[str, Any]], Awaitable[None]]
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
+# How much of a session id logs, spans, the audit trail and the admin show: enough to find the session, not enough
+# to use it (the whole id is a credential).
+SHORT_ID_CHARS = 12
+
+
+def short_id(session_id: str) -> str:
+    """The start of a session id that may be shown (SHORT_ID_CHARS)."""
+    return session_id[:SHORT_ID_CHARS]
+
+
 def new_session_id() -> str:
     """A long random token: unguessable, and visible ASCII as the spec asks of Mcp-Session-Id."""
     return secrets.token_urlsafe(32)

@@ -2,12 +2,14 @@
 
 A request's trace context comes from its `_meta.traceparent`/`tracestate` (SEP-414, the 2026-07-28 trace
 context) or, failing a well-formed one there, from the HTTP `traceparent`/`tracestate` headers of the request
-that carried it (a WebSocket's handshake). `_meta` wins when both are present: it belongs to the one message,
-while a header belongs to an HTTP request that may carry a batch, or to a WebSocket connection carrying every
-message. A malformed traceparent is ignored, as W3C asks: the request starts a trace of its own.
+that carried it. `_meta` wins when both are present: it belongs to the one message, while a header belongs to an
+HTTP request that may carry a batch. A WebSocket's handshake headers are not used: they would parent every
+message of a connection that lasts hours. A malformed traceparent is ignored, as W3C asks: the request starts a
+trace of its own. With MCP_TRACE_CLIENT_CONTEXT=link the SERVER span starts a new trace instead and records the
+client's context as a span link (a public server need not let clients pick its trace ids).
 
 Transports only hand the headers down (`incoming`); the core asks `handled` to wrap each request in a SERVER
-span when `awsmcp.otel` has tracing on. Off, the core sets `current` from the parsed context, and
+span when tracing is on (the tracer is the core's constructor parameter, wired from `awsmcp.otel`). Off, the core sets `current` from the parsed context, and
 `TraceFilter` (installed on the log handlers in settings.LOGGING) copies it onto every record written
 meanwhile; on, the records carry the active span's ids instead.
 """
@@ -23,10 +25,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.context import Context
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, get_current_span
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode, Tracer, get_current_span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from awsmcp import otel
+from mcp_gateway import outcomes
+from mcp_gateway.sessions import short_id
 
 if TYPE_CHECKING:
     from mcp_gateway.jsonrpc import Request
@@ -36,7 +40,6 @@ if TYPE_CHECKING:
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$")
 MAX_TRACESTATE = 512  # W3C: at most 32 list members; longer headers may be dropped
 MAX_ATTRIBUTE_CHARS = 256  # client-chosen strings (tool names, URIs) put on a span are cut to this
-SESSION_ID_CHARS = 8  # a session id is a credential: spans carry its start, as the logs do
 _FIELDS = ("traceparent", "tracestate")
 # OpenTelemetry semantic conventions for MCP (semantic-conventions-genai; mcp.* were in semconv 0.66b2's
 # incubating attributes, gen_ai.*, jsonrpc.*, error.* and network.* still are).
@@ -131,16 +134,25 @@ async def handled(
     request: Request,
     target: str | None,
     answer: Callable[[], Awaitable[Reply]],
+    *,
+    link: bool = False,
 ) -> Reply:
-    """Run `answer` inside a SERVER span continuing the client's trace; `target` (a tool or prompt the catalogue
-    knows, else None) completes the span's name, which must stay a small set: `tools/call read_documentation`."""
+    """Run `answer` inside a SERVER span continuing the client's trace (`link`: in a new trace linking to the
+    client's, MCP_TRACE_CLIENT_CONTEXT=link); `target` (a tool or prompt the catalogue knows, else None) completes
+    the span's name, which must stay a small set: `tools/call read_documentation`."""
     parent = _parent(request.params.get("_meta"))
+    links: list[Link] = []
+    if link:
+        remote = get_current_span(parent).get_span_context()
+        links = [Link(remote)] if remote.is_valid else []
+        parent = Context()
     name = f"{request.method} {target}" if target else request.method
     with tracer.start_as_current_span(
         name,
         context=parent,
         kind=SpanKind.SERVER,
         attributes=_request_attributes(session, request),
+        links=links,
         record_exception=False,
         set_status_on_exception=False,
     ) as span:
@@ -173,7 +185,7 @@ def _request_attributes(session: ServerSession, request: Request) -> dict[str, A
     method = request.method
     attributes: dict[str, Any] = {
         METHOD: method[:MAX_ATTRIBUTE_CHARS],
-        SESSION: session.id[:SESSION_ID_CHARS],
+        SESSION: short_id(session.id),
         PARTITION: session.partition,
         TRANSPORT: session.transport,
         NETWORK_TRANSPORT: "tcp",
@@ -196,23 +208,17 @@ def _request_attributes(session: ServerSession, request: Request) -> dict[str, A
 
 
 def _finish(span: Span, reply: Reply) -> None:
-    """The outcome as the metrics name it; JSON-RPC errors and tool errors set the span's status to ERROR."""
-    if reply is None:
-        span.set_attribute(OUTCOME, "cancelled")
-        return
-    error = reply.get("error")
+    """The outcome as the metrics and the audit trail name it; JSON-RPC errors, tool errors and refusals set the
+    span's status to ERROR (a result with isError, as the MCP conventions ask), with the outcome as error.type."""
+    outcome = outcomes.of_reply(reply)
+    span.set_attribute(OUTCOME, outcome)
+    error = (reply or {}).get("error")
     if isinstance(error, dict):
         code = str(error.get("code"))
-        span.set_attribute(OUTCOME, f"error {code}")
         span.set_attribute(STATUS_CODE, code)
         _failed(span, code, str(error.get("message", ""))[:MAX_ATTRIBUTE_CHARS])
-        return
-    result = reply.get("result")
-    if isinstance(result, dict) and result.get("isError"):
-        span.set_attribute(OUTCOME, "tool_error")
-        _failed(span, "tool_error", _first_text(result))
-        return
-    span.set_attribute(OUTCOME, "ok")
+    elif outcome in ("tool_error", "refused"):
+        _failed(span, outcome, _first_text((reply or {})["result"]))
 
 
 def _failed(span: Span, error_type: str, description: str) -> None:

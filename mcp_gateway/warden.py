@@ -18,7 +18,7 @@ from django.conf import settings
 from mcp_gateway import directory
 from mcp_gateway.closing import CloseCode
 from mcp_gateway.gate import get_gate
-from mcp_gateway.sessions import ServerSession
+from mcp_gateway.sessions import ServerSession, short_id
 
 log = logging.getLogger(__name__)
 STREAMABLE = "streamable-http"
@@ -48,7 +48,7 @@ async def _every(seconds: float, job: Callable[[], Awaitable[int]]) -> None:
 
 async def _close(holders: list[directory.Holder], reason: str, code: CloseCode = CloseCode.POLICY) -> int:
     for holder in holders:
-        log.info("session %s (%s) closed: %s", holder.session.id[:8], holder.session.transport, reason)
+        log.info("session %s (%s) closed: %s", short_id(holder.session.id), holder.session.transport, reason)
         await holder.close_session(reason, code)
     return len(holders)
 

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from mcp_gateway import control
+from mcp_gateway.sessions import short_id
 from ops.forms import ApiKeyForm, RateLimitRuleForm
 from ops.models import ApiKey, Connection, RateLimitRule
 
@@ -89,7 +90,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="session")
     def short_id(self, obj: Connection) -> str:
-        return obj.session_id[:12] + "…"
+        return short_id(obj.session_id) + "…"
 
     @admin.display(description="client", ordering="client_name")
     def client(self, obj: Connection) -> str:

@@ -4,11 +4,11 @@ Every call is one line on the `awsmcp.audit` logger (with the JSON log's fixed f
 row of ops.AuditEntry. A row waits in a bounded queue (OPS_AUDIT_QUEUE; a full queue drops it and counts it in
 `awsmcp_audit_dropped_total`) for the "audit-writer" background loop, which inserts the queue with one bulk_create
 every OPS_AUDIT_FLUSH seconds in the database pool, and every OPS_AUDIT_PRUNE_EVERY seconds deletes, a batch at a
-time, the rows older than OPS_AUDIT_RETENTION_DAYS and the oldest past OPS_AUDIT_MAX_ROWS.
+time, the rows older than OPS_AUDIT_RETENTION_DAYS and the oldest past OPS_AUDIT_MAX_ROWS (either 0: no such limit).
 
 Only the tool's own arguments (the names its input schema declares) are recorded, each value cut to
 OPS_AUDIT_VALUE_CHARS; no header, token or key reaches this module. A call answered with a task is recorded when
-the task is accepted, with the outcome the core saw ("ok"): the task's own end is tasks/get's.
+the task is accepted, with the outcome "task": the task's own end is tasks/get's.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
-from django.db.models import QuerySet, Subquery
+from django.db import DataError, IntegrityError, close_old_connections
+from django.db.models import CharField, Max, Min, QuerySet, Subquery
 from prometheus_client import Counter
 
 from awsmcp import background
@@ -30,7 +30,7 @@ from awsmcp.pools import run_in
 from mcp_gateway import protocol
 from mcp_gateway.catalogue import Tool, catalogue
 from mcp_gateway.jsonrpc import Request
-from mcp_gateway.sessions import ServerSession
+from mcp_gateway.sessions import ServerSession, short_id
 from ops.models import AuditEntry
 
 log = logging.getLogger("awsmcp.audit")  # the trail itself: one line per tool call
@@ -47,6 +47,12 @@ MAIN_ARGUMENTS = ("url", "search_phrase", "query", "service")
 ELLIPSIS = "…"
 
 _queue: list[dict[str, Any]] = []
+# The CharFields' lengths, from the model: an entry's texts are cut to them.
+_LIMITS = {
+    field.name: field.max_length
+    for field in AuditEntry._meta.get_fields()
+    if isinstance(field, CharField) and field.max_length is not None
+}
 
 
 def _cut(text: str, limit: int) -> str:
@@ -85,17 +91,27 @@ def main_argument(arguments: Any, limit: int) -> str:
     return ""
 
 
+def _fit(entry: dict[str, Any]) -> dict[str, Any]:
+    """Every text cut to its column's max_length: PostgreSQL refuses a longer value (and with it the whole batch),
+    and "oauth:" + a subject, a client id or an address is the client's to make long."""
+    for name, limit in _LIMITS.items():
+        value = entry.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            entry[name] = value[: limit - 1] + ELLIPSIS
+    return entry
+
+
 def entry_for(session: ServerSession, request: Request, seconds: float, outcome: str) -> dict[str, Any]:
-    """One call's audit entry, in AuditEntry's field names."""
+    """One call's audit entry, in AuditEntry's field names, each text within its column."""
     limit = settings.OPS_AUDIT_VALUE_CHARS
     name = request.params.get("name")
     tool = catalogue.tool(name, session.partition) if isinstance(name, str) else None
     arguments = request.params.get("arguments")
     principal = session.principal
     oauth = principal.kind == "oauth"
-    return {
+    return _fit({
         "at": datetime.fromtimestamp(time.time() - seconds, UTC),
-        "tool": _cut(name if isinstance(name, str) else json.dumps(name, default=str), 99),
+        "tool": name if isinstance(name, str) else json.dumps(name, default=str),
         "target": main_argument(arguments, limit) if tool is not None else "",
         "arguments": recorded_arguments(tool, arguments, limit),
         "partition": session.partition,
@@ -105,9 +121,9 @@ def entry_for(session: ServerSession, request: Request, seconds: float, outcome:
         "subject": principal.subject if oauth else "",
         "oauth_client": principal.client_id if oauth else "",
         "remote_ip": session.remote_ip,
-        "session": session.id[:12],
-        "client_name": _cut(str(session.client_info.get("name", "")), 199),
-    }
+        "session": short_id(session.id),
+        "client_name": str(session.client_info.get("name", "")),
+    })  # fmt: skip
 
 
 def write_line(entry: dict[str, Any]) -> None:
@@ -164,13 +180,26 @@ def write(batch: list[dict[str, Any]]) -> None:
 
 
 async def flush() -> int:
-    """Write what is queued; a failed batch is counted as dropped (the log lines have it). Returns rows written."""
+    """Write what is queued; returns rows written. A batch the database refuses for its data is written again in
+    halves, down to single rows, so that one bad row costs that row alone; a batch that fails otherwise (the
+    database is down) is dropped whole. Dropped rows are counted; their log lines have them."""
     batch = _queue[:]
     _queue.clear()
     if not batch:
         return 0
+    return await _write_or_split(batch)
+
+
+async def _write_or_split(batch: list[dict[str, Any]]) -> int:
     try:
         await run_in("database", write, batch)
+    except (DataError, IntegrityError) as exc:
+        if len(batch) > 1:
+            middle = len(batch) // 2
+            return await _write_or_split(batch[:middle]) + await _write_or_split(batch[middle:])
+        DROPPED.labels("write_failed").inc()
+        problems.warning("audit row of %s refused: %s: %s", batch[0].get("tool"), exc.__class__.__name__, exc)
+        return 0
     except Exception as exc:
         DROPPED.labels("write_failed").inc(len(batch))
         problems.warning("audit batch of %d rows failed: %s: %s", len(batch), exc.__class__.__name__, exc)
@@ -191,11 +220,21 @@ def _delete_in_batches(rows: QuerySet[AuditEntry]) -> int:
 
 
 def prune() -> int:
-    """Delete rows past the retention, then the oldest past the row cap (in the database pool); returns how many."""
+    """Delete rows past the retention, then the oldest past the row cap (in the database pool); returns how many.
+
+    A limit of 0 is no limit. The cap's exact query (the newest row past it: an index walk of `cap` entries) runs
+    only when two index lookups cannot rule it out: fewer than `cap` ids between the oldest and newest row."""
     close_old_connections()
-    cutoff = datetime.now(UTC) - timedelta(days=settings.OPS_AUDIT_RETENTION_DAYS)
-    deleted = _delete_in_batches(AuditEntry.objects.filter(at__lt=cutoff))
-    cap = max(settings.OPS_AUDIT_MAX_ROWS, 0)
+    deleted = 0
+    if settings.OPS_AUDIT_RETENTION_DAYS > 0:
+        cutoff = datetime.now(UTC) - timedelta(days=settings.OPS_AUDIT_RETENTION_DAYS)
+        deleted += _delete_in_batches(AuditEntry.objects.filter(at__lt=cutoff))
+    cap = settings.OPS_AUDIT_MAX_ROWS
+    if cap <= 0:
+        return deleted
+    span = AuditEntry.objects.aggregate(oldest=Min("pk"), newest=Max("pk"))
+    if span["newest"] is None or span["newest"] - span["oldest"] < cap:
+        return deleted  # ids are unique: at most `cap` rows between them
     # The newest row past the cap (rows are numbered as they are written): it and every older row go.
     past_cap = AuditEntry.objects.order_by("-pk").values_list("pk", flat=True)[cap : cap + 1]
     newest_past = next(iter(past_cap), None)

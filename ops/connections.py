@@ -47,6 +47,9 @@ def _at(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
 
 
+KEY_NAME_CHARS = Connection._meta.get_field("key_name").max_length or 255
+
+
 def _fields(holder: Holder, state: str | None = None) -> dict[str, object]:
     """The row's changing fields; `state` as the batch judged it (one instant for the whole batch)."""
     session = holder.session
@@ -54,7 +57,7 @@ def _fields(holder: Holder, state: str | None = None) -> dict[str, object]:
         "client_name": str(session.client_info.get("name", ""))[:200],
         "client_version": str(session.client_info.get("version", ""))[:100],
         "protocol_version": session.protocol_version or "",
-        "key_name": session.key_name,
+        "key_name": session.key_name[:KEY_NAME_CHARS],  # "oauth:" + a token's subject may pass the column
         "last_activity": _at(session.last_activity),
         "last_pong": _at(session.last_pong),
         "messages_in": session.messages_in,

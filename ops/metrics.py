@@ -20,6 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from docs_proxy.housekeeping import fleet_stats
 from mcp_gateway import protocol
+from mcp_gateway.sessions import short_id
 
 log = logging.getLogger("awsmcp.access")
 
@@ -91,7 +92,7 @@ def observe_http(endpoint: Any, seconds: float) -> None:
             "path": endpoint.scope.get("path"),
             "status": status,
             "latency_ms": round(seconds * 1000, 3),
-            "session": session.id[:12] if session is not None else None,
+            "session": short_id(session.id) if session is not None else None,
             "client_ip": endpoint.client_ip,
         },
     )

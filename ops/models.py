@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from awsmcp.compat.ratelimit import split_rate
+from mcp_gateway.sessions import short_id
 
 TOKEN_PREFIX = "amcp_"
 
@@ -171,7 +172,7 @@ class Connection(models.Model):
         indexes = [models.Index(fields=["state", "heartbeat"]), models.Index(fields=["process", "state"])]
 
     def __str__(self) -> str:
-        return f"{self.transport} {self.session_id[:12]}… {self.remote_ip}"
+        return f"{self.transport} {short_id(self.session_id)}… {self.remote_ip}"
 
 
 class AuditEntry(models.Model):

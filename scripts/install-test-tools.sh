@@ -20,6 +20,7 @@ if [ "${1:-}" != "--servers-only" ]; then
   # the fleet tests run behind the shipped nginx config; promtool checks the alert rules; the admin runs in Chromium
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)  # verifies deploy/systemd's unit
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fi

@@ -17,7 +17,7 @@ from mcp_gateway import directory, jsonrpc, scopes, tracing
 from mcp_gateway.closing import CloseCode
 from mcp_gateway.gate import Principal, get_gate
 from mcp_gateway.server import get_server
-from mcp_gateway.sessions import ServerSession, new_session_id
+from mcp_gateway.sessions import ServerSession, new_session_id, short_id
 from mcp_gateway.transports.common import admit, claim_stream, release_stream, send_denied
 from mcp_gateway.transports.entrance import insufficient, refuse_scopes
 from mcp_gateway.transports.http import HttpEndpoint
@@ -126,14 +126,14 @@ class LegacySseStream(HttpEndpoint):
             inbox.cancel()
             raise
         except Exception as exc:  # the layer is away or slow: nothing can be lost through it now
-            log.info("stream %s inbox ended by cancel: %s", self.session.id[:8], exc.__class__.__name__)
+            log.info("stream %s inbox ended by cancel: %s", short_id(self.session.id), exc.__class__.__name__)
         inbox.cancel()
         with contextlib.suppress(BaseException):
             await inbox
 
     async def close_session(self, reason: str, code: CloseCode = CloseCode.POLICY) -> None:
         """End the stream (no close code on SSE: the reason is logged); on_close un-counts the session."""
-        log.info("sse session %s closed: %s", self.session.id[:8], reason)
+        log.info("sse session %s closed: %s", short_id(self.session.id), reason)
         self.closing.set()
 
     async def on_close(self) -> None:

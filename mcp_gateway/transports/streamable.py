@@ -33,7 +33,7 @@ from mcp_gateway.gate import ANONYMOUS, Principal, get_gate
 from mcp_gateway.jsonrpc import JsonRpcError, Payload, Request
 from mcp_gateway.keepalive import ping_until_silent
 from mcp_gateway.server import get_server
-from mcp_gateway.sessions import ServerSession, new_session_id
+from mcp_gateway.sessions import ServerSession, new_session_id, short_id
 from mcp_gateway.transports import mcp_headers
 from mcp_gateway.transports.common import admit, claim_stream, release_stream, send_denied
 from mcp_gateway.transports.entrance import INTERNAL_ERROR, choose_partition, denied, refuse_scopes
@@ -76,7 +76,7 @@ class StreamableSession:
 
     async def close_session(self, reason: str, code: CloseCode = CloseCode.POLICY) -> None:
         """End the session: its work cancelled, its streams ended (their slots freed as they close), un-counted."""
-        log.debug("streamable session %s closed: %s", self.session.id[:8], reason)  # DELETEs are routine
+        log.debug("streamable session %s closed: %s", short_id(self.session.id), reason)  # DELETEs are routine
         self.session.close()
         for task in list(self.work):
             task.cancel()

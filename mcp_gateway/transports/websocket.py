@@ -17,11 +17,11 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from mcp_gateway import directory, jsonrpc, scopes, tracing
+from mcp_gateway import directory, jsonrpc, scopes
 from mcp_gateway.closing import CloseCode
 from mcp_gateway.gate import get_gate
 from mcp_gateway.server import get_server
-from mcp_gateway.sessions import ServerSession, new_session_id
+from mcp_gateway.sessions import ServerSession, new_session_id, short_id
 from mcp_gateway.transports.entrance import Caller, check_entrance, claim_stream, insufficient
 from mcp_gateway.transports.link import SessionLink
 from mcp_gateway.transports.security import client_ip
@@ -34,7 +34,6 @@ SUBPROTOCOL = "mcp"
 class McpWebsocketConsumer(AsyncWebsocketConsumer):
     session: ServerSession | None = None
     headers: dict[str, str]
-    trace: dict[str, str] | None = None
 
     async def connect(self) -> None:
         headers = self.headers = {
@@ -42,7 +41,6 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
         }
         query = dict(parse_qsl(self.scope.get("query_string", b"").decode("latin-1")))
         caller = Caller(headers, client_ip(self.scope, headers), query)
-        self.trace = tracing.carrier(headers)
         entry = await check_entrance(caller, TRANSPORT, partition=True)
         session_id = new_session_id()
         refused = entry.denied or await claim_stream(caller.client_ip, session_id, TRANSPORT)
@@ -99,9 +97,9 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
             return
         if self.refused_scopes(self.session, obj):
             return
-        trace = tracing.incoming.set(self.trace)  # the handshake's trace headers, for every message it carries
+        # The handshake's traceparent is not handed down: it would parent every message for hours (per-message
+        # `_meta.traceparent` works).
         self.link.feed(obj)
-        tracing.incoming.reset(trace)
 
     def refused_scopes(self, session: ServerSession, obj: Any) -> bool:
         """A frame needing a scope the connection's principal lacks: each request in it is answered with
@@ -127,7 +125,7 @@ class McpWebsocketConsumer(AsyncWebsocketConsumer):
         """Close with the code saying why (mcp_gateway.closing); the reason goes to the log, since Daphne sends
         none. Our disconnect() runs when the client's close frame comes back, which un-counts the session."""
         if self.session is not None:
-            log.info("websocket session %s closed (%d): %s", self.session.id[:8], code, reason)
+            log.info("websocket session %s closed (%d): %s", short_id(self.session.id), code, reason)
         # Daphne drops the reason; other ASGI servers send it, within the frame's 123 bytes.
         await self.close(code=int(code), reason=reason.encode()[:120].decode(errors="ignore"))
 

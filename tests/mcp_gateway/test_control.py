@@ -13,6 +13,7 @@ from django.core.cache import caches
 
 from mcp_gateway import control, directory
 from mcp_gateway.closing import CloseCode
+from mcp_gateway.sessions import short_id
 from tests.mcp_gateway.holders import FakeHolder, holder
 
 
@@ -133,6 +134,6 @@ async def test_a_channel_layer_that_is_away_is_logged_not_raised(
     assert await directory.lookup(elsewhere.session.id) is None
     assert [r.getMessage().split(":")[0] for r in caplog.records if r.name == "mcp_gateway.control"] == [
         "control group send failed",
-        f"closing session {elsewhere.session.id[:8]} on its channel failed",
+        f"closing session {short_id(elsewhere.session.id)} on its channel failed",
         "control group send failed",
     ]

@@ -5,11 +5,16 @@ batches, and the read-only admin's filters and search (Django's test client)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import DataError, connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
 from awsmcp import background
@@ -23,7 +28,8 @@ from mcp_gateway.sessions import ServerSession
 from mcp_gateway.tasks.manager import TaskLimits
 from mcp_gateway.tasks.store import MemoryStore
 from ops import audit, metrics
-from ops.models import AuditEntry
+from ops.models import ApiKey, AuditEntry
+from tests.mcp_gateway.conftest import make_catalogue
 
 URL = {"type": "object", "properties": {"url": {"type": "string"}}}
 
@@ -37,6 +43,16 @@ class Heard(protocol.Observer):
     def tool_called(self, session: ServerSession, request: Request, seconds: float, outcome: str) -> None:
         assert seconds >= 0
         self.calls.append((request.params.get("name"), outcome))
+
+
+class Done(protocol.Observer):
+    """What observers are told of every request: (method, outcome)."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[str, str]] = []
+
+    def request_done(self, method: str, tool: str | None, seconds: float, outcome: str) -> None:
+        self.outcomes.append((method, outcome))
 
 
 def core() -> tuple[McpServer, asyncio.Event]:
@@ -104,7 +120,40 @@ async def test_a_call_answered_with_a_task_is_heard_when_the_task_is_accepted(mo
     session = ServerSession("throwaway", "streamable-http", "aws", remote_ip="192.0.2.7")
     reply = await server.handle_message(session, Request(1, "tools/call", {"name": "ok", "_meta": envelope}))
     assert reply is not None and reply["result"]["resultType"] == "task"
-    assert heard.calls == [("ok", "ok")]  # recorded as accepted; the task's own end is tasks/get's
+    assert heard.calls == [("ok", "task")]  # recorded as accepted; the task's own end is tasks/get's
+
+
+async def test_a_call_the_client_leaves_is_heard_as_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A WebSocket closed, a stream ended, a POST dropped: the transport cancels the handling task. The call
+    happened: observers (audit, metrics) hear it, and the cancellation still reaches the transport."""
+    heard, done = Heard(), Done()
+    monkeypatch.setattr(protocol, "observers", [heard, done])
+    server, started = core()
+    session = ServerSession("s" * 40, "websocket", "aws")
+    await server.handle_message(session, Request(0, "initialize", {"protocolVersion": "2025-11-25"}))
+    handling = asyncio.create_task(server.handle_message(session, call(1, "slow")))
+    await started.wait()
+    handling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handling
+    assert heard.calls == [("slow", "cancelled")]
+    assert done.outcomes[-1] == ("tools/call", "cancelled")
+
+
+async def test_an_input_required_round_is_heard_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 2026-07-28 call answered with questions for the client has not ended: not "ok"."""
+    heard = Heard()
+    monkeypatch.setattr(protocol, "observers", [heard])
+    server = McpServer(make_catalogue())
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+        "io.modelcontextprotocol/clientInfo": {"name": "pytest", "version": "1"},
+    }
+    session = ServerSession("throwaway", "streamable-http", "aws")
+    reply = await server.handle_message(session, Request(1, "tools/call", {"name": "asker", "_meta": envelope}))
+    assert reply is not None and reply["result"]["resultType"] == "input_required", reply
+    assert heard.calls == [("asker", "input_required")]
 
 
 def session_of(principal: Principal, name: str = "") -> ServerSession:
@@ -124,7 +173,9 @@ def test_an_entry_names_who_and_what_with_values_cut_and_nothing_undeclared(monk
     oauth = Principal(name="oauth:alice", kind="oauth", subject="alice", client_id="claude-desktop")
     phrase = "lambda " * 20
     request = call(1, "search_documentation", {"search_phrase": phrase, "limit": 5, "api_token": "amcp_leak"})
+    before = datetime.now(UTC)
     entry = audit.entry_for(session_of(oauth), request, 0.25, "ok")
+    after = datetime.now(UTC)
     assert entry["tool"] == "search_documentation" and entry["partition"] == "aws" and entry["outcome"] == "ok"
     assert entry["target"] == phrase[:30] + "…" and entry["arguments"] == {
         "search_phrase": phrase[:30] + "…",
@@ -132,7 +183,9 @@ def test_an_entry_names_who_and_what_with_values_cut_and_nothing_undeclared(monk
     }
     assert (entry["key_name"], entry["subject"], entry["oauth_client"]) == ("oauth:alice", "alice", "claude-desktop")
     assert (entry["remote_ip"], entry["session"], entry["client_name"]) == ("192.0.2.7", "abcdefghijkl", "audit-client")
-    assert entry["duration_ms"] == 250.0 and abs(entry["at"] - datetime.now(UTC)) < timedelta(seconds=5)
+    # When the call came in: its duration before the entry was made (a microsecond for the float's rounding).
+    tick, took = timedelta(microseconds=1), timedelta(seconds=0.25)
+    assert entry["duration_ms"] == 250.0 and before - took - tick <= entry["at"] <= after - took + tick
     assert "amcp_leak" not in repr(entry)
 
     key = Principal(name="ci-agent", kind="key", subject="ci-agent")
@@ -194,6 +247,99 @@ def test_retention_deletes_old_rows_and_the_cap_keeps_the_newest(monkeypatch: py
     assert audit.prune() == 0
 
 
+@pytest.mark.django_db
+def test_limits_of_zero_keep_every_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """0 means no limit (not "keep nothing", which would empty the trail every round)."""
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_RETENTION_DAYS", 0)
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_MAX_ROWS", 0)
+    rows(5, datetime.now(UTC) - timedelta(days=4000))
+    rows(5, datetime.now(UTC))
+    assert audit.prune() == 0 and AuditEntry.objects.count() == 10
+
+
+@pytest.mark.django_db
+def test_the_cap_query_runs_only_when_the_ids_allow_more_rows_than_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_RETENTION_DAYS", 0)
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_MAX_ROWS", 10)
+    rows(10, datetime.now(UTC), tool="first")
+    with CaptureQueriesContext(connection) as under_cap:
+        assert audit.prune() == 0
+    assert len(under_cap) == 1  # Min and Max of the ids: no walk of the newest `cap` rows
+    # Gaps in the ids (rows written and pruned) must not fool it: six rows spread over more than ten ids stay.
+    AuditEntry.objects.filter(pk__in=AuditEntry.objects.order_by("pk").values("pk")[1:5]).delete()
+    rows(2, datetime.now(UTC), tool="second")
+    assert audit.prune() == 0 and AuditEntry.objects.count() == 8
+    rows(4, datetime.now(UTC), tool="third")  # 12 rows: the two oldest go
+    assert audit.prune() == 2
+    assert AuditEntry.objects.filter(tool="first").count() == 4 and AuditEntry.objects.count() == 10
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_row_the_database_refuses_costs_that_row_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch refused for its data is written again in halves: the other rows are written, the bad one counted."""
+    monkeypatch.setattr(audit, "_queue", [])
+    real_write = audit.write
+    attempts: list[int] = []
+
+    def picky(batch: list[dict[str, Any]]) -> None:  # as PostgreSQL does with a value its column cannot hold
+        attempts.append(len(batch))
+        if any(entry["target"] == "https://x/bad" for entry in batch):
+            raise DataError("value too long for type character varying(255)")
+        real_write(batch)
+
+    monkeypatch.setattr(audit, "write", picky)
+    session = session_of(Principal(name="ci-agent", kind="key"))
+    for msg_id, url in enumerate(("https://x/0", "https://x/1", "https://x/bad", "https://x/3", "https://x/4")):
+        audit.enqueue(audit.entry_for(session, call(msg_id, "read_documentation", {"url": url}), 0, "ok"))
+    before = dropped("write_failed")
+    assert await audit.flush() == 4
+    assert dropped("write_failed") == before + 1
+    written = await asyncio.to_thread(lambda: sorted(AuditEntry.objects.values_list("target", flat=True)))
+    assert written == ["https://x/0", "https://x/1", "https://x/3", "https://x/4"]
+    assert attempts == [5, 2, 3, 1, 2]  # the batch, its good half, the other half, the bad row, the rest
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_writer_prunes_on_its_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop's retention rounds come every OPS_AUDIT_PRUNE_EVERY: old rows written after one round go in the
+    next."""
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_FLUSH", 0.01)
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_PRUNE_EVERY", 0.2)
+    monkeypatch.setattr("django.conf.settings.OPS_AUDIT_RETENTION_DAYS", 30)
+    monkeypatch.setattr(audit, "_queue", [])
+    old = datetime.now(UTC) - timedelta(days=31)
+
+    def count_old() -> int:
+        return AuditEntry.objects.filter(at__lt=old + timedelta(days=1)).count()
+
+    async def until_pruned() -> None:
+        for _ in range(1000):  # polled: the writer reports nothing
+            if not await asyncio.to_thread(count_old):
+                return
+            await asyncio.sleep(0.02)
+        raise TimeoutError("old rows still there")
+
+    await asyncio.to_thread(rows, 3, old)
+    writer = asyncio.create_task(audit.write_loop())
+    try:
+        await until_pruned()  # the first round
+        await asyncio.to_thread(rows, 3, old)
+        await until_pruned()  # the next one, on schedule
+    finally:
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+
+
+@pytest.mark.django_db
+def test_staff_without_the_view_permission_may_not_read_the_trail(client: Client) -> None:
+    staff = get_user_model().objects.create_user("clerk", is_staff=True)  # force_login: no password to hash
+    client.force_login(staff)
+    assert client.get("/admin/ops/auditentry/").status_code == 403
+    staff.user_permissions.add(Permission.objects.get(codename="view_auditentry"))
+    assert client.get("/admin/ops/auditentry/").status_code == 200
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_the_writer_inserts_the_queue_and_a_failed_batch_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(audit, "_queue", [])
@@ -249,10 +395,17 @@ def test_the_admin_lists_filters_and_searches_and_nobody_edits(admin_client: Cli
     errors = listing("outcome=error")
     assert "s3 bucket policy" in errors and "lambda/a.html" not in errors
     assert "lambda/a.html" not in listing("partition=aws-cn") and "s3 bucket policy" in listing("partition=aws-cn")
-    assert "s3 bucket policy" not in listing("key_name=ci-agent")
+    ApiKey(name="ci-agent").save()
+    assert "s3 bucket policy" not in listing("key=ci-agent") and "lambda/a.html" in listing("key=ci-agent")
+    assert "lambda/a.html" not in listing("key=oauth:") and "s3 bucket policy" in listing("key=oauth:")
+    anonymous = listing("key=:anonymous")
+    assert "old.html" in anonymous and "lambda/a.html" not in anonymous and "s3 bucket policy" not in anonymous
+    assert "?key=ci-agent" in listing("")  # a key's choice, from the keys table
     assert "lambda/a.html" in listing("q=10.0.0.1") and "s3 bucket policy" not in listing("q=10.0.0.1")
     assert "s3 bucket policy" in listing("q=alice") and "old.html" in listing("q=oldsession12")
-    assert "old.html" not in listing(f"at__year={now.year}&at__month={now.month}")
+    for since in ("hour", "day", "week", "30days"):
+        recent = listing(f"since={since}")
+        assert "old.html" not in recent and "lambda/a.html" in recent
     assert admin_client.get("/admin/ops/auditentry/add/").status_code == 403
     entry = AuditEntry.objects.get(key_name="ci-agent")
     assert admin_client.get(f"/admin/ops/auditentry/{entry.pk}/delete/").status_code == 403

@@ -1,10 +1,11 @@
 """OAuth across a fleet: two Daphne processes with `MCP_AUTH=oauth` sharing a real redis-server and a real
-PostgreSQL (REDIS_URL, DATABASE_URL), behind the round-robin balancer without stickiness, must act as one
+PostgreSQL (REDIS_URL, DATABASE_URL), behind nginx with the shipped config (no stickiness), must act as one
 authorization server and one protected resource: a code made on one process is redeemed on the other, a token
 minted on either works on both, and revoking a token or disabling a person on one ends the streams held by the other.
 
-Clients address the fleet by the balancer's name (its Host); to choose which process serves a leg, a request is
-pinned to one backend's port while its URL, and so its Host, still names the balancer (`Pinned`). Access tokens are
+Clients address the fleet by nginx's name (its Host, port included: the shipped config passes `$http_host`); to
+choose which process serves a leg, a request is pinned to one backend's port while its URL, and so its Host, still
+names nginx (`Pinned`). Access tokens are
 JWTs signed with one key shared by both processes (MCP_OAUTH_SIGNING_KEY, made here).
 """
 
@@ -33,8 +34,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from tests.support.balancer import Balancer
 from tests.support.issuer import oauth_env, password_hash
+from tests.support.nginx import Nginx
 from tests.support.oauth_browser import PASSWORD, Browser, Grant, pkce
 from tests.support.origin import OriginServer
 from tests.support.processes import (
@@ -56,7 +57,7 @@ SCOPE = "docs:read docs:search"
 
 
 class Pinned(httpx.AsyncBaseTransport):
-    """Sends every request to one backend's port, keeping the URL and Host the client addressed (the balancer)."""
+    """Sends every request to one backend's port, keeping the URL and Host the client addressed (nginx)."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -66,7 +67,7 @@ class Pinned(httpx.AsyncBaseTransport):
         there = httpx.Request(
             request.method,
             request.url.copy_with(port=self.port),
-            headers=request.headers,  # its Host names the balancer
+            headers=request.headers,  # its Host names nginx
             stream=request.stream,
             extensions=request.extensions,
         )
@@ -95,15 +96,15 @@ class PinnedBrowser(Browser):
 class Fleet:
     a: DaphneServer
     b: DaphneServer
-    balancer: Balancer
+    nginx: Nginx
     database: str
 
     @property
     def issuer(self) -> str:
-        return f"{self.balancer.base}/oauth"
+        return f"{self.nginx.base}/oauth"
 
     def on(self, server: DaphneServer, token: str = "", **kwargs: Any) -> httpx.AsyncClient:
-        """An httpx client whose requests, addressed to the balancer, all land on `server`."""
+        """An httpx client whose requests, addressed to nginx, all land on `server`."""
         headers = bearer(token) if token else {}
         return httpx.AsyncClient(transport=Pinned(server.port), headers=headers, **{"timeout": 20, **kwargs})
 
@@ -163,6 +164,7 @@ def fleet(origin: OriginServer, redis: RedisServer, postgres: PostgresServer, pe
         DATABASE_URL=postgres.url,
         MCP_OAUTH_JWT_ACCESS_TOKENS="true",
         MCP_OAUTH_SIGNING_KEY=pem,
+        TRUSTED_PROXIES="127.0.0.1",  # nginx
     )
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, workdir, True)
@@ -170,9 +172,8 @@ def fleet(origin: OriginServer, redis: RedisServer, postgres: PostgresServer, pe
         db.touch()  # A's start migrated PostgreSQL: B need not migrate again
         add_people(postgres.url, PEOPLE)
         b = stack.enter_context(daphne(db_path=db, **env))
-        balancer = Balancer([a.port, b.port]).start()
-        stack.callback(balancer.stop)
-        yield Fleet(a, b, balancer, postgres.url)
+        proxy = stack.enter_context(Nginx([a.port, b.port]))
+        yield Fleet(a, b, proxy, postgres.url)
         assert a.alive(), a.log()[-3000:]
         assert b.alive(), b.log()[-3000:]
 
@@ -182,7 +183,7 @@ def fleet(origin: OriginServer, redis: RedisServer, postgres: PostgresServer, pe
 
 async def server_metadata(fleet: Fleet, server: DaphneServer) -> dict[str, Any]:
     async with fleet.on(server) as http:
-        answer = await http.get(f"{fleet.balancer.base}/.well-known/oauth-authorization-server/oauth")
+        answer = await http.get(f"{fleet.nginx.base}/.well-known/oauth-authorization-server/oauth")
     assert answer.status_code == 200, answer.text[:300]
     return dict(answer.json())
 
@@ -207,7 +208,7 @@ async def register(fleet: Fleet, server: DaphneServer) -> str:
 
 async def token_request(fleet: Fleet, server: DaphneServer, data: dict[str, str]) -> httpx.Response:
     async with fleet.on(server) as http:
-        return await http.post(f"{fleet.balancer.base}/oauth/token/", data=data)
+        return await http.post(f"{fleet.nginx.base}/oauth/token/", data=data)
 
 
 async def sign_in(
@@ -226,11 +227,11 @@ async def sign_in(
         "state": state,
         "code_challenge": challenge,
         "code_challenge_method": "S256",
-        "resource": fleet.balancer.mcp_url,
+        "resource": fleet.nginx.mcp_url,
     }
     browser = PinnedBrowser(person, PASSWORD, port=authorize_on.port)
     try:
-        got = await browser.code(f"{fleet.balancer.base}/oauth/authorize/?{urlencode(query)}")
+        got = await browser.code(f"{fleet.nginx.base}/oauth/authorize/?{urlencode(query)}")
     finally:
         await browser.aclose()
     assert got.state == state and got.iss == fleet.issuer  # RFC 9207: the fleet's one issuer
@@ -243,7 +244,7 @@ async def sign_in(
             "redirect_uri": REDIRECT,
             "client_id": client_id,
             "code_verifier": verifier,
-            "resource": fleet.balancer.mcp_url,
+            "resource": fleet.nginx.mcp_url,
         },
     )
     assert answer.status_code == 200, answer.text[:300]
@@ -253,7 +254,7 @@ async def sign_in(
 
 async def session_of(fleet: Fleet, http: httpx.AsyncClient, token: str) -> dict[str, str]:
     """A raw Streamable HTTP session opened with this token; the headers its later requests carry."""
-    url = fleet.balancer.mcp_url
+    url = fleet.nginx.mcp_url
     reply = await http.post(url, json=initialize_request(), headers={"accept": ACCEPT_BOTH, **bearer(token)})
     assert reply.status_code == 200, (reply.status_code, reply.headers.get("www-authenticate"), reply.text[:300])
     headers = {
@@ -276,7 +277,7 @@ async def read_on(fleet: Fleet, server: DaphneServer, token: str) -> str:
     async with fleet.on(server) as http:
         headers = await session_of(fleet, http, token)
         reply = await http.post(
-            fleet.balancer.mcp_url, json=read_call(), headers={**headers, "accept": "application/json"}
+            fleet.nginx.mcp_url, json=read_call(), headers={**headers, "accept": "application/json"}
         )
     assert reply.status_code == 200, reply.text[:300]
     return str(reply.json()["result"]["content"][0]["text"])
@@ -286,7 +287,7 @@ async def status_on(fleet: Fleet, server: DaphneServer, token: str) -> int:
     """The status of a fresh initialize with this bearer on `server`."""
     async with fleet.on(server) as http:
         reply = await http.post(
-            fleet.balancer.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH, **bearer(token)}
+            fleet.nginx.mcp_url, json=initialize_request(), headers={"accept": ACCEPT_BOTH, **bearer(token)}
         )
     return reply.status_code
 
@@ -313,9 +314,9 @@ async def drained(events: AsyncIterator[object]) -> None:
 
 @contextlib.asynccontextmanager
 async def websocket_on(fleet: Fleet, server: DaphneServer, token: str) -> AsyncIterator[ClientConnection]:
-    """A WebSocket MCP session through `server`'s port, its handshake naming the balancer."""
+    """A WebSocket MCP session through `server`'s port, its handshake naming nginx."""
     async with connect(
-        fleet.balancer.ws_url,
+        fleet.nginx.ws_url,
         host="127.0.0.1",
         port=server.port,
         subprotocols=[Subprotocol("mcp")],
@@ -330,9 +331,9 @@ async def websocket_on(fleet: Fleet, server: DaphneServer, token: str) -> AsyncI
 # --- the tests -------------------------------------------------------------------------------------------------
 
 
-async def test_a_pinned_request_reaches_the_chosen_port_under_the_balancers_name(fleet: Fleet) -> None:
+async def test_a_pinned_request_reaches_the_chosen_port_under_nginxs_name(fleet: Fleet) -> None:
     """The other tests' choice of process rests on this: a pinned request goes to the port it is pinned to (none
-    listening: refused, not quietly served by the balancer) and carries the balancer's Host."""
+    listening: refused, not quietly served by nginx) and carries nginx's Host."""
     nobody = DaphneServer(free_port(), fleet.a.proc, fleet.a.log_path, {})
     with pytest.raises(httpx.ConnectError):
         await server_metadata(fleet, nobody)
@@ -375,7 +376,7 @@ async def test_revoking_at_b_ends_the_streams_held_by_a(fleet: Fleet) -> None:
             while not stop.is_set():
                 n += 1
                 reply = await http.post(
-                    fleet.balancer.mcp_url, json=read_call(n), headers={**headers, "accept": "application/json"}
+                    fleet.nginx.mcp_url, json=read_call(n), headers={**headers, "accept": "application/json"}
                 )
                 assert reply.status_code == 200, reply.text[:300]
                 assert reply.json()["id"] == n
@@ -387,7 +388,7 @@ async def test_revoking_at_b_ends_the_streams_held_by_a(fleet: Fleet) -> None:
         async with (
             fleet.on(a, grant.access_token, timeout=httpx.Timeout(20, read=None)) as http,
             websocket_on(fleet, a, grant.access_token) as ws,
-            LegacySse(http, fleet.balancer.sse_url) as legacy,
+            LegacySse(http, fleet.nginx.sse_url) as legacy,
         ):
             await legacy.initialize()
             assert (await legacy.post(read_call(2))).status_code == 202
@@ -397,7 +398,7 @@ async def test_revoking_at_b_ends_the_streams_held_by_a(fleet: Fleet) -> None:
 
             async with fleet.on(b) as at_b:
                 revoked = await at_b.post(
-                    f"{fleet.balancer.base}/oauth/revoke_token/",
+                    f"{fleet.nginx.base}/oauth/revoke_token/",
                     data={"token": grant.access_token, "token_type_hint": "access_token", "client_id": grant.client_id},
                 )
             assert revoked.status_code == 200, revoked.text
@@ -429,7 +430,7 @@ async def test_disabling_the_person_ends_their_stream_on_b(fleet: Fleet) -> None
     async with fleet.on(b, timeout=httpx.Timeout(20, read=None)) as http:
         session = await session_of(fleet, http, grant.access_token)
         get_headers = {**session, "accept": "text/event-stream"}
-        async with http.stream("GET", fleet.balancer.mcp_url, headers=get_headers) as stream:
+        async with http.stream("GET", fleet.nginx.mcp_url, headers=get_headers) as stream:
             assert stream.status_code == 200
             await asyncio.to_thread(set_active, fleet.database, "erin", False)
             await asyncio.wait_for(drained(sse_events(stream)), BOUND)
@@ -441,15 +442,15 @@ async def test_one_issuer_and_one_signing_key_for_the_fleet(fleet: Fleet, pem: s
     a, b = fleet.a, fleet.b
     meta_a, meta_b = await server_metadata(fleet, a), await server_metadata(fleet, b)
     assert meta_a == meta_b and meta_a["issuer"] == fleet.issuer
-    for _ in range(4):  # through the balancer itself, a new connection each time: whichever process answers
+    for _ in range(4):  # through nginx itself, a new connection each time: whichever process answers
         async with httpx.AsyncClient(timeout=20) as http:
-            answer = await http.get(f"{fleet.balancer.base}/.well-known/oauth-authorization-server/oauth")
+            answer = await http.get(f"{fleet.nginx.base}/.well-known/oauth-authorization-server/oauth")
         assert answer.json() == meta_a
     for server in (a, b):
         async with fleet.on(server) as http:
-            resource = (await http.get(f"{fleet.balancer.base}/.well-known/oauth-protected-resource/mcp")).json()
-            jwks = (await http.get(f"{fleet.balancer.base}/oauth/.well-known/jwks.json")).json()
-        assert resource["resource"] == fleet.balancer.mcp_url
+            resource = (await http.get(f"{fleet.nginx.base}/.well-known/oauth-protected-resource/mcp")).json()
+            jwks = (await http.get(f"{fleet.nginx.base}/oauth/.well-known/jwks.json")).json()
+        assert resource["resource"] == fleet.nginx.mcp_url
         assert resource["authorization_servers"] == [fleet.issuer]
         (published,) = jwks["keys"]
         assert published["n"] == jwk.JWK.from_pem(pem.encode()).export_public(as_dict=True)["n"]  # the test's key
@@ -461,7 +462,7 @@ async def test_one_issuer_and_one_signing_key_for_the_fleet(fleet: Fleet, pem: s
         grant.access_token,
         jwt.PyJWK.from_dict(published),  # B's JWKS checks a token A signed
         algorithms=["RS256"],
-        audience=fleet.balancer.mcp_url,
+        audience=fleet.nginx.mcp_url,
         issuer=fleet.issuer,
     )
     assert claims["sub"] == "dave" and claims["client_id"] == grant.client_id

@@ -86,17 +86,34 @@ async def test_a_streamable_http_call_continues_the_clients_trace_at_the_collect
     assert lookup.parent_span_id == span.span_id
 
 
-@pytest.mark.parametrize("transport", ["sse", "websocket"])
-async def test_legacy_sse_posts_and_a_websocket_handshake_hand_their_traceparent_down(
-    traced: DaphneServer, receiver: OtlpReceiver, transport: str
-) -> None:
-    trace_id = {"sse": "6bf92f3577b34da6a3ce929d0e0e4736", "websocket": "7bf92f3577b34da6a3ce929d0e0e4736"}[transport]
-    async with traced_session(traced, transport, trace_id) as session:
+async def test_legacy_sse_posts_hand_their_traceparent_down(traced: DaphneServer, receiver: OtlpReceiver) -> None:
+    trace_id = "6bf92f3577b34da6a3ce929d0e0e4736"
+    async with traced_session(traced, "sse", trace_id) as session:
         await session.list_tools()
     span = server_span(receiver, trace_id, "tools/list")
     assert span.parent_span_id == CLIENT_SPAN
-    assert span.attributes["awsmcp.transport"] == transport
-    assert span.attributes["network.protocol.name"] == ("websocket" if transport == "websocket" else "http")
+    assert span.attributes["awsmcp.transport"] == "sse"
+    assert span.attributes["network.protocol.name"] == "http"
+
+
+async def test_a_websocket_message_follows_its_meta_never_the_handshakes_traceparent(
+    traced: DaphneServer, receiver: OtlpReceiver
+) -> None:
+    """The handshake's header would parent every message of a connection that lasts hours: only `_meta` counts."""
+    handshake, message = "7bf92f3577b34da6a3ce929d0e0e4736", "9bf92f3577b34da6a3ce929d0e0e4736"
+    async with traced_session(traced, "websocket", handshake) as session:
+        meta = {"traceparent": f"00-{message}-{CLIENT_SPAN}-01"}
+        result = await session.call_tool("read_documentation", {"url": RDS, "max_length": 300}, meta=meta)  # type: ignore[arg-type]
+        assert not result.is_error
+        await session.list_tools()
+    called = server_span(receiver, message, "tools/call read_documentation")
+    assert called.parent_span_id == CLIENT_SPAN
+    assert called.attributes["network.protocol.name"] == "websocket"
+    listed = receiver.wait_for(
+        lambda s: s.name == "tools/list" and s.kind == SERVER_KIND and s.attributes["awsmcp.transport"] == "websocket"
+    )
+    assert listed.trace_id not in (handshake, message) and not listed.parent_span_id
+    assert receiver.of_trace(handshake) == []
 
 
 async def test_with_tracing_off_nothing_reaches_the_collector(receiver: OtlpReceiver) -> None:

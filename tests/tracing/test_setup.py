@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from awsmcp import otel
-from tests.support.processes import ROOT, base_env
+from tests.support.processes import ROOT, base_env, free_port
 
 OTLP = "http://127.0.0.1:4318"
 
@@ -34,6 +34,49 @@ def test_the_standard_variables_turn_tracing_on(environ: dict[str, str], wanted:
 def test_an_exporter_awsmcp_does_not_ship_is_refused_by_name() -> None:
     with pytest.raises(otel.TracingMisconfigured, match=r"not \['jaeger'\]"):
         otel.exporters_wanted({"OTEL_TRACES_EXPORTER": "otlp,jaeger"})
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": OTLP, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+        {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"},
+        {  # the traces-specific variable wins over the general one
+            "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
+        },
+    ],
+)
+def test_an_otlp_protocol_other_than_http_protobuf_is_refused(environ: dict[str, str]) -> None:
+    with pytest.raises(otel.TracingMisconfigured, match=r"PROTOCOL=.*: awsmcp ships the OTLP exporter over http/p"):
+        otel.exporters_wanted(environ)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": OTLP, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
+        {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+         "OTEL_TRACES_EXPORTER": "otlp"},
+        {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},  # tracing off: nothing to refuse
+        {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_TRACES_EXPORTER": "console"},
+    ],
+)  # fmt: skip
+def test_http_protobuf_or_no_otlp_exporter_is_accepted(environ: dict[str, str]) -> None:
+    otel.exporters_wanted(environ)
+
+
+def test_the_server_refuses_to_start_with_one_line() -> None:
+    env = base_env(OTEL_EXPORTER_OTLP_ENDPOINT=OTLP, OTEL_EXPORTER_OTLP_PROTOCOL="grpc")
+    done = subprocess.run(
+        [sys.executable, "-m", "awsmcp.serve", "-b", "127.0.0.1", "-p", str(free_port()), "awsmcp.asgi:application"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "awsmcp.serve: OTEL_EXPORTER_OTLP_PROTOCOL=grpc: awsmcp ships the OTLP exporter over http/protobuf only"
+    )
 
 
 def test_off_creates_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

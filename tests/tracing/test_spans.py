@@ -8,7 +8,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -17,13 +17,14 @@ from django.core.cache.backends.locmem import LocMemCache
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind, StatusCode, get_current_span
 from pytest_django.fixtures import Settings
 
 from awsmcp import background, otel
 from docs_proxy.cache.layers import page_l1
 from mcp_gateway import jsonrpc, tracing
-from mcp_gateway.protocol import McpServer
+from mcp_gateway.catalogue import Tool
+from mcp_gateway.protocol import REFUSED_META, McpServer
 from mcp_gateway.server import get_server
 from mcp_gateway.sessions import ServerSession
 from mcp_gateway.transports import sse
@@ -41,7 +42,7 @@ RDS = "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Welcome.html"
 
 @pytest.fixture
 async def server() -> McpServer:
-    return McpServer(make_catalogue(), version="test")
+    return McpServer(make_catalogue(), version="test", tracer=lambda: otel.tracer)
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ async def test_a_tool_call_is_a_server_span_with_the_mcp_attributes(
         "mcp.method.name": "tools/call",
         "gen_ai.tool.name": "echo",
         "gen_ai.operation.name": "execute_tool",
-        "mcp.session.id": "session-",  # the start only: the whole id is a credential
+        "mcp.session.id": "session-id-0",  # the start only (SHORT_ID_CHARS): the whole id is a credential
         "mcp.protocol.version": "2025-11-25",
         "jsonrpc.request.id": "1",
         "awsmcp.partition": "aws",
@@ -173,6 +174,74 @@ async def test_meta_wins_over_the_http_header(
     assert hex_ids(malformed_meta)[0] == OTHER_TRACE  # a malformed _meta one falls back to the header's
 
 
+async def test_link_mode_starts_a_new_trace_linking_the_clients(
+    spans: InMemorySpanExporter, session: ServerSession
+) -> None:
+    """MCP_TRACE_CLIENT_CONTEXT=link: a public server keeps its trace ids its own and still records the client's."""
+    server = McpServer(make_catalogue(), version="test", tracer=lambda: otel.tracer, trace_link=True)
+    spans.clear()
+    await call(server, session, "ping", {"_meta": {"traceparent": TRACEPARENT}})
+    await call(server, session, "ping")  # nothing to link to
+    linked, alone = server_spans(spans)
+    trace_id, parent = hex_ids(linked)
+    assert parent is None and trace_id != TRACE_ID
+    assert [(f"{link.context.trace_id:032x}", f"{link.context.span_id:016x}") for link in linked.links] == [
+        (TRACE_ID, CLIENT_SPAN)
+    ]
+    assert hex_ids(alone)[1] is None and not alone.links
+
+
+async def test_a_rate_refusal_is_reported_as_refused_as_the_audit_trail_says(
+    spans: InMemorySpanExporter, session: ServerSession
+) -> None:
+    async def refusing(args: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        return {"content": [{"type": "text", "text": "slow down"}], "isError": True, "_meta": {REFUSED_META: "rate"}}
+
+    catalogue = make_catalogue()
+    catalogue.add_tool(Tool("refusing", "Refused", {"type": "object", "properties": {}}, refusing))
+    server = McpServer(catalogue, version="test", tracer=lambda: otel.tracer)
+    await initialize(server, session)
+    spans.clear()
+    await call(server, session, "tools/call", {"name": "refusing"})
+    span = only_server_span(spans)
+    assert span.attributes is not None
+    assert (span.attributes["awsmcp.outcome"], span.attributes["error.type"]) == ("refused", "refused")
+    assert span.status.status_code == StatusCode.ERROR
+
+
+async def test_a_background_loop_started_inside_a_request_runs_outside_its_trace(
+    spans: InMemorySpanExporter, server: McpServer, session: ServerSession
+) -> None:
+    """The loop outlives the request: it must not carry the client's span or trace context for ever."""
+    seen: list[tuple[bool, Any]] = []
+    ran = asyncio.Event()
+
+    async def loop_body() -> None:
+        seen.append((get_current_span().get_span_context().is_valid, tracing.current.get()))
+        ran.set()
+        await asyncio.Event().wait()
+
+    async def starting(args: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        assert get_current_span().get_span_context().is_valid  # inside the request's SERVER span
+        background.ensure("trace-free-loop")
+        return {"content": []}
+
+    background.register("trace-free-loop", loop_body)
+    catalogue = make_catalogue()
+    catalogue.add_tool(Tool("starting", "Starts a loop", {"type": "object", "properties": {}}, starting))
+    traced = McpServer(catalogue, version="test", tracer=lambda: otel.tracer)
+    await initialize(traced, session)
+    token = tracing.current.set(tracing.parse({"traceparent": TRACEPARENT}))
+    try:
+        await call(traced, session, "tools/call", {"name": "starting", "_meta": {"traceparent": TRACEPARENT}})
+        await asyncio.wait_for(ran.wait(), 10)
+    finally:
+        tracing.current.reset(token)
+        await background.stop()
+        background._loops.pop("trace-free-loop")
+    assert seen == [(False, None)]
+
+
 @pytest.mark.parametrize(
     "traceparent",
     [
@@ -256,8 +325,9 @@ async def test_a_full_export_queue_drops_spans_and_never_blocks_a_request(
 
 # --- the docs app's child spans, through the real tools ---------------------------------------------------------
 @pytest.fixture
-def docs_settings(settings: Settings, origin: OriginServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The docs tools fetch from the fixture origin; L2 is a fresh in-memory cache, L1 starts empty."""
+async def docs_settings(settings: Settings, origin: OriginServer) -> AsyncIterator[None]:
+    """The docs tools fetch from the fixture origin; L2 is a fresh in-memory cache, L1 starts empty; the
+    background loops the tools start (housekeeping, flushers) really start, and are stopped after."""
     for name, value in origin.settings_env().items():
         setattr(settings, name, value if name != "DOCS_TRUST_ENV_PROXIES" else False)
     location = f"traces-{time.time_ns()}"
@@ -267,8 +337,9 @@ def docs_settings(settings: Settings, origin: OriginServer, monkeypatch: pytest.
     }
     settings.DOCS_INDEX_ENABLED = False
     settings.MCP_RATELIMIT_ENABLED = False  # per-tool rules are read from the database, which these tests leave shut
-    monkeypatch.setattr(background, "ensure", lambda name: None)
     page_l1().clear()
+    yield
+    await background.stop()
 
 
 async def test_a_cold_read_has_cache_misses_an_origin_fetch_and_a_conversion_and_a_warm_one_an_l1_hit(
