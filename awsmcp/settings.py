@@ -16,26 +16,19 @@ VERSION = "0.1.0"
 
 # --- Django core -----------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
-# SECRET_KEY comes from the environment. In development it may be left out: the server and every manage.py command
-# then share one made on first use and kept in AWSMCP_DEV_SECRET_FILE (git-ignored, mode 0600). Development is
-# DEBUG, AWSMCP_DEV (make run), or the embedded default: no DATABASE_URL, no REDIS_URL, not behind TLS. A deployment
-# (any of those set) without SECRET_KEY refuses to start with one line, not a traceback.
-DEVELOPMENT = (
-    DEBUG
-    or env_bool("AWSMCP_DEV", False)
-    or not (env_str("DATABASE_URL") or env_str("REDIS_URL") or env_bool("MCP_BEHIND_TLS", False))
-)
-# Where the development secret is kept (read only when SECRET_KEY is unset and in development).
+# SECRET_KEY comes from the environment. Development is an explicit opt-in, DEBUG or AWSMCP_DEV (make run): only
+# then is a secret made (on first use) and kept in AWSMCP_DEV_SECRET_FILE (git- and docker-ignored, mode 0600).
+# A bare `manage.py` (no SECRET_KEY, no AWSMCP_DEV) reads that file if it exists, so `make run` then
+# `manage.py createsuperuser` share it, but never makes it; and an environment that looks like a deployment
+# (DATABASE_URL, REDIS_URL, MCP_BEHIND_TLS or ALLOWED_HOSTS set) never reads it. Refusals are one line.
+_DEPLOYMENT_MARKS = [name for name in ("DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS") if env_str(name)]
+_DEPLOYMENT_MARKS += ["MCP_BEHIND_TLS"] if env_bool("MCP_BEHIND_TLS", False) else []
+DEVELOPMENT = DEBUG or env_bool("AWSMCP_DEV", False)
+# Where the development secret is kept (made only in development, read only without SECRET_KEY).
 DEV_SECRET_FILE = Path(env_str("AWSMCP_DEV_SECRET_FILE") or BASE_DIR / ".awsmcp-dev-secret")
-SECRET_KEY = env_str("SECRET_KEY")
-if not SECRET_KEY:
-    if not DEVELOPMENT:
-        raise SystemExit(
-            "awsmcp: SECRET_KEY is not set: put a long random value in the environment "
-            "(the same on every process); only development (DEBUG, AWSMCP_DEV, or no DATABASE_URL/REDIS_URL) "
-            "makes its own"
-        )
-    SECRET_KEY = dev_secret(DEV_SECRET_FILE)
+SECRET_KEY = env_str("SECRET_KEY") or dev_secret(
+    DEV_SECRET_FILE, create=DEVELOPMENT, refuse_because=[] if DEVELOPMENT else _DEPLOYMENT_MARKS
+)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
@@ -381,6 +374,8 @@ OPS_CONNECTION_HISTORY = env_int("OPS_CONNECTION_HISTORY", 86400)
 # Seconds after its last message that a Streamable HTTP session with no open stream still counts as open (then: idle).
 OPS_ACTIVE_WINDOW = env_float("OPS_ACTIVE_WINDOW", 120.0)
 OPS_RULES_POLL = env_float("OPS_RULES_POLL", 1.0)
+# The docs cache's L2 entries counted at most (the cache page, a purge's dry run): past it they say "≥ N".
+OPS_CACHE_COUNT_MAX = env_int("OPS_CACHE_COUNT_MAX", 100_000)
 RATELIMIT_USE_CACHE = "default"
 # The audit trail of tool calls (ops/audit.py): a line per call on the awsmcp.audit logger (WARNING: no lines) ...
 OPS_AUDIT_LOG_LEVEL = env_str("OPS_AUDIT_LOG_LEVEL", "INFO")

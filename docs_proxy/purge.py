@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import quote, unquote, urlsplit
 
+from django.conf import settings
 from django.db import DatabaseError
 
 from docs_proxy.addresses import PUBLIC_HOSTS, AddressError, DocAddress, parse_doc_url, partition_of_host
@@ -46,18 +47,20 @@ class PurgeReport:
     l2: int = 0
     l1: int = 0
     l2_bytes: int | None = None  # what the L2 entries store (counted on a dry run only)
+    l2_capped: bool = False  # the dry run's count stopped at OPS_CACHE_COUNT_MAX: l2 and l2_bytes are lower bounds
     patterns: list[str] = field(default_factory=list)
     indexed: int | None = None  # pages removed from the search index (None: the purge leaves the index alone)
     index_error: str | None = None  # why the index could not be purged (the cache was)
 
     def summary(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
-        size = "" if self.l2_bytes is None else f" ({self.l2_bytes} bytes)"
+        at_least = "≥ " if self.l2_capped else ""
+        size = "" if self.l2_bytes is None else f" ({at_least}{self.l2_bytes} bytes)"
         index = "" if self.indexed is None else f", and {self.indexed} page(s) from the search index"
         if self.index_error is not None:
             index = f"; index not purged: {self.index_error}"
         return (
-            f"{self.what}: {verb} {self.l2} shared (L2) entries{size} and {self.l1} in-process (L1) entries here{index}; "
+            f"{self.what}: {verb} {at_least}{self.l2} shared (L2) entries{size} and {self.l1} in-process (L1) entries here{index}; "
             + (
                 "other processes are untouched (dry run)."
                 if self.dry_run
@@ -128,15 +131,19 @@ def patterns_for(scope: PurgeScope, target: str = "") -> tuple[str, list[str]]:
     return f"pages under {target}", [_prefix_pattern(target)]
 
 
-def l2_footprint(patterns: list[str]) -> tuple[int, int]:
-    """(entries, bytes) the shared layer holds under these key patterns: what a dry run would remove, and the admin
-    cache page's L2 figures (every kind of entry, as purging everything sees them), so the two always agree."""
+def l2_footprint(patterns: list[str]) -> tuple[int, int, bool]:
+    """(entries, bytes, capped) the shared layer holds under these key patterns: what a dry run would remove, and
+    the admin cache page's L2 figures (every kind of entry, as purging everything sees them), so the two always
+    agree. The count stops at OPS_CACHE_COUNT_MAX entries (capped: the figures are lower bounds), so that a huge
+    store cannot make it run long enough to time out and open the store's breaker."""
     store = shared()
     entries = size = 0
     for pattern in patterns:
-        count, stored = store.footprint(pattern)
+        count, stored, capped = store.footprint(pattern, settings.OPS_CACHE_COUNT_MAX - entries)
         entries, size = entries + count, size + stored
-    return entries, size
+        if capped:
+            return entries, size, True
+    return entries, size, False
 
 
 def purge(scope: PurgeScope, target: str = "", dry_run: bool = False) -> PurgeReport:
@@ -147,7 +154,7 @@ def purge(scope: PurgeScope, target: str = "", dry_run: bool = False) -> PurgeRe
     if not store.available():
         raise PurgeError("The shared docs cache is unreachable; nothing was purged.")
     if dry_run:
-        report.l2, report.l2_bytes = l2_footprint(patterns)
+        report.l2, report.l2_bytes, report.l2_capped = l2_footprint(patterns)
     for pattern in patterns:
         if dry_run:
             report.l1 += sum(len(c.matching(pattern)) for c in l1_caches())

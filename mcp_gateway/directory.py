@@ -55,9 +55,11 @@ def local(session_id: str) -> Holder | None:
 
 def adopt(holder: Holder) -> None:
     """Serve here a session that began on another process (its shared record says who it is); no
-    listeners are told, since it was opened (and is counted) where it began, which keeps its record. It listens on
-    the control group from now on: the session may be closed, or its replies routed here, from any process."""
-    background.ensure(CONTROL_LISTENER)
+    listeners are told, since it was opened (and is counted) where it began, which keeps its record (and its row).
+    It runs the session loops from now on, the control listener among them: the session may be closed, or its
+    replies routed here, from any process."""
+    for name in SESSION_LOOPS:  # a process may serve only sessions that began elsewhere
+        background.ensure(name)
     _local[holder.session.id] = holder
     _written[holder.session.id] = float("inf")
 
@@ -94,9 +96,10 @@ async def _shared(operation: str, *args: Any) -> Any:
     return await run_in("database", cache_call, "default", operation, *args, patient=True)
 
 
-# Loops every process runs once it serves a session (registered in McpGatewayConfig.ready()).
+# Loops every process runs once it serves a session, opened here or adopted (registered in McpGatewayConfig.ready();
+# other apps append theirs: ops, the connections flusher).
 CONTROL_LISTENER = "control-listener"
-SESSION_LOOPS = (CONTROL_LISTENER, "session-warden", "session-records")
+SESSION_LOOPS = [CONTROL_LISTENER, "session-warden", "session-records"]
 
 
 async def add(holder: Holder) -> None:

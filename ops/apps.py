@@ -14,6 +14,8 @@ class OpsConfig(AppConfig):
         from ops import audit, connections, metrics, signals  # noqa: F401  (signals: rule and key caches follow admin edits)
 
         background.register(connections.FLUSHER, connections.flush_loop)
+        if connections.FLUSHER not in directory.SESSION_LOOPS:  # also on a process that only adopts sessions
+            directory.SESSION_LOOPS.append(connections.FLUSHER)
         directory.listeners.extend([connections.ConnectionTable(), metrics.ConnectionGauge()])
         protocol.observers.append(metrics.Observer())
         background.register(audit.WRITER, audit.write_loop)

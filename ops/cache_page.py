@@ -96,7 +96,7 @@ def cache_page(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(exc))
     stats = fleet_stats()
     # Counted by the purge dry run's own function, over the patterns "everything" purges: the two agree.
-    l2_entries, l2_bytes = l2_footprint(patterns_for(PurgeScope.EVERYTHING)[1])
+    l2_entries, l2_bytes, l2_capped = l2_footprint(patterns_for(PurgeScope.EVERYTHING)[1])
     counters = stats["counters"]
     latency = stats["origin_latency"]
     context = {
@@ -108,6 +108,7 @@ def cache_page(request: HttpRequest) -> HttpResponse:
         "l2_ratio": "n/a" if stats["l2_hit_ratio"] is None else f"{stats['l2_hit_ratio']:.1%}",
         "l2_entries": l2_entries,
         "l2_bytes": l2_bytes,
+        "l2_capped": l2_capped,  # counted up to OPS_CACHE_COUNT_MAX: the figures are lower bounds
         "latency": f"{_ms(latency['p50'])} / {_ms(latency['p95'])} / {_ms(latency['p99'])}",
         "chart": chart(stats["minutes"]),
         "index": index_figures(settings.DOCS_INDEX_ADMIN_GUIDES),

@@ -5,6 +5,12 @@ activity, pings, message and byte counts, stale state) is written in one batch p
 OPS_ACTIVITY_FLUSH seconds, which also serves as the process's heartbeat. The batch also writes each session's state
 (ops.activity: active, idle or stale), which changes with time alone. A row whose process stopped
 heart-beating for OPS_CONNECTION_LEASE seconds belonged to a process that died: it is marked closed.
+
+A Streamable HTTP session can be held by several processes (its GET stream on one, POSTs on others: the balancer is
+not sticky); the row is their meeting point. A process holding its stream refreshes the row (active, last activity
+now) every batch; a process that finds it quiet writes "idle" only if no process reported activity within
+OPS_ACTIVE_WINDOW (the write is conditional), and tries again next batch if another did. The gauges count each
+session once fleet-wide (`count_as`).
 """
 
 from __future__ import annotations
@@ -12,11 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 
 from awsmcp import background
 from awsmcp.pools import run_in
@@ -28,6 +37,9 @@ from ops.keys import used_keys
 from ops.models import ApiKey, Connection
 
 log = logging.getLogger(__name__)
+CHUNK = 500  # session ids per statement (SQLite's bound on a statement's parameters is far above it)
+# Clock and rounding differences between processes' copies of one session's last activity that are not news.
+SAME_ACTIVITY = timedelta(milliseconds=1)
 FLUSHER = "connections-flusher"  # the background loop writing activity batches (registered in ops.apps)
 
 
@@ -38,7 +50,8 @@ def _at(timestamp: float | None) -> datetime | None:
 KEY_NAME_CHARS = Connection._meta.get_field("key_name").max_length or 255
 
 
-def _fields(holder: Holder) -> dict[str, object]:
+def _fields(holder: Holder, state: str | None = None) -> dict[str, object]:
+    """The row's changing fields; `state` as the batch judged it (one instant for the whole batch)."""
     session = holder.session
     return {
         "client_name": str(session.client_info.get("name", ""))[:200],
@@ -50,7 +63,8 @@ def _fields(holder: Holder) -> dict[str, object]:
         "messages_in": session.messages_in,
         "messages_out": session.messages_out,
         "bytes_out": session.bytes_out,
-        "state": activity.state_of(holder),  # idle: a Streamable HTTP session with no stream, quiet for a while
+        # idle: a Streamable HTTP session with no stream, quiet for a while
+        "state": state if state is not None else activity.state_of(holder),
     }
 
 
@@ -86,25 +100,39 @@ _written: dict[str, dict[str, object]] = {}
 _writing = threading.Lock()
 
 
-def flush_activity(holders: list[Holder]) -> None:
-    """One batch: in one transaction the process's heartbeat in one statement and the sessions whose activity
-    changed since the last batch; then, in a transaction of its own, ghosts of dead processes. Sweeping inside
-    the first transaction deadlocked on PostgreSQL: each process held its own rows while its sweep waited for
-    the other's.
+def flush_activity(holders: list[Holder], states: dict[str, str] | None = None) -> dict[str, str | None]:
+    """One batch: in one transaction the process's heartbeat in one statement, the sessions whose activity
+    changed since the last batch, and the sessions whose stream this process holds; then, in a transaction of its
+    own, ghosts of dead processes. Sweeping inside the first transaction deadlocked on PostgreSQL: each process
+    held its own rows while its sweep waited for the other's. Returns how this process counts each session in
+    the gauges (`count_as`).
 
-    Writing every session each time would cost 10,000 idle streams 10,000 UPDATEs (and commits) per batch.
+    Writing every session each time would cost 10,000 idle streams 10,000 UPDATEs (and commits) per batch: the
+    streams this process holds are refreshed in one statement per CHUNK sessions instead.
     """
     close_old_connections()
+    clock = time.time()
+    states = states if states is not None else activity.states_of(holders, clock)
     now = datetime.now(UTC)
+    quiet_since = _at(clock - settings.OPS_ACTIVE_WINDOW)
     live = Connection.objects.exclude(state=Connection.State.CLOSED)
     written = {}
+    streaming = [h.session.id for h in holders if _refreshed(h, states)]
     with _writing, transaction.atomic():
         live.filter(process=PROCESS_ID).update(heartbeat=now)
         for holder in holders:
-            fields = _fields(holder)
-            if _written.get(holder.session.id) != fields:
-                live.filter(session_id=holder.session.id).update(**fields)
-                written[holder.session.id] = fields
+            fields = _fields(holder, states[holder.session.id])
+            if _written.get(holder.session.id) == fields:
+                continue
+            rows = live.filter(session_id=holder.session.id)
+            if fields["state"] == activity.IDLE:  # not if another process saw it (or holds its stream) lately
+                rows = rows.filter(last_activity__lte=quiet_since)
+            # Another process's copy may have seen later activity: the row's last activity never goes back.
+            latest = Greatest(F("last_activity"), Value(fields["last_activity"]))
+            if rows.update(**{**fields, "last_activity": latest}) or fields["state"] != activity.IDLE:
+                written[holder.session.id] = fields  # an idle write another process prevented is tried again
+        for chunk in _chunks(streaming):
+            live.filter(session_id__in=chunk).update(state=Connection.State.ACTIVE, last_activity=now)
     with _writing, transaction.atomic():
         lease = timedelta(seconds=settings.OPS_CONNECTION_LEASE)
         live.filter(heartbeat__lt=now - lease).update(state=Connection.State.CLOSED, closed_at=now)
@@ -116,6 +144,59 @@ def flush_activity(holders: list[Holder]) -> None:
         del _written[session_id]
     flush_key_use()
     leases.renew_leases()
+    return count_as(holders, states)
+
+
+def _refreshed(holder: Holder, states: dict[str, str]) -> bool:
+    """A Streamable HTTP session whose stream this process holds: its row is refreshed every batch, so that the
+    copies on other processes (which see no stream) do not write it idle."""
+    return activity.streamable(holder) and activity.holds_stream(holder) and states[holder.session.id] == "active"
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+def count_as(holders: list[Holder], states: dict[str, str]) -> dict[str, str | None]:
+    """How this process counts each session it holds: "open", "idle" or None (another process counts it).
+
+    The rule, so that the fleet's gauges count each session once: a process counts as open every session whose
+    stream it holds (or work it runs), and a quiet Streamable HTTP session (no stream here) only when the row's
+    last activity is its own (no other process saw it later or holds its stream); it counts as idle only a session
+    it opened (the row's process) whose row is idle. A session moving between processes may be counted twice, or
+    not at all, for one batch."""
+    quiet = [h for h in holders if not activity.holds_stream(h)]
+    rows = _rows([h.session.id for h in quiet])
+    counts: dict[str, str | None] = {h.session.id: "open" for h in holders if activity.holds_stream(h)}
+    for holder in quiet:
+        counts[holder.session.id] = _quiet_count(holder, states[holder.session.id], rows.get(holder.session.id))
+    return counts
+
+
+Row = tuple[str, datetime, str]  # a connection row's state, last activity and process
+
+
+def _rows(session_ids: list[str]) -> dict[str, Row]:
+    rows: dict[str, Row] = {}
+    for chunk in _chunks(session_ids):
+        found = Connection.objects.filter(session_id__in=chunk).values_list(
+            "session_id", "state", "last_activity", "process"
+        )
+        rows.update({session_id: (state, last, process) for session_id, state, last, process in found})
+    return rows
+
+
+def _quiet_count(holder: Holder, state: str, row: Row | None) -> str | None:
+    """How this process counts a session it holds no stream of (see `count_as`)."""
+    if row is None:  # not written yet (opened within the write-behind): as this process sees it
+        return "idle" if state == activity.IDLE else "open"
+    row_state, row_activity, owner = row
+    if state == activity.IDLE:
+        return "idle" if owner == PROCESS_ID and row_state == Connection.State.IDLE else None
+    ours = _at(holder.session.last_activity)
+    seen_later = ours is None or row_activity > ours + SAME_ACTIVITY
+    return None if seen_later else "open"
 
 
 def flush_key_use() -> None:
@@ -194,5 +275,11 @@ async def flush_loop() -> None:
     while True:
         await asyncio.sleep(settings.OPS_ACTIVITY_FLUSH)
         holders = directory.local_sessions()
-        metrics.recount(holders)  # the open and idle gauges follow the same states the batch writes
-        await _safely(flush_activity, holders)
+        states = activity.states_of(holders, time.time())  # judged once: the batch writes and counts the same
+        try:
+            counts = await run_in("database", flush_activity, holders, states)
+        except Exception as exc:  # the table must never break a session; the gauges wait for the next batch
+            log.warning("connections table flush_activity failed: %s: %s", exc.__class__.__name__, exc)
+            continue
+        # Sessions that closed while the batch was written were taken off the gauges already.
+        metrics.recount([h for h in holders if directory.local(h.session.id) is h], counts)

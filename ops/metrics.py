@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +21,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from docs_proxy.housekeeping import fleet_stats
 from mcp_gateway import protocol
 from mcp_gateway.sessions import short_id
-from ops.activity import IDLE, state_of
 
 log = logging.getLogger("awsmcp.access")
 
@@ -100,16 +98,15 @@ def observe_http(endpoint: Any, seconds: float) -> None:
     )
 
 
-# Which gauge counts each session opened here (its id: the gauge): a close takes it off the one that counts it.
+# Which gauge counts each session held here (its id: the gauge, or None when another process counts it): a close
+# takes it off the one that counts it.
 _counted: dict[str, Any] = {}
-
-
-def _gauge(state: str) -> Any:
-    return IDLE_SESSIONS if state == IDLE else OPEN_CONNECTIONS
+_GAUGES = {"open": OPEN_CONNECTIONS, "idle": IDLE_SESSIONS}
 
 
 class ConnectionGauge:
-    """Registered into the session directory: a session opens counted as open; `recount` moves it to idle and back."""
+    """Registered into the session directory: a session opens counted as open; `recount` moves it to idle and back,
+    or off the gauges while another process counts it."""
 
     async def opened(self, holder: Any) -> None:
         _counted[holder.session.id] = OPEN_CONNECTIONS
@@ -121,19 +118,21 @@ class ConnectionGauge:
             _child(gauge, holder.session.transport, holder.session.partition).dec()
 
 
-def recount(holders: list[Any]) -> None:
-    """Move sessions between the open and idle gauges as their state changed (the connections flusher calls it on
-    the event loop every OPS_ACTIVITY_FLUSH s). Sessions adopted from another process are counted where they began."""
-    now = time.time()
+def recount(holders: list[Any], counts: dict[str, str | None]) -> None:
+    """Move sessions between the open and idle gauges (and off them) as the activity batch decided
+    (`ops.connections.count_as`: each session counted once fleet-wide, sessions adopted from another process
+    included); called on the event loop after every batch."""
     for holder in holders:
         session = holder.session
-        was = _counted.get(session.id)
-        if was is None:
+        if session.id not in counts:
             continue
-        now_in = _gauge(state_of(holder, now))
+        was = _counted.get(session.id)
+        now_in = _GAUGES.get(counts[session.id] or "")
         if now_in is not was:
-            _child(was, session.transport, session.partition).dec()
-            _child(now_in, session.transport, session.partition).inc()
+            if was is not None:
+                _child(was, session.transport, session.partition).dec()
+            if now_in is not None:
+                _child(now_in, session.transport, session.partition).inc()
             _counted[session.id] = now_in
 
 

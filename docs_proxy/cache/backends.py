@@ -33,23 +33,41 @@ class BackendAdapter:
     def keys(self, backend: Any, pattern: str) -> list[str]:
         raise NotImplementedError(f"listing keys of {backend.__class__.__name__}")
 
-    def footprint(self, backend: Any, pattern: str) -> tuple[int, int]:
-        """(entries, bytes stored) of the keys `keys` lists for the pattern, counted the same way."""
+    def footprint(self, backend: Any, pattern: str, limit: int) -> tuple[int, int, bool]:
+        """(entries, bytes stored, capped) of the keys `keys` lists for the pattern, counted the same way but no
+        further than `limit` entries: capped means there are more (the figures are then lower bounds)."""
         raise NotImplementedError(f"measuring {backend.__class__.__name__}")
+
+
+SCAN_CHUNK = 1000  # keys a Redis SCAN step asks for, and STRLENs per pipeline: the count holds no more names
 
 
 class RedisAdapter(BackendAdapter):
     def keys(self, backend: Any, pattern: str) -> list[str]:
         return [str(k) for k in backend.iter_keys(pattern)]
 
-    def footprint(self, backend: Any, pattern: str) -> tuple[int, int]:
-        # The SCAN iter_keys makes, then one pipelined STRLEN per key: the stored (pickled) value's bytes.
+    def footprint(self, backend: Any, pattern: str, limit: int) -> tuple[int, int, bool]:
+        # The SCAN iter_keys makes, then a pipelined STRLEN per key (the stored, pickled value's bytes), a chunk at a
+        # time: a store of millions of keys is neither held in memory nor sent as one pipeline.
         client = backend.client.get_client(write=False)
-        names = list(client.scan_iter(match=backend.client.make_pattern(pattern)))
-        pipe = client.pipeline(transaction=False)
-        for name in names:
-            pipe.strlen(name)
-        return len(names), sum(pipe.execute()) if names else 0
+        entries = size = 0
+        chunk: list[Any] = []
+        for name in client.scan_iter(match=backend.client.make_pattern(pattern), count=SCAN_CHUNK):
+            if entries + len(chunk) >= limit:
+                return entries + len(chunk), size + _strlen(client, chunk), True
+            chunk.append(name)
+            if len(chunk) == SCAN_CHUNK:
+                entries, size, chunk = entries + len(chunk), size + _strlen(client, chunk), []
+        return entries + len(chunk), size + _strlen(client, chunk), False
+
+
+def _strlen(client: Any, names: list[Any]) -> int:
+    if not names:
+        return 0
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.strlen(name)
+    return sum(pipe.execute())
 
 
 class DatabaseAdapter(BackendAdapter):
@@ -58,24 +76,39 @@ class DatabaseAdapter(BackendAdapter):
 
     def keys(self, backend: Any, pattern: str) -> list[str]:
         prefix = backend.make_key("")
-        rows = self._select(backend, "cache_key", pattern)
+        rows = self._query(backend, *self._select(backend, "cache_key", pattern))
         return [row[0][len(prefix) :] for row in rows]
 
-    def footprint(self, backend: Any, pattern: str) -> tuple[int, int]:
-        # The value column holds the pickled value in base64: its length is what the row stores.
-        count, size = self._select(backend, "COUNT(*), COALESCE(SUM(LENGTH(value)), 0)", pattern)[0]
-        return int(count), int(size)
+    def footprint(self, backend: Any, pattern: str, limit: int) -> tuple[int, int, bool]:
+        # Every matching row, expired ones too: they are what a purge (`keys`, then delete_many) removes. The value
+        # column (text) holds the pickled value in base64: its size in bytes is what the row stores. At most
+        # limit + 1 rows are read: the one past the limit only says that there are more.
+        size = _BYTES.get(_connection(backend).vendor, "LENGTH(value)")
+        matched, params = self._select(backend, f"{size} AS size", pattern, f" LIMIT {int(limit) + 1}")
+        count, stored = self._query(backend, f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM ({matched}) m", params)[0]
+        return min(int(count), limit), int(stored), int(count) > limit
 
-    @staticmethod
-    def _select(backend: Any, columns: str, pattern: str) -> list[tuple[Any, ...]]:
-        """Rows of the cache table whose key matches the glob (`*` only)."""
+    def _select(self, backend: Any, columns: str, pattern: str, tail: str = "") -> tuple[str, list[Any]]:
+        """The query for rows of the cache table whose key matches the glob (`*` only), and its parameters."""
         like = backend.make_key(pattern).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = like.replace("*", "%")
-        connection = connections[router.db_for_read(backend.cache_model_class)]
-        table = connection.ops.quote_name(backend._table)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {columns} FROM {table} WHERE cache_key LIKE %s ESCAPE '\\'", [like])
+        table = _connection(backend).ops.quote_name(backend._table)
+        return f"SELECT {columns} FROM {table} WHERE cache_key LIKE %s ESCAPE '\\'{tail}", [like]
+
+    @staticmethod
+    def _query(backend: Any, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with _connection(backend).cursor() as cursor:
+            cursor.execute(sql, params)
             return list(cursor.fetchall())
+
+
+# A text column's size in bytes: PostgreSQL's octet_length reads the stored size (no detoasting); SQLite's LENGTH
+# of text counts characters, of a blob bytes.
+_BYTES = {"postgresql": "octet_length(value)", "sqlite": "LENGTH(CAST(value AS BLOB))"}
+
+
+def _connection(backend: Any) -> Any:
+    return connections[router.db_for_read(backend.cache_model_class)]
 
 
 class LocMemAdapter(BackendAdapter):
@@ -84,10 +117,11 @@ class LocMemAdapter(BackendAdapter):
         names = [k[len(prefix) :] for k in list(backend._cache.keys()) if k.startswith(prefix)]
         return [k for k in names if fnmatch.fnmatchcase(k, pattern)]
 
-    def footprint(self, backend: Any, pattern: str) -> tuple[int, int]:
+    def footprint(self, backend: Any, pattern: str, limit: int) -> tuple[int, int, bool]:
         prefix = backend.make_key("")
-        sizes = [len(backend._cache.get(prefix + name, b"")) for name in self.keys(backend, pattern)]
-        return len(sizes), sum(sizes)
+        names = self.keys(backend, pattern)
+        sizes = [len(backend._cache.get(prefix + name, b"")) for name in names[:limit]]
+        return len(sizes), sum(sizes), len(names) > limit
 
 
 _adapters: dict[type[BaseCache], BackendAdapter] = {}

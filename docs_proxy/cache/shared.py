@@ -112,10 +112,11 @@ class SharedCache:
         found: list[str] = self._call("keys", lambda: self.adapter.keys(self.backend, pattern), [], one_trip=False)
         return found
 
-    def footprint(self, pattern: str) -> tuple[int, int]:
-        """(entries, bytes stored) of our keys matching a glob: what `keys` lists, measured in the store."""
-        found: tuple[int, int] = self._call(
-            "keys", lambda: self.adapter.footprint(self.backend, pattern), (0, 0), one_trip=False
+    def footprint(self, pattern: str, limit: int) -> tuple[int, int, bool]:
+        """(entries, bytes stored, capped) of our keys matching a glob: what `keys` lists, measured in the store,
+        counted no further than `limit` entries (capped: there are more)."""
+        found: tuple[int, int, bool] = self._call(
+            "keys", lambda: self.adapter.footprint(self.backend, pattern, limit), (0, 0, False), one_trip=False
         )
         return found
 

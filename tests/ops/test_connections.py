@@ -126,12 +126,42 @@ async def test_the_gauges_move_a_session_between_open_and_idle_and_forget_it_on_
     before = counted()
     await gauges.opened(holder)
     assert counted() == (before[0] + 1, before[1])
-    session.last_activity -= 61
-    metrics.recount([holder])
-    assert counted() == (before[0] + 1, before[1])  # its stream is open
-    holder.idle = True
-    metrics.recount([holder])
-    metrics.recount([holder])  # moved once, not once a batch
+    metrics.recount([holder], {session.id: "idle"})
+    metrics.recount([holder], {session.id: "idle"})  # moved once, not once a batch
     assert counted() == (before[0], before[1] + 1)
+    metrics.recount([holder], {})  # not in this batch's counts: left as it was
+    assert counted() == (before[0], before[1] + 1)
+    metrics.recount([holder], {session.id: None})  # another process counts it
+    assert counted() == before
+    metrics.recount([holder], {session.id: "open"})
+    assert counted() == (before[0] + 1, before[1])
     await gauges.closed(holder)
     assert counted() == before and session.id not in metrics._counted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_quiet_copy_does_not_write_idle_over_a_stream_held_elsewhere(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Process A opened the session and hears nothing; process B holds its GET stream (same row)."""
+    settings.OPS_ACTIVE_WINDOW = 60
+    long_ago = time.time() - 120
+    a_copy = FakeStreamable(ServerSession(new_session_id(), "streamable-http", "aws", last_activity=long_ago))
+    connections.record_open(a_copy)
+    b_copy = FakeStreamable(ServerSession.from_state(a_copy.session.state()), idle=False)
+    b_copy.session.last_activity = long_ago
+    row = Connection.objects.filter(session_id=a_copy.session.id)
+    connections._written.clear()
+
+    monkeypatch.setattr(connections, "PROCESS_ID", "process-b")
+    assert connections.flush_activity([b_copy]) == {a_copy.session.id: "open"}  # B counts the stream it holds
+    monkeypatch.undo()
+    connections._written.clear()
+    assert connections.flush_activity([a_copy]) == {a_copy.session.id: None}  # A leaves it to B
+    assert connections.flush_activity([a_copy]) == {a_copy.session.id: None}  # and tries again: still not idle
+    assert row.get().state == Connection.State.ACTIVE
+
+    # B's stream ended a window ago (its last refresh): A's next try lands, and A counts it idle.
+    row.update(last_activity=datetime.now(UTC) - timedelta(seconds=61))
+    assert connections.flush_activity([a_copy]) == {a_copy.session.id: "idle"}
+    assert row.get().state == Connection.State.IDLE

@@ -30,13 +30,22 @@ def database() -> Path:
 def behind_tls(database: Path) -> Iterator[DaphneServer]:
     """A developer's start without SECRET_KEY (AWSMCP_DEV), behind a TLS proxy on loopback."""
     with daphne(
-        db_path=database, SECRET_KEY="", AWSMCP_DEV="1", MCP_BEHIND_TLS="true", TRUSTED_PROXIES="127.0.0.1"
+        db_path=database,
+        SECRET_KEY="",
+        AWSMCP_DEV="1",
+        AWSMCP_DEV_SECRET_FILE=str(database.parent / "dev-secret"),
+        MCP_BEHIND_TLS="true",
+        TRUSTED_PROXIES="127.0.0.1",
     ) as srv:
         yield srv
 
 
 def test_without_secret_key_the_server_refuses_to_start(database: Path) -> None:
-    with pytest.raises(RuntimeError, match="exited"), daphne(db_path=database, SECRET_KEY=""):
+    missing = str(database.parent / "no-dev-secret")  # a bare start reads a developer's file but never makes one
+    with (
+        pytest.raises(RuntimeError, match="exited"),
+        daphne(db_path=database, SECRET_KEY="", AWSMCP_DEV_SECRET_FILE=missing),
+    ):
         pass
 
 

@@ -13,17 +13,19 @@ STAFF_USER = "operator"
 STAFF_PASSWORD = "operator-password-for-tests"
 
 
-# The databases (by their setting) that have the staff user already: each `manage.py shell` costs seconds of CPU.
-_staffed: set[str] = set()
+# The servers (by port and process id) whose database has the staff user already: each `manage.py shell` costs
+# seconds of CPU. Keyed by the server, not by its database's setting: a setting names a new, empty database again
+# when a later server gets the same path or URL (the same tmp path, a new PostgreSQL on a reused port).
+_staffed: set[tuple[int, int]] = set()
 
 
 def create_staff(server: DaphneServer) -> None:
-    database = server.env.get("DATABASE_URL") or server.env.get("SQLITE_PATH", "")
-    if database in _staffed:
+    identity = (server.port, server.proc.pid)
+    if identity in _staffed:
         return
     result = server.manage("shell", "-c", _CREATE_STAFF)
     assert result.returncode == 0, result.stderr
-    _staffed.add(database)
+    _staffed.add(identity)
 
 
 _CREATE_STAFF = f"""
