@@ -64,17 +64,21 @@ async def test_add_serves_it_here_shares_its_record_and_tells_listeners(ensured:
 
 async def test_add_starts_the_session_loops(ensured: list[str]) -> None:
     await directory.add(holder())
-    assert ensured == ["control-listener", "session-warden", "session-records"]
+    # the gateway's own, then what other apps added (ops: the connections flusher)
+    assert ensured == ["control-listener", "session-warden", "session-records", "connections-flusher"]
+    assert ensured == directory.SESSION_LOOPS
 
 
-async def test_adopt_serves_it_here_with_the_control_listener_only(ensured: list[str]) -> None:
+async def test_adopt_serves_it_here_and_runs_the_session_loops(ensured: list[str]) -> None:
     told = Told()
     directory.listeners.append(told)
     held = holder()
     directory.adopt(held)
     assert directory.local(held.session.id) is held
     assert told.events == []  # it was opened, and is counted, where it began
-    assert ensured == ["control-listener"]  # closes, and client replies, may be routed to it from any process
+    # a process may serve only adopted sessions: closes and client replies may be routed to it from any process, and
+    # its stream holders' rows are written by its own flusher
+    assert ensured == directory.SESSION_LOOPS
     assert await directory.lookup(held.session.id) is None  # its record is written where it began
 
 
