@@ -59,13 +59,41 @@ def close_code(event: dict[str, Any]) -> CloseCode:
         return CloseCode.POLICY
 
 
-async def close_everywhere(session_id: str, reason: str, code: CloseCode = CloseCode.POLICY) -> None:
+async def close_everywhere(
+    session_id: str, reason: str, code: CloseCode = CloseCode.POLICY, *, wait: bool = True
+) -> None:
     """End a session here and on every process that adopted it (Streamable HTTP sessions move between
-    processes), so that its next request gets 404 wherever it lands."""
+    processes), so that its next request gets 404 wherever it lands. `wait=False` (a client's DELETE) tells the
+    other processes in the background: a stalled channel layer must not hold up the client's answer."""
     holder = directory.local(session_id)
     if holder is not None:
         await holder.close_session(reason, code)
-    await _tell_every_process(session_id, reason, code)
+    if wait:
+        await _tell_every_process(session_id, reason, code)
+    else:
+        tell_every_process_later(session_id, reason, code)
+
+
+# Tells still under way, sent without waiting: bounded, so that a stalled channel layer cannot pile up tasks; past the
+# bound a tell is skipped (logged), and the other processes' copies end by their idle sweep instead.
+MAX_PENDING_TELLS = 256
+_pending_tells: set[asyncio.Task[None]] = set()
+
+
+def tell_every_process_later(session_id: str, reason: str, code: CloseCode) -> bool:
+    """Ask every process to close the session without waiting for the channel layer; False when too many tells
+    are under way already."""
+    if len(_pending_tells) >= MAX_PENDING_TELLS:
+        log.warning(
+            "session %s: %d close messages under way; not telling other processes",
+            short_id(session_id),
+            len(_pending_tells),
+        )
+        return False
+    task = asyncio.get_running_loop().create_task(_tell_every_process(session_id, reason, code))
+    _pending_tells.add(task)
+    task.add_done_callback(_pending_tells.discard)
+    return True
 
 
 async def close_session(

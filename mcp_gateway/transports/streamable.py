@@ -565,7 +565,7 @@ class StreamableEndpoint(HttpEndpoint):
         if holder is None:
             return
         # Everywhere: another process may have adopted it, and would otherwise keep serving it.
-        await control.close_everywhere(holder.session.id, "deleted by the client")
+        await control.close_everywhere(holder.session.id, "deleted by the client", wait=False)
         await self.send_response(204, [])
 
 

@@ -137,3 +137,40 @@ async def test_a_channel_layer_that_is_away_is_logged_not_raised(
         f"closing session {short_id(elsewhere.session.id)} on its channel failed",
         "control group send failed",
     ]
+
+
+class StalledLayer(InMemoryChannelLayer):
+    """A channel layer whose group sends never finish, as with a SIGSTOPped Redis."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sends = 0
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        self.sends += 1
+        await asyncio.Event().wait()
+
+
+async def test_a_delete_does_not_wait_for_a_stalled_layer_and_its_tells_are_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stalled = StalledLayer()
+    monkeypatch.setattr(control, "get_channel_layer", lambda: stalled)
+    monkeypatch.setattr(control, "MAX_PENDING_TELLS", 3)
+    held = holder()
+    await directory.add(held)
+    await asyncio.wait_for(control.close_everywhere(held.session.id, "deleted by the client", wait=False), 1.0)
+    assert held.closed  # closed here at once; the other processes are told in the background
+    assert [control.tell_every_process_later(f"s{n}", "deleted", CloseCode.POLICY) for n in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    await asyncio.sleep(0)
+    assert stalled.sends == 3  # the bound counts tells under way: the fourth was never sent
+    tasks = list(control._pending_tells)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert not control._pending_tells  # a finished tell frees its place
