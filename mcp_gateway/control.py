@@ -70,30 +70,33 @@ async def close_everywhere(
         await holder.close_session(reason, code)
     if wait:
         await _tell_every_process(session_id, reason, code)
-    else:
-        tell_every_process_later(session_id, reason, code)
+        return
+    task = tell_every_process_later(session_id, reason, code)
+    if task is not None:  # a healthy layer tells them before the client hears back; a stalled one costs TELL_WAIT
+        await asyncio.wait({task}, timeout=TELL_WAIT)
 
 
 # Tells still under way, sent without waiting: bounded, so that a stalled channel layer cannot pile up tasks; past the
 # bound a tell is skipped (logged), and the other processes' copies end by their idle sweep instead.
 MAX_PENDING_TELLS = 256
+TELL_WAIT = 0.25  # seconds a caller that does not wait still gives the tell (milliseconds on a healthy layer)
 _pending_tells: set[asyncio.Task[None]] = set()
 
 
-def tell_every_process_later(session_id: str, reason: str, code: CloseCode) -> bool:
-    """Ask every process to close the session without waiting for the channel layer; False when too many tells
-    are under way already."""
+def tell_every_process_later(session_id: str, reason: str, code: CloseCode) -> asyncio.Task[None] | None:
+    """Ask every process to close the session without waiting for the channel layer: the tell under way, or None
+    when too many are under way already."""
     if len(_pending_tells) >= MAX_PENDING_TELLS:
         log.warning(
             "session %s: %d close messages under way; not telling other processes",
             short_id(session_id),
             len(_pending_tells),
         )
-        return False
+        return None
     task = asyncio.get_running_loop().create_task(_tell_every_process(session_id, reason, code))
     _pending_tells.add(task)
     task.add_done_callback(_pending_tells.discard)
-    return True
+    return task
 
 
 async def close_session(
